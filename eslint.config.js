@@ -1,0 +1,58 @@
+import js from "@eslint/js";
+import tseslint from "typescript-eslint";
+
+export default tseslint.config(
+  { ignores: ["**/dist/**", "**/node_modules/**", "**/.turbo/**", "bench/results/**"] },
+  js.configs.recommended,
+  ...tseslint.configs.recommended,
+  {
+    rules: {
+      "@typescript-eslint/no-unused-vars": ["error", { argsIgnorePattern: "^_", varsIgnorePattern: "^_" }],
+      "@typescript-eslint/consistent-type-imports": "error",
+    },
+  },
+  {
+    // The protocol layer is pure: bytes in, messages out. Sockets, timers,
+    // clocks and the process belong to the handler and the client, so that
+    // the protocol stays deterministic and portable.
+    files: ["packages/protocol/src/**/*.ts"],
+    ignores: ["packages/protocol/src/**/*.test.ts"],
+    rules: {
+      "no-restricted-imports": [
+        "error",
+        {
+          patterns: [
+            {
+              regex: "^(node:)?(net|tls|dgram|dns|http|https|http2|fs|fs/promises|child_process|cluster|worker_threads|timers|timers/promises|process|os)$",
+              message: "@funker/protocol is pure: no I/O, timers or process access.",
+            },
+            { regex: "^@funker/", message: "@funker/protocol is the bottom layer and imports no other package." },
+          ],
+        },
+      ],
+      "no-restricted-globals": [
+        "error",
+        ...["process", "setTimeout", "setInterval", "setImmediate", "queueMicrotask", "fetch", "Buffer", "require"].map((name) => ({
+          name,
+          message: "@funker/protocol is pure: no I/O, timers or process access.",
+        })),
+      ],
+      "no-restricted-properties": [
+        "error",
+        { object: "Date", property: "now", message: "The protocol takes times as arguments; it never reads the clock." },
+        { object: "Math", property: "random", message: "The protocol is deterministic; callers supply ids." },
+      ],
+    },
+  },
+  {
+    // Adapters and apps import other packages only through their public entry.
+    files: ["packages/*/src/**/*.ts", "examples/**/*.ts"],
+    rules: {
+      "no-restricted-imports": [
+        "error",
+        { patterns: [{ regex: "^@funker/[^/]+/src", message: "Import a package through its exports map." }] },
+      ],
+    },
+    ignores: ["packages/protocol/src/**/*.ts"],
+  },
+);

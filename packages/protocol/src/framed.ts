@@ -1,0 +1,454 @@
+import { FunkerError, isErrorCode } from "./errors.js";
+import type { WireError, WireErrorCause } from "./errors.js";
+import { decodeJson, encodeJson, encodeUtf8, stringifyJson } from "./json.js";
+import {
+  DEFAULT_MAX_PAYLOAD_BYTES,
+  MAX_CALL_ID_LENGTH,
+  MAX_FUNCTION_NAME_LENGTH,
+  MAX_HEADER_BYTES,
+  MAX_PAYLOAD_BYTES_LIMIT,
+} from "./limits.js";
+
+/** The framed protocol version this package speaks. */
+export const PROTOCOL_VERSION = 1;
+
+/**
+ * The first bytes a framed caller sends: NUL, "FUNKER", then the version.
+ * NUL can never start a JSON text (nor a UTF-8 byte order mark), so a handler
+ * tells framed from legacy callers by the first byte, without waiting.
+ */
+export const PREFACE: Uint8Array = Uint8Array.of(0x00, 0x46, 0x55, 0x4e, 0x4b, 0x45, 0x52, PROTOCOL_VERSION);
+
+/** Frame type bytes. Types 0x80–0xFF are extensions: a receiver skips those it does not know. */
+export const FrameType = {
+  call: 0x01,
+  result: 0x02,
+  error: 0x03,
+  heartbeat: 0x04,
+  cancel: 0x05,
+} as const;
+
+export type FrameTypeName = keyof typeof FrameType;
+
+/** 1 byte type + 4 bytes payload length. */
+export const FRAME_PREFIX_BYTES = 5;
+/** 4 bytes of header length at the start of every payload. */
+const HEADER_LENGTH_BYTES = 4;
+const FIRST_EXTENSION_TYPE = 0x80;
+
+/** What a caller sends to start a call. */
+export interface CallHeader {
+  /** Unique per call; echoed in every frame about this call. */
+  id: string;
+  /** The function the caller means; a replica serving another one refuses the call. */
+  function: string;
+  /** Absolute deadline, milliseconds since the Unix epoch (UTC). */
+  deadline: number;
+  /** How often the handler sends heartbeats while the call runs, in ms; 0 for never. */
+  heartbeatIntervalMs?: number;
+  /** W3C trace context. */
+  traceparent?: string;
+  tracestate?: string;
+  /** Caller metadata: string keys to string values. */
+  metadata?: Record<string, string>;
+  /**
+   * Credentials. Reserved: version 1 handlers without authentication
+   * configured ignore it; an authenticating handler defines its shape.
+   */
+  auth?: unknown;
+}
+
+export interface CallFrame extends CallHeader {
+  type: "call";
+  /** The arguments' JSON text, as UTF-8 bytes; decode with `decodeJson`. */
+  body: Uint8Array;
+}
+
+export interface ResultFrame {
+  type: "result";
+  id: string;
+  /** True when the handler keeps the connection open for another call. */
+  keepAlive: boolean;
+  /** The result's JSON text, as UTF-8 bytes; decode with `decodeJson`. */
+  body: Uint8Array;
+}
+
+export interface ErrorFrame {
+  type: "error";
+  /** The failed call's id; empty when the failure came before a call id was known. */
+  id: string;
+  keepAlive: boolean;
+  error: WireError;
+}
+
+export interface HeartbeatFrame {
+  type: "heartbeat";
+  id: string;
+}
+
+export interface CancelFrame {
+  type: "cancel";
+  id: string;
+  reason?: string;
+}
+
+export type Frame = CallFrame | ResultFrame | ErrorFrame | HeartbeatFrame | CancelFrame;
+
+function frame(type: number, header: object, body?: Uint8Array): Uint8Array {
+  const headerBytes = encodeUtf8(stringifyJson(header, "frame header"));
+  if (headerBytes.length > MAX_HEADER_BYTES) {
+    throw new FunkerError("payload_too_large", `the frame header is ${headerBytes.length} bytes; the limit is ${MAX_HEADER_BYTES}`, {
+      mayHaveRun: false,
+    });
+  }
+  const bodyLength = body?.length ?? 0;
+  const payloadLength = HEADER_LENGTH_BYTES + headerBytes.length + bodyLength;
+  const bytes = new Uint8Array(FRAME_PREFIX_BYTES + payloadLength);
+  const view = new DataView(bytes.buffer);
+  view.setUint8(0, type);
+  view.setUint32(1, payloadLength);
+  view.setUint32(FRAME_PREFIX_BYTES, headerBytes.length);
+  bytes.set(headerBytes, FRAME_PREFIX_BYTES + HEADER_LENGTH_BYTES);
+  if (body !== undefined) bytes.set(body, FRAME_PREFIX_BYTES + HEADER_LENGTH_BYTES + headerBytes.length);
+  return bytes;
+}
+
+function checkBodySize(body: Uint8Array, maxPayloadBytes: number, what: string): void {
+  if (body.length > maxPayloadBytes) {
+    throw new FunkerError("payload_too_large", `the ${what} are ${body.length} bytes; the limit is ${maxPayloadBytes}`, {
+      mayHaveRun: false,
+      data: { size: body.length, limit: maxPayloadBytes },
+    });
+  }
+}
+
+/** Encodes a call frame. Arguments that JSON cannot carry are a `bad_arguments` error. */
+export function encodeCall(header: CallHeader, args: unknown, maxPayloadBytes = DEFAULT_MAX_PAYLOAD_BYTES): Uint8Array {
+  const body = encodeJson(args, "arguments");
+  checkBodySize(body, maxPayloadBytes, "arguments");
+  return frame(FrameType.call, header, body);
+}
+
+/** Encodes a result frame for an already encoded JSON body. */
+export function encodeResultBody(id: string, body: Uint8Array, keepAlive = false): Uint8Array {
+  return frame(FrameType.result, keepAlive ? { id, keepAlive: true } : { id }, body);
+}
+
+/** Encodes a result frame. A result JSON cannot carry is a `bad_arguments` error (see `encodeJson`). */
+export function encodeResult(id: string, value: unknown, keepAlive = false): Uint8Array {
+  return encodeResultBody(id, encodeJson(value, "result"), keepAlive);
+}
+
+export function encodeError(id: string, error: WireError, keepAlive = false): Uint8Array {
+  return frame(FrameType.error, keepAlive ? { id, keepAlive: true } : { id }, encodeJson(error, "error"));
+}
+
+export function encodeHeartbeat(id: string): Uint8Array {
+  return frame(FrameType.heartbeat, { id });
+}
+
+export function encodeCancel(id: string, reason?: string): Uint8Array {
+  return frame(FrameType.cancel, reason === undefined ? { id } : { id, reason });
+}
+
+export interface FrameDecoderOptions {
+  /** Largest body accepted (arguments, result or error). Default `DEFAULT_MAX_PAYLOAD_BYTES`. */
+  maxPayloadBytes?: number;
+  /** True on the handler side: the stream starts with `PREFACE`. */
+  expectPreface?: boolean;
+}
+
+/**
+ * A push decoder for the framed protocol: feed it chunks as they arrive, in
+ * any sizes, and it returns the complete frames. It never reads ahead of what
+ * it was given, never allocates for a length a peer merely claims, and on bad
+ * input throws a `FunkerError` (`protocol_error` or `payload_too_large`),
+ * after which it stays failed.
+ */
+export class FrameDecoder {
+  readonly maxPayloadBytes: number;
+  private readonly queue = new ByteQueue();
+  private prefaceRemaining: boolean;
+  private failure: FunkerError | undefined;
+
+  constructor(options: FrameDecoderOptions = {}) {
+    const maxPayloadBytes = options.maxPayloadBytes ?? DEFAULT_MAX_PAYLOAD_BYTES;
+    if (!Number.isInteger(maxPayloadBytes) || maxPayloadBytes < 1 || maxPayloadBytes > MAX_PAYLOAD_BYTES_LIMIT) {
+      throw new RangeError(`maxPayloadBytes must be an integer from 1 to ${MAX_PAYLOAD_BYTES_LIMIT}`);
+    }
+    this.maxPayloadBytes = maxPayloadBytes;
+    this.prefaceRemaining = options.expectPreface ?? false;
+  }
+
+  /** Bytes received but not yet part of a complete frame. */
+  get bufferedBytes(): number {
+    return this.queue.length;
+  }
+
+  /** Decodes every complete frame in the bytes received so far. */
+  push(chunk: Uint8Array): Frame[] {
+    if (this.failure !== undefined) throw this.failure;
+    try {
+      this.queue.push(chunk);
+      return this.drain();
+    } catch (error) {
+      this.failure = FunkerError.from(error, "protocol_error");
+      throw this.failure;
+    }
+  }
+
+  /**
+   * Declares the end of the stream. Throws `protocol_error` when the stream
+   * ended inside a frame (a truncated frame).
+   */
+  end(): void {
+    if (this.failure !== undefined) throw this.failure;
+    if (this.queue.length > 0) {
+      this.failure = new FunkerError("protocol_error", `the stream ended inside a frame (${this.queue.length} bytes left over)`);
+      throw this.failure;
+    }
+  }
+
+  private drain(): Frame[] {
+    const frames: Frame[] = [];
+    if (this.prefaceRemaining) {
+      if (!this.checkPreface()) return frames;
+      this.prefaceRemaining = false;
+    }
+    for (;;) {
+      if (this.queue.length < FRAME_PREFIX_BYTES) return frames;
+      const prefix = this.queue.peek(FRAME_PREFIX_BYTES + HEADER_LENGTH_BYTES);
+      const view = new DataView(prefix.buffer, prefix.byteOffset, prefix.byteLength);
+      const type = view.getUint8(0);
+      const payloadLength = view.getUint32(1);
+      if (payloadLength < HEADER_LENGTH_BYTES) {
+        throw new FunkerError("protocol_error", `frame type ${type} has a payload of ${payloadLength} bytes, less than its header length field`);
+      }
+      if (payloadLength > HEADER_LENGTH_BYTES + MAX_HEADER_BYTES + this.maxPayloadBytes) {
+        throw tooLarge(payloadLength, this.maxPayloadBytes);
+      }
+      if (prefix.length >= FRAME_PREFIX_BYTES + HEADER_LENGTH_BYTES) {
+        const headerLength = view.getUint32(FRAME_PREFIX_BYTES);
+        if (headerLength > MAX_HEADER_BYTES) {
+          throw new FunkerError("protocol_error", `a frame header of ${headerLength} bytes exceeds the limit of ${MAX_HEADER_BYTES}`);
+        }
+        if (headerLength > payloadLength - HEADER_LENGTH_BYTES) {
+          throw new FunkerError("protocol_error", `a frame header of ${headerLength} bytes does not fit its ${payloadLength}-byte payload`);
+        }
+        const bodyLength = payloadLength - HEADER_LENGTH_BYTES - headerLength;
+        if (bodyLength > this.maxPayloadBytes) throw tooLarge(bodyLength, this.maxPayloadBytes);
+      }
+      if (this.queue.length < FRAME_PREFIX_BYTES + payloadLength) return frames;
+      this.queue.skip(FRAME_PREFIX_BYTES);
+      const payload = this.queue.take(payloadLength);
+      const decoded = decodeFrame(type, payload);
+      if (decoded !== undefined) frames.push(decoded);
+    }
+  }
+
+  private checkPreface(): boolean {
+    const available = this.queue.peek(Math.min(this.queue.length, PREFACE.length));
+    // Compare what has arrived so far, so garbage fails at its first byte.
+    for (let index = 0; index < available.length && index < PREFACE.length - 1; index += 1) {
+      if (available[index] !== PREFACE[index]) {
+        throw new FunkerError("protocol_error", "the stream does not start with the Funker preface");
+      }
+    }
+    if (available.length < PREFACE.length) return false;
+    const version = available[PREFACE.length - 1];
+    if (version !== PROTOCOL_VERSION) {
+      throw new FunkerError(
+        "protocol_error",
+        `unsupported protocol version ${String(version)}; this peer speaks version ${PROTOCOL_VERSION}`,
+        { data: { supportedVersions: [PROTOCOL_VERSION] } },
+      );
+    }
+    this.queue.skip(PREFACE.length);
+    return true;
+  }
+}
+
+function tooLarge(size: number, limit: number): FunkerError {
+  return new FunkerError("payload_too_large", `a frame of ${size} bytes exceeds the payload limit of ${limit} bytes`, {
+    data: { size, limit },
+  });
+}
+
+function decodeFrame(type: number, payload: Uint8Array): Frame | undefined {
+  const view = new DataView(payload.buffer, payload.byteOffset, payload.byteLength);
+  const headerLength = view.getUint32(0);
+  const headerBytes = payload.subarray(HEADER_LENGTH_BYTES, HEADER_LENGTH_BYTES + headerLength);
+  const body = payload.subarray(HEADER_LENGTH_BYTES + headerLength);
+  if (type >= FIRST_EXTENSION_TYPE) return undefined;
+  const header = decodeJson(headerBytes, "protocol_error", "frame header");
+  if (typeof header !== "object" || header === null || Array.isArray(header)) {
+    throw new FunkerError("protocol_error", `the header of frame type ${type} is not a JSON object`);
+  }
+  const fields = header as Record<string, unknown>;
+  const id = readId(fields, type);
+  switch (type) {
+    case FrameType.call:
+      return decodeCall(fields, id, body);
+    case FrameType.result:
+      return { type: "result", id, keepAlive: fields["keepAlive"] === true, body };
+    case FrameType.error:
+      return { type: "error", id, keepAlive: fields["keepAlive"] === true, error: readWireError(decodeJson(body, "protocol_error", "error")) };
+    case FrameType.heartbeat:
+      return { type: "heartbeat", id };
+    case FrameType.cancel: {
+      const cancel: CancelFrame = { type: "cancel", id };
+      if (typeof fields["reason"] === "string") cancel.reason = fields["reason"];
+      return cancel;
+    }
+    default:
+      throw new FunkerError("protocol_error", `unknown frame type 0x${type.toString(16).padStart(2, "0")}`);
+  }
+}
+
+function readId(fields: Record<string, unknown>, type: number): string {
+  const id = fields["id"];
+  // Only error frames may carry an empty id: a failure before any call id was read.
+  const minimum = type === FrameType.error ? 0 : 1;
+  if (typeof id !== "string" || id.length < minimum || id.length > MAX_CALL_ID_LENGTH) {
+    throw new FunkerError("protocol_error", `frame type ${type} has no valid "id" (a string of ${minimum} to ${MAX_CALL_ID_LENGTH} characters)`);
+  }
+  return id;
+}
+
+function decodeCall(fields: Record<string, unknown>, id: string, body: Uint8Array): CallFrame {
+  const name = fields["function"];
+  if (typeof name !== "string" || name.length === 0 || name.length > MAX_FUNCTION_NAME_LENGTH) {
+    throw new FunkerError("protocol_error", `the call has no valid "function" (a string of 1 to ${MAX_FUNCTION_NAME_LENGTH} characters)`);
+  }
+  const deadline = fields["deadline"];
+  if (typeof deadline !== "number" || !Number.isFinite(deadline) || deadline < 0) {
+    throw new FunkerError("protocol_error", 'the call has no valid "deadline" (milliseconds since the Unix epoch)');
+  }
+  const call: CallFrame = { type: "call", id, function: name, deadline, body };
+  const heartbeat = fields["heartbeatIntervalMs"];
+  if (heartbeat !== undefined) {
+    if (typeof heartbeat !== "number" || !Number.isInteger(heartbeat) || heartbeat < 0) {
+      throw new FunkerError("protocol_error", '"heartbeatIntervalMs" must be a whole number of milliseconds, 0 or more');
+    }
+    call.heartbeatIntervalMs = heartbeat;
+  }
+  for (const key of ["traceparent", "tracestate"] as const) {
+    const value = fields[key];
+    if (value === undefined) continue;
+    if (typeof value !== "string" || value.length > 512) throw new FunkerError("protocol_error", `"${key}" must be a string of at most 512 characters`);
+    call[key] = value;
+  }
+  const metadata = fields["metadata"];
+  if (metadata !== undefined) call.metadata = readMetadata(metadata);
+  if (fields["auth"] !== undefined) call.auth = fields["auth"];
+  return call;
+}
+
+/** Metadata lands in a null-prototype object, so no key can reach Object.prototype. */
+function readMetadata(value: unknown): Record<string, string> {
+  if (typeof value !== "object" || value === null || Array.isArray(value)) {
+    throw new FunkerError("protocol_error", '"metadata" must be an object of strings');
+  }
+  const metadata: Record<string, string> = Object.create(null) as Record<string, string>;
+  for (const [key, item] of Object.entries(value)) {
+    if (typeof item !== "string") throw new FunkerError("protocol_error", `metadata "${key}" must be a string`);
+    metadata[key] = item;
+  }
+  return metadata;
+}
+
+/** Reads an error body; a malformed one is a protocol error, an unknown code reads as `internal`. */
+export function readWireError(value: unknown): WireError {
+  if (typeof value !== "object" || value === null || Array.isArray(value)) {
+    throw new FunkerError("protocol_error", "an error body is not a JSON object");
+  }
+  const fields = value as Record<string, unknown>;
+  const message = fields["message"];
+  if (typeof message !== "string") throw new FunkerError("protocol_error", 'an error body has no "message" string');
+  const wire: WireError = { code: isErrorCode(fields["code"]) ? fields["code"] : "internal", message };
+  if (typeof fields["name"] === "string") wire.name = fields["name"];
+  if (fields["data"] !== undefined) wire.data = fields["data"];
+  if (typeof fields["stack"] === "string") wire.stack = fields["stack"];
+  const cause = readWireCause(fields["cause"], 0);
+  if (cause !== undefined) wire.cause = cause;
+  return wire;
+}
+
+function readWireCause(value: unknown, depth: number): WireErrorCause | undefined {
+  if (typeof value !== "object" || value === null || depth > 8) return undefined;
+  const fields = value as Record<string, unknown>;
+  const cause: WireErrorCause = {
+    name: typeof fields["name"] === "string" ? fields["name"] : "Error",
+    message: typeof fields["message"] === "string" ? fields["message"] : "",
+  };
+  if (typeof fields["code"] === "string") cause.code = fields["code"];
+  if (fields["data"] !== undefined) cause.data = fields["data"];
+  if (typeof fields["stack"] === "string") cause.stack = fields["stack"];
+  const inner = readWireCause(fields["cause"], depth + 1);
+  if (inner !== undefined) cause.cause = inner;
+  return cause;
+}
+
+/**
+ * Bytes received and not yet consumed, in one contiguous buffer. A chunk that
+ * arrives into an empty queue is used in place, so a frame that comes in one
+ * chunk is never copied. Otherwise chunks are appended to an owned buffer that
+ * grows by doubling: a peer that trickles one byte per packet costs amortised
+ * constant work per byte, not one object per byte. Views handed out stay
+ * valid, because growth allocates a new buffer and appends only write past
+ * every handed-out byte.
+ */
+class ByteQueue {
+  private buffer: Uint8Array = new Uint8Array(0);
+  private start = 0;
+  private end = 0;
+  private owned = false;
+
+  get length(): number {
+    return this.end - this.start;
+  }
+
+  push(chunk: Uint8Array): void {
+    if (chunk.length === 0) return;
+    const length = this.length;
+    if (length === 0) {
+      this.buffer = chunk;
+      this.start = 0;
+      this.end = chunk.length;
+      this.owned = false;
+      return;
+    }
+    if (!this.owned || this.end + chunk.length > this.buffer.length) {
+      const grown = new Uint8Array(Math.max(2 * (length + chunk.length), 4096));
+      grown.set(this.buffer.subarray(this.start, this.end));
+      this.buffer = grown;
+      this.start = 0;
+      this.end = length;
+      this.owned = true;
+    }
+    this.buffer.set(chunk, this.end);
+    this.end += chunk.length;
+  }
+
+  /** Up to `count` bytes from the front, without consuming them. */
+  peek(count: number): Uint8Array {
+    return this.buffer.subarray(this.start, this.start + Math.min(count, this.length));
+  }
+
+  take(count: number): Uint8Array {
+    const bytes = this.buffer.subarray(this.start, this.start + count);
+    this.skip(count);
+    return bytes;
+  }
+
+  skip(count: number): void {
+    this.start += count;
+    if (this.start === this.end) {
+      // Drop the reference so a large finished frame can be collected.
+      this.buffer = new Uint8Array(0);
+      this.start = 0;
+      this.end = 0;
+      this.owned = false;
+    }
+  }
+}

@@ -1,0 +1,58 @@
+export {
+  FunkerError,
+  errorCodes,
+  errorCodeInfo,
+  isErrorCode,
+  describeThrown,
+  thrownName,
+  causeToWire,
+  MAX_CAUSE_DEPTH,
+} from "./errors.js";
+export type { ErrorCode, ErrorCodeInfo, RetryRule, WireError, WireErrorCause, FunkerErrorOptions } from "./errors.js";
+export { encodeJson, decodeJson, stringifyJson, parseJson, encodeUtf8, decodeUtf8 } from "./json.js";
+export {
+  PROTOCOL_VERSION,
+  PREFACE,
+  FrameType,
+  FRAME_PREFIX_BYTES,
+  FrameDecoder,
+  encodeCall,
+  encodeResult,
+  encodeResultBody,
+  encodeError,
+  encodeHeartbeat,
+  encodeCancel,
+  readWireError,
+} from "./framed.js";
+export type {
+  FrameTypeName,
+  CallHeader,
+  CallFrame,
+  ResultFrame,
+  ErrorFrame,
+  HeartbeatFrame,
+  CancelFrame,
+  Frame,
+  FrameDecoderOptions,
+} from "./framed.js";
+export {
+  LEGACY_ERROR_KEY,
+  encodeLegacyRequest,
+  encodeLegacyReply,
+  encodeLegacyError,
+  decodeLegacyReply,
+  LegacyBodyCollector,
+} from "./legacy.js";
+export type { LegacyReply } from "./legacy.js";
+export { detectWireMode } from "./wire-mode.js";
+export type { WireMode } from "./wire-mode.js";
+export {
+  DEFAULT_MAX_PAYLOAD_BYTES,
+  MAX_PAYLOAD_BYTES_LIMIT,
+  MAX_HEADER_BYTES,
+  MAX_CALL_ID_LENGTH,
+  MAX_FUNCTION_NAME_LENGTH,
+  DEFAULT_HEARTBEAT_INTERVAL_MS,
+  MIN_HEARTBEAT_INTERVAL_MS,
+  HEARTBEAT_MISSES_BEFORE_DEAD,
+} from "./limits.js";

@@ -1,0 +1,144 @@
+import { FunkerError } from "./errors.js";
+import type { ErrorCode } from "./errors.js";
+
+const utf8Encoder = new TextEncoder();
+// fatal: invalid UTF-8 is an error, never silently replaced by U+FFFD.
+const utf8Decoder = new TextDecoder("utf-8", { fatal: true });
+
+/** Encodes a string as UTF-8. */
+export function encodeUtf8(text: string): Uint8Array {
+  return utf8Encoder.encode(text);
+}
+
+/**
+ * Decodes UTF-8 strictly. A leading byte order mark is dropped, as JSON
+ * parsers that read bytes do.
+ */
+export function decodeUtf8(bytes: Uint8Array, code: ErrorCode = "protocol_error"): string {
+  try {
+    return utf8Decoder.decode(bytes);
+  } catch (error) {
+    throw new FunkerError(code, "the payload is not valid UTF-8", { cause: error });
+  }
+}
+
+/**
+ * Encodes a value as one UTF-8 JSON text.
+ *
+ * `undefined` at the top level becomes `null`, as the 2017 implementations
+ * did. Values that JSON cannot carry faithfully are an error rather than a
+ * silent loss: BigInt, functions, symbols, Map, Set, cycles, and NaN or
+ * ±Infinity (which JSON.stringify would turn into null). `undefined` inside
+ * objects is dropped, and inside arrays becomes null: that is what JSON means
+ * by absence, and what every JSON peer does.
+ */
+export function encodeJson(value: unknown, what = "value"): Uint8Array {
+  return encodeUtf8(stringifyJson(value, what));
+}
+
+/** `encodeJson` without the UTF-8 step. */
+export function stringifyJson(value: unknown, what = "value"): string {
+  if (value === undefined) return "null";
+  let text: string | undefined;
+  try {
+    text = JSON.stringify(value, rejectLossyValues);
+  } catch (error) {
+    if (error instanceof FunkerError) throw error;
+    // TypeError: cycles and BigInt; RangeError: nesting deeper than V8's stack.
+    const reason = error instanceof Error ? error.message : String(error);
+    throw new FunkerError("bad_arguments", `the ${what} cannot be encoded as JSON: ${reason}`, {
+      cause: error,
+      mayHaveRun: false,
+    });
+  }
+  if (text === undefined) {
+    throw new FunkerError("bad_arguments", `the ${what} cannot be encoded as JSON: it is a ${typeof value}`, {
+      mayHaveRun: false,
+    });
+  }
+  return text;
+}
+
+function rejectLossyValues(this: unknown, key: string, value: unknown): unknown {
+  switch (typeof value) {
+    case "function":
+    case "symbol":
+      throw lossyValue(key, `a ${typeof value}`);
+    case "number":
+      if (!Number.isFinite(value)) throw lossyValue(key, String(value));
+      return value;
+    case "object":
+      if (value instanceof Map || value instanceof Set) throw lossyValue(key, `a ${value.constructor.name}`);
+      return value;
+    default:
+      return value;
+  }
+}
+
+function lossyValue(key: string, what: string): FunkerError {
+  const where = key === "" ? "the top-level value" : `the value at key ${JSON.stringify(key)}`;
+  return new FunkerError("bad_arguments", `cannot encode as JSON: ${where} is ${what}, which JSON cannot carry`, {
+    mayHaveRun: false,
+  });
+}
+
+/**
+ * Decodes one UTF-8 JSON text, strictly.
+ *
+ * Objects with a `__proto__` key, or a `constructor` key holding a
+ * `prototype`, are refused: JSON.parse itself makes them harmless own
+ * properties, but any later deep merge or `Object.assign` in user code would
+ * turn them into prototype pollution, and no honest call needs such a key.
+ * Refusing loudly loses nothing; stripping silently would.
+ *
+ * There is no depth limit: V8's JSON.parse is iterative (a million nested
+ * arrays parse without a stack overflow), the size limit already bounds
+ * memory, and the pollution scan below is iterative too.
+ */
+export function decodeJson(bytes: Uint8Array, code: ErrorCode = "protocol_error", what = "payload"): unknown {
+  const text = decodeUtf8(bytes, code);
+  return parseJson(text, code, what);
+}
+
+/** `decodeJson` for text already decoded. */
+export function parseJson(text: string, code: ErrorCode = "protocol_error", what = "payload"): unknown {
+  let value: unknown;
+  try {
+    value = JSON.parse(text);
+  } catch (error) {
+    const reason = error instanceof Error ? error.message : String(error);
+    const message = text.length === 0 ? `the ${what} is empty` : `the ${what} is not valid JSON: ${reason}`;
+    throw new FunkerError(code, message, { cause: error, mayHaveRun: false });
+  }
+  // Cheap pre-check: only texts that spell a dangerous key pay for the scan.
+  if (text.includes("__proto__") || text.includes("constructor")) refusePrototypeKeys(value, code, what);
+  return value;
+}
+
+function refusePrototypeKeys(root: unknown, code: ErrorCode, what: string): void {
+  const pending: unknown[] = [root];
+  while (pending.length > 0) {
+    const node = pending.pop();
+    if (typeof node !== "object" || node === null) continue;
+    if (Array.isArray(node)) {
+      for (const item of node) pending.push(item);
+      continue;
+    }
+    if (Object.hasOwn(node, "__proto__")) {
+      throw new FunkerError(code, `the ${what} has a "__proto__" key, which is refused to prevent prototype pollution`, {
+        mayHaveRun: false,
+      });
+    }
+    const constructorValue: unknown = Object.hasOwn(node, "constructor")
+      ? (node as Record<string, unknown>)["constructor"]
+      : undefined;
+    if (typeof constructorValue === "object" && constructorValue !== null && Object.hasOwn(constructorValue, "prototype")) {
+      throw new FunkerError(
+        code,
+        `the ${what} has a "constructor.prototype" key, which is refused to prevent prototype pollution`,
+        { mayHaveRun: false },
+      );
+    }
+    for (const key in node) pending.push((node as Record<string, unknown>)[key]);
+  }
+}

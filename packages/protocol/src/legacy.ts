@@ -1,0 +1,114 @@
+import { FunkerError, isErrorCode } from "./errors.js";
+import type { WireError } from "./errors.js";
+import { decodeJson, encodeJson } from "./json.js";
+import { readWireError } from "./framed.js";
+import { DEFAULT_MAX_PAYLOAD_BYTES, MAX_PAYLOAD_BYTES_LIMIT } from "./limits.js";
+
+/**
+ * The 2017 wire format ("legacy"): the caller writes one JSON text and
+ * half-closes; the function writes one JSON text and closes. There is no
+ * framing, so the end of the stream is the end of the message.
+ */
+
+/** The key of the object a handler sends a legacy caller when a call fails. */
+export const LEGACY_ERROR_KEY = "funkerError";
+
+/** Encodes a caller's arguments as a legacy request body. */
+export function encodeLegacyRequest(args: unknown, maxPayloadBytes = DEFAULT_MAX_PAYLOAD_BYTES): Uint8Array {
+  const body = encodeJson(args, "arguments");
+  if (body.length > maxPayloadBytes) {
+    throw new FunkerError("payload_too_large", `the arguments are ${body.length} bytes; the limit is ${maxPayloadBytes}`, {
+      mayHaveRun: false,
+      data: { size: body.length, limit: maxPayloadBytes },
+    });
+  }
+  return body;
+}
+
+/** Encodes a function's return value as a legacy reply. `undefined` becomes `null`. */
+export function encodeLegacyReply(value: unknown): Uint8Array {
+  return encodeJson(value, "result");
+}
+
+/**
+ * Encodes a failed call for a legacy caller: `{"funkerError": {code, message, name, …}}`.
+ * A 2017 caller parses it as an ordinary value instead of getting the empty
+ * reply the 2017 functions sent; Funker's client recognises it as an error.
+ */
+export function encodeLegacyError(error: WireError): Uint8Array {
+  return encodeJson({ [LEGACY_ERROR_KEY]: error }, "error");
+}
+
+export type LegacyReply = { ok: true; value: unknown } | { ok: false; error: FunkerError };
+
+/**
+ * Reads a legacy reply. An object whose only key is `funkerError` holding a
+ * known code is an error; an empty reply is what a 2017 function sent when it
+ * threw or crashed, so it is a `handler_crashed` error, never a silent null.
+ */
+export function decodeLegacyReply(bytes: Uint8Array): LegacyReply {
+  if (bytes.length === 0) {
+    return {
+      ok: false,
+      error: new FunkerError("handler_crashed", "the function closed the connection without a reply (it threw or crashed)"),
+    };
+  }
+  const value = decodeJson(bytes, "protocol_error", "reply");
+  if (isLegacyError(value)) {
+    return { ok: false, error: FunkerError.fromWire(readWireError(value[LEGACY_ERROR_KEY])) };
+  }
+  return { ok: true, value };
+}
+
+function isLegacyError(value: unknown): value is Record<typeof LEGACY_ERROR_KEY, unknown> {
+  if (typeof value !== "object" || value === null || Array.isArray(value)) return false;
+  const keys = Object.keys(value);
+  if (keys.length !== 1 || keys[0] !== LEGACY_ERROR_KEY) return false;
+  const inner = (value as Record<string, unknown>)[LEGACY_ERROR_KEY];
+  return typeof inner === "object" && inner !== null && isErrorCode((inner as Record<string, unknown>)["code"]);
+}
+
+/**
+ * Collects a legacy body (request or reply) up to a size limit. Chunks are
+ * kept as they arrive and joined once at the end, and the limit is checked on
+ * every chunk, so an oversized body is refused as soon as it passes the limit.
+ */
+export class LegacyBodyCollector {
+  readonly maxPayloadBytes: number;
+  private readonly chunks: Uint8Array[] = [];
+  private length = 0;
+
+  constructor(maxPayloadBytes = DEFAULT_MAX_PAYLOAD_BYTES) {
+    if (!Number.isInteger(maxPayloadBytes) || maxPayloadBytes < 1 || maxPayloadBytes > MAX_PAYLOAD_BYTES_LIMIT) {
+      throw new RangeError(`maxPayloadBytes must be an integer from 1 to ${MAX_PAYLOAD_BYTES_LIMIT}`);
+    }
+    this.maxPayloadBytes = maxPayloadBytes;
+  }
+
+  get receivedBytes(): number {
+    return this.length;
+  }
+
+  /** Throws `payload_too_large` once the body passes the limit. */
+  push(chunk: Uint8Array): void {
+    this.length += chunk.length;
+    if (this.length > this.maxPayloadBytes) {
+      throw new FunkerError("payload_too_large", `the body passed the limit of ${this.maxPayloadBytes} bytes`, {
+        data: { limit: this.maxPayloadBytes },
+      });
+    }
+    if (chunk.length > 0) this.chunks.push(chunk);
+  }
+
+  /** The whole body, once the stream has ended. */
+  bytes(): Uint8Array {
+    if (this.chunks.length === 1) return this.chunks[0] as Uint8Array;
+    const joined = new Uint8Array(this.length);
+    let offset = 0;
+    for (const chunk of this.chunks) {
+      joined.set(chunk, offset);
+      offset += chunk.length;
+    }
+    return joined;
+  }
+}

@@ -1,0 +1,49 @@
+/**
+ * Default limits, each with the reason for its number. Both sides check them
+ * before they allocate: a peer can claim any length, and a claim alone must
+ * never make us reserve memory.
+ */
+
+/**
+ * The largest frame payload (and legacy body) accepted by default: 8 MiB.
+ * Above AWS Lambda's 6 MB synchronous payload limit, so anything that runs on
+ * Lambda fits, while a replica that accepts one call at a time holds at most
+ * a few copies of it (bytes, string, parsed value) in memory. Larger data
+ * belongs in a volume or an object store, passed by reference.
+ */
+export const DEFAULT_MAX_PAYLOAD_BYTES = 8 * 1024 * 1024;
+
+/**
+ * The most a user may raise the payload limit to: 256 MiB. JSON.parse needs a
+ * string, and V8's longest string is about 512 Mi UTF-16 units; half of that
+ * leaves room for the decoded copy. The wire format's 32-bit length could say
+ * more, but no JavaScript peer could parse it.
+ */
+export const MAX_PAYLOAD_BYTES_LIMIT = 256 * 1024 * 1024;
+
+/**
+ * The largest header inside a frame: 64 KiB. A header holds ids, a function
+ * name, a deadline, a traceparent, caller metadata and credentials; 64 KiB is
+ * far above any honest use and small enough to parse before the body.
+ */
+export const MAX_HEADER_BYTES = 64 * 1024;
+
+/** The longest call id (characters). UUIDs take 36; room for other schemes. */
+export const MAX_CALL_ID_LENGTH = 128;
+
+/** The longest function name: a Docker service name is at most 63 characters. */
+export const MAX_FUNCTION_NAME_LENGTH = 63;
+
+/**
+ * The heartbeat interval a caller asks for when it does not say: 5 s. The
+ * caller declares a handler dead after `HEARTBEAT_MISSES_BEFORE_DEAD` missed
+ * intervals, so a vanished replica is detected in about 15 s, far below the
+ * idle timeouts that silently drop connections on overlay networks.
+ */
+export const DEFAULT_HEARTBEAT_INTERVAL_MS = 5_000;
+
+/** The shortest heartbeat interval a handler honours, so a caller cannot make it busy-loop. */
+export const MIN_HEARTBEAT_INTERVAL_MS = 10;
+
+/** How many heartbeat intervals may pass in silence before a caller gives up on a handler. */
+export const HEARTBEAT_MISSES_BEFORE_DEAD = 3;
