@@ -44,8 +44,13 @@ export function stringifyJson(value: unknown, what = "value"): string {
     text = JSON.stringify(value, rejectLossyValues);
   } catch (error) {
     if (error instanceof FunkerError) throw error;
-    // TypeError: cycles and BigInt; RangeError: nesting deeper than V8's stack.
-    const reason = error instanceof Error ? error.message : String(error);
+    // TypeError: cycles; RangeError: nesting deeper than V8's stack.
+    const reason =
+      error instanceof RangeError
+        ? `it is nested too deeply (${error.message})`
+        : error instanceof Error
+          ? error.message
+          : String(error);
     throw new FunkerError("bad_arguments", `the ${what} cannot be encoded as JSON: ${reason}`, {
       cause: error,
       mayHaveRun: false,
@@ -64,6 +69,9 @@ function rejectLossyValues(this: unknown, key: string, value: unknown): unknown 
     case "function":
     case "symbol":
       throw lossyValue(key, `a ${typeof value}`);
+    case "bigint":
+      // Caught here rather than by JSON.stringify, whose TypeError does not say where the BigInt is.
+      throw lossyValue(key, "a BigInt");
     case "number":
       if (!Number.isFinite(value)) throw lossyValue(key, String(value));
       return value;
