@@ -1,0 +1,470 @@
+import { randomUUID } from "node:crypto";
+import type { Socket } from "node:net";
+import {
+  FrameDecoder,
+  FunkerError,
+  LegacyBodyCollector,
+  MIN_HEARTBEAT_INTERVAL_MS,
+  decodeJson,
+  detectWireMode,
+  encodeError,
+  encodeHeartbeat,
+  encodeLegacyError,
+  encodeResultBody,
+  encodeUtf8,
+  stringifyJson,
+} from "@funker/protocol";
+import type { CallFrame, Frame, WireError, WireMode } from "@funker/protocol";
+import type { CallDescription } from "./context.js";
+import { noMetadata } from "./context.js";
+import type { AnyHandlerFunction } from "./invoke.js";
+import { invoke, thrownToWire, validateArguments } from "./invoke.js";
+import type { ResolvedOptions } from "./options.js";
+
+/**
+ * After the reply, how long the caller has to close its side before the
+ * socket is reset. A caller that is still sending (an oversized body) gets
+ * its reply first: closing with unread bytes would make the kernel send a
+ * reset that can destroy the reply in flight.
+ */
+const LINGER_MS = 1_000;
+
+/** How long a caller refused as busy has to send its first bytes, so that it is answered in its own protocol. */
+export const BUSY_READ_MS = 1_000;
+
+/** One line of the call log, and one update of the server's state. */
+export interface CallRecord {
+  id: string;
+  functionName: string | undefined;
+  protocol: WireMode | undefined;
+  durationMs: number;
+  /** Undefined for a successful call. */
+  error: WireError | undefined;
+  /** True when the call held a slot (it counts as served). */
+  served: boolean;
+}
+
+/**
+ * What a connection needs from whoever accepted it. The listener (single-shot
+ * or reuse mode), and later a process that receives an accepted socket from a
+ * supervisor, each provide one; the connection logic stays the same.
+ */
+export interface ConnectionHost {
+  readonly options: ResolvedOptions;
+  readonly fn: AnyHandlerFunction;
+  /** Takes a slot for a call; false when every slot is busy. */
+  tryStartCall(): boolean;
+  /** Gives back the slot taken by `tryStartCall`. */
+  endCall(): void;
+  /** Logs the call and updates the server's state. */
+  record(record: CallRecord): void;
+  /** Whether a framed caller may keep this connection for another call (reuse mode, not shutting down). */
+  mayKeepConnection(): boolean;
+}
+
+type Phase = "reading" | "calling" | "idle" | "closing";
+
+interface ActiveCall {
+  readonly description: CallDescription;
+  readonly controller: AbortController;
+}
+
+/**
+ * Serves one accepted socket: tells the wire mode from the first byte, reads
+ * the call, runs the function and replies; in reuse mode a framed caller may
+ * then send another call on the same connection. Every failure becomes a
+ * typed error reply; nothing a caller sends can throw out of here.
+ */
+export function serveConnection(socket: Socket, host: ConnectionHost, acceptedAt = Date.now()): Connection {
+  return new Connection(socket, host, acceptedAt);
+}
+
+export class Connection {
+  /** Resolves once the socket has closed. */
+  readonly closed: Promise<void>;
+  private phase: Phase = "reading";
+  private mode: WireMode | undefined;
+  private decoder: FrameDecoder | undefined;
+  private collector: LegacyBodyCollector | undefined;
+  /** When the call being read started to arrive: accept time, or the first byte on a kept connection. */
+  private readStartedAt: number;
+  private readTimer: NodeJS.Timeout | undefined;
+  private idleTimer: NodeJS.Timeout | undefined;
+  private lingerTimer: NodeJS.Timeout | undefined;
+  private active: ActiveCall | undefined;
+  private readEnded = false;
+
+  constructor(
+    private readonly socket: Socket,
+    private readonly host: ConnectionHost,
+    acceptedAt: number,
+  ) {
+    this.readStartedAt = acceptedAt;
+    this.closed = new Promise((resolve) => socket.once("close", () => resolve()));
+    socket.on("data", (chunk: Buffer) => this.onData(chunk));
+    socket.on("end", () => this.onEnd());
+    socket.on("error", () => this.onGone());
+    socket.on("close", () => this.onClose());
+    this.readTimer = setTimeout(() => this.onReadTimeout(), host.options.readTimeoutMs);
+  }
+
+  /** True while the connection waits for a kept caller's next call: closing it loses nothing. */
+  get isIdle(): boolean {
+    return this.phase === "idle";
+  }
+
+  /** Closes a kept connection that has no call in progress (at shutdown). */
+  closeIfIdle(): void {
+    if (this.phase === "idle") this.finish(undefined);
+  }
+
+  /** Aborts the call in progress, if any, with `reason` (at the end of a shutdown grace period, or on a process fault). */
+  abortCall(reason: FunkerError): void {
+    this.active?.controller.abort(reason);
+  }
+
+  /** Ends the connection now, whatever its state. */
+  destroy(): void {
+    this.socket.destroy();
+  }
+
+  private onData(chunk: Buffer): void {
+    switch (this.phase) {
+      case "closing":
+        return;
+      case "idle":
+        clearTimeout(this.idleTimer);
+        this.phase = "reading";
+        this.readStartedAt = Date.now();
+        this.readTimer = setTimeout(() => this.onReadTimeout(), this.host.options.readTimeoutMs);
+        break;
+      case "reading":
+      case "calling":
+        break;
+    }
+    if (this.mode === undefined) {
+      this.mode = detectWireMode(chunk);
+      if (this.mode === "framed") this.decoder = new FrameDecoder({ expectPreface: true, maxPayloadBytes: this.host.options.maxPayloadBytes });
+      else this.collector = new LegacyBodyCollector(this.host.options.maxPayloadBytes);
+    }
+    if (this.decoder !== undefined) {
+      let frames: Frame[];
+      try {
+        frames = this.decoder.push(chunk);
+      } catch (error) {
+        this.failConnection(FunkerError.from(error, "protocol_error"));
+        return;
+      }
+      for (const frame of frames) {
+        this.onFrame(frame);
+        if ((this.phase as Phase) === "closing") return;
+      }
+      return;
+    }
+    try {
+      this.collector?.push(chunk);
+    } catch (error) {
+      this.failConnection(FunkerError.from(error, "payload_too_large"));
+    }
+  }
+
+  private onFrame(frame: Frame): void {
+    switch (frame.type) {
+      case "call":
+        if (this.phase === "calling") {
+          this.failConnection(new FunkerError("protocol_error", "a second call arrived while one was in progress on this connection"));
+          return;
+        }
+        this.startFramedCall(frame);
+        return;
+      case "cancel":
+        // A cancel for a call already answered is a normal race: ignore it.
+        if (this.active !== undefined && frame.id === this.active.description.id) {
+          this.active.controller.abort(
+            new FunkerError("cancelled", frame.reason === undefined ? "the caller cancelled the call" : `the caller cancelled the call: ${frame.reason}`),
+          );
+        }
+        return;
+      case "result":
+      case "error":
+      case "heartbeat":
+        this.failConnection(new FunkerError("protocol_error", `a caller may not send a ${frame.type} frame`));
+        return;
+      default: {
+        const unexpected: never = frame;
+        this.failConnection(new FunkerError("protocol_error", `unexpected frame ${String(unexpected)}`));
+      }
+    }
+  }
+
+  private onEnd(): void {
+    this.readEnded = true;
+    switch (this.phase) {
+      case "calling":
+        // Framed callers keep their side open until the reply; an end means they left.
+        if (this.mode === "framed") this.active?.controller.abort(new FunkerError("cancelled", "the caller disconnected"));
+        return;
+      case "idle":
+        this.finish(undefined);
+        return;
+      case "closing":
+        return;
+      case "reading":
+        break;
+    }
+    if (this.mode === "framed") {
+      try {
+        this.decoder?.end();
+      } catch (error) {
+        this.failConnection(FunkerError.from(error, "protocol_error"));
+        return;
+      }
+      // Preface only, or a clean end between calls: nothing to answer.
+      this.finish(undefined);
+      return;
+    }
+    const body = this.collector === undefined ? new Uint8Array(0) : this.collector.bytes();
+    this.collector = undefined;
+    this.startCall(
+      {
+        id: randomUUID(),
+        functionName: undefined,
+        protocol: "legacy",
+        deadline: Number.POSITIVE_INFINITY,
+        traceparent: undefined,
+        tracestate: undefined,
+        metadata: noMetadata,
+      },
+      body,
+      0,
+    );
+  }
+
+  private onGone(): void {
+    this.active?.controller.abort(new FunkerError("cancelled", "the caller disconnected"));
+  }
+
+  private onClose(): void {
+    this.onGone();
+    this.phase = "closing";
+    clearTimeout(this.readTimer);
+    clearTimeout(this.idleTimer);
+    clearTimeout(this.lingerTimer);
+  }
+
+  private onReadTimeout(): void {
+    if (this.phase !== "reading") return;
+    this.failConnection(
+      new FunkerError("deadline_exceeded", `the call did not arrive within the read timeout of ${this.host.options.readTimeoutMs} ms`, {
+        mayHaveRun: false,
+      }),
+    );
+  }
+
+  private startFramedCall(frame: CallFrame): void {
+    this.startCall(
+      {
+        id: frame.id,
+        functionName: frame.function,
+        protocol: "framed",
+        deadline: frame.deadline,
+        traceparent: frame.traceparent,
+        tracestate: frame.tracestate,
+        metadata: frame.metadata ?? noMetadata,
+      },
+      frame.body,
+      frame.heartbeatIntervalMs ?? 0,
+    );
+  }
+
+  private startCall(description: CallDescription, body: Uint8Array, heartbeatIntervalMs: number): void {
+    clearTimeout(this.readTimer);
+    this.phase = "calling";
+    const startedAt = this.readStartedAt;
+    const { options } = this.host;
+    if (description.protocol === "framed" && options.name !== undefined && description.functionName !== options.name) {
+      const error = new FunkerError("not_found", `this replica serves "${options.name}", not "${description.functionName ?? ""}"`);
+      this.reply(description, startedAt, undefined, error.toWire(), false);
+      return;
+    }
+    if (!this.host.tryStartCall()) {
+      const error = new FunkerError("unavailable", "the replica is busy with other calls; try another replica");
+      this.reply(description, startedAt, undefined, error.toWire(), false);
+      return;
+    }
+    void this.runCall(description, body, heartbeatIntervalMs, startedAt);
+  }
+
+  private async runCall(description: CallDescription, body: Uint8Array, heartbeatIntervalMs: number, startedAt: number): Promise<void> {
+    const { options, fn } = this.host;
+    description.deadline = Math.min(description.deadline, startedAt + options.timeoutMs);
+    const controller = new AbortController();
+    const signal = controller.signal;
+    this.active = { description, controller };
+    const remaining = description.deadline - Date.now();
+    const deadlineTimer = setTimeout(
+      () => controller.abort(new FunkerError("deadline_exceeded", `the call passed its deadline (${deadlineSource(description, startedAt, options)})`)),
+      Math.max(0, remaining),
+    );
+    let heartbeat: NodeJS.Timeout | undefined;
+    if (description.protocol === "framed" && heartbeatIntervalMs > 0) {
+      const bytes = encodeHeartbeat(description.id);
+      heartbeat = setInterval(() => {
+        if (this.socket.writable) this.socket.write(bytes);
+      }, Math.max(heartbeatIntervalMs, MIN_HEARTBEAT_INTERVAL_MS));
+    }
+    let resultBody: Uint8Array | undefined;
+    let error: WireError | undefined;
+    let inFunction = false;
+    try {
+      if (remaining <= 0) throw signal.reason ?? new FunkerError("deadline_exceeded", "the call arrived after its deadline");
+      let args = decodeJson(body, "bad_arguments", "arguments");
+      if (options.schema !== undefined) args = await validateArguments(options.schema, args);
+      if (signal.aborted) throw signal.reason;
+      inFunction = true;
+      const value = await invoke(fn, args, description, signal);
+      inFunction = false;
+      resultBody = encodeResultValue(value, options.maxPayloadBytes);
+    } catch (thrown) {
+      // Errors raised by Funker itself carry no stack: it would show only Funker's internals.
+      const fromFunction = inFunction && thrown !== signal.reason;
+      error = thrown instanceof FunkerError && !fromFunction ? thrown.toWire() : thrownToWire(thrown, options.exposeStacks);
+    } finally {
+      clearTimeout(deadlineTimer);
+      clearInterval(heartbeat);
+      this.active = undefined;
+      this.host.endCall();
+    }
+    this.reply(description, startedAt, resultBody, error, true);
+  }
+
+  /** Writes the reply with one write, then keeps the connection for the next call or closes it. */
+  private reply(description: CallDescription, startedAt: number, resultBody: Uint8Array | undefined, error: WireError | undefined, served: boolean): void {
+    this.host.record({
+      id: description.id,
+      functionName: description.functionName,
+      protocol: description.protocol,
+      durationMs: Date.now() - startedAt,
+      error,
+      served,
+    });
+    if (this.phase === "closing" || this.socket.destroyed) return;
+    if (description.protocol === "legacy") {
+      this.finish(resultBody ?? encodeLegacyError(error as WireError));
+      return;
+    }
+    const keepAlive = !this.readEnded && this.host.mayKeepConnection();
+    const bytes = resultBody !== undefined ? encodeResultBody(description.id, resultBody, keepAlive) : encodeError(description.id, error as WireError, keepAlive);
+    if (!keepAlive) {
+      this.finish(bytes);
+      return;
+    }
+    this.socket.write(bytes);
+    if (this.decoder !== undefined && this.decoder.bufferedBytes > 0) {
+      // The next call has started to arrive already.
+      this.phase = "reading";
+      this.readStartedAt = Date.now();
+      this.readTimer = setTimeout(() => this.onReadTimeout(), this.host.options.readTimeoutMs);
+      return;
+    }
+    this.phase = "idle";
+    this.idleTimer = setTimeout(() => this.closeIfIdle(), this.host.options.idleTimeoutMs);
+  }
+
+  /** A failure before or outside a call: one typed error, one log line, then close. */
+  private failConnection(error: FunkerError): void {
+    if (this.phase === "closing") return;
+    if (this.phase === "calling" && this.active !== undefined) {
+      // The call in progress replies with this error once its function has been told to stop.
+      this.readEnded = true;
+      this.active.controller.abort(error);
+      return;
+    }
+    clearTimeout(this.readTimer);
+    const wire = error.toWire();
+    this.host.record({ id: "", functionName: undefined, protocol: this.mode, durationMs: Date.now() - this.readStartedAt, error: wire, served: false });
+    // A silent caller is most likely a 2017 one (framed callers send the preface at once).
+    this.finish(this.mode === "framed" ? encodeError("", wire) : encodeLegacyError(wire));
+  }
+
+  /** Sends the last bytes and closes our side; resets the socket if the caller does not close its side soon. */
+  private finish(lastBytes: Uint8Array | undefined): void {
+    if (this.phase === "closing") return;
+    this.phase = "closing";
+    clearTimeout(this.readTimer);
+    clearTimeout(this.idleTimer);
+    if (lastBytes === undefined) this.socket.end();
+    else this.socket.end(lastBytes);
+    if (!this.socket.destroyed) {
+      this.lingerTimer = setTimeout(() => this.socket.destroy(), LINGER_MS);
+      this.lingerTimer.unref();
+    }
+  }
+}
+
+function deadlineSource(description: CallDescription, startedAt: number, options: ResolvedOptions): string {
+  return description.deadline === startedAt + options.timeoutMs ? `timeout of ${options.timeoutMs} ms` : "the caller's deadline";
+}
+
+/** Encodes the result once; a result JSON cannot carry is the function's fault. */
+function encodeResultValue(value: unknown, maxPayloadBytes: number): Uint8Array {
+  let text: string;
+  try {
+    text = stringifyJson(value, "result");
+  } catch (error) {
+    throw new FunkerError("handler_error", error instanceof Error ? error.message : String(error), { cause: error });
+  }
+  const bytes = encodeUtf8(text);
+  if (bytes.length > maxPayloadBytes) {
+    throw new FunkerError("payload_too_large", `the result is ${bytes.length} bytes; the limit is ${maxPayloadBytes}`, {
+      data: { size: bytes.length, limit: maxPayloadBytes },
+    });
+  }
+  return bytes;
+}
+
+/**
+ * Answers a caller that arrived while every slot was busy: waits briefly for
+ * its first bytes so that it is answered in its own protocol, sends
+ * `unavailable` (the call did not run, so the caller may try another replica
+ * at once) and closes.
+ */
+export function answerBusy(socket: Socket, host: Pick<ConnectionHost, "record">): Promise<void> {
+  const acceptedAt = Date.now();
+  return new Promise((resolve) => {
+    let answered = false;
+    const error = new FunkerError("unavailable", "the replica is busy; try another replica").toWire();
+    const answer = (mode: WireMode | undefined, id: string): void => {
+      if (answered) return;
+      answered = true;
+      clearTimeout(timer);
+      host.record({ id, functionName: undefined, protocol: mode, durationMs: Date.now() - acceptedAt, error, served: false });
+      if (!socket.destroyed) socket.end(mode === "framed" ? encodeError(id, error) : encodeLegacyError(error));
+      // Drain what the caller still sends, so that closing does not reset the connection under the reply.
+      socket.resume();
+      const linger = setTimeout(() => socket.destroy(), LINGER_MS);
+      linger.unref();
+      socket.once("close", () => clearTimeout(linger));
+    };
+    const timer = setTimeout(() => answer(undefined, ""), BUSY_READ_MS);
+    socket.once("close", () => {
+      clearTimeout(timer);
+      resolve();
+    });
+    socket.on("error", () => undefined);
+    socket.once("data", (chunk: Buffer) => {
+      const mode = detectWireMode(chunk);
+      let id = "";
+      if (mode === "framed") {
+        try {
+          const first = new FrameDecoder({ expectPreface: true }).push(chunk)[0];
+          if (first?.type === "call") id = first.id;
+        } catch {
+          // Garbage after a NUL byte still gets the busy answer, without an id.
+        }
+      }
+      answer(mode, id);
+    });
+    socket.once("end", () => answer(undefined, ""));
+  });
+}

@@ -1,0 +1,70 @@
+import type { WireMode } from "@funker/protocol";
+
+/**
+ * What a function learns about the call it serves. The signal is the one to
+ * pass on to `fetch`, database drivers and child calls, so that work stops
+ * when nobody waits for it any more.
+ */
+export interface CallInfo {
+  /** Fires at the deadline, when the caller cancels, or when the caller disconnects; `reason` is a `FunkerError`. */
+  readonly signal: AbortSignal;
+  /** The absolute deadline, ms since the Unix epoch: the caller's deadline or accept time + timeout, whichever is first. */
+  readonly deadline: number;
+  /** Milliseconds left until the deadline (0 once it has passed). */
+  remainingMs(): number;
+  /** The caller's call id; legacy callers have none, so the handler makes one up (for logs). */
+  readonly id: string;
+  /** The function name the caller asked for; undefined for legacy callers, who do not say. */
+  readonly functionName: string | undefined;
+  /** `"framed"` for Funker callers, `"legacy"` for 2017 callers. */
+  readonly protocol: WireMode;
+  /** W3C trace context sent by a framed caller. */
+  readonly traceparent: string | undefined;
+  readonly tracestate: string | undefined;
+  /** Caller metadata (empty for legacy callers). */
+  readonly metadata: Readonly<Record<string, string>>;
+}
+
+/**
+ * The second argument of a function: the call's information, and also a
+ * function. Calling it delivers the result, exactly as the 2017 callback did
+ * (`callback(result)`: the result is the first and only argument), so the
+ * 2017 functions run unchanged.
+ */
+export interface HandlerContext<Result = unknown> extends CallInfo {
+  (result: CallbackResult<Result>): void;
+}
+
+/** A function that returns nothing (2017 callback style) may call back with any value. */
+export type CallbackResult<Result> = [Result] extends [void] ? unknown : Result;
+
+/** The fields a connection knows about a call, before the function runs. */
+export interface CallDescription {
+  id: string;
+  functionName: string | undefined;
+  protocol: WireMode;
+  deadline: number;
+  traceparent: string | undefined;
+  tracestate: string | undefined;
+  metadata: Readonly<Record<string, string>>;
+}
+
+const noMetadata: Readonly<Record<string, string>> = Object.freeze(Object.create(null) as Record<string, string>);
+
+/** Builds the callable context; `deliver` receives every call of the callback. */
+export function createContext(call: CallDescription, signal: AbortSignal, deliver: (result: unknown) => void): HandlerContext {
+  const context = ((result: unknown) => deliver(result)) as unknown as Record<string, unknown>;
+  const deadline = call.deadline;
+  context["signal"] = signal;
+  context["deadline"] = deadline;
+  context["remainingMs"] = () => Math.max(0, deadline - Date.now());
+  context["id"] = call.id;
+  context["functionName"] = call.functionName;
+  context["protocol"] = call.protocol;
+  context["traceparent"] = call.traceparent;
+  context["tracestate"] = call.tracestate;
+  context["metadata"] = call.metadata;
+  return context as unknown as HandlerContext;
+}
+
+export { noMetadata };

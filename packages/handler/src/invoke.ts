@@ -1,0 +1,128 @@
+import { FunkerError, causeToWire, describeThrown, stringifyJson, thrownName } from "@funker/protocol";
+import type { WireError } from "@funker/protocol";
+import type { CallDescription, HandlerContext } from "./context.js";
+import { createContext } from "./context.js";
+import type { StandardSchemaV1 } from "./standard-schema.js";
+
+/** Any function `handler()` accepts, with its types erased. */
+export type AnyHandlerFunction = (args: never, context: never) => unknown;
+
+/**
+ * Runs the function and settles with its result, whichever way it delivers it:
+ * - a returned thenable, or any returned value other than `undefined`, is the
+ *   result (a callback call is then ignored);
+ * - `undefined` returned by a function that declares two or more parameters
+ *   means "I will call the callback": wait for it, until the signal fires;
+ * - `undefined` returned by a function of fewer parameters is the result `null`.
+ * A callback called synchronously before `undefined` is returned is the result.
+ * Rejects with what the function threw, or with the signal's reason.
+ */
+export function invoke(fn: AnyHandlerFunction, args: unknown, call: CallDescription, signal: AbortSignal): Promise<unknown> {
+  return new Promise((resolve, reject) => {
+    // 0: the function is running; 1: waiting for the callback; 2: settled.
+    let phase = 0;
+    let calledBack = false;
+    let callbackResult: unknown;
+    const onAbort = (): void => {
+      phase = 2;
+      reject(signal.reason);
+    };
+    const context = createContext(call, signal, (result) => {
+      if (phase === 0 && !calledBack) {
+        calledBack = true;
+        callbackResult = result;
+      } else if (phase === 1) {
+        phase = 2;
+        signal.removeEventListener("abort", onAbort);
+        resolve(result);
+      }
+    });
+    signal.addEventListener("abort", onAbort, { once: true });
+    let returned: unknown;
+    try {
+      returned = (fn as unknown as (args: unknown, context: HandlerContext) => unknown)(args, context);
+    } catch (error) {
+      phase = 2;
+      signal.removeEventListener("abort", onAbort);
+      reject(error);
+      return;
+    }
+    if (phase === 2) return;
+    if (isThenable(returned)) {
+      phase = 2;
+      // The abort listener stays: a promise that never settles still ends at the deadline.
+      returned.then(resolve, reject);
+      return;
+    }
+    if (returned !== undefined || calledBack || fn.length < 2) {
+      phase = 2;
+      signal.removeEventListener("abort", onAbort);
+      resolve(returned !== undefined ? returned : calledBack ? callbackResult : null);
+      return;
+    }
+    phase = 1;
+  });
+}
+
+function isThenable(value: unknown): value is PromiseLike<unknown> {
+  return (
+    (typeof value === "object" || typeof value === "function") &&
+    value !== null &&
+    typeof (value as { then?: unknown }).then === "function"
+  );
+}
+
+/**
+ * Validates arguments with a Standard Schema; invalid ones become
+ * `bad_arguments` carrying the issues (as plain JSON: paths of keys).
+ */
+export async function validateArguments(schema: StandardSchemaV1, args: unknown): Promise<unknown> {
+  let result = schema["~standard"].validate(args);
+  if (result instanceof Promise) result = await result;
+  if (result.issues === undefined) return result.value;
+  const issues = result.issues.map((issue) => {
+    const plain: { message: string; path?: (string | number)[] } = { message: String(issue.message) };
+    if (issue.path !== undefined) plain.path = issue.path.map((segment) => pathKey(typeof segment === "object" ? segment.key : segment));
+    return plain;
+  });
+  const first = issues[0];
+  const where = first?.path !== undefined && first.path.length > 0 ? ` at ${first.path.join(".")}` : "";
+  throw new FunkerError(
+    "bad_arguments",
+    `the arguments do not match the function's schema: ${first?.message ?? "invalid"}${where}${issues.length > 1 ? ` (and ${issues.length - 1} more)` : ""}`,
+    { data: { issues } },
+  );
+}
+
+function pathKey(key: PropertyKey): string | number {
+  return typeof key === "symbol" ? String(key) : key;
+}
+
+/**
+ * What a caller receives for something the function threw: a `FunkerError`
+ * keeps its code (a function may refuse its arguments itself); anything else
+ * is `handler_error`, named after the thrown error, or after its JS type for
+ * a thrown non-Error (as Lambda reports it).
+ */
+export function thrownToWire(thrown: unknown, exposeStacks: boolean): WireError {
+  if (thrown instanceof FunkerError) return thrown.toWire(exposeStacks);
+  if (!(thrown instanceof Error)) {
+    return { code: "handler_error", name: thrownName(thrown), message: describeThrown(thrown) };
+  }
+  const wire: WireError = { code: "handler_error", name: thrown.name, message: thrown.message };
+  const data = (thrown as { data?: unknown }).data;
+  if (data !== undefined && isJsonSafe(data)) wire.data = data;
+  if (exposeStacks && thrown.stack !== undefined) wire.stack = thrown.stack;
+  const cause = causeToWire(thrown.cause, exposeStacks, 1);
+  if (cause !== undefined) wire.cause = cause;
+  return wire;
+}
+
+function isJsonSafe(value: unknown): boolean {
+  try {
+    stringifyJson(value);
+    return true;
+  } catch {
+    return false;
+  }
+}

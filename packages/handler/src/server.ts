@@ -1,0 +1,241 @@
+import { createServer } from "node:net";
+import type { AddressInfo, Server as NetServer, Socket } from "node:net";
+import { FunkerError } from "@funker/protocol";
+import type { ErrorCode } from "@funker/protocol";
+import type { CallRecord, Connection, ConnectionHost } from "./connection.js";
+import { answerBusy, serveConnection } from "./connection.js";
+import type { AnyHandlerFunction } from "./invoke.js";
+import { logCall, logProcess } from "./log.js";
+import type { ResolvedOptions } from "./options.js";
+
+/**
+ * Exit codes. 0 means the replica did its job: it delivered a reply (a result
+ * or a typed error) or its caller went away, and the orchestrator should start
+ * a fresh one, as in 2017. Anything else means the process itself is broken.
+ */
+export const ExitCode = {
+  /** The call was answered (or the caller left), or the process was told to stop. */
+  done: 0,
+  /** Start-up failed: an invalid option, or the port could not be bound. */
+  startupFailed: 1,
+  /** An uncaught exception or unhandled rejection: the process state is suspect (70 is EX_SOFTWARE). */
+  uncaughtFault: 70,
+} as const;
+
+/** After the grace period, how long the last replies have to leave before every socket is reset. */
+const FINAL_FLUSH_MS = 2_000;
+/** TCP keepalive for kept connections: the Go caller's 30 s, which outlives Swarm's overlay idle drops. */
+const KEEPALIVE_DELAY_MS = 30_000;
+
+/** A cheap, read-only snapshot of what the replica is doing (for a status endpoint or an autoscaler). */
+export interface ServerState {
+  /** `idle`: ready for a call; `busy`: a call is running (in single-shot mode: the one connection is being served); `closed`: taking no more calls. */
+  readonly status: "idle" | "busy" | "closed";
+  /** Calls running now. */
+  readonly inFlight: number;
+  /** Calls that ran to a reply (result or error), since start. */
+  readonly callsServed: number;
+  /** The latest failure: of a call, or of the process. */
+  readonly lastError?: { readonly code: ErrorCode; readonly message: string };
+}
+
+/** A function being served. `handler()` starts listening at once. */
+export interface FunctionServer extends AsyncDisposable {
+  /** Resolves with the bound address once listening (so `port: 0` tells the port); rejects when the port cannot be bound. */
+  readonly ready: Promise<{ host: string; port: number }>;
+  /** Resolves once the server has stopped: its single call served, `maxCalls` reached, a signal, or `close()`. */
+  readonly closed: Promise<void>;
+  readonly state: ServerState;
+  /**
+   * Stops taking calls, lets calls already accepted finish (within the grace
+   * period), then resolves. Never exits the process.
+   */
+  close(): Promise<void>;
+}
+
+export class Server implements ConnectionHost, FunctionServer {
+  readonly ready: Promise<{ host: string; port: number }>;
+  readonly closed: Promise<void>;
+  private readonly listener: NetServer;
+  private readonly connections = new Set<Connection>();
+  private readonly busySockets = new Set<Socket>();
+  private inFlight = 0;
+  private callsStarted = 0;
+  private callsServed = 0;
+  private lastError: { code: ErrorCode; message: string } | undefined;
+  private servingSingleShot = false;
+  private shuttingDown = false;
+  private finished = false;
+  private exitWhenFinished: boolean;
+  private exitCode: number = ExitCode.done;
+  private graceTimer: NodeJS.Timeout | undefined;
+  private resolveClosed!: () => void;
+  private readonly removeProcessHandlers: () => void;
+
+  constructor(
+    readonly fn: AnyHandlerFunction,
+    readonly options: ResolvedOptions,
+  ) {
+    this.exitWhenFinished = options.exit;
+    this.closed = new Promise((resolve) => (this.resolveClosed = resolve));
+    const reuse = options.mode === "reuse";
+    this.listener = createServer(
+      // allowHalfOpen: a legacy caller half-closes to say "that was all", and still waits for the reply.
+      { allowHalfOpen: true, noDelay: true, keepAlive: reuse, keepAliveInitialDelay: KEEPALIVE_DELAY_MS },
+      (socket) => this.onConnection(socket),
+    );
+    this.ready = new Promise((resolve, reject) => {
+      this.listener.once("listening", () => {
+        const address = this.listener.address() as AddressInfo;
+        resolve({ host: address.address, port: address.port });
+      });
+      this.listener.once("error", (error) => {
+        reject(error);
+        if (this.exitWhenFinished) {
+          logProcess("fatal", `cannot listen on ${options.host}:${options.port}`, error);
+          process.exit(ExitCode.startupFailed);
+        }
+        this.finish();
+      });
+    });
+    // A caller that never awaits `ready` must not turn a bind failure into an unhandled rejection.
+    this.ready.catch(() => undefined);
+    this.removeProcessHandlers = options.exit ? this.installProcessHandlers() : () => undefined;
+    this.listener.listen(options.port, options.host);
+  }
+
+  get state(): ServerState {
+    const status = this.inFlight > 0 || (this.servingSingleShot && !this.finished) ? "busy" : this.shuttingDown ? "closed" : "idle";
+    const state: { -readonly [Key in keyof ServerState]: ServerState[Key] } = { status, inFlight: this.inFlight, callsServed: this.callsServed };
+    if (this.lastError !== undefined) state.lastError = this.lastError;
+    return state;
+  }
+
+  close(): Promise<void> {
+    this.exitWhenFinished = false;
+    this.shutdown();
+    return this.closed;
+  }
+
+  [Symbol.asyncDispose](): Promise<void> {
+    return this.close();
+  }
+
+  tryStartCall(): boolean {
+    if (this.inFlight >= this.options.concurrency || this.callsStarted >= this.options.maxCalls) return false;
+    this.inFlight += 1;
+    this.callsStarted += 1;
+    if (this.callsStarted >= this.options.maxCalls) this.shutdown();
+    return true;
+  }
+
+  endCall(): void {
+    this.inFlight -= 1;
+  }
+
+  record(record: CallRecord): void {
+    if (record.served) this.callsServed += 1;
+    if (record.error !== undefined) this.lastError = { code: record.error.code, message: record.error.message };
+    if (this.options.log) logCall(record);
+  }
+
+  mayKeepConnection(): boolean {
+    return this.options.mode === "reuse" && !this.shuttingDown;
+  }
+
+  private onConnection(socket: Socket): void {
+    const single = this.options.mode === "single-shot";
+    if (this.shuttingDown || this.servingSingleShot || (!single && this.inFlight >= this.options.concurrency)) {
+      this.busySockets.add(socket);
+      void answerBusy(socket, this).then(() => {
+        this.busySockets.delete(socket);
+        this.finishIfDone();
+      });
+      return;
+    }
+    if (single) {
+      // As the 2017 Go handler did: from now on every other caller is refused at once, and moves on.
+      this.servingSingleShot = true;
+      this.listener.close();
+    }
+    const connection = serveConnection(socket, this);
+    this.connections.add(connection);
+    void connection.closed.then(() => {
+      this.connections.delete(connection);
+      if (single) this.shutdown();
+      else this.finishIfDone();
+    });
+  }
+
+  /** Stops accepting; closes idle kept connections; finishes once accepted calls are answered. */
+  private shutdown(exitCode?: number): void {
+    if (exitCode !== undefined) this.exitCode = Math.max(this.exitCode, exitCode);
+    if (this.shuttingDown) {
+      this.finishIfDone();
+      return;
+    }
+    this.shuttingDown = true;
+    this.listener.close();
+    for (const connection of this.connections) connection.closeIfIdle();
+    this.graceTimer = setTimeout(() => this.onGraceExpired(), this.options.gracePeriodMs);
+    this.graceTimer.unref();
+    this.finishIfDone();
+  }
+
+  private onGraceExpired(): void {
+    const reason = new FunkerError("handler_crashed", `the replica stopped before the call finished (grace period of ${this.options.gracePeriodMs} ms)`);
+    for (const connection of this.connections) connection.abortCall(reason);
+    const flush = setTimeout(() => {
+      for (const connection of this.connections) connection.destroy();
+      for (const socket of this.busySockets) socket.destroy();
+    }, FINAL_FLUSH_MS);
+    flush.unref();
+  }
+
+  private finishIfDone(): void {
+    if (this.shuttingDown && this.connections.size === 0 && this.busySockets.size === 0) this.finish();
+  }
+
+  private finish(): void {
+    if (this.finished) return;
+    this.finished = true;
+    this.shuttingDown = true;
+    clearTimeout(this.graceTimer);
+    this.listener.close();
+    this.removeProcessHandlers();
+    this.resolveClosed();
+    if (this.exitWhenFinished) process.exit(this.exitCode);
+  }
+
+  /**
+   * Signals and faults, only when the server owns the process (`exit`):
+   * SIGTERM and SIGINT stop the replica gracefully (and give Node running as
+   * PID 1 in a container a signal handler at all); an uncaught exception or
+   * unhandled rejection is reported, and the process exits 70 once accepted
+   * calls are answered.
+   */
+  private installProcessHandlers(): () => void {
+    const onSignal = (): void => this.shutdown(ExitCode.done);
+    const onFault = (error: unknown): void => {
+      logProcess("fatal", "uncaught exception", error);
+      const message = error instanceof Error ? `${error.name}: ${error.message}` : String(error);
+      this.lastError = { code: "handler_crashed", message };
+      if (this.options.mode === "single-shot") {
+        // The one call in progress is almost certainly the culprit: answer it now.
+        const reason = new FunkerError("handler_crashed", `the function raised an uncaught exception: ${message}`);
+        for (const connection of this.connections) connection.abortCall(reason);
+      }
+      this.shutdown(ExitCode.uncaughtFault);
+    };
+    process.on("SIGTERM", onSignal);
+    process.on("SIGINT", onSignal);
+    process.on("uncaughtException", onFault);
+    process.on("unhandledRejection", onFault);
+    return () => {
+      process.off("SIGTERM", onSignal);
+      process.off("SIGINT", onSignal);
+      process.off("uncaughtException", onFault);
+      process.off("unhandledRejection", onFault);
+    };
+  }
+}
