@@ -1,0 +1,415 @@
+import fc from "fast-check";
+import { describe, expect, it } from "vitest";
+import {
+  DEFAULT_MAX_PAYLOAD_BYTES,
+  FRAME_PREFIX_BYTES,
+  FrameDecoder,
+  FrameType,
+  FunkerError,
+  MAX_CALL_ID_LENGTH,
+  MAX_FUNCTION_NAME_LENGTH,
+  MAX_HEADER_BYTES,
+  MAX_PAYLOAD_BYTES_LIMIT,
+  PREFACE,
+  decodeJson,
+  encodeCall,
+  encodeCancel,
+  encodeError,
+  encodeHeartbeat,
+  encodeResult,
+  encodeResultBody,
+  encodeUtf8,
+  errorCodes,
+} from "@funker/protocol";
+import type { CallHeader, Frame, WireError } from "@funker/protocol";
+
+/** Every decoded frame plus the payload overhead: the most a decoder may hold between pushes. */
+const HEADER_LENGTH_BYTES = 4;
+
+function concat(parts: readonly Uint8Array[]): Uint8Array {
+  const bytes = new Uint8Array(parts.reduce((sum, part) => sum + part.length, 0));
+  let offset = 0;
+  for (const part of parts) {
+    bytes.set(part, offset);
+    offset += part.length;
+  }
+  return bytes;
+}
+
+function rawFrame(type: number, header: Uint8Array, body: Uint8Array = new Uint8Array(0)): Uint8Array {
+  const bytes = new Uint8Array(FRAME_PREFIX_BYTES + HEADER_LENGTH_BYTES + header.length + body.length);
+  const view = new DataView(bytes.buffer);
+  view.setUint8(0, type);
+  view.setUint32(1, HEADER_LENGTH_BYTES + header.length + body.length);
+  view.setUint32(FRAME_PREFIX_BYTES, header.length);
+  bytes.set(header, FRAME_PREFIX_BYTES + HEADER_LENGTH_BYTES);
+  bytes.set(body, FRAME_PREFIX_BYTES + HEADER_LENGTH_BYTES + header.length);
+  return bytes;
+}
+
+/** A frame as plain data, bodies decoded, so frames compare with toEqual. */
+function meaning(frame: Frame): unknown {
+  switch (frame.type) {
+    case "call": {
+      const { body, metadata, ...rest } = frame;
+      return { ...rest, ...(metadata === undefined ? {} : { metadata: { ...metadata } }), args: decodeJson(body) };
+    }
+    case "result": {
+      const { body, ...rest } = frame;
+      return { ...rest, value: decodeJson(body) };
+    }
+    default:
+      return { ...frame };
+  }
+}
+
+/** What JSON makes of a value: -0 becomes 0, undefined members vanish. */
+function asJson(value: unknown): unknown {
+  return JSON.parse(JSON.stringify(value ?? null)) as unknown;
+}
+
+/** Cut `bytes` at the given points (taken modulo its length), keeping every piece, empty ones included. */
+function split(bytes: Uint8Array, cuts: readonly number[]): Uint8Array[] {
+  const points = [...new Set(cuts.map((cut) => cut % (bytes.length + 1)))].sort((a, b) => a - b);
+  const pieces: Uint8Array[] = [];
+  let start = 0;
+  for (const point of points) {
+    pieces.push(bytes.slice(start, point));
+    start = point;
+  }
+  pieces.push(bytes.slice(start));
+  return pieces;
+}
+
+function failure(action: () => unknown): FunkerError {
+  try {
+    action();
+  } catch (error) {
+    expect(error).toBeInstanceOf(FunkerError);
+    return error as FunkerError;
+  }
+  throw new Error("expected a FunkerError, nothing was thrown");
+}
+
+const safeJson = fc.jsonValue({ maxDepth: 4 }).filter((value) => !/__proto__|constructor/.test(JSON.stringify(value)));
+const callId = fc.string({ minLength: 1, maxLength: MAX_CALL_ID_LENGTH });
+const text = fc.string({ maxLength: 40, unit: "binary" });
+
+const wireCause = fc.record(
+  { name: fc.string(), message: text, code: fc.string(), data: safeJson, cause: fc.record({ name: fc.string(), message: text }) },
+  { requiredKeys: ["name", "message"] },
+);
+
+const wireError: fc.Arbitrary<WireError> = fc.record(
+  { code: fc.constantFrom(...errorCodes), message: text, name: fc.string(), data: safeJson, stack: text, cause: wireCause },
+  { requiredKeys: ["code", "message"] },
+);
+
+const callHeader: fc.Arbitrary<CallHeader> = fc.record(
+  {
+    id: callId,
+    function: fc.string({ minLength: 1, maxLength: MAX_FUNCTION_NAME_LENGTH }),
+    deadline: fc.integer({ min: 0, max: Number.MAX_SAFE_INTEGER }),
+    heartbeatIntervalMs: fc.nat(),
+    traceparent: fc.string({ maxLength: 512 }),
+    tracestate: fc.string({ maxLength: 512 }),
+    metadata: fc.dictionary(fc.string().filter((key) => key !== "__proto__"), fc.string(), { maxKeys: 4 }),
+    auth: safeJson.filter((value) => value !== null),
+  },
+  { requiredKeys: ["id", "function", "deadline"] },
+);
+
+/** A frame's bytes and what a decoder must report for it (nothing, for an extension). */
+interface Sample {
+  bytes: Uint8Array;
+  expected: unknown[];
+}
+
+const sample: fc.Arbitrary<Sample> = fc.oneof(
+  fc.tuple(callHeader, safeJson).map(([header, args]) => ({
+    bytes: encodeCall(header, args),
+    expected: [{ type: "call", ...(asJson(header) as object), args: asJson(args) }],
+  })),
+  fc.tuple(callId, safeJson, fc.boolean()).map(([id, value, keepAlive]) => ({
+    bytes: encodeResult(id, value, keepAlive),
+    expected: [{ type: "result", id, keepAlive, value: asJson(value) }],
+  })),
+  fc.tuple(fc.string({ maxLength: MAX_CALL_ID_LENGTH }), wireError, fc.boolean()).map(([id, error, keepAlive]) => ({
+    bytes: encodeError(id, error, keepAlive),
+    expected: [{ type: "error", id, keepAlive, error: asJson(error) }],
+  })),
+  callId.map((id) => ({ bytes: encodeHeartbeat(id), expected: [{ type: "heartbeat", id }] })),
+  fc.tuple(callId, fc.option(text, { nil: undefined })).map(([id, reason]) => ({
+    bytes: encodeCancel(id, reason),
+    expected: [reason === undefined ? { type: "cancel", id } : { type: "cancel", id, reason }],
+  })),
+  fc.tuple(fc.integer({ min: 0x80, max: 0xff }), fc.uint8Array({ maxLength: 30 }), fc.uint8Array({ maxLength: 300 })).map(([type, header, body]) => ({
+    bytes: rawFrame(type, header, body),
+    expected: [],
+  })),
+);
+
+/** Several frames in one stream, some large enough that chunks overrun the decoder's first buffer. */
+const stream = fc.array(fc.oneof({ weight: 5, arbitrary: sample }, { weight: 1, arbitrary: fc.tuple(callId, fc.string({ minLength: 3000, maxLength: 9000 })).map(([id, value]) => ({ bytes: encodeResult(id, value), expected: [{ type: "result", id, keepAlive: false, value }] })) }), {
+  minLength: 1,
+  maxLength: 8,
+});
+
+/** Decodes pieces in order and reports the frames only after the last push, so views handed out must survive later pushes. */
+function decodeAll(pieces: readonly Uint8Array[], expectPreface = false): unknown[] {
+  const decoder = new FrameDecoder({ expectPreface });
+  const frames: Frame[] = [];
+  for (const piece of pieces) frames.push(...decoder.push(piece));
+  decoder.end();
+  return frames.map(meaning);
+}
+
+describe("FrameDecoder: round trip and chunking", () => {
+  it("decodes what the encoders wrote, for any frames and values", () => {
+    fc.assert(
+      fc.property(stream, (samples) => {
+        expect(decodeAll([concat(samples.map((item) => item.bytes))])).toEqual(samples.flatMap((item) => item.expected));
+      }),
+      { numRuns: 150 },
+    );
+  });
+
+  it("gives the same frames for any split of the stream as for one chunk, without changing the chunks", () => {
+    fc.assert(
+      fc.property(stream, fc.array(fc.nat(), { maxLength: 30 }), fc.boolean(), (samples, cuts, withPreface) => {
+        const bytes = concat([...(withPreface ? [PREFACE] : []), ...samples.map((item) => item.bytes)]);
+        const pieces = split(bytes, cuts);
+        const copies = pieces.map((piece) => piece.slice());
+        expect(decodeAll(pieces, withPreface)).toEqual(samples.flatMap((item) => item.expected));
+        expect(pieces).toEqual(copies);
+      }),
+      { numRuns: 80 },
+    );
+  });
+
+  it("gives the same frames fed one byte at a time", () => {
+    fc.assert(
+      fc.property(fc.array(sample, { minLength: 1, maxLength: 4 }), (samples) => {
+        const bytes = concat([PREFACE, ...samples.map((item) => item.bytes)]);
+        const bytewise = Array.from(bytes, (byte) => Uint8Array.of(byte));
+        expect(decodeAll(bytewise, true)).toEqual(samples.flatMap((item) => item.expected));
+      }),
+      { numRuns: 60 },
+    );
+  });
+
+  it("keeps handed-out bodies intact while later pushes grow, refill and reuse its buffer", () => {
+    const first = encodeResult("a", "x".repeat(5000));
+    const second = encodeResult("b", "y".repeat(20));
+    const third = encodeResult("c", "z".repeat(70000));
+    const stream = concat([first, second, third]);
+    const decoder = new FrameDecoder();
+    const frames: Frame[] = [];
+    // Odd-sized pieces: frames end mid-piece, so each push appends behind bytes already handed out.
+    for (let offset = 0; offset < stream.length; offset += 997) frames.push(...decoder.push(stream.slice(offset, offset + 997)));
+    expect(frames.map(meaning)).toEqual([
+      { type: "result", id: "a", keepAlive: false, value: "x".repeat(5000) },
+      { type: "result", id: "b", keepAlive: false, value: "y".repeat(20) },
+      { type: "result", id: "c", keepAlive: false, value: "z".repeat(70000) },
+    ]);
+  });
+
+  it("skips extension frames (0x80 and above) between the frames it knows", () => {
+    const frames = new FrameDecoder().push(concat([rawFrame(0x80, encodeUtf8("not json")), encodeHeartbeat("h"), rawFrame(0xff, new Uint8Array(0), Uint8Array.of(1, 2, 3))]));
+    expect(frames).toEqual([{ type: "heartbeat", id: "h" }]);
+  });
+
+  it("ignores header fields it does not know, so later versions may add optional ones", () => {
+    const frames = new FrameDecoder().push(rawFrame(FrameType.result, encodeUtf8('{"id":"r","keepAlive":true,"compression":"none"}'), encodeUtf8("1")));
+    expect(frames.map(meaning)).toEqual([{ type: "result", id: "r", keepAlive: true, value: 1 }]);
+  });
+
+  it("encodeResultBody frames a body encoded beforehand", () => {
+    expect(encodeResultBody("r", encodeUtf8("[1,2]"), true)).toEqual(encodeResult("r", [1, 2], true));
+  });
+});
+
+describe("FrameDecoder: bad input", () => {
+  const allowedCodes = ["protocol_error", "payload_too_large"];
+
+  /** Feeds pieces and checks the decoder's contract at every step; returns the failure, if any. */
+  function feed(pieces: readonly Uint8Array[], options: { expectPreface: boolean; maxPayloadBytes: number }): FunkerError | undefined {
+    const decoder = new FrameDecoder(options);
+    const bound = FRAME_PREFIX_BYTES + HEADER_LENGTH_BYTES + MAX_HEADER_BYTES + options.maxPayloadBytes;
+    let failed: FunkerError | undefined;
+    for (const piece of [...pieces, undefined]) {
+      try {
+        if (piece === undefined) decoder.end();
+        else decoder.push(piece);
+      } catch (error) {
+        if (!(error instanceof FunkerError)) throw error;
+        expect(allowedCodes).toContain(error.code);
+        failed = error;
+        break;
+      }
+      expect(decoder.bufferedBytes).toBeLessThan(bound);
+    }
+    if (failed !== undefined) {
+      // Once failed, a decoder stays failed: it cannot resynchronise inside a stream.
+      expect(() => decoder.push(encodeHeartbeat("h"))).toThrow(failed);
+      expect(() => decoder.end()).toThrow(failed);
+    }
+    return failed;
+  }
+
+  const limit = fc.oneof(fc.integer({ min: 1, max: 64 }), fc.constant(DEFAULT_MAX_PAYLOAD_BYTES));
+
+  it("random bytes only ever fail with protocol_error or payload_too_large", () => {
+    fc.assert(
+      fc.property(fc.uint8Array({ maxLength: 300 }), fc.array(fc.nat(), { maxLength: 10 }), fc.boolean(), limit, (bytes, cuts, expectPreface, maxPayloadBytes) => {
+        feed(split(bytes, cuts), { expectPreface, maxPayloadBytes });
+      }),
+      { numRuns: 300 },
+    );
+  });
+
+  it("random bytes after a valid preface only ever fail with protocol_error or payload_too_large", () => {
+    fc.assert(
+      fc.property(fc.uint8Array({ maxLength: 300 }), fc.array(fc.nat(), { maxLength: 10 }), limit, (bytes, cuts, maxPayloadBytes) => {
+        feed(split(concat([PREFACE, bytes]), cuts), { expectPreface: true, maxPayloadBytes });
+      }),
+      { numRuns: 300 },
+    );
+  });
+
+  it("valid streams with corrupted bytes only ever fail with protocol_error or payload_too_large", () => {
+    fc.assert(
+      fc.property(stream, fc.array(fc.tuple(fc.nat(), fc.integer({ min: 0, max: 255 })), { minLength: 1, maxLength: 4 }), fc.array(fc.nat(), { maxLength: 10 }), limit, (samples, corruptions, cuts, maxPayloadBytes) => {
+        const bytes = concat(samples.map((item) => item.bytes));
+        for (const [position, value] of corruptions) bytes[position % bytes.length] = value;
+        feed(split(bytes, cuts), { expectPreface: false, maxPayloadBytes });
+      }),
+      { numRuns: 200 },
+    );
+  });
+
+  it("refuses a claimed 4 GiB payload after 5 bytes, holding no more than those bytes", () => {
+    const decoder = new FrameDecoder({ maxPayloadBytes: MAX_PAYLOAD_BYTES_LIMIT });
+    const claim = Uint8Array.of(FrameType.result, 0xff, 0xff, 0xff, 0xff);
+    for (const byte of claim.subarray(0, 4)) {
+      expect(decoder.push(Uint8Array.of(byte))).toEqual([]);
+      expect(decoder.bufferedBytes).toBeLessThanOrEqual(4);
+    }
+    const error = failure(() => decoder.push(claim.subarray(4)));
+    expect(error.code).toBe("payload_too_large");
+    expect(error.data).toEqual({ size: 0xffffffff, limit: MAX_PAYLOAD_BYTES_LIMIT });
+  });
+
+  it("accepts a body of exactly the limit and refuses one byte more once the header length is known", () => {
+    const atLimit = encodeResultBody("r", encodeUtf8(`"${"x".repeat(14)}"`));
+    expect(new FrameDecoder({ maxPayloadBytes: 16 }).push(atLimit)).toHaveLength(1);
+    const overLimit = encodeResultBody("r", encodeUtf8(`"${"x".repeat(15)}"`));
+    const decoder = new FrameDecoder({ maxPayloadBytes: 16 });
+    expect(decoder.push(overLimit.subarray(0, 8))).toEqual([]);
+    expect(failure(() => decoder.push(overLimit.subarray(8, 9))).code).toBe("payload_too_large");
+  });
+
+  it("refuses a header longer than MAX_HEADER_BYTES on both sides", () => {
+    const header = { id: "c", function: "f", deadline: 0, metadata: { big: "x".repeat(MAX_HEADER_BYTES) } };
+    expect(failure(() => encodeCall(header, null)).code).toBe("payload_too_large");
+    const claim = new Uint8Array(9);
+    new DataView(claim.buffer).setUint8(0, FrameType.call);
+    new DataView(claim.buffer).setUint32(1, MAX_HEADER_BYTES + 5);
+    new DataView(claim.buffer).setUint32(5, MAX_HEADER_BYTES + 1);
+    expect(failure(() => new FrameDecoder().push(claim)).code).toBe("protocol_error");
+  });
+
+  it("refuses arguments above the payload limit before framing them", () => {
+    const error = failure(() => encodeCall({ id: "c", function: "f", deadline: 0 }, "x".repeat(100), 50));
+    expect(error.code).toBe("payload_too_large");
+    expect(error.mayHaveRun).toBe(false);
+  });
+
+  it("end() inside a frame or a preface is a truncated stream", () => {
+    const frame = encodeHeartbeat("h");
+    for (let length = 1; length < frame.length; length += 1) {
+      const decoder = new FrameDecoder();
+      decoder.push(frame.subarray(0, length));
+      expect(failure(() => decoder.end()).code).toBe("protocol_error");
+    }
+    const handlerSide = new FrameDecoder({ expectPreface: true });
+    handlerSide.push(PREFACE.subarray(0, 3));
+    expect(failure(() => handlerSide.end()).code).toBe("protocol_error");
+    const finished = new FrameDecoder({ expectPreface: true });
+    finished.push(concat([PREFACE, frame]));
+    expect(() => finished.end()).not.toThrow();
+  });
+
+  it("reports the supported versions when the preface names another version", () => {
+    const error = failure(() => new FrameDecoder({ expectPreface: true }).push(Uint8Array.of(...PREFACE.subarray(0, 7), 2)));
+    expect(error.code).toBe("protocol_error");
+    expect(error.data).toEqual({ supportedVersions: [1] });
+  });
+
+  it("fails at the first byte that departs from the preface", () => {
+    const decoder = new FrameDecoder({ expectPreface: true });
+    expect(decoder.push(PREFACE.subarray(0, 2))).toEqual([]);
+    expect(failure(() => decoder.push(encodeUtf8("X"))).code).toBe("protocol_error");
+  });
+
+  it("refuses maxPayloadBytes outside 1 to MAX_PAYLOAD_BYTES_LIMIT", () => {
+    for (const maxPayloadBytes of [0, -5, 2.5, MAX_PAYLOAD_BYTES_LIMIT + 1]) expect(() => new FrameDecoder({ maxPayloadBytes })).toThrow(RangeError);
+  });
+});
+
+describe("call header validation", () => {
+  function decodeCallHeader(header: Record<string, unknown>): Frame[] {
+    return new FrameDecoder().push(rawFrame(FrameType.call, encodeUtf8(JSON.stringify(header)), encodeUtf8("null")));
+  }
+  const valid = { id: "c1", function: "add", deadline: 1_767_225_600_000 };
+
+  it.each([
+    ["an id over the length limit", { ...valid, id: "i".repeat(MAX_CALL_ID_LENGTH + 1) }],
+    ["a numeric id", { ...valid, id: 7 }],
+    ["an empty function name", { ...valid, function: "" }],
+    ["a function name longer than a Docker service name", { ...valid, function: "f".repeat(MAX_FUNCTION_NAME_LENGTH + 1) }],
+    ["a negative deadline", { ...valid, deadline: -1 }],
+    ["a deadline as a string", { ...valid, deadline: "soon" }],
+    ["a fractional heartbeat interval", { ...valid, heartbeatIntervalMs: 1.5 }],
+    ["a negative heartbeat interval", { ...valid, heartbeatIntervalMs: -1 }],
+    ["a traceparent over 512 characters", { ...valid, traceparent: "t".repeat(513) }],
+    ["metadata that is an array", { ...valid, metadata: ["a"] }],
+    ["metadata with a number value", { ...valid, metadata: { retries: 3 } }],
+  ])("refuses %s with protocol_error", (_what, header) => {
+    expect(failure(() => decodeCallHeader(header)).code).toBe("protocol_error");
+  });
+
+  it("accepts the longest id and function name", () => {
+    const [frame] = decodeCallHeader({ ...valid, id: "i".repeat(MAX_CALL_ID_LENGTH), function: "f".repeat(MAX_FUNCTION_NAME_LENGTH) });
+    expect(frame?.type).toBe("call");
+  });
+
+  it("decodes metadata into a null-prototype object, so no key reaches Object.prototype", () => {
+    const [frame] = decodeCallHeader({ ...valid, metadata: { constructor: "c", toString: "t", hasOwnProperty: "h" } });
+    if (frame?.type !== "call" || frame.metadata === undefined) throw new Error("expected a call with metadata");
+    expect(Object.getPrototypeOf(frame.metadata)).toBeNull();
+    expect({ ...frame.metadata }).toEqual({ constructor: "c", toString: "t", hasOwnProperty: "h" });
+    expect(Object.prototype.toString).toBe(Object.prototype.toString);
+    expect(typeof ({} as { toString: unknown }).toString).toBe("function");
+  });
+
+  it("refuses __proto__ anywhere in a header and leaves Object.prototype untouched", () => {
+    for (const header of ['{"id":"c1","__proto__":{"polluted":1}}', '{"id":"c1","function":"f","deadline":0,"metadata":{"__proto__":"x"}}', '{"id":"c1","function":"f","deadline":0,"auth":[{"a":{"__proto__":{"polluted":1}}}]}']) {
+      expect(failure(() => new FrameDecoder().push(rawFrame(FrameType.call, encodeUtf8(header)))).code).toBe("protocol_error");
+    }
+    expect(Object.prototype).not.toHaveProperty("polluted");
+  });
+
+  it("only error frames may carry an empty id", () => {
+    expect(new FrameDecoder().push(encodeError("", { code: "protocol_error", message: "m" }))).toHaveLength(1);
+    for (const frame of [encodeHeartbeat(""), encodeResult("", 1), encodeCancel("")]) {
+      expect(failure(() => new FrameDecoder().push(frame)).code).toBe("protocol_error");
+    }
+  });
+
+  it("refuses an unknown frame type below 0x80, even with a valid header", () => {
+    for (const type of [0x00, 0x06, 0x10, 0x7f]) {
+      expect(failure(() => new FrameDecoder().push(rawFrame(type, encodeUtf8('{"id":"c1"}')))).message).toContain("unknown frame type");
+    }
+  });
+});

@@ -1,0 +1,163 @@
+import fc from "fast-check";
+import { describe, expect, it } from "vitest";
+import { FunkerError, decodeJson, decodeUtf8, encodeJson, encodeUtf8, parseJson, stringifyJson } from "@funker/protocol";
+
+function thrown(action: () => unknown): FunkerError {
+  try {
+    action();
+  } catch (error) {
+    expect(error).toBeInstanceOf(FunkerError);
+    return error as FunkerError;
+  }
+  throw new Error("expected a FunkerError, nothing was thrown");
+}
+
+/** JSON has one zero: -0 is written as 0, so the round trip compares against that. */
+function withoutNegativeZero(value: unknown): unknown {
+  return JSON.parse(JSON.stringify(value)) as unknown;
+}
+
+function containsProtoKey(value: unknown): boolean {
+  if (typeof value !== "object" || value === null) return false;
+  if (Array.isArray(value)) return value.some(containsProtoKey);
+  if (Object.hasOwn(value, "__proto__")) return true;
+  const constructorValue = (value as Record<string, unknown>)["constructor"];
+  if (Object.hasOwn(value, "constructor") && typeof constructorValue === "object" && constructorValue !== null && Object.hasOwn(constructorValue, "prototype")) return true;
+  return Object.values(value).some(containsProtoKey);
+}
+
+describe("encodeJson / decodeJson", () => {
+  it("round-trips arbitrary JSON values (-0 reads back as 0)", () => {
+    fc.assert(
+      fc.property(fc.jsonValue(), (value) => {
+        fc.pre(!containsProtoKey(value));
+        expect(decodeJson(encodeJson(value))).toEqual(withoutNegativeZero(value));
+      }),
+      { numRuns: 300 },
+    );
+  });
+
+  it("refuses on decode every value that has a __proto__ or constructor.prototype key, at any depth", () => {
+    const polluting = fc
+      .tuple(fc.jsonValue({ maxDepth: 3 }), fc.constantFrom('{"__proto__":{"x":1}}', '{"constructor":{"prototype":{"x":1}}}'), fc.array(fc.constantFrom("array", "object"), { maxLength: 6 }))
+      .map(([filler, dangerous, path]) =>
+        path.reduce<string>((inner, kind) => (kind === "array" ? `[${JSON.stringify(filler)},${inner}]` : `{"a":${JSON.stringify(filler)},"b":${inner}}`), dangerous),
+      );
+    fc.assert(
+      fc.property(polluting, (text) => {
+        expect(thrown(() => parseJson(text)).code).toBe("protocol_error");
+      }),
+      { numRuns: 200 },
+    );
+    expect(({} as Record<string, unknown>)["x"]).toBeUndefined();
+    expect(Object.prototype).not.toHaveProperty("x");
+  });
+
+  it("keeps harmless keys that merely spell constructor", () => {
+    expect(parseJson('{"constructor":"Point","nested":{"constructor":{"name":"x"}}}')).toEqual({ constructor: "Point", nested: { constructor: { name: "x" } } });
+  });
+
+  it("uses the code and the subject given by the caller", () => {
+    const error = thrown(() => decodeJson(encodeUtf8("{"), "bad_arguments", "arguments"));
+    expect(error.code).toBe("bad_arguments");
+    expect(error.message).toContain("arguments");
+    expect(error.mayHaveRun).toBe(false);
+  });
+
+  it("calls an empty text empty, not malformed", () => {
+    expect(thrown(() => decodeJson(new Uint8Array(0))).message).toContain("empty");
+  });
+
+  it("turns undefined at the top level into null, as the 2017 implementations did", () => {
+    expect(stringifyJson(undefined)).toBe("null");
+    expect(decodeJson(encodeJson(undefined))).toBeNull();
+  });
+
+  it("drops undefined inside objects and writes null for it inside arrays, as JSON does", () => {
+    expect(stringifyJson({ a: undefined, b: [undefined, 1] })).toBe('{"b":[null,1]}');
+  });
+
+  it.each([
+    ["a BigInt", { count: 10n }, "count"],
+    ["a function", { callback: () => 1 }, "callback"],
+    ["a symbol", { tag: Symbol("tag") }, "tag"],
+    ["a Map", { lookup: new Map([["a", 1]]) }, "lookup"],
+    ["a Set", { members: new Set([1]) }, "members"],
+    ["NaN", { ratio: Number.NaN }, "ratio"],
+    ["Infinity", { limit: Number.POSITIVE_INFINITY }, "limit"],
+    ["-Infinity", { floor: Number.NEGATIVE_INFINITY }, "floor"],
+  ])("refuses %s with bad_arguments and names its key", (_what, value, key) => {
+    const error = thrown(() => encodeJson(value, "result"));
+    expect(error.code).toBe("bad_arguments");
+    expect(error.mayHaveRun).toBe(false);
+    expect(error.message).toContain(`"${key}"`);
+  });
+
+  it("bigint-message-names-no-key: a nested BigInt's error says where it is", () => {
+    // JSON.stringify's own TypeError ("Do not know how to serialize a BigInt") names no key.
+    expect(thrown(() => encodeJson({ outer: { deep: [1, 2n] } })).message).toContain('key "1"');
+  });
+
+  it("refuses a top-level value JSON cannot carry, and says it is the top-level value", () => {
+    expect(thrown(() => encodeJson(() => 1)).message).toContain("top-level");
+    expect(thrown(() => encodeJson(5n)).message).toContain("top-level");
+  });
+
+  it("refuses cycles with bad_arguments, naming the property that closes the circle", () => {
+    const value: Record<string, unknown> = { name: "loop" };
+    value["self"] = value;
+    const error = thrown(() => encodeJson(value, "arguments"));
+    expect(error.code).toBe("bad_arguments");
+    expect(error.message).toContain("arguments");
+    expect(error.message).toContain("self");
+  });
+
+  it("decodes a 1e6-deep array: there is no depth limit because V8's JSON.parse does not recurse", () => {
+    const depth = 1_000_000;
+    const text = `${"[".repeat(depth)}${"]".repeat(depth)}`;
+    let value = decodeJson(encodeUtf8(text));
+    let levels = 0;
+    while (Array.isArray(value) && value.length > 0) {
+      value = value[0];
+      levels += 1;
+    }
+    expect(levels).toBe(depth - 1);
+  });
+
+  it("scans a 1e6-deep text that spells constructor without overflowing the stack", () => {
+    const depth = 1_000_000;
+    const text = `${"[".repeat(depth)}"constructor"${"]".repeat(depth)}`;
+    expect(() => decodeJson(encodeUtf8(text))).not.toThrow();
+  });
+
+  it("too-deep-encode-message: encoding a value nested deeper than the stack gives a clear bad_arguments error", () => {
+    let value: unknown[] = [];
+    for (let level = 0; level < 1_000_000; level += 1) value = [value];
+    const error = thrown(() => encodeJson(value, "result"));
+    expect(error.code).toBe("bad_arguments");
+    expect(error.message).toContain("nested too deeply");
+  });
+});
+
+describe("UTF-8", () => {
+  it("refuses invalid bytes instead of replacing them", () => {
+    for (const bytes of [[0xff], [0xc3, 0x28], [0xe2, 0x82], [0xed, 0xa0, 0x80]]) {
+      const error = thrown(() => decodeUtf8(Uint8Array.from(bytes)));
+      expect(error.code).toBe("protocol_error");
+    }
+  });
+
+  it("strips a leading byte order mark", () => {
+    expect(decodeUtf8(Uint8Array.of(0xef, 0xbb, 0xbf, 0x31))).toBe("1");
+    expect(decodeJson(Uint8Array.of(0xef, 0xbb, 0xbf, ...encodeUtf8('{"a":"é"}')))).toEqual({ a: "é" });
+  });
+
+  it("round-trips any string, astral characters included", () => {
+    fc.assert(
+      fc.property(fc.string({ unit: "grapheme" }), (text) => {
+        expect(decodeUtf8(encodeUtf8(text))).toBe(text.startsWith("\uFEFF") ? text.slice(1) : text);
+      }),
+      { numRuns: 200 },
+    );
+  });
+});
