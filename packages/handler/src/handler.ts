@@ -32,13 +32,13 @@ export type HandlerFunction<Args = unknown, Result = unknown> = (
  *
  * @throws HandlerOptionsError when an option or its environment variable is invalid.
  */
-export function handler<Schema extends StandardSchemaV1, Result = unknown>(
-  fn: (args: StandardSchemaV1.InferOutput<Schema>, context: HandlerContext<Awaited<Result>>) => Result,
-  options: HandlerOptions & { schema: Schema },
-): FunctionServer;
 export function handler<Args = unknown, Result = unknown>(
-  fn: (args: Args, context: HandlerContext<Awaited<Result>>) => Result,
-  options?: HandlerOptions,
+  fn: (args: Args, context: HandlerContext<Result>) => HandlerResult<Result>,
+  options?: HandlerOptions & { schema?: undefined },
+): FunctionServer;
+export function handler<Schema extends StandardSchemaV1, Result = unknown>(
+  fn: (args: StandardSchemaV1.InferOutput<Schema>, context: HandlerContext<Result>) => HandlerResult<Result>,
+  options: HandlerOptions & { schema: Schema },
 ): FunctionServer;
 export function handler(fn: AnyHandlerFunction, options?: HandlerOptions): FunctionServer {
   if (typeof fn !== "function") throw new TypeError("handler(fn): fn must be a function");

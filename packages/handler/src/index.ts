@@ -6,3 +6,4 @@ export type { Duration, HandlerMode, HandlerOptions } from "./options.js";
 export { ExitCode } from "./server.js";
 export type { FunctionServer, ServerState } from "./server.js";
 export type { StandardSchemaV1 } from "./standard-schema.js";
+export type { LogSink } from "./log.js";

@@ -1,11 +1,19 @@
 import type { CallRecord } from "./connection.js";
 
+/** Where log lines go: a function receiving each line as an object (to route them to an application's logger). */
+export type LogSink = (line: Record<string, unknown>) => void;
+
+/** Writes one JSON line to stderr: the default sink. */
+export function writeToStderr(line: Record<string, unknown>): void {
+  process.stderr.write(`${JSON.stringify(line)}\n`);
+}
+
 /**
  * One JSON line per call on stderr, for `docker logs` and any log shipper.
  * Argument values, results, metadata and credentials are never logged: they
  * may hold personal data or secrets, and the call id is enough to correlate.
  */
-export function logCall(record: CallRecord): void {
+export function logCall(record: CallRecord, sink: LogSink): void {
   const line: Record<string, unknown> = {
     level: record.error === undefined ? "info" : "error",
     msg: "call",
@@ -16,11 +24,11 @@ export function logCall(record: CallRecord): void {
     outcome: record.error === undefined ? "ok" : "error",
   };
   if (record.error !== undefined) line["code"] = record.error.code;
-  process.stderr.write(`${JSON.stringify(line)}\n`);
+  sink(line);
 }
 
 /** A line about the process itself (a start-up failure, an uncaught exception), never about a call's data. */
-export function logProcess(level: "error" | "fatal", msg: string, error: unknown): void {
+export function logProcess(level: "error" | "fatal", msg: string, error: unknown, sink: LogSink | undefined = writeToStderr): void {
   const line: Record<string, unknown> = { level, msg };
   if (error instanceof Error) {
     line["name"] = error.name;
@@ -29,5 +37,6 @@ export function logProcess(level: "error" | "fatal", msg: string, error: unknown
   } else {
     line["message"] = String(error);
   }
-  process.stderr.write(`${JSON.stringify(line)}\n`);
+  // A process fault is reported even when call logging is off: the exit code alone would not say why.
+  (sink ?? writeToStderr)(line);
 }

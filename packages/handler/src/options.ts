@@ -1,4 +1,6 @@
 import { DEFAULT_MAX_PAYLOAD_BYTES, MAX_FUNCTION_NAME_LENGTH, MAX_PAYLOAD_BYTES_LIMIT } from "@funker/protocol";
+import type { LogSink } from "./log.js";
+import { writeToStderr } from "./log.js";
 import type { StandardSchemaV1 } from "./standard-schema.js";
 
 /**
@@ -40,8 +42,11 @@ export interface HandlerOptions {
   maxPayloadBytes?: number;
   /** `FUNKER_EXPOSE_STACKS`, default true unless `NODE_ENV=production`: send stacks to callers. */
   exposeStacks?: boolean;
-  /** `FUNKER_LOG`, default on (`"off"` disables): one JSON line per call on stderr. */
-  log?: boolean;
+  /**
+   * `FUNKER_LOG`, default on (`off` disables): one JSON line per call on
+   * stderr. A function receives each line as an object instead.
+   */
+  log?: boolean | LogSink;
   /** `FUNKER_EXIT`, default true: exit the process when done; false for tests and embedding. */
   exit?: boolean;
   /** `FUNKER_FUNCTION`: this function's name; framed calls for another name get `not_found`. */
@@ -63,7 +68,8 @@ export interface ResolvedOptions {
   readonly gracePeriodMs: number;
   readonly maxPayloadBytes: number;
   readonly exposeStacks: boolean;
-  readonly log: boolean;
+  /** Undefined when call logging is off. */
+  readonly log: LogSink | undefined;
   readonly exit: boolean;
   readonly name: string | undefined;
   readonly schema: StandardSchemaV1 | undefined;
@@ -117,7 +123,7 @@ export function resolveOptions(options: HandlerOptions = {}, environment: Enviro
   const gracePeriodMs = duration(read("gracePeriod", "FUNKER_GRACE")) ?? timeoutMs;
   const maxPayloadBytes = integer(read("maxPayloadBytes", "FUNKER_MAX_PAYLOAD"), 1, MAX_PAYLOAD_BYTES_LIMIT) ?? DEFAULT_MAX_PAYLOAD_BYTES;
   const exposeStacks = boolean(read("exposeStacks", "FUNKER_EXPOSE_STACKS")) ?? environment["NODE_ENV"] !== "production";
-  const log = boolean(read("log", "FUNKER_LOG")) ?? true;
+  const log = typeof options.log === "function" ? options.log : (boolean(read("log", "FUNKER_LOG")) ?? true) ? writeToStderr : undefined;
   const exit = boolean(read("exit", "FUNKER_EXIT")) ?? true;
 
   const nameSetting = read("name", "FUNKER_FUNCTION");

@@ -92,7 +92,7 @@ export class Server implements ConnectionHost, FunctionServer {
       this.listener.once("error", (error) => {
         reject(error);
         if (this.exitWhenFinished) {
-          logProcess("fatal", `cannot listen on ${options.host}:${options.port}`, error);
+          logProcess("fatal", `cannot listen on ${options.host}:${options.port}`, error, options.log);
           process.exit(ExitCode.startupFailed);
         }
         this.finish();
@@ -136,7 +136,7 @@ export class Server implements ConnectionHost, FunctionServer {
   record(record: CallRecord): void {
     if (record.served) this.callsServed += 1;
     if (record.error !== undefined) this.lastError = { code: record.error.code, message: record.error.message };
-    if (this.options.log) logCall(record);
+    if (this.options.log !== undefined) logCall(record, this.options.log);
   }
 
   mayKeepConnection(): boolean {
@@ -217,7 +217,7 @@ export class Server implements ConnectionHost, FunctionServer {
   private installProcessHandlers(): () => void {
     const onSignal = (): void => this.shutdown(ExitCode.done);
     const onFault = (error: unknown): void => {
-      logProcess("fatal", "uncaught exception", error);
+      logProcess("fatal", "uncaught exception", error, this.options.log);
       const message = error instanceof Error ? `${error.name}: ${error.message}` : String(error);
       this.lastError = { code: "handler_crashed", message };
       if (this.options.mode === "single-shot") {

@@ -4,10 +4,10 @@ import { once } from "node:events";
 import { FrameDecoder, PREFACE, encodeCall, encodeCancel } from "@funker/protocol";
 import type { CallHeader, Frame } from "@funker/protocol";
 import { handler } from "@funker/handler";
-import type { FunctionServer, HandlerContext, HandlerOptions } from "@funker/handler";
+import type { FunctionServer, HandlerContext, HandlerOptions, HandlerResult } from "@funker/handler";
 
 /** Options for servers under test: a free loopback port, no process exit, no log noise. */
-export const testOptions: HandlerOptions = { port: 0, host: "127.0.0.1", exit: false, log: false };
+export const testOptions = { port: 0, host: "127.0.0.1", exit: false, log: false } as const satisfies HandlerOptions;
 
 export interface TestServer extends AsyncDisposable {
   server: FunctionServer;
@@ -16,10 +16,14 @@ export interface TestServer extends AsyncDisposable {
 
 /** Starts `handler(fn, …)` for one test; dispose it with `await using`. */
 export async function serve<Args, Result>(
-  fn: (args: Args, context: HandlerContext<Awaited<Result>>) => Result,
-  options: HandlerOptions = {},
+  fn: (args: Args, context: HandlerContext<Result>) => HandlerResult<Result>,
+  options: HandlerOptions & { schema?: undefined } = {},
 ): Promise<TestServer> {
-  const server = handler(fn, { ...testOptions, ...options });
+  return started(handler(fn, { ...testOptions, ...options }));
+}
+
+/** Waits for a server started by the test itself (e.g. with a schema) and makes it disposable. */
+export async function started(server: FunctionServer): Promise<TestServer> {
   const { port } = await server.ready;
   return { server, port, [Symbol.asyncDispose]: () => server.close() };
 }

@@ -1,0 +1,10 @@
+/**
+ * Glue between Funker's own packages (`@funker/testing` runs fake functions
+ * exactly as the handler would report their errors). Outside semver: it may
+ * change in any release; applications must not import it.
+ */
+export { thrownToWire } from "./invoke.js";
+export { serveConnection, answerBusy } from "./connection.js";
+export type { CallRecord, Connection, ConnectionHost } from "./connection.js";
+export { resolveOptions } from "./options.js";
+export type { ResolvedOptions } from "./options.js";

@@ -1,0 +1,270 @@
+import { connect } from "node:net";
+import { once } from "node:events";
+import { describe, expect, it } from "vitest";
+import { FrameDecoder } from "@funker/protocol";
+import { FramedCaller, deferred, frameError, framedCall, legacyCall, legacyCallJson, legacyError, open, readAll, resultValue, serve } from "../test-support/wire.js";
+
+/** Connects and reports the error code of a refused connection, or "connected". */
+async function connectOutcome(port: number): Promise<string> {
+  const socket = connect(port, "127.0.0.1");
+  try {
+    await once(socket, "connect");
+    return "connected";
+  } catch (error) {
+    return (error as NodeJS.ErrnoException).code ?? "unknown";
+  } finally {
+    socket.destroy();
+  }
+}
+
+/** A function that holds its call until the test releases it. */
+function gate() {
+  const started = deferred();
+  const release = deferred();
+  const fn = async (args: { hold?: boolean; value?: unknown }) => {
+    if (args.hold === true) {
+      started.resolve();
+      await release.promise;
+    }
+    return args.value ?? "done";
+  };
+  return { fn, started: started.promise, release: () => release.resolve() };
+}
+
+describe("single-shot mode", () => {
+  it("refuses a second caller with ECONNREFUSED while the first is served", async () => {
+    const { fn, started, release } = gate();
+    await using server = await serve(fn);
+    await using first = await FramedCaller.open(server.port);
+    first.send({ hold: true });
+    await started;
+    expect(server.server.state.status).toBe("busy");
+    expect(await connectOutcome(server.port)).toBe("ECONNREFUSED");
+    release();
+    expect(resultValue(await first.reply())).toBe("done");
+    await first.closed();
+  });
+
+  it("serves exactly one call, closes the connection and stops", async () => {
+    await using server = await serve(() => "once");
+    await using caller = await FramedCaller.open(server.port);
+    caller.send({});
+    const frame = await caller.reply();
+    expect(resultValue(frame)).toBe("once");
+    expect(frame.type === "result" && frame.keepAlive).toBe(false);
+    await caller.closed();
+    await server.server.closed;
+    expect(server.server.state).toEqual({ status: "closed", inFlight: 0, callsServed: 1 });
+    expect(await connectOutcome(server.port)).toBe("ECONNREFUSED");
+  });
+});
+
+describe("reuse mode", () => {
+  it("serves call after call and keeps a framed caller's connection", async () => {
+    await using server = await serve((args: { n: number }) => args.n * 2, { mode: "reuse" });
+    await using caller = await FramedCaller.open(server.port);
+    for (const n of [1, 2, 3]) {
+      caller.send({ n });
+      const frame = await caller.reply();
+      expect(resultValue(frame)).toBe(n * 2);
+      expect(frame.type === "result" && frame.keepAlive).toBe(true);
+    }
+    expect(server.server.state).toMatchObject({ status: "idle", inFlight: 0, callsServed: 3 });
+  });
+
+  it("answers a new caller with unavailable while the only slot is busy (framed)", async () => {
+    const { fn, started, release } = gate();
+    await using server = await serve(fn, { mode: "reuse" });
+    await using first = await FramedCaller.open(server.port);
+    first.send({ hold: true });
+    await started;
+    await using second = await FramedCaller.open(server.port);
+    const id = second.send({});
+    const busy = await second.reply();
+    expect(frameError(busy).code).toBe("unavailable");
+    expect(busy.type === "error" && busy.id).toBe(id);
+    await second.closed();
+    release();
+    expect(resultValue(await first.reply())).toBe("done");
+  });
+
+  it("answers a new legacy caller with the unavailable error object while busy", async () => {
+    const { fn, started, release } = gate();
+    await using server = await serve(fn, { mode: "reuse" });
+    await using first = await FramedCaller.open(server.port);
+    first.send({ hold: true });
+    await started;
+    expect(legacyError(await legacyCall(server.port, "{}")).code).toBe("unavailable");
+    release();
+    await first.reply();
+  });
+
+  it("answers a second call on a kept connection with unavailable and keeps the connection", async () => {
+    const { fn, started, release } = gate();
+    await using server = await serve(fn, { mode: "reuse" });
+    await using kept = await FramedCaller.open(server.port);
+    kept.send({});
+    await kept.reply();
+    await using holder = await FramedCaller.open(server.port);
+    holder.send({ hold: true });
+    await started;
+    kept.send({});
+    const busy = await kept.reply();
+    expect(frameError(busy).code).toBe("unavailable");
+    expect(busy.type === "error" && busy.keepAlive).toBe(true);
+    release();
+    expect(resultValue(await holder.reply())).toBe("done");
+    kept.send({ value: "again" });
+    expect(resultValue(await kept.reply())).toBe("again");
+  });
+
+  it("never lets an idle kept connection block another caller", async () => {
+    await using server = await serve((args: { value: string }) => args.value, { mode: "reuse" });
+    await using idle = await FramedCaller.open(server.port);
+    idle.send({ value: "first" });
+    await idle.reply();
+    expect(await legacyCallJson(server.port, '{"value":"second"}')).toBe("second");
+    expect(resultValue(await framedCall(server.port, { value: "third" }))).toBe("third");
+  });
+
+  it("runs up to `concurrency` calls at once", async () => {
+    const started = [deferred(), deferred()];
+    const release = deferred();
+    let index = 0;
+    await using server = await serve(
+      async () => {
+        started[index++]?.resolve();
+        await release.promise;
+        return "ok";
+      },
+      { mode: "reuse", concurrency: 2 },
+    );
+    await using first = await FramedCaller.open(server.port);
+    await using second = await FramedCaller.open(server.port);
+    first.send({});
+    second.send({});
+    await Promise.all(started.map((item) => item.promise));
+    expect(server.server.state.inFlight).toBe(2);
+    expect(frameError(await framedCall(server.port, {})).code).toBe("unavailable");
+    release.resolve();
+    expect(resultValue(await first.reply())).toBe("ok");
+    expect(resultValue(await second.reply())).toBe("ok");
+  });
+
+  it("stops after maxCalls, closing kept connections", async () => {
+    await using server = await serve(() => "ok", { mode: "reuse", maxCalls: 2 });
+    await using caller = await FramedCaller.open(server.port);
+    caller.send({});
+    const first = await caller.reply();
+    expect(first.type === "result" && first.keepAlive).toBe(true);
+    caller.send({});
+    const last = await caller.reply();
+    expect(last.type === "result" && last.keepAlive).toBe(false);
+    await caller.closed();
+    await server.server.closed;
+    expect(server.server.state).toEqual({ status: "closed", inFlight: 0, callsServed: 2 });
+    expect(await connectOutcome(server.port)).toBe("ECONNREFUSED");
+  });
+
+  it("closes a kept connection after the idle timeout", async () => {
+    await using server = await serve(() => "ok", { mode: "reuse", idleTimeout: 100 });
+    await using caller = await FramedCaller.open(server.port);
+    caller.send({});
+    await caller.reply();
+    await caller.closed();
+    expect(caller.frames).toEqual([]);
+  });
+
+  it("close() waits for the call in flight, then closes", async () => {
+    const { fn, started, release } = gate();
+    await using server = await serve(fn, { mode: "reuse" });
+    await using caller = await FramedCaller.open(server.port);
+    caller.send({ hold: true });
+    await started;
+    const closing = server.server.close();
+    expect(await connectOutcome(server.port)).toBe("ECONNREFUSED");
+    release();
+    const frame = await caller.reply();
+    expect(resultValue(frame)).toBe("done");
+    expect(frame.type === "result" && frame.keepAlive).toBe(false);
+    await closing;
+  });
+});
+
+describe("heartbeats and cancellation", () => {
+  it("sends heartbeats while the function runs", async () => {
+    const release = deferred();
+    await using server = await serve(async () => {
+      await release.promise;
+      return "ok";
+    });
+    await using caller = await FramedCaller.open(server.port);
+    const id = caller.send({}, { heartbeatIntervalMs: 20 });
+    await caller.waitFor((frames) => frames.filter((frame) => frame.type === "heartbeat").length >= 2);
+    expect(caller.frames.every((frame) => frame.type === "heartbeat" && frame.id === id)).toBe(true);
+    release.resolve();
+    expect(resultValue(await caller.reply())).toBe("ok");
+  });
+
+  it("sends no heartbeat when the caller asks for none", async () => {
+    await using server = await serve(async () => {
+      await new Promise((resolve) => setTimeout(resolve, 50));
+      return "ok";
+    });
+    await using caller = await FramedCaller.open(server.port);
+    caller.send({}, { heartbeatIntervalMs: 0 });
+    expect(resultValue(await caller.reply())).toBe("ok");
+    expect(caller.frames).toEqual([]);
+  });
+
+  it("fires the abort signal on a cancel frame and answers cancelled", async () => {
+    const started = deferred();
+    const aborted = deferred<unknown>();
+    await using server = await serve((_args: unknown, context) => {
+      started.resolve();
+      context.signal.addEventListener("abort", () => aborted.resolve(context.signal.reason));
+      return new Promise(() => undefined);
+    });
+    await using caller = await FramedCaller.open(server.port);
+    const id = caller.send({});
+    await started.promise;
+    caller.cancel(id, "user gave up");
+    const frame = await caller.reply();
+    expect(frameError(frame)).toMatchObject({ code: "cancelled" });
+    expect(frameError(frame).message).toContain("user gave up");
+    expect(await aborted.promise).toMatchObject({ code: "cancelled" });
+  });
+
+  it("ignores a cancel frame for another call id", async () => {
+    const release = deferred();
+    const started = deferred();
+    await using server = await serve(async () => {
+      started.resolve();
+      await release.promise;
+      return "finished";
+    });
+    await using caller = await FramedCaller.open(server.port);
+    caller.send({});
+    await started.promise;
+    caller.cancel("some-other-call");
+    release.resolve();
+    expect(resultValue(await caller.reply())).toBe("finished");
+  });
+});
+
+describe("a raw busy answer", () => {
+  it("reads a framed busy answer without a call id when the caller sent only the preface", async () => {
+    const { fn, started, release } = gate();
+    await using server = await serve(fn, { mode: "reuse" });
+    await using first = await FramedCaller.open(server.port);
+    first.send({ hold: true });
+    await started;
+    const socket = await open(server.port);
+    const reply = readAll(socket);
+    socket.write(Buffer.from([0, 0x46, 0x55, 0x4e, 0x4b, 0x45, 0x52, 1]));
+    const [frame] = new FrameDecoder().push(await reply);
+    expect(frame === undefined ? undefined : frameError(frame).code).toBe("unavailable");
+    release();
+    await first.reply();
+  });
+});
