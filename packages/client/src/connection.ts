@@ -1,0 +1,404 @@
+import { connect } from "node:net";
+import type { Socket } from "node:net";
+import {
+  FrameDecoder,
+  FunkerError,
+  HEARTBEAT_MISSES_BEFORE_DEAD,
+  LegacyBodyCollector,
+  PREFACE,
+  decodeJson,
+  decodeLegacyReply,
+  encodeCancel,
+} from "@funker/protocol";
+import type { Frame } from "@funker/protocol";
+import type { Address } from "./discovery.js";
+import { failureFromSocketError } from "./socket-errors.js";
+
+/** One attempt of a call, already encoded. */
+export interface AttemptRequest {
+  readonly name: string;
+  readonly id: string;
+  /** The encoded call frame (framed) or request body (legacy), reused across attempts. */
+  readonly bytes: Uint8Array;
+  /** Epoch ms. */
+  readonly deadline: number;
+  /** 0 when the handler sends no heartbeats. */
+  readonly heartbeatIntervalMs: number;
+  readonly signal: AbortSignal | undefined;
+}
+
+export type AttemptOutcome =
+  | { ok: true; value: unknown }
+  | { ok: false; error: FunkerError; addressDead: boolean };
+
+/** A timer longer than this overflows Node's 32-bit timer and fires at once. */
+const LONGEST_TIMER_MS = 2_147_483_647;
+
+/** TCP keepalive probe delay: Swarm overlay networks silently drop connections idle for longer than a few minutes. */
+const TCP_KEEPALIVE_DELAY_MS = 30_000;
+
+/**
+ * Marks an error raised after the call was written as one that may have run:
+ * the protocol layer sets `mayHaveRun: false` on decoding errors because it
+ * does not know which side decoded, but a bad reply means the function ran.
+ */
+export function afterSendError(error: unknown, code: "protocol_error" | "handler_crashed" = "protocol_error"): FunkerError {
+  const funkerError = FunkerError.from(error, code);
+  if (funkerError.mayHaveRun || funkerError.remote) return funkerError;
+  return new FunkerError(funkerError.code, funkerError.message, {
+    cause: funkerError.cause,
+    data: funkerError.data,
+    mayHaveRun: true,
+  });
+}
+
+function openSocket(address: Address): Socket {
+  const socket = connect({ host: address.host, port: address.port });
+  // A call is one small write and one small reply: Nagle's delay would only add latency.
+  socket.setNoDelay(true);
+  socket.setKeepAlive(true, TCP_KEEPALIVE_DELAY_MS);
+  return socket;
+}
+
+/** Where a framed connection returns after a reply that lets it stay open. */
+export interface ConnectionHome {
+  /** Takes the connection back for another call; false means close it. */
+  release(connection: FramedConnection): boolean;
+  /** The connection closed while idle. */
+  closedWhileIdle(connection: FramedConnection): void;
+}
+
+/**
+ * A framed-protocol connection to one replica. It carries one call at a time
+ * and, when the handler answers with `keepAlive`, goes back to its home pool
+ * for the next call. Listeners are attached once, for the socket's life.
+ */
+export class FramedConnection {
+  readonly address: Address;
+  private readonly socket: Socket;
+  private readonly decoder: FrameDecoder;
+  private readonly home: ConnectionHome;
+  private connected = false;
+  private closed = false;
+  private socketError: unknown;
+  private callsStarted = 0;
+  private request: AttemptRequest | undefined;
+  private resolveAttempt: ((outcome: AttemptOutcome) => void) | undefined;
+  private timer: NodeJS.Timeout | undefined;
+  private lastByteAt = 0;
+  private silenceLimitMs = 0;
+
+  constructor(address: Address, maxPayloadBytes: number, home: ConnectionHome) {
+    this.address = address;
+    this.home = home;
+    this.decoder = new FrameDecoder({ maxPayloadBytes });
+    this.socket = openSocket(address);
+    this.socket.on("connect", this.onConnect);
+    this.socket.on("data", this.onData);
+    this.socket.on("error", this.onError);
+    this.socket.on("close", this.onClose);
+    this.socket.on("timeout", this.onIdleTimeout);
+  }
+
+  /** True when the connection can carry another call. */
+  get usable(): boolean {
+    return !this.closed && !this.socket.destroyed && !this.socket.readableEnded && this.socket.writable;
+  }
+
+  /** True when this connection already carried a call (it came from the pool). */
+  get reused(): boolean {
+    return this.callsStarted > 0;
+  }
+
+  run(request: AttemptRequest): Promise<AttemptOutcome> {
+    return new Promise((resolve) => {
+      const reused = this.callsStarted > 0;
+      this.callsStarted += 1;
+      this.request = request;
+      this.resolveAttempt = resolve;
+      this.lastByteAt = Date.now();
+      this.silenceLimitMs = request.heartbeatIntervalMs > 0 ? request.heartbeatIntervalMs * HEARTBEAT_MISSES_BEFORE_DEAD : 0;
+      request.signal?.addEventListener("abort", this.onAbort);
+      this.armTimer(this.lastByteAt);
+      if (reused) {
+        this.socket.ref();
+        this.socket.setTimeout(0);
+        this.socket.write(request.bytes);
+      } else {
+        // Corked, the preface and the call leave in one writev once connected.
+        this.socket.cork();
+        this.socket.write(PREFACE);
+        this.socket.write(request.bytes);
+        this.socket.uncork();
+      }
+    });
+  }
+
+  /** Parks the connection between calls: it must never keep the process alive. */
+  park(idleTimeoutMs: number): void {
+    this.socket.unref();
+    this.socket.setTimeout(idleTimeoutMs);
+  }
+
+  destroy(): void {
+    this.socket.destroy();
+  }
+
+  private readonly onConnect = (): void => {
+    this.connected = true;
+    this.lastByteAt = Date.now();
+  };
+
+  private readonly onError = (error: Error): void => {
+    this.socketError ??= error;
+  };
+
+  private readonly onIdleTimeout = (): void => {
+    if (this.resolveAttempt === undefined) this.socket.destroy();
+  };
+
+  private readonly onData = (chunk: Buffer): void => {
+    const request = this.request;
+    if (request === undefined) {
+      // Bytes while no call is in flight break the protocol; the connection cannot be trusted.
+      this.socket.destroy();
+      return;
+    }
+    this.lastByteAt = Date.now();
+    let frames: Frame[];
+    try {
+      frames = this.decoder.push(chunk);
+    } catch (error) {
+      this.fail(afterSendError(error), false);
+      return;
+    }
+    for (let index = 0; index < frames.length; index += 1) {
+      if (this.request === undefined) break;
+      const frame = frames[index] as Frame;
+      const last = index === frames.length - 1;
+      this.onFrame(request, frame, last && this.decoder.bufferedBytes === 0);
+    }
+  };
+
+  private onFrame(request: AttemptRequest, frame: Frame, nothingFollows: boolean): void {
+    switch (frame.type) {
+      case "heartbeat":
+        if (frame.id !== request.id) this.fail(wrongId(frame.id, request.id), false);
+        return;
+      case "result": {
+        if (frame.id !== request.id) {
+          this.fail(wrongId(frame.id, request.id), false);
+          return;
+        }
+        let value: unknown;
+        try {
+          value = decodeJson(frame.body, "protocol_error", "result");
+        } catch (error) {
+          this.fail(afterSendError(error), false);
+          return;
+        }
+        this.finish({ ok: true, value }, frame.keepAlive && nothingFollows);
+        return;
+      }
+      case "error":
+        // An empty id: the handler failed before it could read the call's id.
+        if (frame.id !== request.id && frame.id !== "") {
+          this.fail(wrongId(frame.id, request.id), false);
+          return;
+        }
+        this.finish({ ok: false, error: FunkerError.fromWire(frame.error), addressDead: false }, frame.keepAlive && nothingFollows);
+        return;
+      case "call":
+      case "cancel":
+        this.fail(new FunkerError("protocol_error", `the handler sent a ${frame.type} frame, which only callers send`, { mayHaveRun: true }), false);
+        return;
+      default: {
+        const unexpected: never = frame;
+        throw new Error(`unhandled frame ${String(unexpected)}`);
+      }
+    }
+  }
+
+  private readonly onClose = (): void => {
+    this.closed = true;
+    const request = this.request;
+    if (request === undefined) {
+      this.home.closedWhileIdle(this);
+      return;
+    }
+    const key = this.address.key;
+    if (this.socketError !== undefined) {
+      const failure = failureFromSocketError(this.socketError, this.connected ? "after-send" : "before-send", key);
+      this.finish({ ok: false, ...failure }, false);
+    } else if (!this.connected) {
+      this.fail(new FunkerError("connection_failed", `the connection to ${key} closed before it was established`, { mayHaveRun: false }), false);
+    } else if (this.decoder.bufferedBytes > 0) {
+      this.fail(
+        new FunkerError("handler_crashed", `${key} closed the connection in the middle of a reply (${this.decoder.bufferedBytes} bytes of a frame received)`, {
+          mayHaveRun: true,
+        }),
+        false,
+      );
+    } else {
+      this.fail(new FunkerError("handler_crashed", `${key} closed the connection without a reply`, { mayHaveRun: true }), false);
+    }
+  };
+
+  private readonly onAbort = (): void => {
+    const request = this.request;
+    if (request === undefined) return;
+    const sent = this.connected;
+    this.fail(
+      new FunkerError("cancelled", `the call to "${request.name}" was cancelled`, { mayHaveRun: sent, cause: request.signal?.reason }),
+      false,
+      sent ? "cancelled by the caller" : undefined,
+    );
+  };
+
+  private readonly onTimer = (): void => {
+    this.timer = undefined;
+    const request = this.request;
+    if (request === undefined) return;
+    const now = Date.now();
+    if (now >= request.deadline) {
+      const sent = this.connected;
+      this.fail(
+        new FunkerError("deadline_exceeded", `the call to "${request.name}" passed its deadline ${sent ? "waiting for a reply" : "while connecting"}`, {
+          mayHaveRun: sent,
+        }),
+        false,
+        sent ? "deadline exceeded" : undefined,
+      );
+      return;
+    }
+    if (this.connected && this.silenceLimitMs > 0 && now - this.lastByteAt >= this.silenceLimitMs) {
+      this.fail(
+        new FunkerError(
+          "handler_crashed",
+          `${this.address.key} sent nothing for ${now - this.lastByteAt} ms (${HEARTBEAT_MISSES_BEFORE_DEAD} heartbeat intervals of ${request.heartbeatIntervalMs} ms): the handler is presumed dead`,
+          { mayHaveRun: true },
+        ),
+        false,
+        "no heartbeat",
+      );
+      return;
+    }
+    this.armTimer(now);
+  };
+
+  private armTimer(now: number): void {
+    const request = this.request as AttemptRequest;
+    const silenceAt = this.connected && this.silenceLimitMs > 0 ? this.lastByteAt + this.silenceLimitMs : Number.POSITIVE_INFINITY;
+    let wakeAt = Math.min(request.deadline, silenceAt);
+    // Before the connection is up, check again at the first heartbeat limit after it could be.
+    if (!this.connected && this.silenceLimitMs > 0) wakeAt = Math.min(wakeAt, now + this.silenceLimitMs);
+    this.timer = setTimeout(this.onTimer, Math.min(Math.max(0, wakeAt - now), LONGEST_TIMER_MS));
+  }
+
+  private fail(error: FunkerError, addressDead: boolean, cancelReason?: string): void {
+    this.finish({ ok: false, error, addressDead }, false, cancelReason);
+  }
+
+  private finish(outcome: AttemptOutcome, keepAlive: boolean, cancelReason?: string): void {
+    const resolve = this.resolveAttempt;
+    const request = this.request;
+    if (resolve === undefined || request === undefined) return;
+    this.resolveAttempt = undefined;
+    this.request = undefined;
+    if (this.timer !== undefined) {
+      clearTimeout(this.timer);
+      this.timer = undefined;
+    }
+    request.signal?.removeEventListener("abort", this.onAbort);
+    if (!(keepAlive && this.usable && this.home.release(this))) {
+      if (cancelReason !== undefined && this.usable) {
+        // Small writes go to the kernel at once, so the cancel frame leaves
+        // before the close; if it cannot, the close tells the handler as much.
+        this.socket.write(encodeCancel(request.id, cancelReason));
+      }
+      this.socket.destroy();
+    }
+    resolve(outcome);
+  }
+}
+
+function wrongId(received: string, expected: string): FunkerError {
+  return new FunkerError("protocol_error", `the handler answered for call "${received}", not for this call ("${expected}")`, {
+    mayHaveRun: true,
+  });
+}
+
+/**
+ * One call in the 2017 wire format: write the arguments, half-close, read
+ * the reply until the handler closes. No connection is ever reused.
+ */
+export function runLegacy(address: Address, request: AttemptRequest, maxPayloadBytes: number): Promise<AttemptOutcome> {
+  return new Promise((resolve) => {
+    const socket = openSocket(address);
+    const collector = new LegacyBodyCollector(maxPayloadBytes);
+    let connected = false;
+    let done = false;
+    let socketError: unknown;
+    let timer: NodeJS.Timeout | undefined;
+
+    const finish = (outcome: AttemptOutcome): void => {
+      if (done) return;
+      done = true;
+      if (timer !== undefined) clearTimeout(timer);
+      request.signal?.removeEventListener("abort", onAbort);
+      socket.destroy();
+      resolve(outcome);
+    };
+    const fail = (error: FunkerError): void => finish({ ok: false, error, addressDead: false });
+    const onAbort = (): void =>
+      fail(new FunkerError("cancelled", `the call to "${request.name}" was cancelled`, { mayHaveRun: connected, cause: request.signal?.reason }));
+    const onTimer = (): void => {
+      timer = undefined;
+      const remaining = request.deadline - Date.now();
+      if (remaining > 0) {
+        timer = setTimeout(onTimer, Math.min(remaining, LONGEST_TIMER_MS));
+        return;
+      }
+      fail(
+        new FunkerError("deadline_exceeded", `the call to "${request.name}" passed its deadline ${connected ? "waiting for a reply" : "while connecting"}`, {
+          mayHaveRun: connected,
+        }),
+      );
+    };
+
+    socket.on("connect", () => {
+      connected = true;
+    });
+    socket.on("data", (chunk: Buffer) => {
+      try {
+        collector.push(chunk);
+      } catch (error) {
+        fail(afterSendError(error));
+      }
+    });
+    socket.on("error", (error) => {
+      socketError ??= error;
+    });
+    socket.on("end", () => {
+      let reply;
+      try {
+        reply = decodeLegacyReply(collector.bytes());
+      } catch (error) {
+        fail(afterSendError(error));
+        return;
+      }
+      finish(reply.ok ? { ok: true, value: reply.value } : { ok: false, error: afterSendError(reply.error, "handler_crashed"), addressDead: false });
+    });
+    socket.on("close", () => {
+      if (done) return;
+      if (socketError !== undefined) {
+        finish({ ok: false, ...failureFromSocketError(socketError, connected ? "after-send" : "before-send", address.key) });
+      } else {
+        fail(new FunkerError("handler_crashed", `${address.key} closed the connection without a reply`, { mayHaveRun: connected }));
+      }
+    });
+    request.signal?.addEventListener("abort", onAbort);
+    timer = setTimeout(onTimer, Math.min(Math.max(0, request.deadline - Date.now()), LONGEST_TIMER_MS));
+    socket.end(request.bytes);
+  });
+}

@@ -1,0 +1,292 @@
+import { promises as dnsPromises } from "node:dns";
+import { FunkerError } from "@funker/protocol";
+
+/** A replica's address. `key` ("host:port") names it in caches and pools. */
+export interface Address {
+  readonly host: string;
+  readonly port: number;
+  readonly key: string;
+}
+
+/**
+ * The DNS look-ups discovery needs. Both return addresses (IPv4 or IPv6
+ * text); a name that does not exist is an empty array or a rejection whose
+ * `code` is `ENOTFOUND` or `ENODATA`; any other rejection is a DNS failure,
+ * retried until the deadline. Each must stop when `signal` aborts (a look-up
+ * that hangs is abandoned at the look-up timeout).
+ */
+export interface DnsResolver {
+  /** DNS records of a name, A and AAAA: used for Swarm's `tasks.<name>`, one address per replica. */
+  resolveAll(hostname: string, signal: AbortSignal): Promise<readonly string[]>;
+  /** The system look-up (getaddrinfo: /etc/hosts, Compose service names, virtual IPs). */
+  lookup(hostname: string, signal: AbortSignal): Promise<readonly string[]>;
+}
+
+const NOT_FOUND_ERRNOS = new Set(["ENOTFOUND", "ENODATA", "NXDOMAIN"]);
+
+function isNotFound(error: unknown): boolean {
+  const code = (error as { code?: unknown } | null)?.code;
+  return typeof code === "string" && NOT_FOUND_ERRNOS.has(code);
+}
+
+/** The resolver used unless a client is given another: Node's c-ares resolver and getaddrinfo. */
+export function systemDnsResolver(lookupTimeoutMs: number): DnsResolver {
+  return {
+    async resolveAll(hostname, signal) {
+      // A resolver per look-up, so an abandoned look-up can be cancelled
+      // without cancelling anyone else's.
+      const resolver = new dnsPromises.Resolver({ timeout: Math.max(50, Math.floor(lookupTimeoutMs / 2)), tries: 2 });
+      const cancel = (): void => resolver.cancel();
+      signal.addEventListener("abort", cancel, { once: true });
+      try {
+        const [v4, v6] = await Promise.allSettled([resolver.resolve4(hostname), resolver.resolve6(hostname)]);
+        const addresses = [
+          ...(v4.status === "fulfilled" ? v4.value : []),
+          ...(v6.status === "fulfilled" ? v6.value : []),
+        ];
+        if (addresses.length > 0) return addresses;
+        for (const outcome of [v4, v6]) {
+          if (outcome.status === "rejected" && !isNotFound(outcome.reason)) throw outcome.reason;
+        }
+        return [];
+      } finally {
+        signal.removeEventListener("abort", cancel);
+      }
+    },
+    async lookup(hostname) {
+      // getaddrinfo runs on the thread pool and cannot be cancelled; the
+      // caller stops waiting for it at the look-up timeout.
+      const answers = await dnsPromises.lookup(hostname, { all: true });
+      return answers.map((answer) => answer.address);
+    },
+  };
+}
+
+/** Parses `host`, `host:port`, `[v6]` or `[v6]:port`. */
+export function parseAddress(text: string, defaultPort: number): Address {
+  const trimmed = text.trim();
+  let host: string;
+  let portText: string | undefined;
+  if (trimmed.startsWith("[")) {
+    const close = trimmed.indexOf("]");
+    if (close < 0) throw new TypeError(`invalid address "${text}": missing "]"`);
+    host = trimmed.slice(1, close);
+    const rest = trimmed.slice(close + 1);
+    if (rest !== "") {
+      if (!rest.startsWith(":")) throw new TypeError(`invalid address "${text}"`);
+      portText = rest.slice(1);
+    }
+  } else {
+    const colon = trimmed.lastIndexOf(":");
+    if (colon >= 0 && trimmed.indexOf(":") !== colon) {
+      // A bare IPv6 address: no port can be told apart from it.
+      host = trimmed;
+    } else if (colon >= 0) {
+      host = trimmed.slice(0, colon);
+      portText = trimmed.slice(colon + 1);
+    } else {
+      host = trimmed;
+    }
+  }
+  if (host === "") throw new TypeError(`invalid address "${text}": no host`);
+  const port = portText === undefined ? defaultPort : Number(portText);
+  if (!Number.isInteger(port) || port < 1 || port > 65535 || (portText !== undefined && !/^\d+$/.test(portText))) {
+    throw new TypeError(`invalid address "${text}": the port must be a number from 1 to 65535`);
+  }
+  return makeAddress(host, port);
+}
+
+export function makeAddress(host: string, port: number): Address {
+  return { host, port, key: host.includes(":") ? `[${host}]:${port}` : `${host}:${port}` };
+}
+
+/** Addresses as written by a user, not yet given a default port. */
+export type EndpointTable = Map<string, readonly string[]>;
+
+/**
+ * Parses the `FUNKER_ENDPOINTS` format: entries separated by `;`, each
+ * `name=address,address`; `*` names the addresses used for any function not
+ * listed. Whitespace around parts is ignored, and so are empty entries.
+ */
+export function parseEndpoints(text: string): EndpointTable {
+  const table: EndpointTable = new Map();
+  for (const entry of text.split(";")) {
+    if (entry.trim() === "") continue;
+    const equals = entry.indexOf("=");
+    if (equals < 0) throw new TypeError(`invalid endpoints entry "${entry.trim()}": expected name=host:port[,host:port…]`);
+    const name = entry.slice(0, equals).trim();
+    const addresses = entry
+      .slice(equals + 1)
+      .split(",")
+      .map((part) => part.trim())
+      .filter((part) => part !== "");
+    if (name === "" || addresses.length === 0) {
+      throw new TypeError(`invalid endpoints entry "${entry.trim()}": expected name=host:port[,host:port…]`);
+    }
+    for (const address of addresses) parseAddress(address, 1);
+    table.set(name, addresses);
+  }
+  return table;
+}
+
+/** Turns the client's `endpoints` option into a table; checks every address. */
+export function endpointTableFrom(option: string | Readonly<Record<string, string | readonly string[]>> | undefined): EndpointTable {
+  if (option === undefined) return new Map();
+  if (typeof option === "string") return parseEndpoints(option);
+  const table: EndpointTable = new Map();
+  for (const [name, value] of Object.entries(option)) {
+    const addresses = typeof value === "string" ? value.split(",").map((part) => part.trim()).filter((part) => part !== "") : [...value];
+    for (const address of addresses) parseAddress(address, 1);
+    table.set(name, addresses);
+  }
+  return table;
+}
+
+/** What a look-up found. */
+export type Resolution =
+  | { kind: "found"; addresses: readonly Address[] }
+  | { kind: "not_found" }
+  | { kind: "failed"; error: FunkerError };
+
+export interface DiscoveryOptions {
+  endpoints: EndpointTable;
+  dns: DnsResolver;
+  cacheMs: number;
+  lookupTimeoutMs: number;
+  deadAddressMs: number;
+}
+
+interface CacheEntry {
+  addresses: readonly Address[];
+  expiresAt: number;
+}
+
+/** How long an expired answer may still stand in when a fresh look-up fails. */
+const STALE_ANSWER_MS = 30_000;
+
+/**
+ * Finds a function's replicas: explicit endpoints, then Swarm's
+ * `tasks.<name>`, then `<name>`. Answers are cached briefly, concurrent
+ * look-ups of a name are shared, and addresses that refused a connection are
+ * skipped for a while.
+ */
+export class Discovery {
+  private readonly explicit = new Map<string, readonly Address[]>();
+  private readonly cache = new Map<string, CacheEntry>();
+  private readonly inflight = new Map<string, Promise<Resolution>>();
+  private readonly deadUntil = new Map<string, number>();
+
+  constructor(private readonly options: DiscoveryOptions) {}
+
+  /** The answer available without waiting: explicit endpoints or a fresh cache entry. */
+  cached(name: string, port: number, now: number): readonly Address[] | undefined {
+    const explicitKey = `${name}\u0000${port}`;
+    const explicit = this.explicit.get(explicitKey);
+    if (explicit !== undefined) return explicit;
+    const written = this.options.endpoints.get(name) ?? this.options.endpoints.get("*");
+    if (written !== undefined) {
+      const addresses = written.map((text) => parseAddress(text, port));
+      this.explicit.set(explicitKey, addresses);
+      return addresses;
+    }
+    const entry = this.cache.get(explicitKey);
+    if (entry !== undefined && entry.expiresAt > now) return entry.addresses;
+    return undefined;
+  }
+
+  /** Looks the name up in DNS (shared between concurrent callers). Never rejects. */
+  lookUp(name: string, port: number): Promise<Resolution> {
+    const key = `${name}\u0000${port}`;
+    let pending = this.inflight.get(key);
+    if (pending === undefined) {
+      pending = this.lookUpUncached(name, port).finally(() => this.inflight.delete(key));
+      this.inflight.set(key, pending);
+    }
+    return pending;
+  }
+
+  markDead(address: Address, now: number): void {
+    this.deadUntil.set(address.key, now + this.options.deadAddressMs);
+  }
+
+  isDead(address: Address, now: number): boolean {
+    const until = this.deadUntil.get(address.key);
+    if (until === undefined) return false;
+    if (until > now) return true;
+    this.deadUntil.delete(address.key);
+    return false;
+  }
+
+  private async lookUpUncached(name: string, port: number): Promise<Resolution> {
+    const key = `${name}\u0000${port}`;
+    const controller = new AbortController();
+    const timer = setTimeout(() => controller.abort(), this.options.lookupTimeoutMs);
+    // Callers wait on their own deadlines; this timer only ends the look-up.
+    timer.unref();
+    try {
+      const tasks = settle(this.options.dns.resolveAll(`tasks.${name}`, controller.signal), controller.signal);
+      const plain = settle(this.options.dns.lookup(name, controller.signal), controller.signal);
+      const tasksOutcome = await tasks;
+      let failure: unknown;
+      let addresses: readonly string[] = [];
+      if (tasksOutcome.ok && tasksOutcome.value.length > 0) {
+        addresses = tasksOutcome.value;
+      } else {
+        if (!tasksOutcome.ok && !isNotFound(tasksOutcome.error)) failure = tasksOutcome.error;
+        const plainOutcome = await plain;
+        if (plainOutcome.ok && plainOutcome.value.length > 0) addresses = plainOutcome.value;
+        else if (!plainOutcome.ok && !isNotFound(plainOutcome.error)) failure ??= plainOutcome.error;
+      }
+      const now = Date.now();
+      if (addresses.length > 0) {
+        const resolved = addresses.map((host) => makeAddress(host, port));
+        this.cache.set(key, { addresses: resolved, expiresAt: now + this.options.cacheMs });
+        return { kind: "found", addresses: resolved };
+      }
+      if (failure === undefined) {
+        this.cache.delete(key);
+        return { kind: "not_found" };
+      }
+      // Swarm's DNS sometimes hangs or fails for a moment; a recent answer is
+      // a better guess than none (dead addresses in it are refused and skipped).
+      const stale = this.cache.get(key);
+      if (stale !== undefined && stale.expiresAt + STALE_ANSWER_MS > now) return { kind: "found", addresses: stale.addresses };
+      const reason = failure instanceof Error ? failure.message : String(failure);
+      return {
+        kind: "failed",
+        error: new FunkerError("connection_failed", `looking up "${name}" failed: ${reason}`, { cause: failure, mayHaveRun: false }),
+      };
+    } finally {
+      clearTimeout(timer);
+      controller.abort();
+    }
+  }
+}
+
+type Settled<T> = { ok: true; value: T } | { ok: false; error: unknown };
+
+/** Waits for a look-up, or for the look-up timeout, whichever comes first. */
+function settle<T>(promise: Promise<T>, signal: AbortSignal): Promise<Settled<T>> {
+  return new Promise((resolve) => {
+    const onAbort = (): void => {
+      const error = new Error("the DNS look-up timed out") as Error & { code: string };
+      error.code = "ETIMEOUT";
+      resolve({ ok: false, error });
+    };
+    if (signal.aborted) {
+      onAbort();
+      return;
+    }
+    signal.addEventListener("abort", onAbort, { once: true });
+    promise.then(
+      (value) => {
+        signal.removeEventListener("abort", onAbort);
+        resolve({ ok: true, value });
+      },
+      (error: unknown) => {
+        signal.removeEventListener("abort", onAbort);
+        resolve({ ok: false, error });
+      },
+    );
+  });
+}

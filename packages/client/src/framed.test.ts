@@ -1,0 +1,268 @@
+import { describe, expect, test } from "vitest";
+import { FrameType, decodeJson, encodeError, encodeHeartbeat, encodeResult } from "@funker/protocol";
+import type { CallFrame } from "@funker/protocol";
+import { createClient } from "@funker/client";
+import { TestServer, startFramedServer } from "./test-support/servers.js";
+import { rejectionOf, startSilentChild, useCleanup } from "./test-support/harness.js";
+
+const { track, trackChild } = useCleanup();
+
+function argsOf(call: CallFrame): unknown {
+  return decodeJson(call.body);
+}
+
+/** A raw frame with any type, header and body bytes. */
+function rawFrame(type: number, header: object, body: Uint8Array): Uint8Array {
+  const headerBytes = Buffer.from(JSON.stringify(header));
+  const frame = Buffer.alloc(5 + 4 + headerBytes.length + body.length);
+  frame.writeUInt8(type, 0);
+  frame.writeUInt32BE(4 + headerBytes.length + body.length, 1);
+  frame.writeUInt32BE(headerBytes.length, 5);
+  headerBytes.copy(frame, 9);
+  Buffer.from(body).copy(frame, 9 + headerBytes.length);
+  return frame;
+}
+
+describe("framed calls", () => {
+  test("the seed's call: add(x, y) returns the sum", async () => {
+    const server = track(
+      await startFramedServer({
+        onCall(call, peer) {
+          const { x, y } = argsOf(call) as { x: number; y: number };
+          peer.send(encodeResult(call.id, x + y));
+        },
+      }),
+    );
+    const client = track(createClient({ endpoints: { add: server.endpoint } }));
+    await expect(client.call("add", { x: 1, y: 2 })).resolves.toBe(3);
+    await server.allClosed();
+  });
+
+  test("sends omitted arguments as {}, and the deadline, heartbeat interval, metadata and trace context", async () => {
+    const server = track(await startFramedServer({ onCall: (call, peer) => peer.send(encodeResult(call.id, null)) }));
+    const client = track(createClient({ endpoints: { echo: server.endpoint }, metadata: { tenant: "a", region: "x" }, heartbeatIntervalMs: 2000 }));
+    const before = Date.now();
+    const traceparent = "00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01";
+    await expect(client.call("echo", undefined, { timeout: 30_000, metadata: { region: "y" }, traceparent, tracestate: "k=v" })).resolves.toBeNull();
+    const call = server.calls[0] as CallFrame;
+    expect(argsOf(call)).toEqual({});
+    expect(call.function).toBe("echo");
+    expect(call.deadline).toBeGreaterThanOrEqual(before + 30_000);
+    expect(call.deadline).toBeLessThanOrEqual(Date.now() + 30_000);
+    expect(call.heartbeatIntervalMs).toBe(2000);
+    expect({ ...call.metadata }).toEqual({ tenant: "a", region: "y" });
+    expect(call.traceparent).toBe(traceparent);
+    expect(call.tracestate).toBe("k=v");
+  });
+
+  test("a remote error keeps its code, name, message, data and cause", async () => {
+    const server = track(
+      await startFramedServer({
+        onCall(call, peer) {
+          peer.send(
+            encodeError(call.id, {
+              code: "handler_error",
+              name: "ValidationError",
+              message: "x must be positive",
+              data: { field: "x" },
+              cause: { name: "RangeError", message: "-1 < 0", code: "E_RANGE" },
+            }),
+          );
+        },
+      }),
+    );
+    const client = track(createClient({ endpoints: { add: server.endpoint } }));
+    const error = await rejectionOf(client.call("add", { x: -1, y: 2 }));
+    expect(error.code).toBe("handler_error");
+    expect(error.remote).toBe(true);
+    expect(error.remoteName).toBe("ValidationError");
+    expect(error.message).toBe("x must be positive");
+    expect(error.data).toEqual({ field: "x" });
+    expect(error.mayHaveRun).toBe(true);
+    expect(error.cause).toBeInstanceOf(Error);
+    expect((error.cause as Error).name).toBe("RangeError");
+    expect((error.cause as Error & { code?: string }).code).toBe("E_RANGE");
+    expect(server.calls).toHaveLength(1);
+  });
+});
+
+describe("bad input and faults", () => {
+  test("arguments JSON cannot carry fail with bad_arguments before connecting", async () => {
+    const server = track(await startFramedServer({ onCall: (call, peer) => peer.send(encodeResult(call.id, 1)) }));
+    const client = track(createClient({ endpoints: { add: server.endpoint } }));
+    for (const args of [{ x: 1n }, { f: () => 1 }, { n: Number.NaN }, new Map()]) {
+      const error = await rejectionOf(client.call("add", args));
+      expect(error.code).toBe("bad_arguments");
+      expect(error.mayHaveRun).toBe(false);
+    }
+    const cyclic: Record<string, unknown> = {};
+    cyclic["self"] = cyclic;
+    expect((await rejectionOf(client.call("add", cyclic))).code).toBe("bad_arguments");
+    expect(server.accepted).toBe(0);
+  });
+
+  test("a malformed reply is a protocol_error and the function may have run", async () => {
+    // A well-sized frame of a type no version of the protocol defines.
+    const server = track(await startFramedServer({ onCall: (call, peer) => peer.send(rawFrame(0x42, { id: call.id }, new Uint8Array())) }));
+    const client = track(createClient({ endpoints: { add: server.endpoint } }));
+    const error = await rejectionOf(client.call("add", { x: 1, y: 2 }));
+    expect(error.code).toBe("protocol_error");
+    expect(error.mayHaveRun).toBe(true);
+    await server.allClosed();
+  });
+
+  test("a result that is not JSON is a protocol_error", async () => {
+    const server = track(await startFramedServer({ onCall: (call, peer) => peer.send(rawFrame(FrameType.result, { id: call.id }, Buffer.from("{nope"))) }));
+    const client = track(createClient({ endpoints: { add: server.endpoint } }));
+    const error = await rejectionOf(client.call("add", {}));
+    expect(error.code).toBe("protocol_error");
+    expect(error.mayHaveRun).toBe(true);
+  });
+
+  test("a reply truncated by the handler closing mid-frame is handler_crashed", async () => {
+    const server = track(
+      await startFramedServer({
+        onCall(call, peer) {
+          const frame = encodeResult(call.id, { big: "x".repeat(1000) });
+          peer.socket.end(frame.subarray(0, frame.length - 10));
+        },
+      }),
+    );
+    const client = track(createClient({ endpoints: { add: server.endpoint } }));
+    const error = await rejectionOf(client.call("add", {}));
+    expect(error.code).toBe("handler_crashed");
+    expect(error.mayHaveRun).toBe(true);
+    expect(error.message).toContain("in the middle of a reply");
+  });
+
+  test("an oversized reply is payload_too_large, refused before it all arrives", async () => {
+    const server = track(await startFramedServer({ onCall: (call, peer) => peer.send(encodeResult(call.id, "x".repeat(4096))) }));
+    const client = track(createClient({ endpoints: { add: server.endpoint }, maxPayloadBytes: 1024 }));
+    const error = await rejectionOf(client.call("add", {}));
+    expect(error.code).toBe("payload_too_large");
+    expect(error.mayHaveRun).toBe(true);
+    await server.allClosed();
+  });
+
+  test("a handler that accepts and never answers ends at the deadline, with a cancel frame", async () => {
+    const server = track(await startFramedServer({ onCall: () => {} }));
+    const client = track(createClient({ endpoints: { slow: server.endpoint }, heartbeatIntervalMs: 0 }));
+    const error = await rejectionOf(client.call("slow", {}, { timeout: 300 }));
+    expect(error.code).toBe("deadline_exceeded");
+    expect(error.mayHaveRun).toBe(true);
+    await server.until((s) => s.cancels.length === 1);
+    expect(server.cancels[0]?.id).toBe(server.calls[0]?.id);
+    await server.allClosed();
+  });
+
+  test("a handler that closes without a reply is handler_crashed", async () => {
+    const server = track(await startFramedServer({ onCall: (_call, peer) => peer.socket.end() }));
+    const client = track(createClient({ endpoints: { add: server.endpoint } }));
+    const error = await rejectionOf(client.call("add", {}));
+    expect(error.code).toBe("handler_crashed");
+    expect(error.mayHaveRun).toBe(true);
+  });
+
+  test("a handler killed mid-call is handler_crashed, not a hang", async () => {
+    const { child, port, received } = await startSilentChild();
+    trackChild(child);
+    const client = track(createClient({ endpoints: { work: `127.0.0.1:${port}` }, heartbeatIntervalMs: 0 }));
+    const pending = rejectionOf(client.call("work", { n: 1 }, { timeout: 15_000 }));
+    await received;
+    child.kill("SIGKILL");
+    const error = await pending;
+    expect(error.code).toBe("handler_crashed");
+    expect(error.mayHaveRun).toBe(true);
+  });
+
+  test("a reply for another call id is a protocol_error", async () => {
+    const server = track(await startFramedServer({ onCall: (_call, peer) => peer.send(encodeResult("someone-else", 42)) }));
+    const client = track(createClient({ endpoints: { add: server.endpoint } }));
+    const error = await rejectionOf(client.call("add", {}));
+    expect(error.code).toBe("protocol_error");
+    expect(error.mayHaveRun).toBe(true);
+    expect(error.message).toContain("someone-else");
+  });
+
+  test("a heartbeat for another call id is a protocol_error", async () => {
+    const server = track(await startFramedServer({ onCall: (_call, peer) => peer.send(encodeHeartbeat("someone-else")) }));
+    const client = track(createClient({ endpoints: { add: server.endpoint } }));
+    expect((await rejectionOf(client.call("add", {}))).code).toBe("protocol_error");
+  });
+
+  test("heartbeats then silence: handler_crashed after three missed intervals, long before the deadline", async () => {
+    const server = track(
+      await startFramedServer({
+        onCall(call, peer) {
+          peer.send(encodeHeartbeat(call.id));
+          peer.send(encodeHeartbeat(call.id));
+        },
+      }),
+    );
+    const client = track(createClient({ endpoints: { work: server.endpoint }, heartbeatIntervalMs: 50 }));
+    const error = await rejectionOf(client.call("work", {}, { timeout: 60_000 }));
+    expect(error.code).toBe("handler_crashed");
+    expect(error.mayHaveRun).toBe(true);
+    expect(error.message).toContain("heartbeat");
+  });
+
+  test("heartbeats keep a long call alive past three intervals", async () => {
+    const server = track(
+      await startFramedServer({
+        onCall(call, peer) {
+          let beats = 0;
+          const timer = setInterval(() => {
+            beats += 1;
+            if (beats <= 16) {
+              peer.send(encodeHeartbeat(call.id));
+              return;
+            }
+            clearInterval(timer);
+            peer.send(encodeResult(call.id, "done"));
+          }, 25);
+          peer.socket.once("close", () => clearInterval(timer));
+        },
+      }),
+    );
+    const client = track(createClient({ endpoints: { work: server.endpoint }, heartbeatIntervalMs: 100 }));
+    await expect(client.call("work", {})).resolves.toBe("done");
+  });
+
+  test("abort before the call starts: cancelled, nothing sent", async () => {
+    const server = track(await startFramedServer({ onCall: () => {} }));
+    const client = track(createClient({ endpoints: { work: server.endpoint } }));
+    const error = await rejectionOf(client.call("work", {}, { signal: AbortSignal.abort() }));
+    expect(error.code).toBe("cancelled");
+    expect(error.mayHaveRun).toBe(false);
+    expect(server.accepted).toBe(0);
+  });
+
+  test("abort during the call sends a cancel frame and rejects with cancelled", async () => {
+    const server = track(await startFramedServer({ onCall: () => {} }));
+    const client = track(createClient({ endpoints: { work: server.endpoint } }));
+    const controller = new AbortController();
+    const pending = rejectionOf(client.call("work", {}, { signal: controller.signal }));
+    await server.until((s) => s.calls.length === 1);
+    controller.abort(new Error("user left"));
+    const error = await pending;
+    expect(error.code).toBe("cancelled");
+    expect(error.mayHaveRun).toBe(true);
+    expect((error.cause as Error).message).toBe("user left");
+    await server.until((s) => s.cancels.length === 1);
+    expect(server.cancels[0]?.id).toBe(server.calls[0]?.id);
+    await server.allClosed();
+  });
+
+  test("a server that reads the call and never answers a byte still ends at the deadline", async () => {
+    const server = track(
+      await TestServer.start((socket) => {
+        socket.resume();
+        socket.on("end", () => socket.end());
+      }),
+    );
+    const client = track(createClient({ endpoints: { work: server.endpoint } }));
+    const error = await rejectionOf(client.call("work", {}, { timeout: 200 }));
+    expect(error.code).toBe("deadline_exceeded");
+    await server.allClosed();
+  });
+});

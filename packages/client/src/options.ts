@@ -1,0 +1,85 @@
+import type { DnsResolver } from "./discovery.js";
+
+/** How a call that may be tried again is retried. */
+export interface RetryPolicy {
+  /**
+   * How many times an idempotent call may be delivered to a handler in all.
+   * Attempts that certainly did not reach a handler (refused, busy, DNS
+   * failure) do not count: those are retried until the deadline. Default 3;
+   * a call that is not idempotent is delivered at most once whatever this says.
+   */
+  maxAttempts: number;
+  /** The ceiling of the first back-off, in ms; it doubles on each back-off. Default 50. */
+  initialBackoffMs: number;
+  /** The largest back-off ceiling, in ms. Default 1000. Each wait is random in [0, ceiling] ("full jitter"). */
+  maxBackoffMs: number;
+}
+
+/** Which wire format a call speaks: Funker's framed protocol, or the 2017 one. */
+export type CallProtocol = "framed" | "legacy";
+
+/** Settings a call may take, per call or as a client's defaults. */
+export interface CallSettings {
+  /**
+   * The whole call's time limit in ms, retries and back-off included.
+   * Default 60 000. It is sent to the handler as an absolute deadline.
+   */
+  timeout?: number;
+  /** Marks the call safe to run more than once, so failures after delivery may be retried. */
+  idempotent?: boolean;
+  retry?: Partial<RetryPolicy>;
+  /** Default "framed". Use "legacy" to call a 2017 Funker function. */
+  protocol?: CallProtocol;
+  /** Caller metadata sent with a framed call (string keys to string values). */
+  metadata?: Record<string, string>;
+  /** The TCP port functions listen on when an address does not say. Default 9999. */
+  port?: number;
+  /**
+   * How often the handler should prove it is alive during a framed call, in
+   * ms; 0 turns heartbeats off. Default 5000. After
+   * `HEARTBEAT_MISSES_BEFORE_DEAD` (3) intervals without any byte from the
+   * handler, the call fails with `handler_crashed`.
+   */
+  heartbeatIntervalMs?: number;
+}
+
+/** Options of one call. */
+export interface CallOptions extends CallSettings {
+  /** Aborting sends a cancel frame (when the call was sent) and rejects with `cancelled`. */
+  signal?: AbortSignal;
+  /** W3C trace context; taken from the active OpenTelemetry span when not given. */
+  traceparent?: string;
+  tracestate?: string;
+  /**
+   * Addresses of this function for this call only (`host:port`, or `host`
+   * with the default port), bypassing discovery.
+   */
+  endpoints?: string | readonly string[];
+}
+
+/** Options of a client: call defaults, plus discovery and connection settings. */
+export interface ClientOptions extends CallSettings {
+  /**
+   * Known addresses of functions: either the `FUNKER_ENDPOINTS` format
+   * (`add=127.0.0.1:7001,127.0.0.1:7002;echo=127.0.0.1:7003;*=gateway:9999`)
+   * or a record from function name (or "*") to addresses. Merged over the
+   * `FUNKER_ENDPOINTS` environment variable; names listed here win.
+   */
+  endpoints?: string | Readonly<Record<string, string | readonly string[]>>;
+  /** Largest reply accepted, in bytes. Default `DEFAULT_MAX_PAYLOAD_BYTES` (8 MiB). */
+  maxPayloadBytes?: number;
+  /** Replaces the DNS look-ups (tests; custom discovery). */
+  dns?: DnsResolver;
+  /** How long DNS answers are reused, in ms. Default 1000. */
+  dnsCacheMs?: number;
+  /** How long one DNS look-up may take before it counts as failed, in ms. Default 1000. */
+  lookupTimeoutMs?: number;
+  /** How long an address that refused a connection is skipped, in ms. Default 1000. */
+  deadAddressMs?: number;
+  /** How long a name that resolves nowhere is retried before `not_found`, in ms. Default 2000. */
+  notFoundGraceMs?: number;
+  /** How long a kept connection may sit idle before it is closed, in ms. Default 4000. */
+  idleConnectionTimeoutMs?: number;
+  /** Most idle connections kept per address. Default 16. */
+  maxIdleConnectionsPerAddress?: number;
+}

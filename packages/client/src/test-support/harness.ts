@@ -1,0 +1,92 @@
+import { spawn } from "node:child_process";
+import type { ChildProcess } from "node:child_process";
+import { once } from "node:events";
+import { afterEach, beforeEach, expect } from "vitest";
+import { FunkerError } from "@funker/protocol";
+import type { TestServer } from "./servers.js";
+import { activeResources, expectNoLeaks } from "./leaks.js";
+
+interface Closable {
+  close(): Promise<void> | void;
+}
+
+/**
+ * Registers per-test cleanup: servers, clients and child processes created
+ * through `track` are closed after each test, and the test fails if any
+ * socket or timer outlives it.
+ */
+export function useCleanup(): { track<T extends Closable | TestServer>(thing: T): T; trackChild(child: ChildProcess): ChildProcess } {
+  let baseline: ReturnType<typeof activeResources>;
+  const things: Closable[] = [];
+  const children: ChildProcess[] = [];
+  beforeEach(() => {
+    baseline = activeResources();
+  });
+  afterEach(async () => {
+    for (const child of children.splice(0)) {
+      if (child.exitCode === null && child.signalCode === null) {
+        child.kill("SIGKILL");
+        await once(child, "exit");
+      }
+    }
+    for (const thing of things.splice(0).reverse()) await thing.close();
+    await expectNoLeaks(baseline);
+  });
+  return {
+    track(thing) {
+      things.push(thing);
+      return thing;
+    },
+    trackChild(child) {
+      children.push(child);
+      return child;
+    },
+  };
+}
+
+/** The rejection of `promise`, which must be a `FunkerError`. */
+export async function rejectionOf(promise: Promise<unknown>): Promise<FunkerError> {
+  try {
+    await promise;
+  } catch (error) {
+    expect(error).toBeInstanceOf(FunkerError);
+    return error as FunkerError;
+  }
+  throw new Error("expected the call to fail, but it succeeded");
+}
+
+/**
+ * A child process that listens on 127.0.0.1 and, once it has read a first
+ * chunk from a caller, prints "received" and does nothing more: the test
+ * kills it mid-call. Plain JavaScript, so it needs no build.
+ */
+export async function startSilentChild(): Promise<{ child: ChildProcess; port: number; received: Promise<void> }> {
+  const script = `
+    const net = require("node:net");
+    const server = net.createServer((socket) => {
+      socket.once("data", () => process.stdout.write("received\\n"));
+    });
+    server.listen(0, "127.0.0.1", () => process.stdout.write("port " + server.address().port + "\\n"));
+  `;
+  const child = spawn(process.execPath, ["-e", script], { stdio: ["ignore", "pipe", "inherit"] });
+  let output = "";
+  let onReceived: () => void = () => {};
+  const received = new Promise<void>((resolve) => {
+    onReceived = resolve;
+  });
+  const port = await new Promise<number>((resolve, reject) => {
+    child.once("exit", () => reject(new Error("the child exited before listening")));
+    child.stdout?.on("data", (chunk: Buffer) => {
+      output += chunk.toString();
+      const match = /port (\d+)/.exec(output);
+      if (match?.[1] !== undefined) resolve(Number(match[1]));
+      if (output.includes("received")) onReceived();
+    });
+  });
+  return { child, port, received };
+}
+
+/** An error shaped like Node's DNS errors. */
+export function dnsError(code: string): Error {
+  return Object.assign(new Error(`queryA ${code}`), { code });
+}

@@ -1,0 +1,149 @@
+import { once } from "node:events";
+import { createServer } from "node:net";
+import type { Server, Socket } from "node:net";
+import { FrameDecoder } from "@funker/protocol";
+import type { CallFrame, CancelFrame } from "@funker/protocol";
+
+/**
+ * Real TCP servers on 127.0.0.1, port 0, that misbehave on purpose. Every
+ * accepted socket is tracked, so a test can wait until the client closed its
+ * end, and disposal destroys whatever is left.
+ */
+export class TestServer {
+  readonly sockets = new Set<Socket>();
+  /** Connections accepted so far. */
+  accepted = 0;
+  /** Frames a framed server received, in order, across connections. */
+  readonly calls: CallFrame[] = [];
+  readonly cancels: CancelFrame[] = [];
+  private readonly server: Server;
+  private readonly waiters: Array<() => void> = [];
+
+  private constructor(server: Server) {
+    this.server = server;
+    server.on("connection", (socket) => {
+      this.accepted += 1;
+      this.sockets.add(socket);
+      socket.on("error", () => {});
+      socket.on("close", () => {
+        this.sockets.delete(socket);
+        this.changed();
+      });
+      this.changed();
+    });
+  }
+
+  static async start(onConnection: (socket: Socket) => void): Promise<TestServer> {
+    const server = createServer({ allowHalfOpen: true }, onConnection);
+    const testServer = new TestServer(server);
+    server.listen(0, "127.0.0.1");
+    await once(server, "listening");
+    return testServer;
+  }
+
+  get port(): number {
+    const address = this.server.address();
+    if (address === null || typeof address === "string") throw new Error("not listening");
+    return address.port;
+  }
+
+  get endpoint(): string {
+    return `127.0.0.1:${this.port}`;
+  }
+
+  /** Resolves once `predicate` holds (checked on every connect and close), or rejects after `timeoutMs`. */
+  until(predicate: (server: TestServer) => boolean, timeoutMs = 10_000): Promise<void> {
+    if (predicate(this)) return Promise.resolve();
+    return new Promise((resolve, reject) => {
+      const timer = setTimeout(() => {
+        this.waiters.splice(this.waiters.indexOf(check), 1);
+        reject(new Error(`condition not met within ${timeoutMs} ms (open connections: ${this.sockets.size})`));
+      }, timeoutMs);
+      const check = (): void => {
+        if (!predicate(this)) return;
+        clearTimeout(timer);
+        this.waiters.splice(this.waiters.indexOf(check), 1);
+        resolve();
+      };
+      this.waiters.push(check);
+    });
+  }
+
+  /** Waits until no accepted connection is open: the client closed or pooled-and-closed its end. */
+  allClosed(): Promise<void> {
+    return this.until((server) => server.sockets.size === 0);
+  }
+
+  async close(): Promise<void> {
+    for (const socket of this.sockets) socket.destroy();
+    if (this.server.listening) {
+      this.server.close();
+      await once(this.server, "close");
+    }
+  }
+
+  async [Symbol.asyncDispose](): Promise<void> {
+    await this.close();
+  }
+
+  /** Re-checks what `until` waits for; call after recording something. */
+  changed(): void {
+    for (const waiter of [...this.waiters]) waiter();
+  }
+}
+
+export interface FramedPeer {
+  readonly socket: Socket;
+  send(bytes: Uint8Array): void;
+}
+
+export interface FramedServerHandlers {
+  onCall(call: CallFrame, peer: FramedPeer): void;
+  onCancel?(cancel: CancelFrame, peer: FramedPeer): void;
+}
+
+/** A server that reads the framed protocol (preface, then frames) and lets the test answer. */
+export async function startFramedServer(handlers: FramedServerHandlers): Promise<TestServer> {
+  const server: TestServer = await TestServer.start((socket) => {
+    const decoder = new FrameDecoder({ expectPreface: true });
+    const peer: FramedPeer = {
+      socket,
+      send: (bytes) => {
+        if (!socket.destroyed) socket.write(bytes);
+      },
+    };
+    socket.on("data", (chunk: Buffer) => {
+      let frames;
+      try {
+        frames = decoder.push(chunk);
+      } catch {
+        socket.destroy();
+        return;
+      }
+      for (const frame of frames) {
+        if (frame.type === "call") {
+          server.calls.push(frame);
+          handlers.onCall(frame, peer);
+        } else if (frame.type === "cancel") {
+          server.cancels.push(frame);
+          handlers.onCancel?.(frame, peer);
+        }
+        server.changed();
+      }
+    });
+    socket.on("end", () => socket.end());
+  });
+  return server;
+}
+
+/** A 2017-style function: reads to end of stream, parses JSON, replies with `answer(args)`, closes. */
+export function startLegacyServer(answer: (args: unknown) => string | Uint8Array): Promise<TestServer> {
+  return TestServer.start((socket) => {
+    const chunks: Buffer[] = [];
+    socket.on("data", (chunk: Buffer) => chunks.push(chunk));
+    socket.on("end", () => {
+      const args: unknown = JSON.parse(Buffer.concat(chunks).toString("utf8"));
+      socket.end(answer(args));
+    });
+  });
+}
