@@ -1,6 +1,9 @@
 import { spawn } from "node:child_process";
 import type { ChildProcess } from "node:child_process";
+import diagnosticsChannel from "node:diagnostics_channel";
 import { once } from "node:events";
+import { createServer } from "node:net";
+import type { Socket } from "node:net";
 import { afterEach, beforeEach, expect } from "vitest";
 import { FunkerError } from "@funker/protocol";
 import type { TestServer } from "./servers.js";
@@ -89,4 +92,33 @@ export async function startSilentChild(): Promise<{ child: ChildProcess; port: n
 /** An error shaped like Node's DNS errors. */
 export function dnsError(code: string): Error {
   return Object.assign(new Error(`queryA ${code}`), { code });
+}
+
+/**
+ * Counts connections refused at `port`, seen through Node's `net.client.socket`
+ * diagnostics channel: every client socket, including the client's own.
+ */
+export function countRefusals(port: number): { readonly count: number; stop(): void } {
+  const counter = { count: 0, stop: () => {} };
+  const onSocket = (message: unknown): void => {
+    const socket = (message as { socket: Socket }).socket;
+    socket.on("error", (error: Error & { code?: string; port?: number }) => {
+      if (error.code === "ECONNREFUSED" && error.port === port) counter.count += 1;
+    });
+  };
+  diagnosticsChannel.subscribe("net.client.socket", onSocket);
+  counter.stop = () => diagnosticsChannel.unsubscribe("net.client.socket", onSocket);
+  return counter;
+}
+
+/** A port on 127.0.0.1 where nothing listens (it was just freed). */
+export async function closedPort(): Promise<number> {
+  const server = createServer();
+  server.listen(0, "127.0.0.1");
+  await once(server, "listening");
+  const address = server.address();
+  server.close();
+  await once(server, "close");
+  if (address === null || typeof address === "string") throw new Error("not listening");
+  return address.port;
 }

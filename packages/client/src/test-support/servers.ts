@@ -33,10 +33,10 @@ export class TestServer {
     });
   }
 
-  static async start(onConnection: (socket: Socket) => void): Promise<TestServer> {
+  static async start(onConnection: (socket: Socket) => void, host = "127.0.0.1", port = 0): Promise<TestServer> {
     const server = createServer({ allowHalfOpen: true }, onConnection);
     const testServer = new TestServer(server);
-    server.listen(0, "127.0.0.1");
+    server.listen(port, host);
     await once(server, "listening");
     return testServer;
   }
@@ -48,7 +48,9 @@ export class TestServer {
   }
 
   get endpoint(): string {
-    return `127.0.0.1:${this.port}`;
+    const address = this.server.address();
+    if (address === null || typeof address === "string") throw new Error("not listening");
+    return `${address.address}:${address.port}`;
   }
 
   /** Resolves once `predicate` holds (checked on every connect and close), or rejects after `timeoutMs`. */
@@ -103,7 +105,7 @@ export interface FramedServerHandlers {
 }
 
 /** A server that reads the framed protocol (preface, then frames) and lets the test answer. */
-export async function startFramedServer(handlers: FramedServerHandlers): Promise<TestServer> {
+export async function startFramedServer(handlers: FramedServerHandlers, host?: string, port?: number): Promise<TestServer> {
   const server: TestServer = await TestServer.start((socket) => {
     const decoder = new FrameDecoder({ expectPreface: true });
     const peer: FramedPeer = {
@@ -132,7 +134,7 @@ export async function startFramedServer(handlers: FramedServerHandlers): Promise
       }
     });
     socket.on("end", () => socket.end());
-  });
+  }, host, port);
   return server;
 }
 

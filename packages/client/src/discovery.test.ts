@@ -1,0 +1,130 @@
+import { describe, expect, test } from "vitest";
+import { encodeResult } from "@funker/protocol";
+import { createClient } from "@funker/client";
+import type { DnsResolver } from "@funker/client";
+import { startFramedServer } from "./test-support/servers.js";
+import { dnsError, rejectionOf, useCleanup } from "./test-support/harness.js";
+
+const { track } = useCleanup();
+
+type Answer = readonly string[] | Error | "hang";
+
+/** A DNS stand-in: answers from a table (or a function of the attempt), and records every question. */
+function fakeDns(answer: (hostname: string, attempt: number) => Answer): DnsResolver & { questions: string[] } {
+  const questions: string[] = [];
+  const respond = (hostname: string, signal: AbortSignal): Promise<readonly string[]> => {
+    questions.push(hostname);
+    const result = answer(hostname, questions.filter((question) => question === hostname).length);
+    if (result === "hang") {
+      // Hangs like Swarm's DNS sometimes does; only the look-up timeout ends it.
+      return new Promise((_resolve, reject) => signal.addEventListener("abort", () => reject(dnsError("ECANCELLED")), { once: true }));
+    }
+    return result instanceof Error ? Promise.reject(result) : Promise.resolve(result);
+  };
+  return { questions, resolveAll: respond, lookup: respond };
+}
+
+async function replica() {
+  return { first: track(await startFramedServer({ onCall: (call, peer) => peer.send(encodeResult(call.id, "first")) })) };
+}
+
+describe("discovery", () => {
+  test("tasks.<name> gives every replica, and calls spread over them", async () => {
+    const first = track(await startFramedServer({ onCall: (call, peer) => peer.send(encodeResult(call.id, "first")) }, "127.0.0.1"));
+    const second = track(await startFramedServer({ onCall: (call, peer) => peer.send(encodeResult(call.id, "second")) }, "127.0.0.2", first.port));
+    const dns = fakeDns((hostname) => (hostname === "tasks.add" ? ["127.0.0.1", "127.0.0.2"] : dnsError("ENOTFOUND")));
+    const client = track(createClient({ dns, port: first.port }));
+    const answers = new Set<unknown>();
+    for (let index = 0; index < 30; index += 1) answers.add(await client.call("add", {}));
+    expect(answers).toEqual(new Set(["first", "second"]));
+    expect(first.calls.length + second.calls.length).toBe(30);
+  });
+
+  test("falls back to <name> (Compose, virtual IP) when tasks.<name> does not exist", async () => {
+    const { first } = await replica();
+    const dns = fakeDns((hostname) => (hostname === "add" ? ["127.0.0.1"] : dnsError("ENOTFOUND")));
+    const client = track(createClient({ dns, port: first.port }));
+    await expect(client.call("add", {})).resolves.toBe("first");
+    expect(dns.questions).toContain("tasks.add");
+    expect(dns.questions).toContain("add");
+  });
+
+  test("answers are cached: a second call asks DNS nothing", async () => {
+    const { first } = await replica();
+    const dns = fakeDns((hostname) => (hostname === "tasks.add" ? ["127.0.0.1"] : dnsError("ENOTFOUND")));
+    const client = track(createClient({ dns, port: first.port, dnsCacheMs: 60_000 }));
+    await client.call("add", {});
+    const asked = dns.questions.length;
+    await client.call("add", {});
+    expect(dns.questions.length).toBe(asked);
+  });
+
+  test("explicit endpoints skip DNS altogether", async () => {
+    const { first } = await replica();
+    const dns = fakeDns(() => dnsError("ENOTFOUND"));
+    const client = track(createClient({ dns, endpoints: `add=${first.endpoint}` }));
+    await expect(client.call("add", {})).resolves.toBe("first");
+    await expect(client.call("other", {}, { endpoints: [first.endpoint] })).resolves.toBe("first");
+    expect(dns.questions).toEqual([]);
+  });
+
+  test("a name that resolves nowhere is not_found after the grace period, asked again meanwhile", async () => {
+    const dns = fakeDns(() => dnsError("ENOTFOUND"));
+    const client = track(createClient({ dns, notFoundGraceMs: 300, retry: { initialBackoffMs: 20, maxBackoffMs: 50 } }));
+    const error = await rejectionOf(client.call("missing", {}));
+    expect(error.code).toBe("not_found");
+    expect(error.mayHaveRun).toBe(false);
+    expect(dns.questions.filter((question) => question === "tasks.missing").length).toBeGreaterThan(1);
+  });
+
+  test("a service that appears during the grace period is called", async () => {
+    const { first } = await replica();
+    const dns = fakeDns((hostname, attempt) => (hostname === "tasks.late" && attempt >= 3 ? ["127.0.0.1"] : dnsError("ENOTFOUND")));
+    const client = track(createClient({ dns, port: first.port, notFoundGraceMs: 10_000, retry: { initialBackoffMs: 10, maxBackoffMs: 20 } }));
+    await expect(client.call("late", {})).resolves.toBe("first");
+  });
+
+  test("a DNS failure is retried until DNS answers", async () => {
+    const { first } = await replica();
+    const dns = fakeDns((hostname, attempt) => (attempt <= 2 ? dnsError(hostname.startsWith("tasks.") ? "ESERVFAIL" : "EAI_AGAIN") : ["127.0.0.1"]));
+    const client = track(createClient({ dns, port: first.port, retry: { initialBackoffMs: 10, maxBackoffMs: 20 } }));
+    await expect(client.call("add", {})).resolves.toBe("first");
+  });
+
+  test("a DNS failure that lasts ends at the deadline: the call was not delivered", async () => {
+    const dns = fakeDns(() => dnsError("ESERVFAIL"));
+    const client = track(createClient({ dns, retry: { initialBackoffMs: 10, maxBackoffMs: 50 } }));
+    const error = await rejectionOf(client.call("add", {}, { timeout: 300 }));
+    expect(error.code).toBe("deadline_exceeded");
+    expect(error.mayHaveRun).toBe(false);
+    expect((error.cause as { code?: string }).code).toBe("connection_failed");
+  });
+
+  test("a look-up that hangs is abandoned at the look-up timeout and asked again", async () => {
+    const { first } = await replica();
+    const dns = fakeDns((_hostname, attempt) => (attempt === 1 ? "hang" : ["127.0.0.1"]));
+    const client = track(createClient({ dns, port: first.port, lookupTimeoutMs: 100, retry: { initialBackoffMs: 10, maxBackoffMs: 20 } }));
+    await expect(client.call("add", {}, { timeout: 20_000 })).resolves.toBe("first");
+  });
+
+  test("the deadline passing while finding the replica (a hanging look-up) is deadline_exceeded, not delivered", async () => {
+    const dns = fakeDns(() => "hang");
+    const client = track(createClient({ dns, lookupTimeoutMs: 60_000 }));
+    const error = await rejectionOf(client.call("add", {}, { timeout: 200 }));
+    expect(error.code).toBe("deadline_exceeded");
+    expect(error.mayHaveRun).toBe(false);
+    await client.close();
+  });
+
+  test("an abort while finding the replica is cancelled, not delivered", async () => {
+    const dns = fakeDns(() => "hang");
+    const client = track(createClient({ dns, lookupTimeoutMs: 60_000 }));
+    const controller = new AbortController();
+    const pending = rejectionOf(client.call("add", {}, { signal: controller.signal }));
+    await expect.poll(() => dns.questions.length).toBeGreaterThan(0);
+    controller.abort();
+    const error = await pending;
+    expect(error.code).toBe("cancelled");
+    expect(error.mayHaveRun).toBe(false);
+  });
+});
