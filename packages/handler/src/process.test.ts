@@ -1,0 +1,168 @@
+import { connect } from "node:net";
+import { once } from "node:events";
+import { describe, expect, it } from "vitest";
+import { FramedCaller, framedCall, legacyCall, legacyCallJson, legacyError, frameError, resultValue } from "../test-support/wire.js";
+import { freePort, runFixture } from "../test-support/child.js";
+import type { Child } from "../test-support/child.js";
+
+// Exit codes and signals need real processes: these tests run the built package.
+
+async function portOf(child: Child): Promise<number> {
+  return (await child.stdoutValue("port")) as number;
+}
+
+/** Calls a program that cannot report its port: retries while nothing listens yet (bounded). */
+async function legacyCallWhenListening(port: number, body: string): Promise<unknown> {
+  const givingUpAt = Date.now() + 15_000;
+  for (;;) {
+    try {
+      return await legacyCallJson(port, body);
+    } catch (error) {
+      if ((error as NodeJS.ErrnoException).code !== "ECONNREFUSED" || Date.now() > givingUpAt) throw error;
+      await new Promise((resolve) => setTimeout(resolve, 20));
+    }
+  }
+}
+
+function callLogLines(child: Child): Record<string, unknown>[] {
+  return child.stderr.map((line) => JSON.parse(line) as Record<string, unknown>);
+}
+
+describe("the process (single-shot)", () => {
+  it("runs the 2017 seed's example unchanged and exits 0 after the reply", async () => {
+    const port = await freePort();
+    await using child = runFixture("seed", [], { FUNKER_PORT: String(port) });
+    expect(await legacyCallWhenListening(port, '{"x":1,"y":2}')).toBe(3);
+    expect(await child.exited).toEqual({ code: 0, signal: null });
+  });
+
+  it("exits 0 after answering a failed call with a typed error", async () => {
+    await using child = runFixture("serve", ["throws"]);
+    const error = legacyError(await legacyCall(await portOf(child), "{}"));
+    expect(error).toMatchObject({ code: "handler_error", name: "TypeError", message: "the function failed" });
+    expect(await child.exited).toEqual({ code: 0, signal: null });
+  });
+
+  it("answers deadline_exceeded for a function that never settles, then exits 0", async () => {
+    await using child = runFixture("serve", ["hang"], { FUNKER_TIMEOUT: "300ms" });
+    expect(frameError(await framedCall(await portOf(child), {})).code).toBe("deadline_exceeded");
+    expect(await child.exited).toEqual({ code: 0, signal: null });
+  });
+
+  it("answers handler_crashed and exits 70 when the function throws asynchronously after returning", async () => {
+    await using child = runFixture("serve", ["throw-later"]);
+    const error = frameError(await framedCall(await portOf(child), {}));
+    expect(error.code).toBe("handler_crashed");
+    expect(error.message).toContain("thrown from a timer");
+    expect(await child.exited).toEqual({ code: 70, signal: null });
+    expect(child.stderr.some((line) => line.includes('"msg":"uncaught exception"'))).toBe(true);
+  });
+
+  it("answers handler_crashed and exits 70 on an unhandled rejection", async () => {
+    await using child = runFixture("serve", ["reject-unhandled"]);
+    expect(legacyError(await legacyCall(await portOf(child), "{}")).code).toBe("handler_crashed");
+    expect(await child.exited).toEqual({ code: 70, signal: null });
+  });
+
+  it("exits 0 when the caller goes away without a call", async () => {
+    await using child = runFixture("serve", ["add"]);
+    const socket = connect(await portOf(child), "127.0.0.1");
+    await once(socket, "connect");
+    socket.destroy();
+    expect(await child.exited).toEqual({ code: 0, signal: null });
+  });
+
+  it("exits 1 with a message naming the variable when an option is invalid", async () => {
+    await using child = runFixture("serve", ["add"], { FUNKER_TIMEOUT: "soon" });
+    expect((await child.exited).code).toBe(1);
+    expect(child.stderr.join("\n")).toContain("FUNKER_TIMEOUT");
+  });
+
+  it("exits 1 when the port is in use", async () => {
+    await using first = runFixture("serve", ["add"]);
+    const port = await portOf(first);
+    await using second = runFixture("serve", ["add"], { FUNKER_PORT: String(port) });
+    expect((await second.exited).code).toBe(1);
+    expect(second.stderr.join("\n")).toContain("EADDRINUSE");
+  });
+
+  it("exits 0 at once on SIGTERM while idle", async () => {
+    await using child = runFixture("serve", ["add"]);
+    await portOf(child);
+    child.process.kill("SIGTERM");
+    expect(await child.exited).toEqual({ code: 0, signal: null });
+  });
+
+  it("finishes the call in progress on SIGTERM, then exits 0", async () => {
+    await using child = runFixture("serve", ["finish-after-sigterm"]);
+    await using caller = await FramedCaller.open(await portOf(child));
+    caller.send({});
+    await child.stdoutValue("started");
+    child.process.kill("SIGTERM");
+    expect(resultValue(await caller.reply())).toBe("finished");
+    expect(await child.exited).toEqual({ code: 0, signal: null });
+  });
+
+  it("answers handler_crashed when the grace period ends before the call, then exits 0", async () => {
+    await using child = runFixture("serve", ["hang"], { FUNKER_GRACE: "200ms" });
+    await using caller = await FramedCaller.open(await portOf(child));
+    caller.send({});
+    await child.stdoutValue("started");
+    child.process.kill("SIGTERM");
+    expect(frameError(await caller.reply()).code).toBe("handler_crashed");
+    expect(await child.exited).toEqual({ code: 0, signal: null });
+  });
+});
+
+describe("the process (reuse mode)", () => {
+  it("serves until maxCalls, then exits 0", async () => {
+    await using child = runFixture("serve", ["add"], { FUNKER_MODE: "reuse", FUNKER_MAX_CALLS: "3" });
+    const port = await portOf(child);
+    for (const x of [1, 2, 3]) expect(await legacyCallJson(port, JSON.stringify({ x, y: 1 }))).toBe(x + 1);
+    expect(await child.exited).toEqual({ code: 0, signal: null });
+  });
+
+  it("logs one JSON line per call, without argument values or secrets", async () => {
+    await using child = runFixture("serve", ["add"], { FUNKER_MODE: "reuse" });
+    const port = await portOf(child);
+    expect(await legacyCallJson(port, '{"x":1,"y":2,"password":"hunter2-legacy"}')).toBe(3);
+    const frame = await framedCall(port, { x: 1, y: 1, secret: "hunter2-framed" }, { id: "call-with-auth", function: "add", auth: { token: "hunter2-auth" }, metadata: { apiKey: "hunter2-metadata" } });
+    expect(resultValue(frame)).toBe(2);
+    expect(legacyError(await legacyCall(port, '{"x":')).code).toBe("bad_arguments");
+    child.process.kill("SIGTERM");
+    expect((await child.exited).code).toBe(0);
+    const lines = callLogLines(child);
+    expect(lines).toHaveLength(3);
+    expect(lines[0]).toEqual({ level: "info", msg: "call", id: expect.any(String), protocol: "legacy", durationMs: expect.any(Number), outcome: "ok" });
+    expect(lines[1]).toEqual({ level: "info", msg: "call", id: "call-with-auth", function: "add", protocol: "framed", durationMs: expect.any(Number), outcome: "ok" });
+    expect(lines[2]).toMatchObject({ level: "error", msg: "call", protocol: "legacy", outcome: "error", code: "bad_arguments" });
+    expect(child.stderr.join("\n")).not.toContain("hunter2");
+  });
+
+  it("writes nothing to stderr when logging is off", async () => {
+    await using child = runFixture("serve", ["add"], { FUNKER_LOG: "off" });
+    expect(await legacyCallJson(await portOf(child), '{"x":1,"y":2}')).toBe(3);
+    expect((await child.exited).code).toBe(0);
+    expect(child.stderr).toEqual([]);
+  });
+
+  it("answers every kind of bad input with a typed error and at most one log line each, without crashing", async () => {
+    await using child = runFixture("serve", ["add"], { FUNKER_MODE: "reuse", FUNKER_MAX_PAYLOAD: "1000", FUNKER_FUNCTION: "add" });
+    const port = await portOf(child);
+    const replies = [
+      legacyError(await legacyCall(port, '{"x":1,')).code,
+      legacyError(await legacyCall(port, Buffer.from([0x22, 0xc3, 0x28, 0x22]))).code,
+      legacyError(await legacyCall(port, "x".repeat(5_000))).code,
+      legacyError(await legacyCall(port, Buffer.from([0xff, 0xfe, 0x01, 0x02, 0x99]))).code,
+      frameError(await framedCall(port, {}, { function: "subtract" })).code,
+      frameError(await framedCall(port, "y".repeat(5_000), { function: "add" })).code,
+    ];
+    expect(replies).toEqual(["bad_arguments", "bad_arguments", "payload_too_large", "bad_arguments", "not_found", "payload_too_large"]);
+    expect(await legacyCallJson(port, '{"x":1,"y":2}')).toBe(3);
+    child.process.kill("SIGTERM");
+    expect(await child.exited).toEqual({ code: 0, signal: null });
+    const lines = callLogLines(child);
+    expect(lines).toHaveLength(7);
+    expect(lines.map((line) => line["code"] ?? "ok")).toEqual([...replies, "ok"]);
+  });
+});
