@@ -114,7 +114,14 @@ export class ClientCore {
     }
     this.retry = { ...DEFAULTS.retry, ...options.retry };
     this.notFoundGraceMs = options.notFoundGraceMs ?? DEFAULTS.notFoundGraceMs;
-    const endpoints = environmentEndpoints === undefined || environmentEndpoints.trim() === "" ? new Map<string, readonly string[]>() : parseEndpoints(environmentEndpoints);
+    let endpoints = new Map<string, readonly string[]>();
+    if (environmentEndpoints !== undefined && environmentEndpoints.trim() !== "") {
+      try {
+        endpoints = parseEndpoints(environmentEndpoints);
+      } catch (error) {
+        throw new TypeError(`FUNKER_ENDPOINTS: ${(error as Error).message}`, { cause: error });
+      }
+    }
     for (const [name, addresses] of endpointTableFrom(options.endpoints)) endpoints.set(name, addresses);
     const lookupTimeoutMs = options.lookupTimeoutMs ?? DEFAULTS.lookupTimeoutMs;
     this.discovery = new Discovery({

@@ -1,0 +1,134 @@
+import { describe, expect, test } from "vitest";
+import { encodeResult } from "@funker/protocol";
+import type { CallFrame } from "@funker/protocol";
+import { createClient } from "@funker/client";
+import { startFramedServer } from "./test-support/servers.js";
+import type { FramedPeer } from "./test-support/servers.js";
+import { activeResources } from "./test-support/leaks.js";
+import { rejectionOf, useCleanup } from "./test-support/harness.js";
+
+const { track } = useCleanup();
+
+/** A reuse-mode handler: answers with keepAlive, or as `answer` decides for the nth call on a connection. */
+function reuseMode(answer?: (call: CallFrame, peer: FramedPeer, nthOnConnection: number) => void) {
+  const perConnection = new WeakMap<object, number>();
+  return startFramedServer({
+    onCall(call, peer) {
+      const nth = (perConnection.get(peer.socket) ?? 0) + 1;
+      perConnection.set(peer.socket, nth);
+      if (answer !== undefined) answer(call, peer, nth);
+      else peer.send(encodeResult(call.id, nth, true));
+    },
+  });
+}
+
+describe("kept connections", () => {
+  test("a keepAlive reply returns the connection to the pool; the next call reuses it", async () => {
+    const server = track(await reuseMode());
+    const client = track(createClient({ endpoints: { count: server.endpoint } }));
+    expect(await client.call("count", {})).toBe(1);
+    expect(await client.call("count", {})).toBe(2);
+    expect(await client.call("count", {})).toBe(3);
+    expect(server.accepted).toBe(1);
+  });
+
+  test("without keepAlive, every call has its own connection, closed after the reply", async () => {
+    const server = track(await startFramedServer({ onCall: (call, peer) => peer.send(encodeResult(call.id, "ok")) }));
+    const client = track(createClient({ endpoints: { once: server.endpoint } }));
+    await client.call("once", {});
+    await client.call("once", {});
+    expect(server.accepted).toBe(2);
+    await server.allClosed();
+  });
+
+  test("an idle kept connection does not keep the process alive", async () => {
+    const server = track(await reuseMode());
+    const client = track(createClient({ endpoints: { count: server.endpoint } }));
+    const before = activeResources();
+    await client.call("count", {});
+    await server.until((s) => s.sockets.size === 1);
+    // The server's own accepted socket is the only new socket holding the process.
+    expect(activeResources().TCPSocketWrap).toBe(before.TCPSocketWrap + 1);
+  });
+
+  test("idle connections close after the idle timeout", async () => {
+    const server = track(await reuseMode());
+    const client = track(createClient({ endpoints: { count: server.endpoint }, idleConnectionTimeoutMs: 50 }));
+    await client.call("count", {});
+    await server.allClosed();
+  });
+
+  test("close() closes idle connections, and later calls fail with cancelled", async () => {
+    const server = track(await reuseMode());
+    const client = createClient({ endpoints: { count: server.endpoint } });
+    await client.call("count", {});
+    await client.close();
+    await server.allClosed();
+    const error = await rejectionOf(client.call("count", {}));
+    expect(error.code).toBe("cancelled");
+    expect(error.mayHaveRun).toBe(false);
+  });
+
+  test("await using disposes the client", async () => {
+    const server = track(await reuseMode());
+    {
+      await using client = createClient({ endpoints: { count: server.endpoint } });
+      await client.call("count", {});
+    }
+    await server.allClosed();
+  });
+
+  test("a kept connection the handler closed is not reused", async () => {
+    const server = track(
+      await reuseMode((call, peer) => {
+        peer.send(encodeResult(call.id, "ok", true));
+        peer.socket.end();
+      }),
+    );
+    const client = track(createClient({ endpoints: { count: server.endpoint } }));
+    await client.call("count", {});
+    await server.allClosed();
+    await expect(client.call("count", {})).resolves.toBe("ok");
+    expect(server.accepted).toBe(2);
+  });
+
+  test("concurrent calls open their own connections and all return to the pool", async () => {
+    const server = track(await reuseMode());
+    const client = track(createClient({ endpoints: { count: server.endpoint } }));
+    await Promise.all(Array.from({ length: 5 }, () => client.call("count", {})));
+    expect(server.accepted).toBe(5);
+    for (let index = 0; index < 5; index += 1) await client.call("count", {});
+    expect(server.accepted).toBe(5);
+  });
+
+  // A kept connection that breaks before any reply byte may still have delivered
+  // the call (the handler may have read it, then died), so it is reported like
+  // any other failure after delivery, and retried only when idempotent.
+  test("a reused connection that breaks before replying: reported when not idempotent", async () => {
+    const server = track(
+      await reuseMode((call, peer, nth) => {
+        if (nth === 1) peer.send(encodeResult(call.id, "first", true));
+        else peer.socket.destroy();
+      }),
+    );
+    const client = track(createClient({ endpoints: { count: server.endpoint } }));
+    await client.call("count", {});
+    const error = await rejectionOf(client.call("count", {}));
+    expect(error.code).toBe("handler_crashed");
+    expect(error.mayHaveRun).toBe(true);
+    expect(server.calls).toHaveLength(2);
+  });
+
+  test("a reused connection that breaks before replying: retried on a fresh connection when idempotent", async () => {
+    const server = track(
+      await reuseMode((call, peer, nth) => {
+        if (nth === 2) peer.socket.destroy();
+        else peer.send(encodeResult(call.id, `call ${nth}`, true));
+      }),
+    );
+    const client = track(createClient({ endpoints: { count: server.endpoint }, retry: { initialBackoffMs: 5 } }));
+    await client.call("count", {});
+    await expect(client.call("count", {}, { idempotent: true })).resolves.toBe("call 1");
+    expect(server.accepted).toBe(2);
+  });
+});
