@@ -1,0 +1,405 @@
+import { existsSync, readFileSync, statSync } from "node:fs";
+import { basename, dirname, join, relative, resolve } from "node:path";
+import { MAX_FUNCTION_NAME_LENGTH } from "@funker/protocol";
+import { isMap, isScalar, isSeq, LineCounter, parseDocument } from "yaml";
+import type { Node, Scalar, YAMLMap } from "yaml";
+import { parseDuration } from "./duration.js";
+
+/** The file name `funker` looks for, from the working directory upwards. */
+export const CONFIG_FILE_NAME = "funker.yml";
+
+export type FunctionMode = "single-shot" | "reuse";
+/** Swarm's endpoint modes: `dnsrr` gives callers every replica's address, `vip` one virtual address. */
+export type EndpointMode = "dnsrr" | "vip";
+
+/** Bounds for the autoscaler; `idleMs` is how long a function may sit unused before it scales down to `min`. */
+export interface ScaleSpec {
+  readonly min: number;
+  readonly max: number;
+  readonly idleMs: number | undefined;
+}
+
+/** One function of `funker.yml`, checked, with paths made absolute. */
+export interface FunctionSpec {
+  readonly name: string;
+  /** The module that calls `handler()`, absolute. */
+  readonly entry: string;
+  /** The folder of the function's package (the nearest package.json above the entry), absolute. */
+  readonly directory: string;
+  /** The image `funker build` produces and `funker deploy` runs. */
+  readonly image: string;
+  readonly replicas: number;
+  readonly mode: FunctionMode;
+  /** The longest a call may run (`FUNKER_TIMEOUT`); undefined = the handler's default. */
+  readonly timeoutMs: number | undefined;
+  /** Calls served at once by a reuse-mode replica (`FUNKER_CONCURRENCY`). */
+  readonly concurrency: number | undefined;
+  /** A reuse-mode replica exits after this many calls (`FUNKER_MAX_CALLS`), to be replaced. */
+  readonly maxCalls: number | undefined;
+  readonly environment: Readonly<Record<string, string>>;
+  readonly secrets: readonly string[];
+  readonly scale: ScaleSpec | undefined;
+  readonly endpointMode: EndpointMode;
+  /** A Dockerfile of the function's own, absolute; undefined = Funker's standard one. */
+  readonly dockerfile: string | undefined;
+}
+
+/** A checked `funker.yml`. */
+export interface FunkerConfig {
+  /** The file read, absolute. */
+  readonly file: string;
+  /** The folder of the file: paths in it are relative to this. */
+  readonly root: string;
+  /** The stack name for `funker deploy`; defaults to the folder's name. */
+  readonly name: string;
+  /** The Docker network functions and callers share. */
+  readonly network: string;
+  readonly functions: readonly FunctionSpec[];
+}
+
+/** One problem found in `funker.yml`, with the position people need to fix it. */
+export interface ConfigIssue {
+  readonly file: string;
+  readonly line: number;
+  readonly column: number;
+  readonly message: string;
+}
+
+/**
+ * `funker.yml` could not be read or is not valid. The message lists every
+ * issue as `file:line:column: message`, the form editors and terminals link.
+ */
+export class ConfigError extends Error {
+  override readonly name = "ConfigError";
+  readonly issues: readonly ConfigIssue[];
+
+  constructor(issues: readonly ConfigIssue[]) {
+    super(issues.map((issue) => `${issue.file}:${issue.line}:${issue.column}: ${issue.message}`).join("\n"));
+    this.issues = issues;
+  }
+}
+
+/**
+ * Docker service names double as DNS names on the network, so a function's
+ * name is held to a DNS label: lower case letters, digits and inner hyphens.
+ */
+const FUNCTION_NAME = /^[a-z0-9](?:[a-z0-9-]*[a-z0-9])?$/;
+const DNS_LABEL_MAX = 63;
+
+/** Why `name` cannot name a function (a Docker service and DNS name), or undefined when it can. */
+export function functionNameProblem(name: string): string | undefined {
+  if (FUNCTION_NAME.test(name) && name.length <= Math.min(DNS_LABEL_MAX, MAX_FUNCTION_NAME_LENGTH)) return undefined;
+  return `function name "${name}" is not a valid Docker service name: use lower case letters, digits and inner hyphens, at most ${DNS_LABEL_MAX} characters`;
+}
+/** Docker image references: `[registry/]name[:tag][@digest]`, lower case repository path. */
+const IMAGE_NAME = /^[a-z0-9]+(?:[._-][a-z0-9]+)*(?::[0-9]+)?(?:\/[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*)*(?::[\w][\w.-]{0,127})?(?:@sha256:[a-f0-9]{64})?$/;
+const ENVIRONMENT_NAME = /^[A-Za-z_][A-Za-z0-9_]*$/;
+/** Far beyond a laptop's means; a typo such as 1000 is caught rather than forking a thousand processes. */
+const MAX_REPLICAS = 100;
+const ENTRY_CANDIDATES = ["src/handler.ts", "src/handler.js", "src/index.ts", "handler.ts", "handler.js", "index.ts", "index.js"];
+
+const TOP_LEVEL_KEYS = ["version", "name", "network", "functions"] as const;
+const FUNCTION_KEYS = [
+  "entry",
+  "image",
+  "replicas",
+  "mode",
+  "timeout",
+  "concurrency",
+  "maxCalls",
+  "environment",
+  "secrets",
+  "scale",
+  "endpointMode",
+  "dockerfile",
+] as const;
+const SCALE_KEYS = ["min", "max", "idle"] as const;
+
+/** Finds `funker.yml` in `start` or the nearest folder above it. */
+export function findConfigFile(start: string): string | undefined {
+  let directory = resolve(start);
+  for (;;) {
+    const candidate = join(directory, CONFIG_FILE_NAME);
+    if (existsSync(candidate)) return candidate;
+    const parent = dirname(directory);
+    if (parent === directory) return undefined;
+    directory = parent;
+  }
+}
+
+/** Reads and checks a `funker.yml`; throws `ConfigError` naming every problem's line. */
+export function loadConfig(file: string): FunkerConfig {
+  const absolute = resolve(file);
+  let text: string;
+  try {
+    text = readFileSync(absolute, "utf8");
+  } catch (error) {
+    const reason = (error as NodeJS.ErrnoException).code === "ENOENT" ? "file not found" : String(error);
+    throw new ConfigError([{ file: displayPath(absolute), line: 1, column: 1, message: reason }]);
+  }
+  return parseConfig(text, absolute);
+}
+
+/** Checks the text of a `funker.yml` that lives at `file` (paths in it are relative to its folder). */
+export function parseConfig(text: string, file: string): FunkerConfig {
+  const checker = new ConfigChecker(text, resolve(file));
+  return checker.check();
+}
+
+/** A path relative to the working directory when that is shorter, for messages. */
+function displayPath(path: string): string {
+  const fromHere = relative(process.cwd(), path);
+  return fromHere.length < path.length && !fromHere.startsWith("../../") ? fromHere : path;
+}
+
+class ConfigChecker {
+  private readonly issues: ConfigIssue[] = [];
+  private readonly lines = new LineCounter();
+  private readonly root: string;
+  private readonly shownFile: string;
+
+  constructor(
+    private readonly text: string,
+    private readonly file: string,
+  ) {
+    this.root = dirname(file);
+    this.shownFile = displayPath(file);
+  }
+
+  check(): FunkerConfig {
+    const document = parseDocument(this.text, { lineCounter: this.lines, prettyErrors: false, uniqueKeys: true });
+    for (const error of document.errors) {
+      this.issueAt(error.pos[0], `YAML syntax: ${error.message.split("\n")[0]}`);
+    }
+    if (document.errors.length > 0) throw new ConfigError(this.issues);
+
+    const top = document.contents;
+    if (!isMap(top)) {
+      this.issue(top, "expected a mapping with `version: 1` and `functions:`");
+      throw new ConfigError(this.issues);
+    }
+    this.unknownKeys(top, TOP_LEVEL_KEYS, "");
+
+    const version = top.get("version", true) as Node | undefined;
+    if (version === undefined) this.issue(top, "missing `version: 1`");
+    else if (!isScalar(version) || (version.value !== 1 && version.value !== "1" && version.value !== "1.0" && version.value !== 1.0)) {
+      this.issue(version, "`version` must be 1, the only version of this file format");
+    }
+
+    const name = this.optionalString(top, "name", "") ?? basename(this.root).toLowerCase().replace(/[^a-z0-9-]+/g, "-");
+    const network = this.optionalString(top, "network", "") ?? "funker";
+
+    const functions: FunctionSpec[] = [];
+    const functionsNode = top.get("functions", true);
+    if (functionsNode === undefined) this.issue(top, "missing `functions:`, the functions by name");
+    else if (!isMap(functionsNode)) this.issue(functionsNode, "`functions` must map each function's name to its settings");
+    else {
+      if (functionsNode.items.length === 0) this.issue(functionsNode, "`functions` is empty");
+      for (const pair of functionsNode.items) {
+        const key = pair.key as Node;
+        const functionName = isScalar(key) ? String(key.value) : "";
+        const problem = functionNameProblem(functionName);
+        if (problem !== undefined) {
+          this.issue(key, problem);
+          continue;
+        }
+        const spec = this.functionSpec(functionName, pair.value as Node | null, key);
+        if (spec !== undefined) functions.push(spec);
+      }
+    }
+
+    if (this.issues.length > 0) throw new ConfigError(this.issues);
+    return { file: this.file, root: this.root, name, network, functions };
+  }
+
+  private functionSpec(name: string, node: Node | null, keyNode: Node): FunctionSpec | undefined {
+    if (!isMap(node)) {
+      this.issue(node ?? keyNode, `functions.${name} must be a mapping with at least \`entry:\``);
+      return undefined;
+    }
+    const path = `functions.${name}.`;
+    const before = this.issues.length;
+    this.unknownKeys(node, FUNCTION_KEYS, path);
+
+    const entryNode = node.get("entry", true);
+    let entry: string | undefined;
+    if (entryNode === undefined) this.issue(node, `${path}entry is missing: the function's folder or its handler file`);
+    else if (!isScalar(entryNode) || typeof entryNode.value !== "string" || entryNode.value === "") {
+      this.issue(entryNode, `${path}entry must be a path`);
+    } else entry = this.resolveEntry(entryNode, path);
+
+    const replicas = this.integer(node, "replicas", path, 0, MAX_REPLICAS) ?? 1;
+    const modeNode = node.get("mode", true);
+    let mode: FunctionMode = "single-shot";
+    if (modeNode !== undefined) {
+      if (isScalar(modeNode) && (modeNode.value === "single-shot" || modeNode.value === "reuse")) mode = modeNode.value;
+      else this.issue(modeNode, `${path}mode must be "single-shot" (one call per process) or "reuse"`);
+    }
+    const timeoutMs = this.duration(node, "timeout", path);
+    const concurrency = this.integer(node, "concurrency", path, 1, 10_000);
+    const maxCalls = this.integer(node, "maxCalls", path, 1, Number.MAX_SAFE_INTEGER);
+    if (mode === "single-shot") {
+      for (const key of ["concurrency", "maxCalls"] as const) {
+        const setting = node.get(key, true);
+        if (setting !== undefined) this.issue(setting, `${path}${key} applies only to mode: reuse (a single-shot replica serves one call)`);
+      }
+    }
+
+    const environment: Record<string, string> = {};
+    const environmentNode = node.get("environment", true);
+    if (environmentNode !== undefined) {
+      if (!isMap(environmentNode)) this.issue(environmentNode, `${path}environment must map variable names to values`);
+      else {
+        for (const pair of environmentNode.items) {
+          const key = pair.key as Node;
+          const value = pair.value as Node | null;
+          const variable = isScalar(key) ? String(key.value) : "";
+          if (!ENVIRONMENT_NAME.test(variable)) {
+            this.issue(key, `${path}environment: "${variable}" is not a valid variable name`);
+          } else if (!isScalar(value) || value.value === null || typeof value.value === "object") {
+            this.issue(value ?? key, `${path}environment.${variable} must be a string, number or boolean`);
+          } else environment[variable] = String(value.value);
+        }
+      }
+    }
+
+    const secrets: string[] = [];
+    const secretsNode = node.get("secrets", true);
+    if (secretsNode !== undefined) {
+      if (!isSeq(secretsNode)) this.issue(secretsNode, `${path}secrets must be a list of secret names`);
+      else {
+        for (const item of secretsNode.items as Node[]) {
+          if (isScalar(item) && typeof item.value === "string" && /^[A-Za-z0-9][A-Za-z0-9_.-]*$/.test(item.value)) secrets.push(item.value);
+          else this.issue(item, `${path}secrets: each entry must be a secret name (letters, digits, ".", "_", "-")`);
+        }
+      }
+    }
+
+    let scale: ScaleSpec | undefined;
+    const scaleNode = node.get("scale", true);
+    if (scaleNode !== undefined) {
+      if (!isMap(scaleNode)) this.issue(scaleNode, `${path}scale must be a mapping with min, max and idle`);
+      else {
+        this.unknownKeys(scaleNode, SCALE_KEYS, `${path}scale.`);
+        const min = this.integer(scaleNode, "min", `${path}scale.`, 0, MAX_REPLICAS) ?? 0;
+        const max = this.integer(scaleNode, "max", `${path}scale.`, 1, MAX_REPLICAS) ?? Math.max(min, replicas, 1);
+        if (max < min) this.issue(scaleNode, `${path}scale.max (${max}) is below scale.min (${min})`);
+        scale = { min, max, idleMs: this.duration(scaleNode, "idle", `${path}scale.`) };
+      }
+    }
+
+    const endpointModeNode = node.get("endpointMode", true);
+    let endpointMode: EndpointMode = "dnsrr";
+    if (endpointModeNode !== undefined) {
+      if (isScalar(endpointModeNode) && (endpointModeNode.value === "dnsrr" || endpointModeNode.value === "vip")) {
+        endpointMode = endpointModeNode.value;
+      } else this.issue(endpointModeNode, `${path}endpointMode must be "dnsrr" (callers see every replica) or "vip"`);
+    }
+
+    const imageNode = node.get("image", true);
+    const image = this.optionalString(node, "image", path) ?? `${name}:latest`;
+    if (imageNode !== undefined && !IMAGE_NAME.test(image)) {
+      this.issue(imageNode, `${path}image "${image}" is not a valid image reference (lower case, e.g. "funker/add:1.0")`);
+    }
+
+    const dockerfileText = this.optionalString(node, "dockerfile", path);
+    let dockerfile: string | undefined;
+    if (dockerfileText !== undefined) {
+      dockerfile = resolve(this.root, dockerfileText);
+      if (!existsSync(dockerfile)) this.issue(node.get("dockerfile", true) as Node, `${path}dockerfile: ${dockerfileText} does not exist`);
+    }
+
+    if (this.issues.length > before || entry === undefined) return undefined;
+    return {
+      name,
+      entry,
+      directory: packageDirectory(entry, this.root),
+      image,
+      replicas,
+      mode,
+      timeoutMs,
+      concurrency,
+      maxCalls,
+      environment,
+      secrets,
+      scale,
+      endpointMode,
+      dockerfile,
+    };
+  }
+
+  private resolveEntry(node: Scalar, path: string): string | undefined {
+    const written = String(node.value);
+    const absolute = resolve(this.root, written);
+    if (!existsSync(absolute)) {
+      this.issue(node, `${path}entry: ${written} does not exist`);
+      return undefined;
+    }
+    if (statSync(absolute).isFile()) return absolute;
+    for (const candidate of ENTRY_CANDIDATES) {
+      const file = join(absolute, candidate);
+      if (existsSync(file)) return file;
+    }
+    this.issue(node, `${path}entry: the folder ${written} has none of ${ENTRY_CANDIDATES.join(", ")}; name the file`);
+    return undefined;
+  }
+
+  private unknownKeys(map: YAMLMap, allowed: readonly string[], path: string): void {
+    for (const pair of map.items) {
+      const key = pair.key as Node;
+      const name = isScalar(key) ? String(key.value) : "";
+      if (!allowed.includes(name)) this.issue(key, `unknown setting ${path}${name}; expected one of: ${allowed.join(", ")}`);
+    }
+  }
+
+  private optionalString(map: YAMLMap, key: string, path: string): string | undefined {
+    const node = map.get(key, true);
+    if (node === undefined) return undefined;
+    if (isScalar(node) && typeof node.value === "string" && node.value !== "") return node.value;
+    this.issue(node, `${path}${key} must be a non-empty string`);
+    return undefined;
+  }
+
+  private integer(map: YAMLMap, key: string, path: string, min: number, max: number): number | undefined {
+    const node = map.get(key, true);
+    if (node === undefined) return undefined;
+    if (isScalar(node) && typeof node.value === "number" && Number.isInteger(node.value) && node.value >= min && node.value <= max) {
+      return node.value;
+    }
+    const shown = isScalar(node) ? JSON.stringify(node.value) : "a collection";
+    const range = max === Number.MAX_SAFE_INTEGER ? `${min} or more` : `from ${min} to ${max}`;
+    this.issue(node, `${path}${key} must be a whole number ${range}, got ${shown}`);
+    return undefined;
+  }
+
+  private duration(map: YAMLMap, key: string, path: string): number | undefined {
+    const node = map.get(key, true);
+    if (node === undefined) return undefined;
+    const ms = isScalar(node) ? parseDuration(node.value) : undefined;
+    if (ms !== undefined && ms > 0) return ms;
+    const shown = isScalar(node) ? JSON.stringify(node.value) : "a collection";
+    this.issue(node, `${path}${key} must be a duration such as "30s", "500ms" or "2m", got ${shown}`);
+    return undefined;
+  }
+
+  private issue(node: Node | null | undefined, message: string): void {
+    this.issueAt(node?.range?.[0] ?? 0, message);
+  }
+
+  private issueAt(offset: number, message: string): void {
+    const { line, col } = this.lines.linePos(offset);
+    this.issues.push({ file: this.shownFile, line, column: col, message });
+  }
+}
+
+/** The nearest folder at or above `entry` with a package.json, not above `root`; `root` when none. */
+function packageDirectory(entry: string, root: string): string {
+  let directory = dirname(entry);
+  while (directory.startsWith(root)) {
+    if (existsSync(join(directory, "package.json"))) return directory;
+    const parent = dirname(directory);
+    if (parent === directory) break;
+    directory = parent;
+  }
+  return dirname(entry);
+}

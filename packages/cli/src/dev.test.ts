@@ -1,0 +1,225 @@
+import { readFileSync } from "node:fs";
+import { createServer } from "node:net";
+import type { AddressInfo } from "node:net";
+import { join } from "node:path";
+import { beforeAll, describe, expect, it } from "vitest";
+import type { DevState } from "./state.js";
+import { assertBuilt, CLI, handlerSource, isAlive, makeProject, runCli, startCli, WAIT_MS } from "./test-support.js";
+
+beforeAll(assertBuilt);
+
+const ADD = handlerSource("({ x, y }: { x: number; y: number }) => x + y");
+const DOUBLE = handlerSource(
+  `async ({ x }: { x: number }) => (await call("add", { x, y: x })) as number`,
+  'import { call } from "@funker/client";',
+);
+
+const TWO_FUNCTIONS = `version: 1
+functions:
+  add:
+    entry: add/handler.ts
+    replicas: 2
+  double:
+    entry: double/handler.ts
+    mode: reuse
+`;
+
+function readDevState(root: string): DevState {
+  return JSON.parse(readFileSync(join(root, ".funker", "dev.json"), "utf8")) as DevState;
+}
+
+function replicaPids(state: DevState): number[] {
+  return Object.values(state.functions).flatMap((status) => status.replicas.flatMap((replica) => (replica.pid === undefined ? [] : [replica.pid])));
+}
+
+describe("funker dev", { timeout: 120_000 }, () => {
+  it("runs the command after -- with FUNKER_ENDPOINTS, serves calls, restarts single-shot replicas, and exits with the command's code", async () => {
+    using project = makeProject({ "funker.yml": TWO_FUNCTIONS, "add/handler.ts": ADD, "double/handler.ts": DOUBLE });
+    const script = [
+      'echo "endpoints=$FUNKER_ENDPOINTS"',
+      `node ${CLI} call add x=1 y=2`,
+      `node ${CLI} call add x=3 y=4`,
+      `node ${CLI} call add x=5 y=6`,
+      `node ${CLI} call double x=21`,
+      "exit 7",
+    ].join(" && ");
+    const result = await runCli(["dev", "--", "sh", "-c", script], { cwd: project.root });
+
+    expect(result.code, result.stderr).toBe(7);
+    expect(result.stdout).toMatch(/^endpoints=add=127\.0\.0\.1:\d+,127\.0\.0\.1:\d+;double=127\.0\.0\.1:\d+$/m);
+    // A function calling a function: double calls add through FUNKER_ENDPOINTS.
+    expect(result.stdout.split("\n").slice(1, 5)).toEqual(["3", "7", "11", "42"]);
+    // Output is prefixed by function and replica; add served four calls in all (one for double).
+    expect(result.stderr.match(/^add\.[12]\s+\| call \S+ ok/gm)).toHaveLength(4);
+    expect(result.stderr).toMatch(/^double\.1\s+\| call \S+ ok/m);
+    // Every single-shot exit was a normal replacement, never a failure.
+    expect(result.stderr).not.toMatch(/restarting in/);
+  });
+
+  it("is found by funker call, ls and status in another terminal, and stops every replica on Ctrl-C", async () => {
+    using project = makeProject({ "funker.yml": TWO_FUNCTIONS, "add/handler.ts": ADD, "double/handler.ts": DOUBLE });
+    await using dev = startCli(["dev"], { cwd: project.root });
+    await dev.waitForStderr(/^ready: /m);
+
+    const first = await runCli(["call", "add", "x=1", "y=2"], { cwd: join(project.root, "add") });
+    expect(first).toMatchObject({ code: 0, stdout: "3\n" });
+    const viaData = await runCli(["call", "add", "--data", '{"x":2,"y":2}', "--json"], { cwd: project.root });
+    expect(JSON.parse(viaData.stdout)).toEqual({ ok: true, result: 4 });
+    const viaStdin = await runCli(["call", "add"], { cwd: project.root, input: '{"x":5,"y":5}' });
+    expect(viaStdin.stdout).toBe("10\n");
+    const legacy = await runCli(["call", "add", "x=1", "y=1", "--legacy"], { cwd: project.root });
+    expect(legacy.stdout).toBe("2\n");
+
+    const unknown = await runCli(["call", "nope"], { cwd: project.root });
+    expect(unknown.code).toBe(1);
+    expect(unknown.stderr).toBe('error not_found: no function "nope" in the running funker dev (functions: add, double)\n');
+
+    const list = await runCli(["ls", "--json"], { cwd: project.root });
+    const listed = JSON.parse(list.stdout) as { running: boolean; functions: { name: string; endpoints: string[] }[] };
+    expect(listed.running).toBe(true);
+    expect(listed.functions.map((fn) => [fn.name, fn.endpoints.length])).toEqual([
+      ["add", 2],
+      ["double", 1],
+    ]);
+
+    // Each call replaced a single-shot process; the state file catches up within its write delay.
+    await expect.poll(() => readDevState(project.root).functions["add"]?.replicas.reduce((sum, replica) => sum + replica.calls, 0), { timeout: WAIT_MS }).toBe(4);
+    const status = await runCli(["status", "--json"], { cwd: project.root });
+    const shown = JSON.parse(status.stdout) as { functions: Record<string, { calls: number; restarts: number; state: string }[]> };
+    const addReplicas = shown.functions["add"] ?? [];
+    expect(addReplicas.reduce((sum, replica) => sum + replica.restarts, 0)).toBe(4);
+    expect(addReplicas.every((replica) => ["idle", "starting", "busy"].includes(replica.state))).toBe(true);
+    const table = await runCli(["status"], { cwd: project.root });
+    expect(table.stdout).toMatch(/^REPLICA\s+PORT\s+PID\s+STATE\s+CALLS\s+FAILED\s+RESTARTS\s+LAST ERROR$/m);
+    expect(table.stdout).toMatch(/^double\.1\s+\d+\s+\d+\s+idle\s+0\s+0\s+0\s+-$/m);
+
+    await expect.poll(() => replicaPids(readDevState(project.root)).length, { timeout: WAIT_MS }).toBe(3);
+    const pids = replicaPids(readDevState(project.root));
+    dev.child.kill("SIGINT");
+    expect((await dev.exited).code).toBe(130);
+    for (const pid of pids) expect(isAlive(pid), `replica ${pid} still runs`).toBe(false);
+    expect(dev.stderr()).toMatch(/stopped every function/);
+
+    const after = await runCli(["call", "add", "x=1", "y=2"], { cwd: project.root });
+    expect(after.code).toBe(3);
+    expect(after.stderr).toMatch(/no running funker dev for .*funker\.yml/);
+  });
+
+  it("rebuilds and restarts a function when its source changes", async () => {
+    using project = makeProject({
+      "funker.yml": "version: 1\nfunctions:\n  greet:\n    entry: greet/src/handler.ts\n    mode: reuse\n",
+      "greet/src/handler.ts": handlerSource("() => greeting", 'import { greeting } from "./greeting.js";'),
+      "greet/src/greeting.ts": 'export const greeting = "hello";\n',
+    });
+    await using dev = startCli(["dev"], { cwd: project.root });
+    await dev.waitForStderr(/^ready: /m);
+    expect((await runCli(["call", "greet"], { cwd: project.root })).stdout).toBe('"hello"\n');
+
+    project.write("greet/src/greeting.ts", "export const greeting = = ;\n");
+    await dev.waitForStderr(/greet: build failed; the replicas keep running the previous build\n.*Unexpected "="\n\s+greet\/src\/greeting\.ts:1:24:/);
+    expect((await runCli(["call", "greet"], { cwd: project.root })).stdout).toBe('"hello"\n');
+
+    project.write("greet/src/greeting.ts", 'export const greeting = "bonjour";\n');
+    await dev.waitForStderr(/✓ greet rebuilt/);
+    await expect.poll(async () => (await runCli(["call", "greet"], { cwd: project.root })).stdout, { timeout: WAIT_MS }).toBe('"bonjour"\n');
+  });
+});
+
+describe("funker dev with bad input", { timeout: 120_000 }, () => {
+  it("names the line of a broken funker.yml", async () => {
+    using project = makeProject({
+      "funker.yml": "version: 1\nfunctions:\n  add:\n    entry: add.ts\n    replicas: two\n  Bad_Name:\n    entry: add.ts\n",
+      "add.ts": ADD,
+    });
+    const result = await runCli(["dev"], { cwd: project.root });
+    expect(result.code).toBe(2);
+    expect(result.stderr).toContain('funker.yml:5:15: functions.add.replicas must be a whole number from 0 to 100, got "two"');
+    expect(result.stderr).toContain('funker.yml:6:3: function name "Bad_Name" is not a valid Docker service name');
+  });
+
+  it("reports a function that fails to build, with its file and line, and starts nothing", async () => {
+    using project = makeProject({
+      "funker.yml": "version: 1\nfunctions:\n  add:\n    entry: add.ts\n  broken:\n    entry: broken.ts\n",
+      "add.ts": ADD,
+      "broken.ts": 'import { handler } from "@funker/handler";\nimport { nothing } from "./missing.js";\nhandler(() => nothing);\n',
+    });
+    const result = await runCli(["dev", "--", "true"], { cwd: project.root });
+    expect(result.code).toBe(1);
+    expect(result.stderr).toMatch(/✗ broken: build failed \(broken\.ts\)/);
+    expect(result.stderr).toMatch(/broken\.ts:2:\d+:/);
+    expect(result.stderr).toMatch(/Could not resolve "\.\/missing\.js"/);
+    expect(result.stderr).toMatch(/a function failed to build; nothing was started/);
+  });
+
+  it("restarts a function that crashes at start-up with a doubling back-off, and reports it", async () => {
+    using project = makeProject({
+      "funker.yml": "version: 1\nfunctions:\n  crashy:\n    entry: crashy.ts\n",
+      "crashy.ts": 'throw new Error("no database configured");\n',
+    });
+    await using dev = startCli(["dev"], { cwd: project.root });
+    await dev.waitForStderr(/failure 5 in a row/);
+    const failures = dev.stderr().match(/^crashy\.1\s+\| exited with code 1 after .*; restarting in .*$/gm) ?? [];
+    // Not a busy loop: one start per back-off step, each delay double the last.
+    expect(failures.map((line) => /restarting in (.*) \(failure/.exec(line)?.[1])).toEqual(["100 ms", "200 ms", "400 ms", "800 ms", "1.6 s"]);
+    expect(dev.stderr()).toMatch(/Error: no database configured/);
+    const status = await runCli(["status", "--json"], { cwd: project.root });
+    const replica = (JSON.parse(status.stdout) as { functions: Record<string, { restarts: number; lastError: { message: string } }[]> }).functions["crashy"]?.[0];
+    expect(replica?.lastError.message).toMatch(/^exited with code 1/);
+  });
+
+  it("gives up on a command when a function never starts", async () => {
+    using project = makeProject({
+      "funker.yml": "version: 1\nfunctions:\n  crashy:\n    entry: crashy.ts\n",
+      "crashy.ts": "process.exit(1);\n",
+    });
+    const result = await runCli(["dev", "--", "echo", "never printed"], { cwd: project.root });
+    expect(result.code).toBe(1);
+    expect(result.stdout).toBe("");
+    expect(result.stderr).toMatch(/crashy\.1 failed to start 5 times in a row \(last: exited with code 1/);
+  });
+
+  it("refuses a port that is already in use", async () => {
+    await using blocker = await listenAnywhere();
+    using project = makeProject({ "funker.yml": "version: 1\nfunctions:\n  add:\n    entry: add.ts\n", "add.ts": ADD });
+    const result = await runCli(["dev", "--port", String(blocker.port), "--", "true"], { cwd: project.root });
+    expect(result.code).toBe(1);
+    expect(result.stderr).toContain(`port ${blocker.port} on 127.0.0.1 is in use by another process`);
+  });
+
+  it("reports a replica whose port was taken after start-up", async () => {
+    await using blocker = await listenAnywhere();
+    // The function listens on a port of its own choosing, already taken: the handler's start-up failure is shown.
+    using project = makeProject({
+      "funker.yml": "version: 1\nfunctions:\n  add:\n    entry: add.ts\n",
+      "add.ts": `process.env.FUNKER_PORT = "${blocker.port}";\nawait import("./real-add.js");\n`,
+      "real-add.ts": ADD,
+    });
+    await using dev = startCli(["dev"], { cwd: project.root });
+    const [line] = await dev.waitForStderr(/^add\.1\s+\| exited with code 1 .*$/m);
+    expect(line).toContain(`cannot listen on 127.0.0.1:${blocker.port}`);
+    expect(line).toContain("EADDRINUSE");
+  });
+});
+
+describe("funker call with bad input", { timeout: 120_000 }, () => {
+  it("rejects arguments that do not parse", async () => {
+    using project = makeProject({ "funker.yml": "version: 1\nfunctions:\n  add:\n    entry: add.ts\n", "add.ts": ADD });
+    const notPair = await runCli(["call", "add", "x"], { cwd: project.root });
+    expect(notPair).toMatchObject({ code: 2, stderr: 'funker: argument "x" is not key=value (use --data \'{"…": …}\' for other JSON)\n' });
+    const badJson = await runCli(["call", "add", "--data", "{x:1"], { cwd: project.root });
+    expect(badJson.code).toBe(2);
+    expect(badJson.stderr).toMatch(/^funker: --data is not valid JSON: /);
+    const badOption = await runCli(["call", "add", "--bogus"], { cwd: project.root });
+    expect(badOption.code).toBe(2);
+    expect(badOption.stderr).toMatch(/Unknown option '--bogus'/);
+  });
+});
+
+async function listenAnywhere(): Promise<{ port: number } & AsyncDisposable> {
+  const server = createServer();
+  await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
+  return {
+    port: (server.address() as AddressInfo).port,
+    [Symbol.asyncDispose]: () => new Promise<void>((resolve) => server.close(() => resolve())),
+  };
+}

@@ -1,0 +1,409 @@
+import { spawn } from "node:child_process";
+import type { ChildProcess } from "node:child_process";
+import { watch } from "node:fs";
+import type { FSWatcher } from "node:fs";
+import { basename, join } from "node:path";
+import type { Writable } from "node:stream";
+import { bundleFunction, relativeTo, sourceFolders } from "./bundle.js";
+import type { FunctionSpec, FunkerConfig } from "./config.js";
+import { formatDuration } from "./duration.js";
+import { formatEndpoints } from "./endpoints.js";
+import type { EndpointMap } from "./endpoints.js";
+import { allocateFreePorts, isPortFree, LOCAL_HOST, readSocketTable } from "./ports.js";
+import { Replica } from "./replica.js";
+import type { ReplicaHost } from "./replica.js";
+import { readState, removeState, writeState } from "./state.js";
+import type { FunctionStatus } from "./state.js";
+import { painter } from "./terminal.js";
+import type { Painter } from "./terminal.js";
+
+export interface DevOptions {
+  readonly config: FunkerConfig;
+  /** A command to run once every replica listens, with `FUNKER_ENDPOINTS` set; the runtime stops when it exits. */
+  readonly command?: readonly string[] | undefined;
+  /** Stay up after the command exits (until Ctrl-C). */
+  readonly keep?: boolean;
+  /** Rebuild and restart a function when its source changes. */
+  readonly watch?: boolean;
+  /** Give replicas consecutive ports from this one, instead of free ports picked at random. */
+  readonly portBase?: number | undefined;
+  /** How long the command waits for every replica to listen. */
+  readonly readyTimeoutMs?: number;
+  /** Where the runtime's and the replicas' lines go (stdout belongs to the command). */
+  readonly output: Writable;
+  readonly colour: boolean;
+}
+
+/** Exit codes of `funker dev` besides the command's own. */
+export const DevExit = { ok: 0, failed: 1, usage: 2, interrupted: 130, terminated: 143 } as const;
+
+/** Five failed starts in a row (about 3 s of back-off) before the first listen: the command would only wait in vain. */
+const FAILURES_BEFORE_GIVING_UP = 5;
+/** How often the kernel's socket table is read while replicas start: cheap (one small file), and quick enough for people. */
+const LISTEN_POLL_MS = 50;
+/** Editors write a file in several steps; one rebuild for them all. */
+const WATCH_DEBOUNCE_MS = 150;
+/** State file writes are coalesced: a busy single-shot function restarts many times a second. */
+const STATE_WRITE_DELAY_MS = 100;
+
+interface RunningFunction {
+  readonly spec: FunctionSpec;
+  readonly replicas: Replica[];
+  bundle: string;
+  inputs: readonly string[];
+  buildError: string | undefined;
+  watchers: FSWatcher[];
+  rebuildTimer: NodeJS.Timeout | undefined;
+  rebuilding: Promise<void> | undefined;
+}
+
+/**
+ * The local runtime: every function of `funker.yml` bundled and run as local
+ * processes on 127.0.0.1, replicas restarted as Swarm would, output prefixed
+ * as Compose does. Resolves with the exit code once it has stopped every
+ * process it started.
+ */
+export async function runDev(options: DevOptions): Promise<number> {
+  const runtime = new DevRuntime(options);
+  return runtime.run();
+}
+
+class DevRuntime implements ReplicaHost {
+  private readonly paint: Painter;
+  private readonly functions = new Map<string, RunningFunction>();
+  private readonly labelWidth: number;
+  private endpoints: EndpointMap = {};
+  private command: ChildProcess | undefined;
+  private poller: NodeJS.Timeout | undefined;
+  private stateTimer: NodeJS.Timeout | undefined;
+  private readonly startedAt = Date.now();
+  private stopping: Promise<void> | undefined;
+  private resolveExit!: (code: number) => void;
+  private readonly exited = new Promise<number>((resolve) => (this.resolveExit = resolve));
+  private readonly removeSignalHandlers: () => void;
+
+  constructor(private readonly options: DevOptions) {
+    this.paint = painter(options.colour);
+    const labels = options.config.functions.map((spec) => `${spec.name}.${spec.replicas}`);
+    this.labelWidth = Math.max(6, ...labels.map((label) => label.length));
+    this.removeSignalHandlers = this.installSignalHandlers();
+  }
+
+  async run(): Promise<number> {
+    const { config } = this.options;
+    const running = readState(config.root);
+    if (running !== undefined && running.pid !== process.pid) {
+      this.say(this.paint.red(`funker dev is already running here (pid ${running.pid}); stop it first, or use \`funker call\` against it`));
+      return this.finish(DevExit.usage);
+    }
+    if (config.functions.length === 0) {
+      this.say(this.paint.red(`no functions in ${relativeTo(process.cwd(), config.file)}`));
+      return this.finish(DevExit.usage);
+    }
+
+    this.say(`building ${config.functions.length} function${config.functions.length === 1 ? "" : "s"} from ${relativeTo(process.cwd(), config.file)}`);
+    const builds = await Promise.all(
+      config.functions.map(async (spec) => ({ spec, result: await bundleFunction({ name: spec.name, entry: spec.entry, root: config.root }) })),
+    );
+    let buildFailed = false;
+    for (const { spec, result } of builds) {
+      if (result.ok) {
+        this.say(`  ${this.paint.green("✓")} ${spec.name} ${this.paint.dim(`(${relativeTo(config.root, spec.entry)}, ${formatDuration(result.durationMs)})`)}`);
+      } else {
+        buildFailed = true;
+        this.say(`  ${this.paint.red("✗")} ${spec.name}: build failed (${relativeTo(config.root, spec.entry)})`);
+        for (const line of result.message.split("\n")) this.say(`    ${line}`);
+      }
+    }
+    if (buildFailed) {
+      this.say(this.paint.red("a function failed to build; nothing was started"));
+      return this.finish(DevExit.failed);
+    }
+    if (this.stopping !== undefined) return this.exited;
+
+    const replicaCount = config.functions.reduce((sum, spec) => sum + spec.replicas, 0);
+    let ports: number[];
+    if (this.options.portBase !== undefined) {
+      ports = Array.from({ length: replicaCount }, (_, offset) => (this.options.portBase as number) + offset);
+      for (const port of ports) {
+        const check = await isPortFree(port);
+        if (!check.free) {
+          this.say(this.paint.red(`port ${port} on ${LOCAL_HOST} is ${check.reason}; choose another --port or stop what listens there`));
+          return this.finish(DevExit.failed);
+        }
+      }
+    } else {
+      ports = await allocateFreePorts(replicaCount);
+    }
+
+    const endpoints: Record<string, string[]> = {};
+    let next = 0;
+    for (const { spec, result } of builds) {
+      if (!result.ok) continue;
+      const replicas: Replica[] = [];
+      for (let index = 1; index <= spec.replicas; index += 1) {
+        replicas.push(new Replica(spec.name, index, ports[next++] as number, spec.mode, spec.directory, this));
+      }
+      endpoints[spec.name] = replicas.map((replica) => `${LOCAL_HOST}:${replica.port}`);
+      this.functions.set(spec.name, {
+        spec,
+        replicas,
+        bundle: result.file,
+        inputs: result.inputs,
+        buildError: undefined,
+        watchers: [],
+        rebuildTimer: undefined,
+        rebuilding: undefined,
+      });
+    }
+    this.endpoints = endpoints;
+    if (this.stopping !== undefined) return this.exited;
+    this.writeStateNow();
+
+    for (const running of this.functions.values()) {
+      for (const replica of running.replicas) replica.start();
+      if (this.options.watch !== false) this.watchSources(running);
+    }
+    this.poller = setInterval(() => void this.pollListening(), LISTEN_POLL_MS);
+
+    const hasCommand = this.options.command !== undefined && this.options.command.length > 0;
+    if (!hasCommand) {
+      // Without a command the runtime stays up whatever happens, retrying failing replicas with back-off.
+      this.say(this.paint.dim("Ctrl-C stops every function; `funker call <name>` in another terminal calls them"));
+      void this.waitUntilListening(false).then((ready) => {
+        if (ready.ok && this.stopping === undefined) this.say(`${this.paint.green("ready")}: FUNKER_ENDPOINTS=${formatEndpoints(this.endpoints)}`);
+      });
+      return this.exited;
+    }
+    const ready = await this.waitUntilListening(true);
+    if (this.stopping !== undefined) return this.exited;
+    if (!ready.ok) {
+      this.say(this.paint.red(ready.reason));
+      void this.shutdown(DevExit.failed);
+      return this.exited;
+    }
+    this.say(`${this.paint.green("ready")}: FUNKER_ENDPOINTS=${formatEndpoints(this.endpoints)}`);
+    this.runCommand(this.options.command as readonly string[]);
+    return this.exited;
+  }
+
+  // ReplicaHost
+
+  bundleFile(replica: Replica): string {
+    const running = this.functions.get(replica.functionName);
+    if (running === undefined) throw new Error(`unknown function ${replica.functionName}`);
+    return running.bundle;
+  }
+
+  environment(replica: Replica): NodeJS.ProcessEnv {
+    const spec = this.functions.get(replica.functionName)?.spec;
+    const environment: NodeJS.ProcessEnv = { ...process.env, ...spec?.environment };
+    environment["FUNKER_PORT"] = String(replica.port);
+    environment["FUNKER_HOST"] = LOCAL_HOST;
+    environment["FUNKER_FUNCTION"] = replica.functionName;
+    environment["FUNKER_MODE"] = replica.mode;
+    environment["FUNKER_ENDPOINTS"] = formatEndpoints(this.endpoints);
+    environment["FUNKER_REPLICA"] = String(replica.index);
+    if (spec?.timeoutMs !== undefined) environment["FUNKER_TIMEOUT"] = `${spec.timeoutMs}ms`;
+    if (spec?.concurrency !== undefined) environment["FUNKER_CONCURRENCY"] = String(spec.concurrency);
+    if (spec?.maxCalls !== undefined) environment["FUNKER_MAX_CALLS"] = String(spec.maxCalls);
+    return environment;
+  }
+
+  output(replica: Replica, line: string, kind: "stdout" | "stderr" | "event" | "warning"): void {
+    const index = this.options.config.functions.findIndex((spec) => spec.name === replica.functionName);
+    const prefix = this.paint.nth(index, `${replica.label.padEnd(this.labelWidth)} |`);
+    const text = kind === "warning" ? this.paint.yellow(line) : kind === "event" ? this.paint.dim(line) : line;
+    this.options.output.write(`${prefix} ${text}\n`);
+  }
+
+  changed(): void {
+    if (this.stateTimer !== undefined || this.stopping !== undefined) return;
+    this.stateTimer = setTimeout(() => {
+      this.stateTimer = undefined;
+      if (this.stopping === undefined) this.writeStateNow();
+    }, STATE_WRITE_DELAY_MS);
+  }
+
+  private say(line: string): void {
+    this.options.output.write(`${line}\n`);
+  }
+
+  private writeStateNow(): void {
+    const functions: Record<string, FunctionStatus> = {};
+    for (const [name, running] of this.functions) {
+      functions[name] = {
+        mode: running.spec.mode,
+        entry: relativeTo(this.options.config.root, running.spec.entry),
+        buildError: running.buildError,
+        replicas: running.replicas.map((replica) => replica.status()),
+      };
+    }
+    writeState(this.options.config.root, {
+      pid: process.pid,
+      startedAt: this.startedAt,
+      updatedAt: Date.now(),
+      configFile: this.options.config.file,
+      endpoints: this.endpoints,
+      functions,
+    });
+  }
+
+  private async pollListening(): Promise<void> {
+    const starting = [...this.functions.values()].flatMap((running) => running.replicas).filter((replica) => replica.state === "starting");
+    if (starting.length === 0) return;
+    const table = await readSocketTable();
+    for (const replica of starting) {
+      // Without /proc (not Linux) there is no way to look without connecting; a replica is taken as up once its process runs.
+      if (table === undefined ? replica.pid !== undefined : table.listening.has(replica.port)) replica.markListening();
+    }
+  }
+
+  /** Resolves when every replica has listened once; with `giveUp`, fails when one keeps failing or the ready timeout passes. */
+  private async waitUntilListening(giveUp: boolean): Promise<{ ok: true } | { ok: false; reason: string }> {
+    const replicas = [...this.functions.values()].flatMap((running) => running.replicas);
+    const deadline = giveUp ? Date.now() + (this.options.readyTimeoutMs ?? 60_000) : Number.POSITIVE_INFINITY;
+    for (;;) {
+      if (this.stopping !== undefined) return { ok: true };
+      const waiting = replicas.filter((replica) => !replica.hasListened);
+      if (waiting.length === 0) return { ok: true };
+      const failing = waiting.find((replica) => replica.failuresInARow >= FAILURES_BEFORE_GIVING_UP);
+      if (giveUp && failing !== undefined) {
+        return {
+          ok: false,
+          reason: `${failing.label} failed to start ${failing.failuresInARow} times in a row (last: ${failing.lastError?.message ?? "unknown"}); stopping`,
+        };
+      }
+      if (Date.now() > deadline) {
+        return { ok: false, reason: `${waiting.map((replica) => replica.label).join(", ")} did not start listening in time; stopping` };
+      }
+      await new Promise((resolve) => setTimeout(resolve, LISTEN_POLL_MS));
+    }
+  }
+
+  private runCommand(command: readonly string[]): void {
+    const [file, ...args] = command;
+    this.say(this.paint.dim(`running: ${command.join(" ")}`));
+    const child = spawn(file as string, args, {
+      stdio: "inherit",
+      env: { ...process.env, FUNKER_ENDPOINTS: formatEndpoints(this.endpoints) },
+    });
+    this.command = child;
+    child.on("error", (error) => {
+      this.say(this.paint.red(`cannot run ${file}: ${error.message}`));
+      this.command = undefined;
+      void this.shutdown(DevExit.failed);
+    });
+    child.on("exit", (code, signal) => {
+      this.command = undefined;
+      const exitCode = code ?? 128 + signalNumber(signal);
+      if (this.options.keep === true) {
+        this.say(this.paint.dim(`${basename(file as string)} exited with code ${exitCode}; still running (Ctrl-C stops)`));
+        return;
+      }
+      void this.shutdown(exitCode);
+    });
+  }
+
+  private watchSources(running: RunningFunction): void {
+    for (const watcher of running.watchers) watcher.close();
+    running.watchers = [];
+    const inputs = new Set(running.inputs);
+    for (const folder of sourceFolders(running.inputs)) {
+      try {
+        const watcher = watch(folder, (_event, filename) => {
+          if (filename === null || inputs.has(join(folder, filename.toString()))) this.scheduleRebuild(running);
+        });
+        watcher.on("error", () => undefined);
+        running.watchers.push(watcher);
+      } catch {
+        // A folder that vanished since the build; the next rebuild watches what exists.
+      }
+    }
+  }
+
+  private scheduleRebuild(running: RunningFunction): void {
+    if (this.stopping !== undefined) return;
+    if (running.rebuildTimer !== undefined) clearTimeout(running.rebuildTimer);
+    running.rebuildTimer = setTimeout(() => {
+      running.rebuildTimer = undefined;
+      running.rebuilding = (running.rebuilding ?? Promise.resolve()).then(() => this.rebuild(running));
+    }, WATCH_DEBOUNCE_MS);
+  }
+
+  private async rebuild(running: RunningFunction): Promise<void> {
+    if (this.stopping !== undefined) return;
+    const { spec } = running;
+    this.say(this.paint.dim(`${spec.name}: source changed, rebuilding`));
+    const result = await bundleFunction({ name: spec.name, entry: spec.entry, root: this.options.config.root });
+    if (this.stopping !== undefined) return;
+    if (!result.ok) {
+      running.buildError = result.message;
+      this.say(this.paint.red(`${spec.name}: build failed; the replicas keep running the previous build`));
+      for (const line of result.message.split("\n")) this.say(`    ${line}`);
+      this.changed();
+      return;
+    }
+    running.buildError = undefined;
+    running.bundle = result.file;
+    running.inputs = result.inputs;
+    this.watchSources(running);
+    this.say(`${this.paint.green("✓")} ${spec.name} rebuilt ${this.paint.dim(`(${formatDuration(result.durationMs)})`)}; restarting its replicas`);
+    await Promise.all(running.replicas.map((replica) => replica.replace()));
+    this.changed();
+  }
+
+  private installSignalHandlers(): () => void {
+    const onInterrupt = (): void => void this.shutdown(DevExit.interrupted);
+    const onTerminate = (): void => void this.shutdown(DevExit.terminated);
+    process.on("SIGINT", onInterrupt);
+    process.on("SIGTERM", onTerminate);
+    process.on("SIGHUP", onTerminate);
+    return () => {
+      process.off("SIGINT", onInterrupt);
+      process.off("SIGTERM", onTerminate);
+      process.off("SIGHUP", onTerminate);
+    };
+  }
+
+  private finish(code: number): Promise<number> {
+    this.removeSignalHandlers();
+    this.resolveExit(code);
+    return this.exited;
+  }
+
+  /** Stops everything this runtime started; a second Ctrl-C while stopping kills what is left. */
+  private shutdown(code: number): Promise<void> {
+    if (this.stopping !== undefined) {
+      if (code === DevExit.interrupted || code === DevExit.terminated) {
+        for (const replica of [...this.functions.values()].flatMap((running) => running.replicas)) {
+          if (replica.pid !== undefined) process.kill(replica.pid, "SIGKILL");
+        }
+      }
+      return this.stopping;
+    }
+    this.stopping = (async () => {
+      if (this.poller !== undefined) clearInterval(this.poller);
+      if (this.stateTimer !== undefined) clearTimeout(this.stateTimer);
+      for (const running of this.functions.values()) {
+        for (const watcher of running.watchers) watcher.close();
+        if (running.rebuildTimer !== undefined) clearTimeout(running.rebuildTimer);
+      }
+      const command = this.command;
+      const commandExited =
+        command === undefined ? Promise.resolve() : new Promise<void>((resolve) => command.once("exit", () => resolve()));
+      command?.kill("SIGTERM");
+      await Promise.all([...this.functions.values()].flatMap((running) => running.replicas.map((replica) => replica.stop())));
+      await commandExited;
+      removeState(this.options.config.root, process.pid);
+      if (code === DevExit.interrupted || code === DevExit.terminated) this.say(this.paint.dim("stopped every function"));
+      void this.finish(code);
+    })();
+    return this.stopping;
+  }
+}
+
+function signalNumber(signal: NodeJS.Signals | null): number {
+  const numbers: Partial<Record<NodeJS.Signals, number>> = { SIGHUP: 1, SIGINT: 2, SIGKILL: 9, SIGTERM: 15 };
+  return signal === null ? 0 : (numbers[signal] ?? 0);
+}

@@ -1,0 +1,13 @@
+export { main, ExitCode } from "./main.js";
+export { loadConfig, parseConfig, findConfigFile, ConfigError, CONFIG_FILE_NAME } from "./config.js";
+export type { FunkerConfig, FunctionSpec, FunctionMode, EndpointMode, ScaleSpec, ConfigIssue } from "./config.js";
+export { runDev, DevExit } from "./dev.js";
+export type { DevOptions } from "./dev.js";
+export { formatEndpoints } from "./endpoints.js";
+export type { EndpointMap } from "./endpoints.js";
+export { readState, stateFilePath } from "./state.js";
+export type { DevState, FunctionStatus, ReplicaStatus, ReplicaState, ReplicaError } from "./state.js";
+export { parseKeyValueArguments, UsageError } from "./arguments.js";
+export { parseDuration } from "./duration.js";
+export { scaffoldFiles } from "./scaffold.js";
+export { HELP } from "./help.js";

@@ -1,0 +1,278 @@
+import { spawn } from "node:child_process";
+import type { ChildProcess } from "node:child_process";
+import type { FunctionMode } from "./config.js";
+import { formatDuration } from "./duration.js";
+import type { ReplicaError, ReplicaState, ReplicaStatus } from "./state.js";
+import { LineSplitter } from "./terminal.js";
+
+/** Back-off after a failed start: 100 ms, doubling, at most 10 s (Swarm's and Compose's restart delay is 0, but they are not on a laptop's CPU). */
+export const BACKOFF_INITIAL_MS = 100;
+export const BACKOFF_MAX_MS = 10_000;
+/** A replica that stayed up this long is healthy again: its next failure starts the back-off anew. */
+export const BACKOFF_RESET_AFTER_MS = 10_000;
+/** Time a replica gets to finish after SIGTERM before SIGKILL; the handler finishes a call in flight first. */
+export const STOP_GRACE_MS = 5_000;
+
+/** What a replica needs from the runtime that owns it. */
+export interface ReplicaHost {
+  /** The bundle to run; read at each start, so a rebuild takes effect at the next start. */
+  bundleFile(replica: Replica): string;
+  /** The environment of each start. */
+  environment(replica: Replica): NodeJS.ProcessEnv;
+  /** A line the replica printed (on stdout or stderr), or a line about it. */
+  output(replica: Replica, line: string, kind: "stdout" | "stderr" | "event" | "warning"): void;
+  changed(replica: Replica): void;
+}
+
+/** One handler's log line about a call (see the handler's log.ts). */
+interface CallLogLine {
+  msg: "call";
+  id?: string;
+  durationMs?: number;
+  outcome?: "ok" | "error";
+  code?: string;
+}
+
+/** A line about the process itself: a start-up failure or an uncaught exception. */
+interface ProcessLogLine {
+  level: "error" | "fatal";
+  msg: string;
+  message?: string;
+  stack?: string;
+}
+
+/**
+ * One replica slot of a function: a port and the succession of processes
+ * that serve on it. A single-shot replica exits after each call and starts
+ * again at once on the same port, as Swarm restarts it with delay 0; a
+ * replica that fails (non-zero exit, or exit without serving a call) starts
+ * again after an exponential back-off, so a function that cannot start does
+ * not spin a CPU.
+ */
+export class Replica {
+  private child: ChildProcess | undefined;
+  private stopping = false;
+  private restartTimer: NodeJS.Timeout | undefined;
+  private consecutiveFailures = 0;
+  private startedAt = 0;
+  private callsThisProcess = 0;
+  private fatalMessage: string | undefined;
+  private everListening = false;
+  private readonly listeningWaiters: Array<() => void> = [];
+
+  state: ReplicaState = "stopped";
+  calls = 0;
+  failedCalls = 0;
+  /** Processes started after the first in this slot. */
+  restarts = 0;
+  lastError: ReplicaError | undefined;
+
+  constructor(
+    readonly functionName: string,
+    /** 1-based. */
+    readonly index: number,
+    readonly port: number,
+    readonly mode: FunctionMode,
+    readonly cwd: string,
+    private readonly host: ReplicaHost,
+  ) {}
+
+  /** `add.1`, as in the output prefix. */
+  get label(): string {
+    return `${this.functionName}.${this.index}`;
+  }
+
+  get pid(): number | undefined {
+    return this.child?.pid;
+  }
+
+  /** Failed starts in a row; reset when a process serves a call or stays up 10 s. */
+  get failuresInARow(): number {
+    return this.consecutiveFailures;
+  }
+
+  /** Whether some process in this slot was seen listening. */
+  get hasListened(): boolean {
+    return this.everListening;
+  }
+
+  start(): void {
+    this.stopping = false;
+    this.clearRestartTimer();
+    if (this.child !== undefined) return;
+    this.spawnProcess();
+  }
+
+  /** Replaces the process now (after a rebuild): a fresh start, without back-off. */
+  async replace(): Promise<void> {
+    await this.stop();
+    this.consecutiveFailures = 0;
+    this.start();
+  }
+
+  /** Stops the process (SIGTERM, then SIGKILL after the grace period) and cancels any pending restart. */
+  async stop(): Promise<void> {
+    this.stopping = true;
+    this.clearRestartTimer();
+    const child = this.child;
+    if (child === undefined || child.exitCode !== null || child.signalCode !== null) {
+      this.setState("stopped");
+      return;
+    }
+    const closed = new Promise<void>((resolve) => child.once("close", () => resolve()));
+    child.kill("SIGTERM");
+    const killer = setTimeout(() => child.kill("SIGKILL"), STOP_GRACE_MS);
+    await closed;
+    clearTimeout(killer);
+  }
+
+  /** Called by the runtime's poller when the kernel shows this port listening. */
+  markListening(): void {
+    if (this.state !== "starting") return;
+    this.everListening = true;
+    this.setState("idle");
+    for (const waiter of this.listeningWaiters.splice(0)) waiter();
+  }
+
+  /** Resolves when a process in this slot first listens. */
+  whenListening(): Promise<void> {
+    return this.everListening ? Promise.resolve() : new Promise((resolve) => this.listeningWaiters.push(resolve));
+  }
+
+  status(): ReplicaStatus {
+    return {
+      replica: this.index,
+      port: this.port,
+      pid: this.pid,
+      state: this.state,
+      calls: this.calls,
+      failedCalls: this.failedCalls,
+      restarts: this.restarts,
+      lastError: this.lastError,
+    };
+  }
+
+  private spawnProcess(): void {
+    this.startedAt = Date.now();
+    this.callsThisProcess = 0;
+    this.fatalMessage = undefined;
+    this.setState("starting");
+    // A process group of its own: Ctrl-C in the terminal reaches the runtime
+    // only, which then stops every replica itself, without racing restarts.
+    const child = spawn(process.execPath, ["--enable-source-maps", this.host.bundleFile(this)], {
+      cwd: this.cwd,
+      env: this.host.environment(this),
+      stdio: ["ignore", "pipe", "pipe"],
+      detached: true,
+    });
+    this.child = child;
+    const stdout = new LineSplitter((line) => this.host.output(this, line, "stdout"));
+    const stderr = new LineSplitter((line) => this.onStderrLine(line));
+    child.stdout?.on("data", (chunk: Buffer) => stdout.push(chunk));
+    child.stderr?.on("data", (chunk: Buffer) => stderr.push(chunk));
+    child.on("error", (error) => {
+      this.host.output(this, `cannot start: ${error.message}`, "warning");
+    });
+    // "close", not "exit": every line the process wrote has been read by then.
+    child.on("close", (code, signal) => {
+      stdout.flush();
+      stderr.flush();
+      this.child = undefined;
+      this.onExit(code, signal);
+    });
+  }
+
+  private onStderrLine(line: string): void {
+    const parsed = parseJsonObject(line);
+    if (parsed !== undefined && parsed["msg"] === "call") {
+      const call = parsed as unknown as CallLogLine;
+      this.callsThisProcess += 1;
+      this.calls += 1;
+      this.consecutiveFailures = 0;
+      const duration = typeof call.durationMs === "number" ? formatDuration(call.durationMs) : "";
+      if (call.outcome === "error") {
+        this.failedCalls += 1;
+        this.lastError = { code: call.code ?? "internal", message: `call ${call.id ?? ""} failed`.replace("  ", " "), at: Date.now() };
+        this.host.output(this, `call ${call.id ?? ""} failed: ${call.code ?? "error"} (${duration})`, "warning");
+      } else {
+        this.host.output(this, `call ${call.id ?? ""} ok (${duration})`, "stderr");
+      }
+      this.host.changed(this);
+      return;
+    }
+    if (parsed !== undefined && (parsed["level"] === "fatal" || parsed["level"] === "error") && typeof parsed["msg"] === "string") {
+      const event = parsed as unknown as ProcessLogLine;
+      const text = event.message !== undefined && event.message !== event.msg ? `${event.msg}: ${event.message}` : event.msg;
+      if (event.level === "fatal") this.fatalMessage = text;
+      this.host.output(this, `${event.level}: ${text}`, "warning");
+      if (event.stack !== undefined && !/EADDRINUSE/.test(text)) {
+        for (const stackLine of event.stack.split("\n").slice(1)) this.host.output(this, stackLine, "stderr");
+      }
+      return;
+    }
+    this.host.output(this, line, "stderr");
+  }
+
+  private onExit(code: number | null, signal: NodeJS.Signals | null): void {
+    if (this.stopping) {
+      this.setState("stopped");
+      return;
+    }
+    const upMs = Date.now() - this.startedAt;
+    if (upMs >= BACKOFF_RESET_AFTER_MS) this.consecutiveFailures = 0;
+    const served = this.callsThisProcess > 0;
+    if (code === 0 && served) {
+      // The normal end of a single-shot replica (or of a reuse replica after maxCalls): replace it at once.
+      this.restarts += 1;
+      this.spawnProcess();
+      this.host.changed(this);
+      return;
+    }
+
+    const how = signal !== null ? `was killed by ${signal}` : code === 0 ? "exited without serving a call" : `exited with code ${code}`;
+    const reason = this.fatalMessage ?? describeExitCode(code);
+    this.lastError = { code: code === 1 ? "start_failed" : "crashed", message: reason === undefined ? how : `${how}: ${reason}`, at: Date.now() };
+    const delay = Math.min(BACKOFF_INITIAL_MS * 2 ** this.consecutiveFailures, BACKOFF_MAX_MS);
+    this.consecutiveFailures += 1;
+    this.host.output(
+      this,
+      `${how} after ${formatDuration(upMs)}${reason === undefined ? "" : ` (${reason})`}; restarting in ${formatDuration(delay)} (failure ${this.consecutiveFailures} in a row)`,
+      "warning",
+    );
+    this.setState("backing-off");
+    this.restartTimer = setTimeout(() => {
+      this.restartTimer = undefined;
+      if (this.stopping) return;
+      this.restarts += 1;
+      this.spawnProcess();
+    }, delay);
+  }
+
+  private clearRestartTimer(): void {
+    if (this.restartTimer !== undefined) clearTimeout(this.restartTimer);
+    this.restartTimer = undefined;
+  }
+
+  private setState(state: ReplicaState): void {
+    if (this.state === state) return;
+    this.state = state;
+    this.host.changed(this);
+  }
+}
+
+/** The handler's exit codes (see @funker/handler): 1 = could not start, 70 = crashed (EX_SOFTWARE). */
+function describeExitCode(code: number | null): string | undefined {
+  if (code === 1) return "the function could not start";
+  if (code === 70) return "the function crashed";
+  return undefined;
+}
+
+function parseJsonObject(line: string): Record<string, unknown> | undefined {
+  if (!line.startsWith("{")) return undefined;
+  try {
+    const value: unknown = JSON.parse(line);
+    return typeof value === "object" && value !== null && !Array.isArray(value) ? (value as Record<string, unknown>) : undefined;
+  } catch {
+    return undefined;
+  }
+}

@@ -1,0 +1,197 @@
+import { existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
+import { dirname, join, relative, resolve } from "node:path";
+import { isMap, parseDocument } from "yaml";
+import { UsageError } from "./arguments.js";
+import { CONFIG_FILE_NAME, findConfigFile, functionNameProblem } from "./config.js";
+
+export interface NewCommand {
+  readonly name: string;
+  /** Default `./<name>`. */
+  readonly directory: string | undefined;
+  /** Default: the nearest funker.yml, else `./funker.yml`. */
+  readonly configFile: string | undefined;
+}
+
+/** The files of a new function, by path relative to its folder. */
+export function scaffoldFiles(name: string, dependencyVersion: string): Record<string, string> {
+  const identifier = camelCase(name);
+  const typeName = `${identifier[0]?.toUpperCase() ?? ""}${identifier.slice(1)}Args`;
+  return {
+    "package.json": `${JSON.stringify(
+      {
+        name,
+        version: "0.1.0",
+        private: true,
+        type: "module",
+        scripts: {
+          test: "vitest run",
+          typecheck: "tsc -p tsconfig.json",
+          bundle: "esbuild src/handler.ts --bundle --platform=node --format=esm --target=node20 --outfile=dist/handler.mjs",
+        },
+        dependencies: { "@funker/handler": dependencyVersion },
+        devDependencies: {
+          "@funker/testing": dependencyVersion,
+          "@types/node": "^20.19.0",
+          esbuild: "^0.27.0",
+          typescript: "~5.9.0",
+          vitest: "^4.0.0",
+        },
+      },
+      null,
+      2,
+    )}\n`,
+    "tsconfig.json": `${JSON.stringify(
+      {
+        compilerOptions: {
+          target: "ES2022",
+          lib: ["ES2023"],
+          module: "NodeNext",
+          moduleResolution: "NodeNext",
+          types: ["node"],
+          strict: true,
+          noUncheckedIndexedAccess: true,
+          verbatimModuleSyntax: true,
+          skipLibCheck: true,
+          noEmit: true,
+        },
+        include: ["src"],
+      },
+      null,
+      2,
+    )}\n`,
+    [`src/${name}.ts`]: `/** The arguments of ${name}. */
+export interface ${typeName} {
+  name?: string;
+}
+
+/**
+ * The function itself: plain TypeScript, tested directly. src/handler.ts
+ * serves it as a Funker function.
+ */
+export function ${identifier}({ name = "world" }: ${typeName}): string {
+  return \`Hello, \${name}!\`;
+}
+`,
+    "src/handler.ts": `import { handler } from "@funker/handler";
+import { ${identifier} } from "./${name}.js";
+
+// Serves one call on port 9999 (FUNKER_PORT) and exits; Docker, or
+// \`funker dev\`, starts a fresh replica for the next call.
+handler(${identifier});
+`,
+    [`src/${name}.test.ts`]: `import { startFunction } from "@funker/testing";
+import { describe, expect, it } from "vitest";
+import { ${identifier} } from "./${name}.js";
+
+describe("${name}", () => {
+  it("greets by name", () => {
+    expect(${identifier}({ name: "Ada" })).toBe("Hello, Ada!");
+  });
+
+  it("answers a call over Funker's protocol", async () => {
+    const running = await startFunction(${identifier});
+    try {
+      expect(await running.call({ name: "Ada" })).toBe("Hello, Ada!");
+    } finally {
+      await running.close();
+    }
+  });
+});
+`,
+    Dockerfile: `# A Funker function image: the function bundled into one file, on Node's
+# slim image, as the unprivileged node user. Build: docker build -t ${name} .
+FROM node:20-bookworm-slim AS build
+WORKDIR /build
+COPY package.json ./
+RUN npm install --no-audit --no-fund
+COPY . .
+RUN npm run bundle
+
+FROM node:20-bookworm-slim
+WORKDIR /function
+COPY --from=build /build/dist/handler.mjs ./handler.mjs
+ENV NODE_ENV=production
+USER node
+EXPOSE 9999
+CMD ["node", "handler.mjs"]
+`,
+    ".dockerignore": "node_modules\ndist\n",
+    "README.md": `# ${name}
+
+A Funker function. \`src/${name}.ts\` is the function, \`src/handler.ts\` serves
+it on port 9999, \`src/${name}.test.ts\` tests it.
+
+\`\`\`sh
+npm test                      # or: pnpm test
+funker dev                    # runs it locally with every function of funker.yml
+funker call ${name} name=Ada     # "Hello, Ada!"
+docker build -t ${name} .
+\`\`\`
+`,
+  };
+}
+
+/** `funker new <name>`: writes the files and adds the function to funker.yml. */
+export function runNew(command: NewCommand): number {
+  const problem = functionNameProblem(command.name);
+  if (problem !== undefined) throw new UsageError(problem);
+  const directory = resolve(command.directory ?? command.name);
+  if (existsSync(join(directory, "package.json")) || existsSync(join(directory, "src", "handler.ts"))) {
+    throw new UsageError(`${directory} already holds a package; choose another --dir`);
+  }
+  const configFile = command.configFile !== undefined ? resolve(command.configFile) : (findConfigFile(process.cwd()) ?? resolve(CONFIG_FILE_NAME));
+
+  const files = scaffoldFiles(command.name, dependencyVersionFor(directory));
+  const entry = relative(dirname(configFile), directory) || ".";
+  addToConfig(configFile, command.name, entry);
+  for (const [path, content] of Object.entries(files)) {
+    const file = join(directory, path);
+    mkdirSync(dirname(file), { recursive: true });
+    writeFileSync(file, content);
+  }
+  const shown = relative(process.cwd(), directory) || ".";
+  process.stdout.write(
+    `created ${shown}/ (${Object.keys(files).length} files) and added "${command.name}" to ${relative(process.cwd(), configFile) || configFile}\n` +
+      `next: install its dependencies, then run its test and \`funker dev\`\n`,
+  );
+  return 0;
+}
+
+function addToConfig(configFile: string, name: string, entry: string): void {
+  const text = existsSync(configFile) ? readFileSync(configFile, "utf8") : "version: 1\nfunctions: {}\n";
+  const document = parseDocument(text);
+  if (document.errors.length > 0) throw new UsageError(`${configFile} does not parse; fix it first (funker ls shows where)`);
+  const functions = document.get("functions", true);
+  if (functions !== undefined && !isMap(functions)) throw new UsageError(`${configFile}: "functions" is not a mapping`);
+  if (isMap(functions) && functions.has(name)) throw new UsageError(`${configFile} already has a function "${name}"`);
+  document.setIn(["functions", name], document.createNode({ entry, replicas: 1, mode: "single-shot" }));
+  const functionsNode = document.get("functions", true);
+  if (isMap(functionsNode)) functionsNode.flow = false;
+  writeFileSync(configFile, document.toString());
+}
+
+/**
+ * Inside the Funker repository the function depends on the workspace's own
+ * packages; elsewhere on the released version matching this CLI.
+ */
+function dependencyVersionFor(directory: string): string {
+  let folder = directory;
+  for (;;) {
+    const handlerManifest = join(folder, "packages", "handler", "package.json");
+    if (existsSync(join(folder, "pnpm-workspace.yaml")) && existsSync(handlerManifest)) {
+      const manifest = JSON.parse(readFileSync(handlerManifest, "utf8")) as { name?: string };
+      if (manifest.name === "@funker/handler") return "workspace:^";
+    }
+    const parent = dirname(folder);
+    if (parent === folder) break;
+    folder = parent;
+  }
+  const own = JSON.parse(readFileSync(new URL("../package.json", import.meta.url), "utf8")) as { version: string };
+  return `^${own.version}`;
+}
+
+function camelCase(name: string): string {
+  const words = name.split("-").filter((word) => word !== "");
+  const joined = words.map((word, index) => (index === 0 ? word : `${word[0]?.toUpperCase() ?? ""}${word.slice(1)}`)).join("");
+  return /^[0-9]/.test(joined) ? `fn${joined}` : joined;
+}
