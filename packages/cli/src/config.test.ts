@@ -1,0 +1,138 @@
+import { mkdtempSync, mkdirSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { afterEach, beforeEach, describe, expect, it } from "vitest";
+import { parseKeyValueArguments, UsageError } from "./arguments.js";
+import { ConfigError, parseConfig } from "./config.js";
+import { parseDuration } from "./duration.js";
+
+let root: string;
+beforeEach(() => {
+  root = mkdtempSync(join(tmpdir(), "funker-config-test-"));
+  mkdirSync(join(root, "add", "src"), { recursive: true });
+  writeFileSync(join(root, "add", "package.json"), "{}");
+  writeFileSync(join(root, "add", "src", "handler.ts"), "");
+});
+afterEach(() => rmSync(root, { recursive: true, force: true }));
+
+function issuesOf(text: string): string[] {
+  try {
+    parseConfig(text, join(root, "funker.yml"));
+  } catch (error) {
+    if (error instanceof ConfigError) return error.issues.map((issue) => `${issue.line}:${issue.column} ${issue.message}`);
+    throw error;
+  }
+  return [];
+}
+
+describe("funker.yml", () => {
+  it("reads every setting, with defaults", () => {
+    const config = parseConfig(
+      `version: 1
+name: shop
+functions:
+  add:
+    entry: add
+    image: registry.local:5000/funker/add:1.2
+    replicas: 3
+    mode: reuse
+    timeout: 1m30s
+    concurrency: 4
+    maxCalls: 1000
+    environment: { LEVEL: debug, RETRIES: 3 }
+    secrets: [db-password]
+    scale: { min: 1, max: 8, idle: 5m }
+    endpointMode: vip
+  plain:
+    entry: add/src/handler.ts
+`,
+      join(root, "funker.yml"),
+    );
+    expect(config.name).toBe("shop");
+    expect(config.network).toBe("funker");
+    const [add, plain] = config.functions;
+    expect(add).toMatchObject({
+      name: "add",
+      entry: join(root, "add", "src", "handler.ts"),
+      directory: join(root, "add"),
+      image: "registry.local:5000/funker/add:1.2",
+      replicas: 3,
+      mode: "reuse",
+      timeoutMs: 90_000,
+      concurrency: 4,
+      maxCalls: 1000,
+      environment: { LEVEL: "debug", RETRIES: "3" },
+      secrets: ["db-password"],
+      scale: { min: 1, max: 8, idleMs: 300_000 },
+      endpointMode: "vip",
+    });
+    expect(plain).toMatchObject({ image: "plain:latest", replicas: 1, mode: "single-shot", endpointMode: "dnsrr", timeoutMs: undefined });
+  });
+
+  it("names the line and column of each problem", () => {
+    expect(
+      issuesOf(`version: 2
+functions:
+  add:
+    entry: add
+    replicas: -1
+    mode: sometimes
+    timeout: soon
+    concurrency: 2
+    colour: blue
+  missing:
+    entry: nowhere/handler.ts
+  Add_1:
+    entry: add
+`),
+    ).toEqual([
+      "1:10 `version` must be 1, the only version of this file format",
+      "9:5 unknown setting functions.add.colour; expected one of: entry, image, replicas, mode, timeout, concurrency, maxCalls, environment, secrets, scale, endpointMode, dockerfile",
+      "5:15 functions.add.replicas must be a whole number from 0 to 100, got -1",
+      '6:11 functions.add.mode must be "single-shot" (one call per process) or "reuse"',
+      '7:14 functions.add.timeout must be a duration such as "30s", "500ms" or "2m", got "soon"',
+      "8:18 functions.add.concurrency applies only to mode: reuse (a single-shot replica serves one call)",
+      "11:12 functions.missing.entry: nowhere/handler.ts does not exist",
+      '12:3 function name "Add_1" is not a valid Docker service name: use lower case letters, digits and inner hyphens, at most 63 characters',
+    ]);
+  });
+
+  it("reports YAML syntax errors with their position", () => {
+    expect(issuesOf("version: 1\nfunctions:\n  add: [\n")[0]).toMatch(/^4:1 YAML syntax: Flow sequence in block collection must be sufficiently indented and end with a \]/);
+    expect(issuesOf("version: 1\nfunctions:\n  add:\n    entry: add\n  add:\n    entry: add\n")[0]).toMatch(/^5:3 YAML syntax: Map keys must be unique/);
+  });
+
+  it("requires functions", () => {
+    expect(issuesOf("version: 1\n")).toEqual(["1:1 missing `functions:`, the functions by name"]);
+    expect(issuesOf("- a\n")).toEqual(["1:1 expected a mapping with `version: 1` and `functions:`"]);
+  });
+});
+
+describe("key=value arguments", () => {
+  it("reads JSON values and keeps other text as strings", () => {
+    expect(parseKeyValueArguments(["x=1", "ok=true", "name=Ada", 'id="42"', "tags=[1,2]", "empty=", "eq=a=b"])).toEqual({
+      x: 1,
+      ok: true,
+      name: "Ada",
+      id: "42",
+      tags: [1, 2],
+      empty: "",
+      eq: "a=b",
+    });
+  });
+
+  it("rejects words that are not key=value, and repeated keys", () => {
+    expect(() => parseKeyValueArguments(["x"])).toThrow(UsageError);
+    expect(() => parseKeyValueArguments(["=1"])).toThrow('argument "=1" has no name before "="');
+    expect(() => parseKeyValueArguments(["x=1", "x=2"])).toThrow('argument "x" is given twice');
+  });
+});
+
+describe("durations", () => {
+  it("reads units and bare milliseconds", () => {
+    expect([parseDuration("500ms"), parseDuration("30s"), parseDuration("2m"), parseDuration("1h"), parseDuration("1m30s"), parseDuration(250), parseDuration("250")]).toEqual([
+      500, 30_000, 120_000, 3_600_000, 90_000, 250, 250,
+    ]);
+    expect([parseDuration("soon"), parseDuration("5 s"), parseDuration(-1), parseDuration("s")]).toEqual([undefined, undefined, undefined, undefined]);
+  });
+});
