@@ -182,6 +182,8 @@ describe("handler: errors thrown by the function", () => {
       throw new Error("rejected");
     });
     expect(frameError(await framedCall(server.port, {}))).toMatchObject({ code: "handler_error", message: "rejected" });
+    await server.server.closed;
+    expect(server.server.state).toEqual({ status: "closed", inFlight: 0, callsServed: 1, lastError: { code: "handler_error", message: "rejected" } });
   });
 
   it("keeps the code of a FunkerError the function throws", async () => {
