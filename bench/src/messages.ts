@@ -1,0 +1,32 @@
+/** What the orchestrator and its caller processes say to each other over IPC. */
+
+/** How a caller calls: the raw baselines, the Funker client, and HTTP for the Functions Framework. */
+export type CallerKind = "raw-per-call" | "raw-persistent" | "funker-per-call" | "funker-kept" | "http-keep-alive";
+
+/** Given to a caller process at start (in `BENCH_CALLER`). */
+export interface CallerSetup {
+  kind: CallerKind;
+  /** Ports on 127.0.0.1; loops are spread over them round-robin. */
+  ports: number[];
+  /** Loops calling at once, each one call at a time. */
+  concurrency: number;
+}
+
+export interface RunCommand {
+  type: "run";
+  durationMs: number;
+  concurrency: number;
+}
+
+/** One round of one caller. */
+export interface RoundMeasurement {
+  calls: number;
+  errors: number;
+  firstError: string | undefined;
+  elapsedMs: number;
+  callsPerSecond: number;
+  p50Ms: number;
+  p99Ms: number;
+  /** User plus system CPU of the caller process per completed call, in µs. */
+  cpuMicrosPerCall: number;
+}
