@@ -220,6 +220,9 @@ export class FrameDecoder {
       const prefix = this.queue.peek(FRAME_PREFIX_BYTES + HEADER_LENGTH_BYTES);
       const view = new DataView(prefix.buffer, prefix.byteOffset, prefix.byteLength);
       const type = view.getUint8(0);
+      // The type is checked before the length, so that a stray text protocol
+      // ("HTTP/1.1 …") reads as a protocol error, not as a huge frame.
+      if (type < FIRST_EXTENSION_TYPE && !knownFrameTypes.has(type)) throw unknownFrameType(type);
       const payloadLength = view.getUint32(1);
       if (payloadLength < HEADER_LENGTH_BYTES) {
         throw new FunkerError("protocol_error", `frame type ${type} has a payload of ${payloadLength} bytes, less than its header length field`);
@@ -268,6 +271,12 @@ export class FrameDecoder {
   }
 }
 
+const knownFrameTypes: ReadonlySet<number> = new Set(Object.values(FrameType));
+
+function unknownFrameType(type: number): FunkerError {
+  return new FunkerError("protocol_error", `unknown frame type 0x${type.toString(16).padStart(2, "0")}`);
+}
+
 function tooLarge(size: number, limit: number): FunkerError {
   return new FunkerError("payload_too_large", `a frame of ${size} bytes exceeds the payload limit of ${limit} bytes`, {
     data: { size, limit },
@@ -301,7 +310,7 @@ function decodeFrame(type: number, payload: Uint8Array): Frame | undefined {
       return cancel;
     }
     default:
-      throw new FunkerError("protocol_error", `unknown frame type 0x${type.toString(16).padStart(2, "0")}`);
+      throw unknownFrameType(type);
   }
 }
 
