@@ -42,6 +42,9 @@ const DEFAULTS = {
   maxIdleConnectionsPerAddress: 16,
 } as const;
 
+/** How long an interceptor may take to report its own deadline or cancellation before the client reports one for it. */
+const INTERCEPTOR_GRACE_MS = 50;
+
 /** Call ids: a random prefix per process and a counter, unique without a random draw per call. */
 const callIdPrefix = randomBytes(6).toString("base64url");
 let callIdCounter = 0;
@@ -223,14 +226,26 @@ export class ClientCore {
       deadline,
       signal,
     );
+    if (outcome.kind === "value") {
+      if (outcome.value.ok) return outcome.value.value;
+      throw FunkerError.from(outcome.value.error);
+    }
+    // A fake that watches the same deadline and signal knows better whether
+    // its call was delivered: give its own answer a moment to arrive.
+    let graceTimer: NodeJS.Timeout | undefined;
+    const ownAnswer = await Promise.race([
+      answer.then(
+        () => undefined,
+        (error: unknown) => (error instanceof FunkerError ? error : undefined),
+      ),
+      new Promise<undefined>((resolve) => (graceTimer = setTimeout(() => resolve(undefined), INTERCEPTOR_GRACE_MS))),
+    ]);
+    clearTimeout(graceTimer);
+    if (ownAnswer !== undefined && (ownAnswer.code === "deadline_exceeded" || ownAnswer.code === "cancelled")) throw ownAnswer;
     if (outcome.kind === "deadline") {
       throw new FunkerError("deadline_exceeded", `the call to "${name}" did not finish within ${timeout} ms`, { mayHaveRun: true });
     }
-    if (outcome.kind === "aborted") {
-      throw new FunkerError("cancelled", `the call to "${name}" was cancelled`, { mayHaveRun: true, cause: signal?.reason });
-    }
-    if (outcome.value.ok) return outcome.value.value;
-    throw FunkerError.from(outcome.value.error);
+    throw new FunkerError("cancelled", `the call to "${name}" was cancelled`, { mayHaveRun: true, cause: signal?.reason });
   }
 
   /**
