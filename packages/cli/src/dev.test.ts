@@ -84,14 +84,17 @@ describe("funker dev", { timeout: 120_000 }, () => {
 
     // Each call replaced a single-shot process; the state file catches up within its write delay.
     await expect.poll(() => readDevState(project.root).functions["add"]?.replicas.reduce((sum, replica) => sum + replica.calls, 0), { timeout: WAIT_MS }).toBe(4);
-    const status = await runCli(["status", "--json"], { cwd: project.root });
-    const shown = JSON.parse(status.stdout) as { functions: Record<string, { calls: number; restarts: number; state: string }[]> };
-    const addReplicas = shown.functions["add"] ?? [];
-    expect(addReplicas.reduce((sum, replica) => sum + replica.restarts, 0)).toBe(4);
+    // A replica is replaced when its process closes, a moment after its call was logged.
+    const addStatus = async () => {
+      const status = await runCli(["status", "--json"], { cwd: project.root });
+      return (JSON.parse(status.stdout) as { functions: Record<string, { calls: number; restarts: number; state: string }[]> }).functions["add"] ?? [];
+    };
+    await expect.poll(async () => (await addStatus()).reduce((sum, replica) => sum + replica.restarts, 0), { timeout: WAIT_MS }).toBe(4);
+    const addReplicas = await addStatus();
     expect(addReplicas.every((replica) => ["idle", "starting", "busy"].includes(replica.state))).toBe(true);
     const table = await runCli(["status"], { cwd: project.root });
     expect(table.stdout).toMatch(/^REPLICA\s+PORT\s+PID\s+STATE\s+CALLS\s+FAILED\s+RESTARTS\s+LAST ERROR$/m);
-    expect(table.stdout).toMatch(/^double\.1\s+\d+\s+\d+\s+idle\s+0\s+0\s+0\s+-$/m);
+    expect(table.stdout, table.stdout).toMatch(/^double\.1\s+\d+\s+\d+\s+idle\s+0\s+0\s+0\s+-$/m);
 
     await expect.poll(() => replicaPids(readDevState(project.root)).length, { timeout: WAIT_MS }).toBe(3);
     const pids = replicaPids(readDevState(project.root));

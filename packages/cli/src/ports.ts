@@ -74,7 +74,10 @@ export async function readSocketTable(): Promise<SocketTable | undefined> {
       const local = fields[1];
       const state = fields[3];
       if (local === undefined || state === undefined) continue;
-      const port = Number.parseInt(local.slice(local.lastIndexOf(":") + 1), 16);
+      const separator = local.lastIndexOf(":");
+      // Replicas listen on 127.0.0.1 only: "0100007F" in the kernel's byte order (an IPv4-mapped address in tcp6).
+      if (!local.slice(0, separator).endsWith("0100007F")) continue;
+      const port = Number.parseInt(local.slice(separator + 1), 16);
       if (state === TCP_LISTEN) listening.add(port);
       else if (state === TCP_ESTABLISHED) connections.set(port, (connections.get(port) ?? 0) + 1);
     }
