@@ -4,7 +4,7 @@ export default defineConfig({
   entry: [
     "src/main.ts",
     "src/caller.ts",
-    "src/summarize-profile.ts",
+    "src/profile-summary.ts",
     "src/servers/raw-per-call.ts",
     "src/servers/raw-persistent.ts",
     "src/servers/bare-single-shot.ts",

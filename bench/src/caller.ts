@@ -10,6 +10,7 @@ import { connect } from "node:net";
 import type { Socket } from "node:net";
 import { performance } from "node:perf_hooks";
 import { createClient } from "@funker/client";
+import type { ClientOptions } from "@funker/client";
 import type { CallerKind, CallerSetup, RoundMeasurement, RunCommand } from "./messages.js";
 
 type CallOnce = (loop: number, sequence: number) => Promise<number>;
@@ -91,6 +92,8 @@ function funker(addresses: readonly Address[], keepConnections: boolean): Caller
     endpoints: { add: addresses.map((address) => `${address.host}:${address.port}`) },
     // A pool that keeps nothing: every call opens its own connection.
     ...(keepConnections ? {} : { maxIdleConnectionsPerAddress: 0 }),
+    // Client options to try a change against the same baselines (`BENCH_CLIENT_OPTIONS='{"deadAddressMs":100}'`).
+    ...(JSON.parse(process.env["BENCH_CLIENT_OPTIONS"] ?? "{}") as ClientOptions),
   });
   return {
     call: (_loop, sequence) => client.call<number>("add", { x: sequence, y: 2 }),

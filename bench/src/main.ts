@@ -6,7 +6,7 @@
  *   --quick               a smoke run of every scenario, in well under a minute
  *   --scenario <name>     only this scenario (repeat, or separate names by commas)
  *   --rounds <n>          pairs of rounds per scenario
- *   --profile             write CPU profiles of Funker's processes and summarise them
+ *   --profile             write CPU profiles of the servers and callers and summarise them
  */
 import { mkdir, mkdtemp, readdir, writeFile } from "node:fs/promises";
 import { cpus, loadavg, platform, release, tmpdir, totalmem } from "node:os";
@@ -24,6 +24,8 @@ const SCENARIO_TIMEOUT_MS = 150_000;
 
 async function main(): Promise<number> {
   const { values } = parseArgs({
+    // `pnpm bench -- --quick` may pass the `--` through; it separates nothing here.
+    args: process.argv.slice(2).filter((argument) => argument !== "--"),
     options: {
       quick: { type: "boolean", default: process.env["BENCH_QUICK"] === "1" },
       scenario: { type: "string", multiple: true },
@@ -31,8 +33,6 @@ async function main(): Promise<number> {
       profile: { type: "boolean", default: false },
       help: { type: "boolean", default: false },
     },
-    // `pnpm bench -- --quick` passes the `--` through.
-    allowPositionals: true,
   });
   if (values.help === true) {
     console.log(`usage: pnpm bench [-- --quick] [--scenario <name>] [--rounds <n>] [--profile]\nscenarios: ${scenarios.map((scenario) => scenario.name).join(", ")}`);

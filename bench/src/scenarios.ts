@@ -17,6 +17,7 @@ import {
   benchDist,
   CallerProcess,
   childEnvironment,
+  cpuMilliseconds,
   connectWhenListening,
   freePort,
   funkerAddScript,
@@ -102,7 +103,6 @@ interface ServerSpec {
   role: string;
   args: (port: number) => string[];
   environment: (port: number) => Record<string, string>;
-  funker: boolean;
 }
 
 const funkerReuse = (concurrency = 1): ServerSpec => ({
@@ -115,14 +115,12 @@ const funkerReuse = (concurrency = 1): ServerSpec => ({
     FUNKER_LOG: "off",
     FUNKER_CONCURRENCY: String(concurrency),
   }),
-  funker: true,
 });
 
 const rawServer = (name: "raw-per-call" | "raw-persistent"): ServerSpec => ({
   role: name,
   args: () => [serverScript(name)],
   environment: (port) => ({ BENCH_PORT: String(port) }),
-  funker: false,
 });
 
 function functionsFrameworkMain(): string {
@@ -133,7 +131,6 @@ const functionsFramework: ServerSpec = {
   role: "functions-framework",
   args: (port) => [functionsFrameworkMain(), "--target=add", "--signature-type=http", `--source=${serverScript("functions-framework-add")}`, `--port=${port}`],
   environment: () => ({}),
-  funker: false,
 };
 
 async function startServers(spec: ServerSpec, count: number, settings: Settings): Promise<{ ports: number[]; children: ChildProcess[] }> {
@@ -141,7 +138,7 @@ async function startServers(spec: ServerSpec, count: number, settings: Settings)
   const children: ChildProcess[] = [];
   for (let index = 0; index < count; index += 1) {
     const port = await freePort();
-    const child = spawnNode(spec.args(port), childEnvironment(spec.environment(port)), spec.funker ? settings.profileArgs(`${spec.role}-${index}`) : []);
+    const child = spawnNode(spec.args(port), childEnvironment(spec.environment(port)), settings.profileArgs(`${spec.role}-${index}`));
     ports.push(port);
     children.push(child);
   }
@@ -161,25 +158,42 @@ async function throughputPairs(
   funkerSide: Side,
   baselineSide: Side,
   concurrency: number,
-): Promise<{ funker: RoundMeasurement[]; baseline: RoundMeasurement[] }> {
+): Promise<{ funker: RoundMeasurement[]; baseline: RoundMeasurement[]; serverCpu: { funker: number[]; baseline: number[] } }> {
   const funkerServers = await startServers(funkerSide.server, funkerSide.replicas, settings);
   const baselineServers = await startServers(baselineSide.server, baselineSide.replicas, settings);
   const funkerCaller = new CallerProcess({ kind: funkerSide.caller, ports: funkerServers.ports, concurrency }, settings.profileArgs(`caller-${funkerSide.caller}`));
-  const baselineCaller = new CallerProcess({ kind: baselineSide.caller, ports: baselineServers.ports, concurrency });
+  const baselineCaller = new CallerProcess({ kind: baselineSide.caller, ports: baselineServers.ports, concurrency }, settings.profileArgs(`caller-${baselineSide.caller}`));
   try {
     await baselineCaller.run(settings.warmupMs, concurrency);
     await funkerCaller.run(settings.warmupMs, concurrency);
     const funker: RoundMeasurement[] = [];
     const baseline: RoundMeasurement[] = [];
+    const serverCpu = { funker: [] as number[], baseline: [] as number[] };
+    const measure = async (caller: CallerProcess, side: Side, servers: ChildProcess[]): Promise<[RoundMeasurement, number]> => {
+      const cpuBefore = await totalCpuMilliseconds(servers);
+      const measurement = checked(await caller.run(settings.roundMs, concurrency), side.caller);
+      const cpuMs = (await totalCpuMilliseconds(servers)) - cpuBefore;
+      return [measurement, (cpuMs * 1_000) / measurement.calls];
+    };
     for (let round = 0; round < settings.rounds; round += 1) {
-      baseline.push(checked(await baselineCaller.run(settings.roundMs, concurrency), baselineSide.caller));
-      funker.push(checked(await funkerCaller.run(settings.roundMs, concurrency), funkerSide.caller));
+      const [baselineRound, baselineCpu] = await measure(baselineCaller, baselineSide, baselineServers.children);
+      baseline.push(baselineRound);
+      serverCpu.baseline.push(baselineCpu);
+      const [funkerRound, funkerCpu] = await measure(funkerCaller, funkerSide, funkerServers.children);
+      funker.push(funkerRound);
+      serverCpu.funker.push(funkerCpu);
     }
-    return { funker, baseline };
+    return { funker, baseline, serverCpu };
   } finally {
     await Promise.all([funkerCaller.close(), baselineCaller.close()]);
     await Promise.all([...funkerServers.children, ...baselineServers.children].map(stop));
   }
+}
+
+async function totalCpuMilliseconds(children: readonly ChildProcess[]): Promise<number> {
+  let total = 0;
+  for (const child of children) total += await cpuMilliseconds(child.pid as number);
+  return total;
 }
 
 function checked(measurement: RoundMeasurement, kind: CallerKind): RoundMeasurement {
@@ -217,6 +231,7 @@ const warmPerCall: Scenario = {
           cpuPerCall(result.baseline),
           { op: "<=", value: 1.2 },
         ),
+        row(this.title, "replica CPU µs per call", "µs", result.serverCpu.funker, "the raw server", result.serverCpu.baseline, undefined),
       ],
       notes: [],
     };
@@ -249,6 +264,7 @@ const warmKept: Scenario = {
           cpuPerCall(result.baseline),
           { op: "<=", value: 1.2 },
         ),
+        row(this.title, "replica CPU µs per call", "µs", result.serverCpu.funker, "the raw server", result.serverCpu.baseline, undefined),
       ],
       notes: [],
     };
@@ -277,6 +293,8 @@ const concurrent: Scenario = {
           value: 0.85,
         }),
         row(this.title, "p99 latency", "ms", p99(result.funker), `${REPLICAS} raw servers`, p99(result.baseline), undefined),
+        row(this.title, "caller CPU µs per call", "µs", cpuPerCall(result.funker), "bare Node client", cpuPerCall(result.baseline), undefined),
+        row(this.title, "replicas' CPU µs per call", "µs", result.serverCpu.funker, "the raw servers", result.serverCpu.baseline, undefined),
       ],
       notes: [`Each replica runs with FUNKER_CONCURRENCY=${CONCURRENT_CALLERS / REPLICAS}; the caller is one process with ${CONCURRENT_CALLERS} calls in flight.`],
     };
@@ -300,6 +318,7 @@ const againstFunctionsFramework: Scenario = {
           value: 1.5,
         }),
         row(this.title, "p50 latency", "ms", p50(result.funker), "functions-framework", p50(result.baseline), { op: "<=", value: 0.6 }),
+        row(this.title, "server CPU µs per call", "µs", result.serverCpu.funker, "functions-framework", result.serverCpu.baseline, undefined),
       ],
       notes: [],
     };
@@ -389,6 +408,12 @@ async function nodeEmpty(): Promise<number> {
   return performance.now() - startedAt;
 }
 
+async function cycles(count: number, measure: () => Promise<Cycle>): Promise<Cycle[]> {
+  const values: Cycle[] = [];
+  for (let index = 0; index < count; index += 1) values.push(await measure());
+  return values;
+}
+
 /** Medians of a few cycles make one round's figure; rounds then alternate between the sides. */
 async function medianOf<T>(count: number, measure: () => Promise<T>, pick: (value: T) => number): Promise<number> {
   const values: number[] = [];
@@ -402,17 +427,24 @@ const singleShotCycle: Scenario = {
   async run(settings) {
     const funker: number[] = [];
     const bare: number[] = [];
+    const funkerReply: number[] = [];
+    const bareReply: number[] = [];
     const empty: number[] = [];
     await funkerSingleShot(settings);
     await bareSingleShot();
     for (let round = 0; round < settings.rounds; round += 1) {
-      bare.push(await medianOf(settings.cyclesPerRound, bareSingleShot, (value) => value.exitMs));
-      funker.push(await medianOf(settings.cyclesPerRound, () => funkerSingleShot(settings, round === 0 ? "single-shot" : undefined), (value) => value.exitMs));
+      const bareCycles = await cycles(settings.cyclesPerRound, bareSingleShot);
+      bare.push(summarize(bareCycles.map((value) => value.exitMs)).median);
+      bareReply.push(summarize(bareCycles.map((value) => value.replyMs)).median);
+      const funkerCycles = await cycles(settings.cyclesPerRound, () => funkerSingleShot(settings, round === 0 ? "single-shot" : undefined));
+      funker.push(summarize(funkerCycles.map((value) => value.exitMs)).median);
+      funkerReply.push(summarize(funkerCycles.map((value) => value.replyMs)).median);
       empty.push(await medianOf(settings.cyclesPerRound, nodeEmpty, (value) => value));
     }
     return {
       rows: [
         row(this.title, "spawn → exit", "ms", funker, "bare Node script: bind, answer one JSON call, exit", bare, { op: "<=", value: 1.1 }),
+        row(this.title, "spawn → reply", "ms", funkerReply, "the bare script", bareReply, undefined),
         row("Node's floor: `node -e 0`, spawn → exit", "spawn → exit", "ms", empty, "—", undefined, undefined),
       ],
       notes: [],
@@ -505,6 +537,12 @@ async function framedExchangeKept(socket: Socket): Promise<void> {
   await result;
 }
 
+/** The add example's folder for `funker dev` to bundle; the bench's own copy when the example is missing. */
+function addExampleFolder(): string {
+  const example = join(repositoryRoot, "examples", "add");
+  return existsSync(join(example, "src", "handler.ts")) ? example : serverScript("funker-add");
+}
+
 /** Replicas of the local runtime scenario, and callers in flight against them (one per replica). */
 const DEV_REPLICAS = 4;
 
@@ -522,7 +560,7 @@ async function startDevRuntime(cli: string): Promise<DevRuntime> {
   const configFile = join(directory, "funker.yml");
   await writeFile(
     configFile,
-    ["version: 1", "name: bench", "functions:", "  add:", "    entry: ../servers/funker-add.js", `    replicas: ${DEV_REPLICAS}`, "    mode: single-shot", ""].join("\n"),
+    ["version: 1", "name: bench", "functions:", "  add:", `    entry: ${JSON.stringify(addExampleFolder())}`, `    replicas: ${DEV_REPLICAS}`, "    mode: single-shot", ""].join("\n"),
   );
   const child = spawn(process.execPath, [cli, "dev", "-f", configFile, "--no-watch"], {
     cwd: directory,

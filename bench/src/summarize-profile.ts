@@ -2,12 +2,9 @@
  * Summarises a `.cpuprofile` (from `node --cpu-prof`): self time per
  * function, grouped as Funker's code, Node's internals, or the rest, so a
  * missed goal can be split into what is ours and what is Node's floor.
- *
- *   node bench/dist/summarize-profile.js <file.cpuprofile> [top]
+ * From the command line: `node bench/dist/profile-summary.js <file.cpuprofile> [top]`.
  */
 import { readFile } from "node:fs/promises";
-import { argv } from "node:process";
-import { fileURLToPath } from "node:url";
 
 interface ProfileNode {
   id: number;
@@ -45,6 +42,8 @@ export async function summarizeProfile(path: string, top = 25): Promise<string> 
     const node = nodes.get(id);
     if (node === undefined) continue;
     const { functionName, url, lineNumber } = node.callFrame;
+    // Waiting for the next event is not work: shares are of busy time.
+    if (functionName === "(idle)") continue;
     const file = url.replace(/^.*\/(packages|node_modules)\//, "");
     const key = `${functionName || "(anonymous)"} ${file}${url === "" ? "" : `:${lineNumber + 1}`}`;
     const who = owner(url);
@@ -55,19 +54,9 @@ export async function summarizeProfile(path: string, top = 25): Promise<string> 
     total += micros;
   }
   const percent = (micros: number): string => `${((micros / total) * 100).toFixed(1).padStart(5)}%`;
-  const lines = [`total sampled ${(total / 1000).toFixed(0)} ms; self time by owner: ${[...byOwner].sort((a, b) => b[1] - a[1]).map(([who, micros]) => `${who} ${percent(micros).trim()}`).join(", ")}`];
+  const lines = [`busy (sampled, idle excluded) ${(total / 1000).toFixed(0)} ms; self time by owner: ${[...byOwner].sort((a, b) => b[1] - a[1]).map(([who, micros]) => `${who} ${percent(micros).trim()}`).join(", ")}`];
   for (const [key, entry] of [...byFunction].sort((a, b) => b[1].micros - a[1].micros).slice(0, top)) {
     lines.push(`${percent(entry.micros)}  ${(entry.micros / 1000).toFixed(1).padStart(8)} ms  [${entry.owner}] ${key}`);
   }
   return lines.join("\n");
-}
-
-if (argv[1] === fileURLToPath(import.meta.url)) {
-  const [path, top] = argv.slice(2);
-  if (path === undefined) {
-    console.error("usage: node bench/dist/summarize-profile.js <file.cpuprofile> [top]");
-    process.exitCode = 2;
-  } else {
-    console.log(await summarizeProfile(path, top === undefined ? 25 : Number(top)));
-  }
 }
