@@ -1,0 +1,5 @@
+import { handler } from "@funker/handler";
+
+handler(function (args, callback) {
+  callback(args.x + args.y)
+})
