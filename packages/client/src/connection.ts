@@ -87,6 +87,8 @@ export class FramedConnection {
   private timer: NodeJS.Timeout | undefined;
   private lastByteAt = 0;
   private silenceLimitMs = 0;
+  /** Whether the handler sent any frame for the current call: its proof that the call was delivered. */
+  private accepted = false;
 
   constructor(address: Address, maxPayloadBytes: number, home: ConnectionHome) {
     this.address = address;
@@ -116,6 +118,7 @@ export class FramedConnection {
       this.callsStarted += 1;
       this.request = request;
       this.resolveAttempt = resolve;
+      this.accepted = false;
       this.lastByteAt = Date.now();
       this.silenceLimitMs = request.heartbeatIntervalMs > 0 ? request.heartbeatIntervalMs * HEARTBEAT_MISSES_BEFORE_DEAD : 0;
       request.signal?.addEventListener("abort", this.onAbort);
@@ -181,6 +184,7 @@ export class FramedConnection {
   };
 
   private onFrame(request: AttemptRequest, frame: Frame, nothingFollows: boolean): void {
+    this.accepted = true;
     switch (frame.type) {
       case "heartbeat":
         if (frame.id !== request.id) this.fail(wrongId(frame.id, request.id), false);
@@ -227,7 +231,26 @@ export class FramedConnection {
       return;
     }
     const key = this.address.key;
-    if (this.socketError !== undefined) {
+    if (this.connected && !this.accepted && this.decoder.bufferedBytes === 0) {
+      // A handler sends a frame before it runs the function, so a connection
+      // that ends before any frame never reached a function: typically a
+      // single-shot replica that closed its listener with this connection
+      // still in its accept queue, or a kept connection the handler closed
+      // as idle. Safe to deliver elsewhere, and the address is spent.
+      const reason = this.socketError instanceof Error ? this.socketError.message : "closed";
+      this.finish(
+        {
+          ok: false,
+          // A kept connection closed as idle says nothing about the replica.
+          addressDead: this.callsStarted <= 1,
+          error: new FunkerError("connection_failed", `${key} ended the connection before accepting the call (${reason})`, {
+            cause: this.socketError,
+            mayHaveRun: false,
+          }),
+        },
+        false,
+      );
+    } else if (this.socketError !== undefined) {
       const failure = failureFromSocketError(this.socketError, this.connected ? "after-send" : "before-send", key);
       this.finish({ ok: false, ...failure }, false);
     } else if (!this.connected) {

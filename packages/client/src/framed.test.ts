@@ -163,6 +163,25 @@ describe("bad input and faults", () => {
     expect(error.mayHaveRun).toBe(true);
   });
 
+  test("a connection that ends before the handler accepted the call is delivered again, even when not idempotent", async () => {
+    // The first connection ends unanswered, as a single-shot replica's queued
+    // connections do when it closes its listener; the second is served.
+    let connections = 0;
+    const server = track(
+      await startFramedServer({
+        accept: false,
+        onCall(call, peer) {
+          connections += 1;
+          if (connections === 1) peer.socket.destroy();
+          else peer.send(encodeResult(call.id, "second"));
+        },
+      }),
+    );
+    const client = track(createClient({ endpoints: { add: server.endpoint }, deadAddressMs: 1 }));
+    expect(await client.call("add", {})).toBe("second");
+    expect(server.calls).toHaveLength(2);
+  });
+
   test("a handler killed mid-call is handler_crashed, not a hang", async () => {
     const { child, port, received } = await startSilentChild();
     trackChild(child);

@@ -307,8 +307,9 @@ export class Connection {
       Math.max(0, remaining),
     );
     let heartbeat: NodeJS.Timeout | undefined;
+    let heartbeatFrame: Uint8Array | undefined;
     if (description.protocol === "framed" && heartbeatIntervalMs > 0) {
-      const bytes = encodeHeartbeat(description.id);
+      const bytes = (heartbeatFrame = encodeHeartbeat(description.id));
       heartbeat = setInterval(() => {
         if (this.socket.writable) this.socket.write(bytes);
       }, Math.max(heartbeatIntervalMs, MIN_HEARTBEAT_INTERVAL_MS));
@@ -321,6 +322,11 @@ export class Connection {
       let args = decodeJson(body, "bad_arguments", "arguments");
       if (options.schema !== undefined) args = await validateArguments(options.schema, args);
       if (signal.aborted) throw signal.reason;
+      // The first frame of a call is its proof of delivery: a caller whose
+      // connection breaks before any frame knows the function did not run
+      // (a single-shot replica resets the connections left in its accept
+      // queue when it closes its listener), so it may safely try elsewhere.
+      if (description.protocol === "framed") this.socket.write(heartbeatFrame ??= encodeHeartbeat(description.id));
       inFunction = true;
       const value = await invoke(fn, args, description, signal);
       inFunction = false;

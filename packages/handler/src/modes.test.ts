@@ -169,10 +169,11 @@ describe("reuse mode", () => {
   it("closes a kept connection after the idle timeout", async () => {
     await using server = await serve(() => "ok", { mode: "reuse", idleTimeout: 100 });
     await using caller = await FramedCaller.open(server.port);
-    caller.send({});
+    const id = caller.send({});
     await caller.reply();
     await caller.closed();
-    expect(caller.frames).toEqual([]);
+    // Only the heartbeat that accepted the call: nothing was sent while idle.
+    expect(caller.frames).toEqual([{ type: "heartbeat", id }]);
   });
 
   it("close() waits for the call in flight, then closes", async () => {
@@ -206,14 +207,40 @@ describe("heartbeats and cancellation", () => {
     expect(resultValue(await caller.reply())).toBe("ok");
   });
 
-  it("sends no heartbeat when the caller asks for none", async () => {
+  it("sends no heartbeat beyond the one that accepts the call when the caller asks for none", async () => {
     await using server = await serve(async () => {
       await new Promise((resolve) => setTimeout(resolve, 50));
       return "ok";
     });
     await using caller = await FramedCaller.open(server.port);
-    caller.send({}, { heartbeatIntervalMs: 0 });
+    const id = caller.send({}, { heartbeatIntervalMs: 0 });
     expect(resultValue(await caller.reply())).toBe("ok");
+    expect(caller.frames).toEqual([{ type: "heartbeat", id }]);
+  });
+
+  it("accepts a call with a heartbeat before the function runs, so a caller can tell delivery", async () => {
+    const started = deferred();
+    const release = deferred();
+    await using server = await serve(async () => {
+      started.resolve();
+      await release.promise;
+      return "ok";
+    });
+    await using caller = await FramedCaller.open(server.port);
+    const id = caller.send({}, { heartbeatIntervalMs: 0 });
+    await started.promise;
+    await caller.waitFor((frames) => frames.length > 0);
+    expect(caller.frames[0]).toEqual({ type: "heartbeat", id });
+    release.resolve();
+    expect(resultValue(await caller.reply())).toBe("ok");
+  });
+
+  it("does not accept a call it refuses before the function runs: the error is the first frame", async () => {
+    await using server = await serve(() => "never", { name: "add" });
+    await using caller = await FramedCaller.open(server.port);
+    caller.send({}, { function: "sub" });
+    const frame = await caller.reply();
+    expect(frame).toMatchObject({ type: "error", error: { code: "not_found" } });
     expect(caller.frames).toEqual([]);
   });
 

@@ -72,6 +72,15 @@ describe("startFunction with child processes", () => {
     expect(add.logs.some((line) => line.includes('"msg":"call"'))).toBe(true);
   });
 
+  it("answers concurrent calls to single-shot replicas, none lost to a replica that closes its listener", async () => {
+    requireBuild();
+    await using add = await startFunction<{ x: number; y: number }, number>(`${fixtures}add.mjs`, { name: "add", replicas: 2 });
+    // Calls race for two replicas that each take one call and exit: the losers'
+    // connections are reset unaccepted, and the client delivers them elsewhere.
+    const results = await Promise.all(Array.from({ length: 8 }, (_, index) => add.call({ x: index, y: 100 }, { timeout: 20_000 })));
+    expect(results).toEqual([100, 101, 102, 103, 104, 105, 106, 107]);
+  });
+
   it("restarts a replica that crashes at start-up with a growing back-off, not a busy loop", async () => {
     requireBuild();
     await using broken = await startFunction(`${fixtures}crash-at-start.mjs`, { name: "broken" });

@@ -59,15 +59,30 @@ export async function rejectionOf(promise: Promise<unknown>): Promise<FunkerErro
 }
 
 /**
- * A child process that listens on 127.0.0.1 and, once it has read a first
- * chunk from a caller, prints "received" and does nothing more: the test
- * kills it mid-call. Plain JavaScript, so it needs no build.
+ * A child process that listens on 127.0.0.1 and, once it has read a call,
+ * accepts it (a heartbeat for its id, as a handler does before it runs the
+ * function), prints "received" and does nothing more: the test kills it
+ * mid-call. Plain JavaScript, so it needs no build.
  */
 export async function startSilentChild(): Promise<{ child: ChildProcess; port: number; received: Promise<void> }> {
   const script = `
     const net = require("node:net");
     const server = net.createServer((socket) => {
-      socket.once("data", () => process.stdout.write("received\\n"));
+      let bytes = Buffer.alloc(0);
+      const onData = (chunk) => {
+        bytes = Buffer.concat([bytes, chunk]);
+        // preface (8) + type (1) + length (4) + header length (4) + header
+        if (bytes.length < 17 || bytes.length < 17 + bytes.readUInt32BE(13)) return;
+        socket.off("data", onData);
+        const id = JSON.parse(bytes.subarray(17, 17 + bytes.readUInt32BE(13)).toString()).id;
+        const header = Buffer.from(JSON.stringify({ id }));
+        const frame = Buffer.alloc(9);
+        frame.writeUInt8(4, 0);
+        frame.writeUInt32BE(4 + header.length, 1);
+        frame.writeUInt32BE(header.length, 5);
+        socket.write(Buffer.concat([frame, header]), () => process.stdout.write("received\\n"));
+      };
+      socket.on("data", onData);
     });
     server.listen(0, "127.0.0.1", () => process.stdout.write("port " + server.address().port + "\\n"));
   `;

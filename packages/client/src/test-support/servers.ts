@@ -1,7 +1,7 @@
 import { once } from "node:events";
 import { createServer } from "node:net";
 import type { Server, Socket } from "node:net";
-import { FrameDecoder } from "@funker/protocol";
+import { FrameDecoder, encodeHeartbeat } from "@funker/protocol";
 import type { CallFrame, CancelFrame } from "@funker/protocol";
 
 /**
@@ -100,7 +100,14 @@ export interface FramedPeer {
 }
 
 export interface FramedServerHandlers {
+  /**
+   * Called with each call, after the server accepted it: like a real handler,
+   * it first sends a heartbeat for the call (its proof of delivery), unless
+   * `accept` is false.
+   */
   onCall(call: CallFrame, peer: FramedPeer): void;
+  /** False: answer nothing before `onCall` does (a peer that never accepts the call). Default true. */
+  accept?: boolean;
   onCancel?(cancel: CancelFrame, peer: FramedPeer): void;
 }
 
@@ -125,6 +132,7 @@ export async function startFramedServer(handlers: FramedServerHandlers, host?: s
       for (const frame of frames) {
         if (frame.type === "call") {
           server.calls.push(frame);
+          if (handlers.accept !== false) peer.send(encodeHeartbeat(frame.id));
           handlers.onCall(frame, peer);
         } else if (frame.type === "cancel") {
           server.cancels.push(frame);
