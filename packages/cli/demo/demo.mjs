@@ -1,4 +1,3 @@
-/* global console, process */
 // The README's demo: an app that calls the example functions by name. Run
 // under `funker dev -- node packages/cli/demo/demo.mjs`, which starts the
 // functions and sets FUNKER_ENDPOINTS; in Docker the same code finds them
