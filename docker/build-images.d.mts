@@ -1,0 +1,8 @@
+export declare const DEFAULT_CALLER_IMAGE: string;
+export declare const DEFAULT_HANDLER_NODE_IMAGE: string;
+export declare function buildSupportImages(options?: {
+  caller?: string;
+  handlerNode?: string;
+  labels?: Record<string, string>;
+  log?: (line: string) => void;
+}): Promise<{ caller: string; handlerNode: string }>;

@@ -1,0 +1,75 @@
+import { afterAll, describe, expect, it } from "vitest";
+import { callerRun, docker, dockerResult, dockerRunOn, images, removeServices, report, runId, TEST_LABEL, waitFor, waitForReplicas } from "./support.js";
+
+// The seed's walkthrough, command for command: build the image (global
+// setup), create the network, create the service, call it from the caller
+// image on the network. dnsrr because this kernel has no IPVS for a virtual IP.
+describe("the seed's walkthrough on a real Swarm", () => {
+  const service = `${runId()}-add`;
+  const started = Date.now();
+
+  afterAll(async () => {
+    await removeServices([service]);
+    report("walkthrough", { seconds: Math.round((Date.now() - started) / 100) / 10 });
+  });
+
+  it("creates the attachable overlay network, or finds it there", async () => {
+    const created = await dockerResult(["network", "create", "--attachable", "-d", "overlay", "funker"]);
+    if (created.code !== 0) expect(created.stderr).toMatch(/already exists/);
+    expect((await docker(["network", "inspect", "--format", "{{.Driver}} {{.Attachable}}", "funker"])).trim()).toBe("overlay true");
+  });
+
+  it("serves the seed's call: 3; the replica exits after it, Swarm replaces it, and a second call succeeds", async () => {
+    await docker([
+      "service", "create", "--detach", "--name", service, "--network", "funker",
+      "--endpoint-mode", "dnsrr", "--restart-delay", "0s", "--label", `${TEST_LABEL}=${runId()}`, images().add,
+    ]);
+    await waitForReplicas(service, 1);
+    const first = await callerRun("funker", ["call", service, "x=1", "y=2"]);
+    expect(first).toMatchObject({ code: 0, stdout: "3\n" });
+
+    // The task that served the call completed (exit 0) and a new one was started for the next call.
+    const tasks = await waitFor("the first task to complete and a second to be scheduled", async () => {
+      const listed = await docker(["service", "ps", "--no-trunc", "--format", "{{.DesiredState}}|{{.CurrentState}}", service]);
+      const rows = listed.trim().split("\n");
+      return rows.length >= 2 && rows.some((row) => row.startsWith("Shutdown|Complete")) ? rows : undefined;
+    });
+    expect(tasks.some((row) => row.startsWith("Running|"))).toBe(true);
+
+    const second = await callerRun("funker", ["call", service, "x=1", "y=2"]);
+    expect(second).toMatchObject({ code: 0, stdout: "3\n" });
+  });
+
+  it("opens a REPL with call() ready when the caller image runs without a command", async () => {
+    const repl = await callerRun("funker", [], { input: `call(${JSON.stringify(service)}, { x: 20, y: 22 }).then((sum) => console.log("sum", sum))\n` });
+    expect(repl.code).toBe(0);
+    expect(repl.stdout).toMatch(/^sum 42$/m);
+  });
+
+  it("stops on SIGTERM with exit code 0 once listening: node as PID 1 handles the signal", async () => {
+    const container = (await dockerRunOn("funker", ["--detach", "--label", `${TEST_LABEL}=${runId()}`, images().add])).stdout.trim();
+    try {
+      // Listening (port 9999 = 270F in state 0A) is read from the kernel's table: a connection would be the replica's one call.
+      await waitFor("the function to listen", async () => {
+        const table = await dockerResult(["exec", container, "cat", "/proc/net/tcp"]);
+        return /:270F [0-9A-F]{8}:0000 0A/.test(table.stdout) ? true : undefined;
+      });
+      await docker(["stop", "--time", "20", container]);
+      // A process that ignored SIGTERM would be killed after 20 s with SIGKILL: exit code 137.
+      expect((await docker(["inspect", "--format", "{{.State.ExitCode}}", container])).trim()).toBe("0");
+    } finally {
+      await dockerResult(["rm", "-f", container]);
+    }
+  });
+
+  it("under Docker's init (as funker deploy runs functions), stops at once also when SIGTERM comes during start-up", async () => {
+    const container = (await dockerRunOn("funker", ["--detach", "--init", "--label", `${TEST_LABEL}=${runId()}`, images().add])).stdout.trim();
+    try {
+      await docker(["stop", "--time", "20", container]);
+      // 0: the handler's own exit; 143: Node's default end on SIGTERM, before the handler was installed. Never SIGKILL's 137.
+      expect(["0", "143"]).toContain((await docker(["inspect", "--format", "{{.State.ExitCode}}", container])).trim());
+    } finally {
+      await dockerResult(["rm", "-f", container]);
+    }
+  });
+});

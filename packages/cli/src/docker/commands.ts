@@ -1,0 +1,221 @@
+import { writeFileSync } from "node:fs";
+import type { FunctionSpec, FunkerConfig } from "../config.js";
+import { composeFile } from "./compose.js";
+import type { ComposeOptions } from "./compose.js";
+import { bundleForImage, planImageBuilds } from "./image.js";
+import type { ImageBuildOptions } from "./image.js";
+import { buildEnvironment, runDocker, tail } from "./run.js";
+import { networkCreateArgs, serviceCreateArgs, serviceUpdateArgs } from "./service.js";
+
+/** Anything lines of text can be written to: a stream, or a collector in tests. */
+export interface TextSink {
+  write(text: string): unknown;
+}
+
+/** Where the Docker verbs report progress (standard error for the CLI) and whether to show every line of Docker's output. */
+export interface ProgressOptions {
+  readonly output: TextSink;
+  readonly verbose?: boolean;
+}
+
+export interface BuiltImage {
+  readonly function: string;
+  readonly image: string;
+  readonly bundleBytes: number | undefined;
+  readonly imageBytes: number | undefined;
+  readonly durationMs: number;
+}
+
+export type BuildOutcome = { readonly ok: true; readonly images: readonly BuiltImage[] } | { readonly ok: false; readonly message: string };
+
+/**
+ * `funker build`: bundles each function and builds its image, one after the
+ * other (parallel builds only fight for the same cores), reporting each step.
+ * Stops at the first failure, with the bundler's or Docker's own message.
+ */
+export async function buildImages(config: FunkerConfig, options: ImageBuildOptions & ProgressOptions): Promise<BuildOutcome> {
+  const steps = planImageBuilds(config, options);
+  const environment = await buildEnvironment();
+  const images: BuiltImage[] = [];
+  for (const step of steps) {
+    const started = performance.now();
+    let bundleBytes: number | undefined;
+    if (step.bundleEntry !== undefined) {
+      const bundle = await bundleForImage({ entry: step.bundleEntry, outputFile: `${step.context}/handler.mjs`, workingDirectory: config.root });
+      if (!bundle.ok) return { ok: false, message: `${step.function}: the bundle failed:\n${bundle.message}` };
+      bundleBytes = bundle.bytes;
+      writeFileSync(step.dockerfile, step.dockerfileText ?? "");
+      options.output.write(`${step.function}: bundled ${formatBytes(bundle.bytes)} in ${Math.round(bundle.durationMs)} ms\n`);
+    }
+    options.output.write(`${step.function}: building ${step.image}\n`);
+    const result = await runDocker(step.dockerArgs, {
+      env: environment,
+      onLine: options.verbose === true ? (line) => options.output.write(`${step.function} | ${line}\n`) : undefined,
+    });
+    if (result.code !== 0) {
+      return { ok: false, message: `${step.function}: docker build failed (exit ${result.code}):\n${tail(`${result.stdout}${result.stderr}`)}` };
+    }
+    const imageBytes = await imageSize(step.image);
+    const durationMs = performance.now() - started;
+    images.push({ function: step.function, image: step.image, bundleBytes, imageBytes, durationMs });
+    const size = imageBytes === undefined ? "" : `, ${formatBytes(imageBytes)}`;
+    options.output.write(`${step.function}: built ${step.image}${size} in ${(durationMs / 1000).toFixed(1)} s\n`);
+  }
+  return { ok: true, images };
+}
+
+/** An image's size as Docker reports it (its layers, the base's included); undefined when Docker does not say. */
+export async function imageSize(image: string): Promise<number | undefined> {
+  const result = await runDocker(["image", "inspect", "--format", "{{.Size}}", image]);
+  const bytes = Number(result.stdout.trim());
+  return result.code === 0 && Number.isFinite(bytes) ? bytes : undefined;
+}
+
+export interface DeployOptions extends ProgressOptions {
+  readonly only?: readonly string[];
+  readonly imageFor?: (spec: FunctionSpec) => string;
+  readonly resolveImage?: boolean;
+  /** How long to wait for every replica to run; 0 returns once Docker has the services. Default 60 s. */
+  readonly waitMs?: number;
+}
+
+export type DeployOutcome = { readonly ok: true; readonly created: readonly string[]; readonly updated: readonly string[] } | { readonly ok: false; readonly message: string };
+
+/**
+ * `funker deploy`: makes the Swarm services match funker.yml. Checks the
+ * engine is a Swarm manager, creates the attachable overlay network when it
+ * is missing, creates or updates one service per function (a service of the
+ * same name that Funker did not create is left alone and reported), then
+ * waits until every replica runs.
+ */
+export async function deployFunctions(config: FunkerConfig, options: DeployOptions): Promise<DeployOutcome> {
+  const specs = selectFunctions(config, options.only);
+  const swarm = await runDocker(["info", "--format", "{{.Swarm.LocalNodeState}} {{.Swarm.ControlAvailable}}"]);
+  if (swarm.code !== 0) return { ok: false, message: `docker is not available:\n${tail(swarm.stderr)}` };
+  if (swarm.stdout.trim() !== "active true") {
+    return { ok: false, message: "this Docker engine is not a Swarm manager: run `docker swarm init` (or use `funker compose` for plain Compose)" };
+  }
+  const network = await runDocker(["network", "inspect", "--format", "{{.Driver}} {{.Attachable}}", config.network]);
+  if (network.code !== 0) {
+    const created = await runDocker(networkCreateArgs(config.network));
+    if (created.code !== 0) return { ok: false, message: `could not create network ${config.network}:\n${tail(created.stderr)}` };
+    options.output.write(`network ${config.network}: created (overlay, attachable)\n`);
+  } else if (network.stdout.trim() !== "overlay true") {
+    return { ok: false, message: `network ${config.network} exists but is not an attachable overlay network (${network.stdout.trim()})` };
+  }
+
+  const created: string[] = [];
+  const updated: string[] = [];
+  for (const spec of specs) {
+    const image = options.imageFor?.(spec);
+    const serviceOptions = { ...(image === undefined ? {} : { image }), resolveImage: options.resolveImage === true };
+    const current = await inspectService(spec.name);
+    let result;
+    if (current === undefined) {
+      result = await runDocker(serviceCreateArgs(config, spec, serviceOptions));
+      if (result.code === 0) created.push(spec.name);
+    } else if (current.function !== spec.name) {
+      return { ok: false, message: `a service named ${spec.name} exists and was not created by funker; remove or rename it` };
+    } else {
+      result = await runDocker(serviceUpdateArgs(config, spec, { ...serviceOptions, previous: current }));
+      if (result.code === 0) updated.push(spec.name);
+    }
+    if (result.code !== 0) return { ok: false, message: `${spec.name}: docker service failed (exit ${result.code}):\n${tail(result.stderr)}` };
+    options.output.write(`${spec.name}: ${current === undefined ? "created" : "updated"} (${spec.replicas} × ${spec.mode}, ${spec.endpointMode})\n`);
+  }
+
+  const waitMs = options.waitMs ?? 60_000;
+  if (waitMs > 0) {
+    const waited = await waitForReplicas(specs, waitMs, options.output);
+    if (!waited.ok) return waited;
+  }
+  return { ok: true, created, updated };
+}
+
+interface ServiceSummary {
+  readonly function: string | undefined;
+  readonly environment: readonly string[];
+  readonly secrets: readonly string[];
+}
+
+async function inspectService(name: string): Promise<ServiceSummary | undefined> {
+  const result = await runDocker(["service", "inspect", "--format", "{{json .Spec}}", name]);
+  if (result.code !== 0) return undefined;
+  const spec = JSON.parse(result.stdout) as {
+    Labels?: Record<string, string>;
+    TaskTemplate?: { ContainerSpec?: { Env?: string[]; Secrets?: { SecretName: string }[] } };
+  };
+  const container = spec.TaskTemplate?.ContainerSpec;
+  return {
+    function: spec.Labels?.["io.funker.function"],
+    environment: (container?.Env ?? []).map((entry) => entry.split("=", 1)[0] ?? entry),
+    secrets: (container?.Secrets ?? []).map((secret) => secret.SecretName),
+  };
+}
+
+/** Polls `docker service ls` until each service runs as many replicas as it should, reporting what it waits for. */
+async function waitForReplicas(specs: readonly FunctionSpec[], waitMs: number, output: TextSink): Promise<{ ok: true } | { ok: false; message: string }> {
+  const deadline = Date.now() + waitMs;
+  let last = "";
+  for (;;) {
+    const pending: string[] = [];
+    for (const spec of specs) {
+      const result = await runDocker(["service", "ls", "--filter", `name=${spec.name}`, "--format", "{{.Name}} {{.Replicas}}"]);
+      const line = result.stdout.split("\n").find((candidate) => candidate.startsWith(`${spec.name} `));
+      const [running, desired] = (line?.split(" ")[1] ?? "0/?").split("/");
+      if (running !== String(spec.replicas) || desired !== String(spec.replicas)) pending.push(`${spec.name} ${running}/${spec.replicas}`);
+    }
+    if (pending.length === 0) return { ok: true };
+    const now = pending.join(", ");
+    if (now !== last) output.write(`waiting for replicas: ${now}\n`);
+    last = now;
+    if (Date.now() > deadline) {
+      return { ok: false, message: `replicas did not start within ${Math.round(waitMs / 1000)} s: ${now}; see docker service ps <name>` };
+    }
+    await new Promise((resolve) => setTimeout(resolve, 500));
+  }
+}
+
+export type RemoveOutcome = { readonly ok: true; readonly removed: readonly string[] } | { readonly ok: false; readonly message: string };
+
+/**
+ * `funker rm`: removes the Swarm services of this funker.yml's stack (those
+ * labelled `io.funker.stack=<name>`), or only the named functions. The
+ * network stays: callers and other stacks may share it.
+ */
+export async function removeFunctions(config: FunkerConfig, options: ProgressOptions & { readonly only?: readonly string[] }): Promise<RemoveOutcome> {
+  const listed = await runDocker(["service", "ls", "--filter", `label=io.funker.stack=${config.name}`, "--format", "{{.Name}}"]);
+  if (listed.code !== 0) return { ok: false, message: `docker service ls failed:\n${tail(listed.stderr)}` };
+  let names = listed.stdout.split("\n").filter((name) => name !== "");
+  if (options.only !== undefined && options.only.length > 0) names = names.filter((name) => options.only?.includes(name));
+  if (names.length === 0) {
+    options.output.write(`nothing to remove: no service of stack ${config.name}\n`);
+    return { ok: true, removed: [] };
+  }
+  const result = await runDocker(["service", "rm", ...names]);
+  if (result.code !== 0) return { ok: false, message: `docker service rm failed:\n${tail(result.stderr)}` };
+  for (const name of names) options.output.write(`${name}: removed\n`);
+  return { ok: true, removed: names };
+}
+
+/** `funker compose`: writes the compose file (to `file`, or returns it for standard output when `file` is "-"). */
+export function writeComposeFile(config: FunkerConfig, file: string, options: ComposeOptions & ProgressOptions): string {
+  const text = composeFile(config, options);
+  if (file !== "-") {
+    writeFileSync(file, text);
+    options.output.write(`wrote ${file} (${config.functions.length} functions); start it with: docker-compose -f ${file} up -d\n`);
+  }
+  return text;
+}
+
+function selectFunctions(config: FunkerConfig, only: readonly string[] | undefined): FunctionSpec[] {
+  if (only === undefined || only.length === 0) return [...config.functions];
+  const unknown = only.filter((name) => !config.functions.some((spec) => spec.name === name));
+  if (unknown.length > 0) throw new Error(`no function ${unknown.map((name) => `"${name}"`).join(", ")} in ${config.file}`);
+  return config.functions.filter((spec) => only.includes(spec.name));
+}
+
+function formatBytes(bytes: number): string {
+  if (bytes >= 1024 * 1024) return `${(bytes / 1024 / 1024).toFixed(1)} MB`;
+  return `${(bytes / 1024).toFixed(1)} kB`;
+}

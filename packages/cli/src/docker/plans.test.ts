@@ -1,0 +1,164 @@
+import { mkdtempSync, mkdirSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { afterAll, describe, expect, it } from "vitest";
+import { parse } from "yaml";
+import { parseConfig } from "../config.js";
+import { composeFile } from "./compose.js";
+import { functionDockerfile, planImageBuilds } from "./image.js";
+import { functionEnvironment, serviceCreateArgs, serviceUpdateArgs, stopGracePeriodMs } from "./service.js";
+
+const root = mkdtempSync(join(tmpdir(), "funker-docker-plans-"));
+mkdirSync(join(root, "fns/add/src"), { recursive: true });
+writeFileSync(join(root, "fns/add/package.json"), "{}");
+writeFileSync(join(root, "fns/add/src/handler.ts"), "");
+mkdirSync(join(root, "fns/js"), { recursive: true });
+writeFileSync(join(root, "fns/js/handler.js"), "");
+writeFileSync(join(root, "fns/js/Dockerfile"), "FROM funker/handler-node\nCOPY handler.js .\n");
+afterAll(() => rmSync(root, { recursive: true, force: true }));
+
+const config = parseConfig(
+  `version: 1
+name: shop
+functions:
+  add:
+    entry: fns/add
+    image: funker/add:1.0
+    replicas: 2
+    timeout: 30s
+    environment: { LOG_LEVEL: debug }
+    secrets: [db-password]
+    scale: { min: 1, max: 8, idle: 5m }
+  counter:
+    entry: fns/add
+    mode: reuse
+    concurrency: 4
+    maxCalls: 1000
+    endpointMode: vip
+  js:
+    entry: fns/js/handler.js
+    dockerfile: fns/js/Dockerfile
+`,
+  join(root, "funker.yml"),
+);
+const [add, counter, js] = config.functions;
+if (add === undefined || counter === undefined || js === undefined) throw new Error("three functions expected");
+
+/** The values that follow each occurrence of `flag` in an argument list. */
+function valuesOf(args: readonly string[], flag: string): string[] {
+  return args.flatMap((arg, index) => (arg === flag ? [args[index + 1] ?? ""] : []));
+}
+
+describe("image builds", () => {
+  it("bundle a function into its own small context and build it with Funker's Dockerfile", () => {
+    const [step] = planImageBuilds(config, { only: ["add"] });
+    expect(step).toMatchObject({ function: "add", image: "funker/add:1.0", bundleEntry: join(root, "fns/add/src/handler.ts"), context: join(root, ".funker/image/add") });
+    expect(step?.dockerArgs).toEqual([
+      "build", "--tag", "funker/add:1.0", "--label", "io.funker.function=add", "--label", "io.funker.stack=shop",
+      "--file", join(root, ".funker/image/add/Dockerfile"), join(root, ".funker/image/add"),
+    ]);
+  });
+
+  it("build a function with its own Dockerfile from that file's folder, without bundling", () => {
+    const [step] = planImageBuilds(config, { only: ["js"], imageFor: (spec) => `test/${spec.name}:x` });
+    expect(step).toMatchObject({ image: "test/js:x", bundleEntry: undefined, context: join(root, "fns/js"), dockerfileText: undefined });
+    expect(step?.dockerArgs.slice(-3)).toEqual(["--file", join(root, "fns/js/Dockerfile"), join(root, "fns/js")]);
+  });
+
+  it("refuse names funker.yml does not have", () => {
+    expect(() => planImageBuilds(config, { only: ["nope"] })).toThrow(/no function "nope"/);
+  });
+
+  it("run the bundle as the node user on port 9999 with SIGTERM, and no health check", () => {
+    const dockerfile = functionDockerfile();
+    expect(dockerfile).toMatch(/^FROM node:20-bookworm-slim$/m);
+    expect(dockerfile).toMatch(/^USER node$/m);
+    expect(dockerfile).toMatch(/^EXPOSE 9999$/m);
+    expect(dockerfile).toMatch(/^STOPSIGNAL SIGTERM$/m);
+    expect(dockerfile).toMatch(/^CMD \["node", "handler.mjs"\]$/m);
+    expect(dockerfile).not.toMatch(/HEALTHCHECK/);
+  });
+});
+
+describe("Swarm services", () => {
+  it("restart single-shot replicas at once, and wait past the longest call before SIGKILL", () => {
+    const args = serviceCreateArgs(config, add);
+    expect(valuesOf(args, "--name")).toEqual(["add"]);
+    expect(valuesOf(args, "--network")).toEqual(["funker"]);
+    expect(valuesOf(args, "--endpoint-mode")).toEqual(["dnsrr"]);
+    expect(valuesOf(args, "--replicas")).toEqual(["2"]);
+    expect(valuesOf(args, "--restart-condition")).toEqual(["any"]);
+    expect(valuesOf(args, "--restart-delay")).toEqual(["0s"]);
+    expect(valuesOf(args, "--stop-grace-period")).toEqual(["35s"]);
+    expect(args).toContain("--init");
+    expect(args).toContain("--no-resolve-image");
+    expect(args.at(-1)).toBe("funker/add:1.0");
+  });
+
+  it("pass funker.yml's settings as the handler's variables, and the function's own after them", () => {
+    const args = serviceCreateArgs(config, add);
+    expect(valuesOf(args, "--env")).toEqual(["FUNKER_FUNCTION=add", "FUNKER_MODE=single-shot", "FUNKER_TIMEOUT=30000ms", "LOG_LEVEL=debug"]);
+    expect(valuesOf(args, "--secret")).toEqual(["db-password"]);
+    expect(functionEnvironment(counter)).toEqual({ FUNKER_FUNCTION: "counter", FUNKER_MODE: "reuse", FUNKER_CONCURRENCY: "4", FUNKER_MAX_CALLS: "1000" });
+  });
+
+  it("label each service for the autoscaler and for docker stack", () => {
+    expect(valuesOf(serviceCreateArgs(config, add), "--label")).toEqual([
+      "io.funker.function=add",
+      "io.funker.stack=shop",
+      "io.funker.mode=single-shot",
+      "io.funker.timeout-ms=30000",
+      "com.docker.stack.namespace=shop",
+      "io.funker.scale.min=1",
+      "io.funker.scale.max=8",
+      "io.funker.scale.idle-ms=300000",
+    ]);
+  });
+
+  it("give reuse-mode replicas a restart pause, the endpoint mode asked for, and the handler's default timeout plus a margin", () => {
+    const args = serviceCreateArgs(config, counter);
+    expect(valuesOf(args, "--restart-delay")).toEqual(["1s"]);
+    expect(valuesOf(args, "--endpoint-mode")).toEqual(["vip"]);
+    expect(stopGracePeriodMs(counter)).toBe(65_000);
+  });
+
+  it("update in place: force new replicas, remove variables and secrets funker.yml no longer lists", () => {
+    const args = serviceUpdateArgs(config, add, { previous: { environment: ["FUNKER_FUNCTION", "OLD"], secrets: ["old-secret", "db-password"] } });
+    expect(args.slice(0, 4)).toEqual(["service", "update", "--detach", "--force"]);
+    expect(valuesOf(args, "--image")).toEqual(["funker/add:1.0"]);
+    expect(valuesOf(args, "--env-rm")).toEqual(["OLD"]);
+    expect(valuesOf(args, "--secret-rm")).toEqual(["old-secret"]);
+    expect(valuesOf(args, "--secret-add")).toEqual([]);
+    expect(args.at(-1)).toBe("add");
+  });
+});
+
+describe("the compose file", () => {
+  const text = composeFile(config, { imageFor: (spec) => `test/${spec.name}` });
+  const document = parse(text) as {
+    version: string;
+    services: Record<string, Record<string, unknown> & { environment: Record<string, string>; labels: Record<string, string>; deploy: { replicas: number } }>;
+    networks: Record<string, { name: string; driver: string }>;
+    secrets: Record<string, { file: string }>;
+  };
+
+  it("is YAML Compose reads: a service per function, on one bridge network", () => {
+    expect(document.version).toBe("3.8");
+    expect(Object.keys(document.services)).toEqual(["add", "counter", "js"]);
+    expect(document.networks).toEqual({ "funker-bridge": { name: "funker-bridge", driver: "bridge" } });
+    expect(document.services["add"]).toMatchObject({ image: "test/add", restart: "always", init: true, stop_grace_period: "35s", networks: ["funker-bridge"], deploy: { replicas: 2 } });
+  });
+
+  it("serves single-shot functions in reuse mode by default, and says why", () => {
+    expect(document.services["add"]?.environment).toMatchObject({ FUNKER_MODE: "reuse", FUNKER_TIMEOUT: "30000ms", LOG_LEVEL: "debug" });
+    expect(document.services["add"]?.labels["io.funker.mode"]).toBe("reuse");
+    expect(text).toMatch(/doubling back-off/);
+    const kept = parse(composeFile(config, { singleShot: "keep" })) as typeof document;
+    expect(kept.services["add"]?.environment["FUNKER_MODE"]).toBe("single-shot");
+  });
+
+  it("declares each secret once, read from a file", () => {
+    expect(document.services["add"]?.["secrets"]).toEqual(["db-password"]);
+    expect(document.secrets).toEqual({ "db-password": { file: "./secrets/db-password" } });
+  });
+});

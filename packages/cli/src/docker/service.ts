@@ -1,0 +1,181 @@
+import type { FunctionSpec, FunkerConfig } from "../config.js";
+
+/** The handler's default call time limit, used when funker.yml gives no `timeout`. */
+const HANDLER_DEFAULT_TIMEOUT_MS = 60_000;
+/**
+ * Time on top of the longest call before Docker sends SIGKILL: the handler
+ * needs a moment to write the reply and exit once its grace period ends.
+ */
+const STOP_GRACE_MARGIN_MS = 5_000;
+/**
+ * A reuse-mode replica is replaced after this pause: it exits only when it
+ * reaches `maxCalls` or crashes, and a crash loop should not spin.
+ */
+const REUSE_RESTART_DELAY = "1s";
+
+/** The environment a function's replicas get: the settings of funker.yml, as the handler reads them, then its own variables. */
+export function functionEnvironment(spec: FunctionSpec, modeOverride?: FunctionSpec["mode"]): Record<string, string> {
+  const environment: Record<string, string> = {
+    FUNKER_FUNCTION: spec.name,
+    FUNKER_MODE: modeOverride ?? spec.mode,
+  };
+  if (spec.timeoutMs !== undefined) environment["FUNKER_TIMEOUT"] = `${spec.timeoutMs}ms`;
+  if (spec.concurrency !== undefined) environment["FUNKER_CONCURRENCY"] = String(spec.concurrency);
+  if (spec.maxCalls !== undefined) environment["FUNKER_MAX_CALLS"] = String(spec.maxCalls);
+  return { ...environment, ...spec.environment };
+}
+
+/**
+ * Labels that describe a function to tools that watch Docker, the future
+ * autoscaler first: what it is, its mode, its limits and its scaling bounds.
+ * `com.docker.stack.namespace` makes `docker stack services|ps|rm <stack>`
+ * see the functions as one stack.
+ */
+export function functionLabels(config: FunkerConfig, spec: FunctionSpec): Record<string, string> {
+  const labels: Record<string, string> = {
+    "io.funker.function": spec.name,
+    "io.funker.stack": config.name,
+    "io.funker.mode": spec.mode,
+    "io.funker.timeout-ms": String(spec.timeoutMs ?? HANDLER_DEFAULT_TIMEOUT_MS),
+    "com.docker.stack.namespace": config.name,
+  };
+  if (spec.concurrency !== undefined) labels["io.funker.concurrency"] = String(spec.concurrency);
+  if (spec.scale !== undefined) {
+    labels["io.funker.scale.min"] = String(spec.scale.min);
+    labels["io.funker.scale.max"] = String(spec.scale.max);
+    if (spec.scale.idleMs !== undefined) labels["io.funker.scale.idle-ms"] = String(spec.scale.idleMs);
+  }
+  return labels;
+}
+
+/** How long Docker waits after SIGTERM before SIGKILL: above the longest call, so a scale-down never cuts one short. */
+export function stopGracePeriodMs(spec: FunctionSpec): number {
+  return (spec.timeoutMs ?? HANDLER_DEFAULT_TIMEOUT_MS) + STOP_GRACE_MARGIN_MS;
+}
+
+/**
+ * The stop grace period as Docker and Compose read it, in whole seconds
+ * (rounded up): docker-compose 1.29 sends "35000ms" as 35.0, which the
+ * engine refuses.
+ */
+export function stopGracePeriod(spec: FunctionSpec): string {
+  return `${Math.ceil(stopGracePeriodMs(spec) / 1000)}s`;
+}
+
+/**
+ * Swarm's restart policy for a function. A single-shot replica exits 0 after
+ * every call, so the condition must be `any`, and the delay 0: Swarm's
+ * default 5 s delay means a replica serves one call per 6 s or so.
+ */
+export function restartPolicy(spec: FunctionSpec): { condition: "any"; delay: string } {
+  return { condition: "any", delay: spec.mode === "single-shot" ? "0s" : REUSE_RESTART_DELAY };
+}
+
+export interface ServiceOptions {
+  /** The image to run; the function's `image` by default. */
+  readonly image?: string;
+  /** Ask the registry for the image's digest. Off by default: images built on this machine are in no registry. */
+  readonly resolveImage?: boolean;
+}
+
+/** `docker network create` arguments for the attachable overlay network functions and callers share. */
+export function networkCreateArgs(network: string): string[] {
+  return ["network", "create", "--driver", "overlay", "--attachable", network];
+}
+
+/**
+ * `docker service create` arguments for one function. The service is named
+ * after the function, so callers find its replicas at `tasks.<name>`, and is
+ * created detached: `funker deploy` waits for its tasks itself.
+ */
+export function serviceCreateArgs(config: FunkerConfig, spec: FunctionSpec, options: ServiceOptions = {}): string[] {
+  const restart = restartPolicy(spec);
+  const args = [
+    "service",
+    "create",
+    "--detach",
+    "--name",
+    spec.name,
+    "--network",
+    config.network,
+    "--endpoint-mode",
+    spec.endpointMode,
+    "--replicas",
+    String(spec.replicas),
+    "--restart-condition",
+    restart.condition,
+    "--restart-delay",
+    restart.delay,
+    "--stop-signal",
+    "SIGTERM",
+    "--stop-grace-period",
+    stopGracePeriod(spec),
+    // Docker's init as PID 1: Node as PID 1 ignores a SIGTERM that arrives
+    // before the handler has installed its own (a replica's first 100-200 ms),
+    // and Docker then waits the whole stop grace period before SIGKILL.
+    // Single-shot replicas are forever starting, so scale-downs and updates
+    // would often wait that long. Under the init such an early SIGTERM ends
+    // Node at once (no call was accepted yet); a later one reaches the
+    // handler, which finishes the call in progress.
+    "--init",
+  ];
+  if (options.resolveImage !== true) args.push("--no-resolve-image");
+  for (const [key, value] of Object.entries(functionLabels(config, spec))) args.push("--label", `${key}=${value}`);
+  args.push("--container-label", `io.funker.function=${spec.name}`);
+  for (const [key, value] of Object.entries(functionEnvironment(spec))) args.push("--env", `${key}=${value}`);
+  for (const secret of spec.secrets) args.push("--secret", secret);
+  args.push(options.image ?? spec.image);
+  return args;
+}
+
+/**
+ * `docker service update` arguments that bring an existing function's
+ * service to funker.yml. `--force` replaces the replicas even when the image
+ * tag is unchanged: a rebuilt `funker/add:latest` has the same name, and
+ * Swarm would otherwise keep the old image. Variables and secrets are added
+ * or overwritten; `previous` (the service's current environment names and
+ * secrets) lets the update remove those funker.yml no longer lists.
+ */
+export function serviceUpdateArgs(
+  config: FunkerConfig,
+  spec: FunctionSpec,
+  options: ServiceOptions & { readonly previous?: { readonly environment: readonly string[]; readonly secrets: readonly string[] } } = {},
+): string[] {
+  const restart = restartPolicy(spec);
+  const args = [
+    "service",
+    "update",
+    "--detach",
+    "--force",
+    "--image",
+    options.image ?? spec.image,
+    "--endpoint-mode",
+    spec.endpointMode,
+    "--replicas",
+    String(spec.replicas),
+    "--restart-condition",
+    restart.condition,
+    "--restart-delay",
+    restart.delay,
+    "--stop-signal",
+    "SIGTERM",
+    "--stop-grace-period",
+    stopGracePeriod(spec),
+    "--init",
+  ];
+  if (options.resolveImage !== true) args.push("--no-resolve-image");
+  for (const [key, value] of Object.entries(functionLabels(config, spec))) args.push("--label-add", `${key}=${value}`);
+  const environment = functionEnvironment(spec);
+  for (const name of options.previous?.environment ?? []) {
+    if (!(name in environment)) args.push("--env-rm", name);
+  }
+  for (const [key, value] of Object.entries(environment)) args.push("--env-add", `${key}=${value}`);
+  for (const secret of options.previous?.secrets ?? []) {
+    if (!spec.secrets.includes(secret)) args.push("--secret-rm", secret);
+  }
+  for (const secret of spec.secrets) {
+    if (!(options.previous?.secrets ?? []).includes(secret)) args.push("--secret-add", secret);
+  }
+  args.push(spec.name);
+  return args;
+}
