@@ -1,4 +1,3 @@
-import { randomUUID } from "node:crypto";
 import type { Socket } from "node:net";
 import {
   FrameDecoder,
@@ -15,8 +14,9 @@ import {
   stringifyJson,
 } from "@funker/protocol";
 import type { CallFrame, Frame, WireError, WireMode } from "@funker/protocol";
+import { Alarm } from "./alarm.js";
 import type { CallDescription } from "./context.js";
-import { noMetadata } from "./context.js";
+import { CallControl, noMetadata } from "./context.js";
 import type { AnyHandlerFunction } from "./invoke.js";
 import { invoke, thrownToWire, validateArguments } from "./invoke.js";
 import type { ResolvedOptions } from "./options.js";
@@ -66,7 +66,25 @@ type Phase = "reading" | "calling" | "idle" | "closing";
 
 interface ActiveCall {
   readonly description: CallDescription;
-  readonly controller: AbortController;
+  readonly control: CallControl;
+  /** When the call started to arrive (the timeout counts from there). */
+  readonly startedAt: number;
+  /** Epoch ms; infinite when the call sends no heartbeats. */
+  nextHeartbeatAt: number;
+  readonly heartbeatIntervalMs: number;
+  readonly heartbeatFrame: Uint8Array | undefined;
+}
+
+/**
+ * Legacy callers send no call id; the handler makes one up for its logs.
+ * A per-process random prefix and a counter are unique enough for that, and
+ * cost nothing at start-up (`node:crypto` loads a dozen internal modules).
+ */
+const legacyIdPrefix = `legacy-${Math.floor(Math.random() * 2 ** 48).toString(36)}`;
+let legacyIdCounter = 0;
+function nextLegacyId(): string {
+  legacyIdCounter = (legacyIdCounter + 1) % Number.MAX_SAFE_INTEGER;
+  return `${legacyIdPrefix}-${legacyIdCounter.toString(36)}`;
 }
 
 /**
@@ -88,9 +106,9 @@ export class Connection {
   private collector: LegacyBodyCollector | undefined;
   /** When the call being read started to arrive: accept time, or the first byte on a kept connection. */
   private readStartedAt: number;
-  private readTimer: NodeJS.Timeout | undefined;
-  private idleTimer: NodeJS.Timeout | undefined;
-  private lingerTimer: NodeJS.Timeout | undefined;
+  /** Epoch ms at which the read, idle or linger limit of the current phase passes (a call's limits are in `active`). */
+  private phaseDueAt: number;
+  private readonly alarm = new Alarm(() => this.onAlarm());
   private active: ActiveCall | undefined;
   private readEnded = false;
 
@@ -100,12 +118,14 @@ export class Connection {
     acceptedAt: number,
   ) {
     this.readStartedAt = acceptedAt;
+    const now = Date.now();
+    this.phaseDueAt = now + host.options.readTimeoutMs;
+    this.alarm.setBy(this.phaseDueAt, now);
     this.closed = new Promise((resolve) => socket.once("close", () => resolve()));
     socket.on("data", (chunk: Buffer) => this.onData(chunk));
     socket.on("end", () => this.onEnd());
     socket.on("error", () => this.onGone());
     socket.on("close", () => this.onClose());
-    this.readTimer = setTimeout(() => this.onReadTimeout(), host.options.readTimeoutMs);
   }
 
   /** True while the connection waits for a kept caller's next call: closing it loses nothing. */
@@ -120,7 +140,7 @@ export class Connection {
 
   /** Aborts the call in progress, if any, with `reason` (at the end of a shutdown grace period, or on a process fault). */
   abortCall(reason: FunkerError): void {
-    this.active?.controller.abort(reason);
+    this.active?.control.abort(reason);
   }
 
   /** Ends the connection now, whatever its state. */
@@ -133,10 +153,7 @@ export class Connection {
       case "closing":
         return;
       case "idle":
-        clearTimeout(this.idleTimer);
-        this.phase = "reading";
-        this.readStartedAt = Date.now();
-        this.readTimer = setTimeout(() => this.onReadTimeout(), this.host.options.readTimeoutMs);
+        this.startReading();
         break;
       case "reading":
       case "calling":
@@ -180,7 +197,7 @@ export class Connection {
       case "cancel":
         // A cancel for a call already answered is a normal race: ignore it.
         if (this.active !== undefined && frame.id === this.active.description.id) {
-          this.active.controller.abort(
+          this.active.control.abort(
             new FunkerError("cancelled", frame.reason === undefined ? "the caller cancelled the call" : `the caller cancelled the call: ${frame.reason}`),
           );
         }
@@ -202,7 +219,7 @@ export class Connection {
     switch (this.phase) {
       case "calling":
         // Framed callers keep their side open until the reply; an end means they left.
-        if (this.mode === "framed") this.active?.controller.abort(new FunkerError("cancelled", "the caller disconnected"));
+        if (this.mode === "framed") this.active?.control.abort(new FunkerError("cancelled", "the caller disconnected"));
         return;
       case "idle":
         this.finish(undefined);
@@ -227,7 +244,7 @@ export class Connection {
     this.collector = undefined;
     this.startCall(
       {
-        id: randomUUID(),
+        id: nextLegacyId(),
         functionName: undefined,
         protocol: "legacy",
         deadline: Number.POSITIVE_INFINITY,
@@ -241,15 +258,56 @@ export class Connection {
   }
 
   private onGone(): void {
-    this.active?.controller.abort(new FunkerError("cancelled", "the caller disconnected"));
+    this.active?.control.abort(new FunkerError("cancelled", "the caller disconnected"));
   }
 
   private onClose(): void {
     this.onGone();
     this.phase = "closing";
-    clearTimeout(this.readTimer);
-    clearTimeout(this.idleTimer);
-    clearTimeout(this.lingerTimer);
+    this.alarm.stop();
+  }
+
+  /** A kept connection's next call has started to arrive. */
+  private startReading(): void {
+    const now = Date.now();
+    this.phase = "reading";
+    this.readStartedAt = now;
+    this.phaseDueAt = now + this.host.options.readTimeoutMs;
+    this.alarm.setBy(this.phaseDueAt, now);
+  }
+
+  /** Whichever limit is due: the read timeout, the call's deadline or heartbeat, the idle timeout, or the linger. */
+  private onAlarm(): void {
+    const now = Date.now();
+    if (this.phase === "calling") {
+      const call = this.active;
+      if (call === undefined) return;
+      if (now >= call.description.deadline) {
+        call.control.abort(new FunkerError("deadline_exceeded", `the call passed its deadline (${deadlineSource(call.description, call.startedAt, this.host.options)})`));
+        return;
+      }
+      if (now >= call.nextHeartbeatAt) {
+        if (this.socket.writable && call.heartbeatFrame !== undefined) this.socket.write(call.heartbeatFrame);
+        call.nextHeartbeatAt = now + call.heartbeatIntervalMs;
+      }
+      this.alarm.setBy(Math.min(call.description.deadline, call.nextHeartbeatAt), now);
+      return;
+    }
+    if (now < this.phaseDueAt) {
+      this.alarm.setBy(this.phaseDueAt, now);
+      return;
+    }
+    switch (this.phase) {
+      case "reading":
+        this.onReadTimeout();
+        return;
+      case "idle":
+        this.closeIfIdle();
+        return;
+      case "closing":
+        this.socket.destroy();
+        return;
+    }
   }
 
   private onReadTimeout(): void {
@@ -278,7 +336,6 @@ export class Connection {
   }
 
   private startCall(description: CallDescription, body: Uint8Array, heartbeatIntervalMs: number): void {
-    clearTimeout(this.readTimer);
     this.phase = "calling";
     const startedAt = this.readStartedAt;
     const { options } = this.host;
@@ -298,46 +355,44 @@ export class Connection {
   private async runCall(description: CallDescription, body: Uint8Array, heartbeatIntervalMs: number, startedAt: number): Promise<void> {
     const { options, fn } = this.host;
     description.deadline = Math.min(description.deadline, startedAt + options.timeoutMs);
-    const controller = new AbortController();
-    const signal = controller.signal;
-    this.active = { description, controller };
-    const remaining = description.deadline - Date.now();
-    const deadlineTimer = setTimeout(
-      () => controller.abort(new FunkerError("deadline_exceeded", `the call passed its deadline (${deadlineSource(description, startedAt, options)})`)),
-      Math.max(0, remaining),
-    );
-    let heartbeat: NodeJS.Timeout | undefined;
-    let heartbeatFrame: Uint8Array | undefined;
-    if (description.protocol === "framed" && heartbeatIntervalMs > 0) {
-      const bytes = (heartbeatFrame = encodeHeartbeat(description.id));
-      heartbeat = setInterval(() => {
-        if (this.socket.writable) this.socket.write(bytes);
-      }, Math.max(heartbeatIntervalMs, MIN_HEARTBEAT_INTERVAL_MS));
-    }
+    const control = new CallControl();
+    const now = Date.now();
+    const sendsHeartbeats = description.protocol === "framed" && heartbeatIntervalMs > 0;
+    const intervalMs = Math.max(heartbeatIntervalMs, MIN_HEARTBEAT_INTERVAL_MS);
+    const heartbeatFrame = description.protocol === "framed" ? encodeHeartbeat(description.id) : undefined;
+    const call: ActiveCall = {
+      description,
+      control,
+      startedAt,
+      nextHeartbeatAt: sendsHeartbeats ? now + intervalMs : Number.POSITIVE_INFINITY,
+      heartbeatIntervalMs: intervalMs,
+      heartbeatFrame,
+    };
+    this.active = call;
+    const remaining = description.deadline - now;
     let resultBody: Uint8Array | undefined;
     let error: WireError | undefined;
     let inFunction = false;
     try {
-      if (remaining <= 0) throw signal.reason ?? new FunkerError("deadline_exceeded", "the call arrived after its deadline");
+      if (remaining <= 0) throw new FunkerError("deadline_exceeded", "the call arrived after its deadline");
+      this.alarm.setBy(Math.min(description.deadline, call.nextHeartbeatAt), now);
       let args = decodeJson(body, "bad_arguments", "arguments");
       if (options.schema !== undefined) args = await validateArguments(options.schema, args);
-      if (signal.aborted) throw signal.reason;
+      if (control.aborted) throw control.reason;
       // The first frame of a call is its proof of delivery: a caller whose
       // connection breaks before any frame knows the function did not run
       // (a single-shot replica resets the connections left in its accept
       // queue when it closes its listener), so it may safely try elsewhere.
-      if (description.protocol === "framed") this.socket.write(heartbeatFrame ??= encodeHeartbeat(description.id));
+      if (heartbeatFrame !== undefined) this.socket.write(heartbeatFrame);
       inFunction = true;
-      const value = await invoke(fn, args, description, signal);
+      const value = await invoke(fn, args, description, control);
       inFunction = false;
       resultBody = encodeResultValue(value, options.maxPayloadBytes);
     } catch (thrown) {
       // Errors raised by Funker itself carry no stack: it would show only Funker's internals.
-      const fromFunction = inFunction && thrown !== signal.reason;
+      const fromFunction = inFunction && thrown !== control.reason;
       error = thrown instanceof FunkerError && !fromFunction ? thrown.toWire() : thrownToWire(thrown, options.exposeStacks);
     } finally {
-      clearTimeout(deadlineTimer);
-      clearInterval(heartbeat);
       this.active = undefined;
       this.host.endCall();
     }
@@ -368,13 +423,13 @@ export class Connection {
     this.socket.write(bytes);
     if (this.decoder !== undefined && this.decoder.bufferedBytes > 0) {
       // The next call has started to arrive already.
-      this.phase = "reading";
-      this.readStartedAt = Date.now();
-      this.readTimer = setTimeout(() => this.onReadTimeout(), this.host.options.readTimeoutMs);
+      this.startReading();
       return;
     }
+    const now = Date.now();
     this.phase = "idle";
-    this.idleTimer = setTimeout(() => this.closeIfIdle(), this.host.options.idleTimeoutMs);
+    this.phaseDueAt = now + this.host.options.idleTimeoutMs;
+    this.alarm.setBy(this.phaseDueAt, now);
   }
 
   /** A failure before or outside a call: one typed error, one log line, then close. */
@@ -383,10 +438,9 @@ export class Connection {
     if (this.phase === "calling" && this.active !== undefined) {
       // The call in progress replies with this error once its function has been told to stop.
       this.readEnded = true;
-      this.active.controller.abort(error);
+      this.active.control.abort(error);
       return;
     }
-    clearTimeout(this.readTimer);
     const wire = error.toWire();
     this.host.record({ id: "", functionName: undefined, protocol: this.mode, durationMs: Date.now() - this.readStartedAt, error: wire, served: false });
     // A silent caller is most likely a 2017 one (framed callers send the preface at once).
@@ -397,13 +451,13 @@ export class Connection {
   private finish(lastBytes: Uint8Array | undefined): void {
     if (this.phase === "closing") return;
     this.phase = "closing";
-    clearTimeout(this.readTimer);
-    clearTimeout(this.idleTimer);
     if (lastBytes === undefined) this.socket.end();
     else this.socket.end(lastBytes);
     if (!this.socket.destroyed) {
-      this.lingerTimer = setTimeout(() => this.socket.destroy(), LINGER_MS);
-      this.lingerTimer.unref();
+      const now = Date.now();
+      this.phaseDueAt = now + LINGER_MS;
+      this.alarm.unref();
+      this.alarm.setBy(this.phaseDueAt, now);
     }
   }
 }

@@ -51,11 +51,54 @@ export interface CallDescription {
 
 const noMetadata: Readonly<Record<string, string>> = Object.freeze(Object.create(null) as Record<string, string>);
 
+/**
+ * A call's cancellation. Most functions never look at their signal, and an
+ * `AbortController` with its listeners costs more than the rest of a small
+ * call, so the signal is made only when the function first reads it (already
+ * aborted, with its reason, if the call was). The runner is told directly,
+ * so the deadline, a cancel or a disconnect still ends the call for the
+ * caller whether or not the signal was ever made.
+ */
+export class CallControl {
+  private controller: AbortController | undefined;
+  private abortReason: unknown;
+  private isAborted = false;
+  /** Told once, at the first abort: the runner waiting for the function. */
+  onAbort: ((reason: unknown) => void) | undefined;
+
+  get signal(): AbortSignal {
+    if (this.controller === undefined) {
+      this.controller = new AbortController();
+      if (this.isAborted) this.controller.abort(this.abortReason);
+    }
+    return this.controller.signal;
+  }
+
+  get aborted(): boolean {
+    return this.isAborted;
+  }
+
+  /** Undefined until the call is aborted. */
+  get reason(): unknown {
+    return this.abortReason;
+  }
+
+  abort(reason: unknown): void {
+    if (this.isAborted) return;
+    this.isAborted = true;
+    this.abortReason = reason;
+    this.controller?.abort(reason);
+    const onAbort = this.onAbort;
+    this.onAbort = undefined;
+    onAbort?.(reason);
+  }
+}
+
 /** Builds the callable context; `deliver` receives every call of the callback. */
-export function createContext(call: CallDescription, signal: AbortSignal, deliver: (result: unknown) => void): HandlerContext {
+export function createContext(call: CallDescription, control: CallControl, deliver: (result: unknown) => void): HandlerContext {
   const context = ((result: unknown) => deliver(result)) as unknown as Record<string, unknown>;
   const deadline = call.deadline;
-  context["signal"] = signal;
+  Object.defineProperty(context, "signal", { get: () => control.signal, enumerable: true });
   context["deadline"] = deadline;
   context["remainingMs"] = () => Math.max(0, deadline - Date.now());
   context["id"] = call.id;

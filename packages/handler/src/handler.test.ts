@@ -103,7 +103,7 @@ describe("handler: results", () => {
     await legacyCall(server.port, "{}");
     const context = await seen.promise;
     expect(context.protocol).toBe("legacy");
-    expect(context.id).toMatch(/^[0-9a-f-]{36}$/);
+    expect(context.id).toMatch(/^legacy-[0-9a-z]+-[0-9a-z]+$/);
     expect(context.functionName).toBeUndefined();
     expect(context.deadline).toBeGreaterThanOrEqual(before + 5_000);
     expect(context.deadline).toBeLessThanOrEqual(Date.now() + 5_000);

@@ -1,6 +1,6 @@
 import { FunkerError, causeToWire, describeThrown, stringifyJson, thrownName } from "@funker/protocol";
 import type { WireError } from "@funker/protocol";
-import type { CallDescription, HandlerContext } from "./context.js";
+import type { CallControl, CallDescription, HandlerContext } from "./context.js";
 import { createContext } from "./context.js";
 import type { StandardSchemaV1 } from "./standard-schema.js";
 
@@ -12,38 +12,38 @@ export type AnyHandlerFunction = (args: never, context: never) => unknown;
  * - a returned thenable, or any returned value other than `undefined`, is the
  *   result (a callback call is then ignored);
  * - `undefined` returned by a function that declares two or more parameters
- *   means "I will call the callback": wait for it, until the signal fires;
+ *   means "I will call the callback": wait for it, until the call is aborted;
  * - `undefined` returned by a function of fewer parameters is the result `null`.
  * A callback called synchronously before `undefined` is returned is the result.
- * Rejects with what the function threw, or with the signal's reason.
+ * Rejects with what the function threw, or with the reason of the call's abort.
  */
-export function invoke(fn: AnyHandlerFunction, args: unknown, call: CallDescription, signal: AbortSignal): Promise<unknown> {
+export function invoke(fn: AnyHandlerFunction, args: unknown, call: CallDescription, control: CallControl): Promise<unknown> {
   return new Promise((resolve, reject) => {
     // 0: the function is running; 1: waiting for the callback; 2: settled.
     let phase = 0;
     let calledBack = false;
     let callbackResult: unknown;
-    const onAbort = (): void => {
+    const onAbort = (reason: unknown): void => {
       phase = 2;
-      reject(signal.reason);
+      reject(reason);
     };
-    const context = createContext(call, signal, (result) => {
+    const context = createContext(call, control, (result) => {
       if (phase === 0 && !calledBack) {
         calledBack = true;
         callbackResult = result;
       } else if (phase === 1) {
         phase = 2;
-        signal.removeEventListener("abort", onAbort);
+        control.onAbort = undefined;
         resolve(result);
       }
     });
-    signal.addEventListener("abort", onAbort, { once: true });
+    control.onAbort = onAbort;
     let returned: unknown;
     try {
       returned = (fn as unknown as (args: unknown, context: HandlerContext) => unknown)(args, context);
     } catch (error) {
       phase = 2;
-      signal.removeEventListener("abort", onAbort);
+      control.onAbort = undefined;
       reject(error);
       return;
     }
@@ -56,7 +56,7 @@ export function invoke(fn: AnyHandlerFunction, args: unknown, call: CallDescript
     }
     if (returned !== undefined || calledBack || fn.length < 2) {
       phase = 2;
-      signal.removeEventListener("abort", onAbort);
+      control.onAbort = undefined;
       resolve(returned !== undefined ? returned : calledBack ? callbackResult : null);
       return;
     }

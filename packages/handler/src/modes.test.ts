@@ -72,6 +72,19 @@ describe("reuse mode", () => {
     expect(server.server.state).toMatchObject({ status: "idle", inFlight: 0, callsServed: 3 });
   });
 
+  it("sends heartbeats and keeps the deadline for a later call on a kept connection", async () => {
+    await using server = await serve(async (args: { hold?: boolean }) => (args.hold === true ? new Promise(() => undefined) : "quick"), {
+      mode: "reuse",
+    });
+    await using caller = await FramedCaller.open(server.port);
+    caller.send({});
+    expect(resultValue(await caller.reply())).toBe("quick");
+    caller.frames.length = 0;
+    const id = caller.send({ hold: true }, { heartbeatIntervalMs: 20, deadline: Date.now() + 1_000 });
+    await caller.waitFor((frames) => frames.filter((frame) => frame.type === "heartbeat" && frame.id === id).length >= 3);
+    expect(frameError(await caller.reply())).toMatchObject({ code: "deadline_exceeded" });
+  });
+
   it("answers a new caller with unavailable while the only slot is busy (framed)", async () => {
     const { fn, started, release } = gate();
     await using server = await serve(fn, { mode: "reuse" });
@@ -260,6 +273,40 @@ describe("heartbeats and cancellation", () => {
     expect(frameError(frame)).toMatchObject({ code: "cancelled" });
     expect(frameError(frame).message).toContain("user gave up");
     expect(await aborted.promise).toMatchObject({ code: "cancelled" });
+  });
+
+  it("answers cancelled on a cancel frame even when the function never reads its signal", async () => {
+    const started = deferred();
+    await using server = await serve(() => {
+      started.resolve();
+      return new Promise(() => undefined);
+    });
+    await using caller = await FramedCaller.open(server.port);
+    const id = caller.send({});
+    await started.promise;
+    caller.cancel(id);
+    expect(frameError(await caller.reply())).toMatchObject({ code: "cancelled" });
+  });
+
+  it("gives a function that reads its signal only after a cancel an already aborted signal with the reason", async () => {
+    const started = deferred();
+    const readSignal = deferred();
+    const seen = deferred<{ aborted: boolean; reason: unknown }>();
+    await using server = await serve(async (_args: unknown, context) => {
+      started.resolve();
+      await readSignal.promise;
+      seen.resolve({ aborted: context.signal.aborted, reason: context.signal.reason });
+      return "late";
+    });
+    await using caller = await FramedCaller.open(server.port);
+    const id = caller.send({});
+    await started.promise;
+    caller.cancel(id, "changed my mind");
+    expect(frameError(await caller.reply())).toMatchObject({ code: "cancelled" });
+    readSignal.resolve();
+    const { aborted, reason } = await seen.promise;
+    expect(aborted).toBe(true);
+    expect(reason).toMatchObject({ code: "cancelled" });
   });
 
   it("ignores a cancel frame for another call id", async () => {
