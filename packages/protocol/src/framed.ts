@@ -1,6 +1,6 @@
 import { FunkerError, isErrorCode } from "./errors.js";
 import type { WireError, WireErrorCause } from "./errors.js";
-import { decodeJson, encodeJson, encodeUtf8, stringifyJson } from "./json.js";
+import { commitBytes, decodeJson, encodeJson, reserveBytes, stringifyJson, writeUtf8 } from "./json.js";
 import {
   DEFAULT_MAX_PAYLOAD_BYTES,
   MAX_CALL_ID_LENGTH,
@@ -94,23 +94,38 @@ export interface CancelFrame {
 
 export type Frame = CallFrame | ResultFrame | ErrorFrame | HeartbeatFrame | CancelFrame;
 
-function frame(type: number, header: object, body?: Uint8Array): Uint8Array {
-  const headerBytes = encodeUtf8(stringifyJson(header, "frame header"));
-  if (headerBytes.length > MAX_HEADER_BYTES) {
-    throw new FunkerError("payload_too_large", `the frame header is ${headerBytes.length} bytes; the limit is ${MAX_HEADER_BYTES}`, {
+/**
+ * Builds a frame in one allocation: the header is encoded straight into it.
+ * `headerText` is the header's JSON text: headers Funker builds from strings
+ * and booleans are plain `JSON.stringify`, and a call header, which carries
+ * the caller's metadata and credentials, goes through `stringifyJson`.
+ */
+function frame(type: number, headerText: string, body?: Uint8Array): Uint8Array {
+  const bodyLength = body?.length ?? 0;
+  const headerStart = FRAME_PREFIX_BYTES + HEADER_LENGTH_BYTES;
+  // UTF-8 takes at most three bytes per UTF-16 code unit.
+  const reserved = reserveBytes(headerStart + headerText.length * 3 + bodyLength);
+  const headerLength = writeUtf8(headerText, reserved, headerStart);
+  if (headerLength > MAX_HEADER_BYTES) {
+    throw new FunkerError("payload_too_large", `the frame header is ${headerLength} bytes; the limit is ${MAX_HEADER_BYTES}`, {
       mayHaveRun: false,
     });
   }
-  const bodyLength = body?.length ?? 0;
-  const payloadLength = HEADER_LENGTH_BYTES + headerBytes.length + bodyLength;
-  const bytes = new Uint8Array(FRAME_PREFIX_BYTES + payloadLength);
-  const view = new DataView(bytes.buffer);
-  view.setUint8(0, type);
-  view.setUint32(1, payloadLength);
-  view.setUint32(FRAME_PREFIX_BYTES, headerBytes.length);
-  bytes.set(headerBytes, FRAME_PREFIX_BYTES + HEADER_LENGTH_BYTES);
-  if (body !== undefined) bytes.set(body, FRAME_PREFIX_BYTES + HEADER_LENGTH_BYTES + headerBytes.length);
+  const payloadLength = HEADER_LENGTH_BYTES + headerLength + bodyLength;
+  const bytes = commitBytes(reserved, FRAME_PREFIX_BYTES + payloadLength);
+  bytes[0] = type;
+  writeUint32(bytes, 1, payloadLength);
+  writeUint32(bytes, FRAME_PREFIX_BYTES, headerLength);
+  if (body !== undefined) bytes.set(body, headerStart + headerLength);
   return bytes;
+}
+
+/** Big-endian, as DataView writes it, without a DataView per frame. */
+function writeUint32(bytes: Uint8Array, offset: number, value: number): void {
+  bytes[offset] = value >>> 24;
+  bytes[offset + 1] = (value >>> 16) & 0xff;
+  bytes[offset + 2] = (value >>> 8) & 0xff;
+  bytes[offset + 3] = value & 0xff;
 }
 
 function checkBodySize(body: Uint8Array, maxPayloadBytes: number, what: string): void {
@@ -126,12 +141,12 @@ function checkBodySize(body: Uint8Array, maxPayloadBytes: number, what: string):
 export function encodeCall(header: CallHeader, args: unknown, maxPayloadBytes = DEFAULT_MAX_PAYLOAD_BYTES): Uint8Array {
   const body = encodeJson(args, "arguments");
   checkBodySize(body, maxPayloadBytes, "arguments");
-  return frame(FrameType.call, header, body);
+  return frame(FrameType.call, stringifyJson(header, "frame header"), body);
 }
 
 /** Encodes a result frame for an already encoded JSON body. */
 export function encodeResultBody(id: string, body: Uint8Array, keepAlive = false): Uint8Array {
-  return frame(FrameType.result, keepAlive ? { id, keepAlive: true } : { id }, body);
+  return frame(FrameType.result, JSON.stringify(keepAlive ? { id, keepAlive: true } : { id }), body);
 }
 
 /** Encodes a result frame. A result JSON cannot carry is a `bad_arguments` error (see `encodeJson`). */
@@ -140,15 +155,15 @@ export function encodeResult(id: string, value: unknown, keepAlive = false): Uin
 }
 
 export function encodeError(id: string, error: WireError, keepAlive = false): Uint8Array {
-  return frame(FrameType.error, keepAlive ? { id, keepAlive: true } : { id }, encodeJson(error, "error"));
+  return frame(FrameType.error, JSON.stringify(keepAlive ? { id, keepAlive: true } : { id }), encodeJson(error, "error"));
 }
 
 export function encodeHeartbeat(id: string): Uint8Array {
-  return frame(FrameType.heartbeat, { id });
+  return frame(FrameType.heartbeat, JSON.stringify({ id }));
 }
 
 export function encodeCancel(id: string, reason?: string): Uint8Array {
-  return frame(FrameType.cancel, reason === undefined ? { id } : { id, reason });
+  return frame(FrameType.cancel, JSON.stringify(reason === undefined ? { id } : { id, reason }));
 }
 
 export interface FrameDecoderOptions {

@@ -93,6 +93,36 @@ describe("encodeJson / decodeJson", () => {
     expect(error.message).toContain(`"${key}"`);
   });
 
+  it("refuses a lossy value nested deeper than plain values are checked, and inside arrays", () => {
+    let deep: unknown = { ratio: Number.NaN };
+    for (let level = 0; level < 100; level += 1) deep = { level: deep };
+    expect(thrown(() => encodeJson(deep)).message).toContain('"ratio"');
+    expect(thrown(() => encodeJson([[1, new Map()]])).code).toBe("bad_arguments");
+    expect(thrown(() => encodeJson({ list: [{ big: 1n }] })).message).toContain('"big"');
+  });
+
+  it("encodes what is not plain data exactly as JSON.stringify does: toJSON, class instances, null prototypes, deep nesting", () => {
+    class Point {
+      constructor(
+        readonly x: number,
+        readonly y: number,
+      ) {}
+    }
+    const bare = Object.assign(Object.create(null) as Record<string, unknown>, { a: 1 });
+    let deep: unknown = [1];
+    for (let level = 0; level < 100; level += 1) deep = { level: deep };
+    for (const value of [new Date(0), { when: new Date(0) }, new Point(1, 2), [new Point(3, 4)], bare, { custom: { toJSON: () => "mine" } }, deep]) {
+      expect(stringifyJson(value)).toBe(JSON.stringify(value));
+    }
+  });
+
+  it("encodes small values into views that stay intact while later values are encoded", () => {
+    const first = encodeJson({ n: 1 });
+    const later = Array.from({ length: 2_000 }, (_, n) => encodeJson({ n }));
+    expect(decodeJson(first)).toEqual({ n: 1 });
+    expect(later.map((bytes) => (decodeJson(bytes) as { n: number }).n)).toEqual(later.map((_, n) => n));
+  });
+
   it("bigint-message-names-no-key: a nested BigInt's error says where it is", () => {
     // JSON.stringify's own TypeError ("Do not know how to serialize a BigInt") names no key.
     expect(thrown(() => encodeJson({ outer: { deep: [1, 2n] } })).message).toContain('key "1"');

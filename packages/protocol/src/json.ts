@@ -5,9 +5,56 @@ const utf8Encoder = new TextEncoder();
 // fatal: invalid UTF-8 is an error, never silently replaced by U+FFFD.
 const utf8Decoder = new TextDecoder("utf-8", { fatal: true });
 
-/** Encodes a string as UTF-8. */
+/**
+ * Small byte arrays are carved out of a shared slab, as Node's Buffer pool
+ * does: allocating an ArrayBuffer costs over a microsecond, more than
+ * encoding a small frame. Views handed out are never written again (a full
+ * slab is replaced, not reused), so they stay valid; they share their
+ * `buffer` with other views, which must therefore never be transferred or
+ * detached.
+ */
+const SLAB_BYTES = 8 * 1024;
+/** Larger arrays get their own buffer, so that a small one never pins much memory. */
+const LARGEST_SLAB_ALLOCATION = SLAB_BYTES / 2;
+let slab = new ArrayBuffer(SLAB_BYTES);
+let slabUsed = 0;
+
+/**
+ * Reserves up to `size` bytes; `commitBytes` then keeps what was written.
+ * Only one reservation is open at a time (everything here is synchronous).
+ */
+export function reserveBytes(size: number): Uint8Array {
+  if (size > LARGEST_SLAB_ALLOCATION) return new Uint8Array(size);
+  if (slabUsed + size > SLAB_BYTES) {
+    slab = new ArrayBuffer(SLAB_BYTES);
+    slabUsed = 0;
+  }
+  return new Uint8Array(slab, slabUsed, size);
+}
+
+/** Keeps the first `length` bytes of the latest reservation and returns them. */
+export function commitBytes(reserved: Uint8Array, length: number): Uint8Array {
+  if (reserved.buffer !== slab) return length === reserved.length ? reserved : reserved.subarray(0, length);
+  // Eight-byte alignment, as Node's pool keeps, so views stay aligned for any element size.
+  slabUsed = (reserved.byteOffset + length + 7) & ~7;
+  return length === reserved.length ? reserved : new Uint8Array(slab, reserved.byteOffset, length);
+}
+
+/**
+ * Encodes a string as UTF-8. The result may share its `buffer` with other
+ * encoded values: read it through its offset and length, never transfer it.
+ */
 export function encodeUtf8(text: string): Uint8Array {
-  return utf8Encoder.encode(text);
+  // UTF-8 takes at most three bytes per UTF-16 code unit.
+  const most = text.length * 3;
+  if (most > LARGEST_SLAB_ALLOCATION) return utf8Encoder.encode(text);
+  const reserved = reserveBytes(most);
+  return commitBytes(reserved, utf8Encoder.encodeInto(text, reserved).written);
+}
+
+/** Writes `text` as UTF-8 into `target` at `offset`; returns the bytes written (the target must have room for 3 × its length). */
+export function writeUtf8(text: string, target: Uint8Array, offset: number): number {
+  return utf8Encoder.encodeInto(text, offset === 0 ? target : target.subarray(offset)).written;
 }
 
 /**
@@ -39,6 +86,9 @@ export function encodeJson(value: unknown, what = "value"): Uint8Array {
 /** `encodeJson` without the UTF-8 step. */
 export function stringifyJson(value: unknown, what = "value"): string {
   if (value === undefined) return "null";
+  // Values JSON carries as they are (the usual case) skip the replacer, which
+  // costs a call from C++ into JavaScript per key.
+  if (isPlainJson(value, 0)) return JSON.stringify(value);
   let text: string | undefined;
   try {
     text = JSON.stringify(value, rejectLossyValues);
@@ -62,6 +112,47 @@ export function stringifyJson(value: unknown, what = "value"): string {
     });
   }
   return text;
+}
+
+/** Deeper values take the replacer's path, which also reports cycles. */
+const PLAIN_JSON_DEPTH = 64;
+
+/**
+ * True when plain `JSON.stringify` gives exactly what the replacer would
+ * accept: strings, booleans, null, finite numbers, and arrays and plain
+ * objects (no `toJSON`) of those. Anything else, including whatever the
+ * replacer refuses, answers false and goes through the replacer.
+ */
+function isPlainJson(value: unknown, depth: number): boolean {
+  switch (typeof value) {
+    case "string":
+    case "boolean":
+    case "undefined":
+      return true;
+    case "number":
+      return Number.isFinite(value);
+    case "object": {
+      if (value === null) return true;
+      if (depth >= PLAIN_JSON_DEPTH) return false;
+      const prototype: unknown = Object.getPrototypeOf(value);
+      if (prototype === Array.prototype) {
+        const items = value as unknown[];
+        for (let index = 0; index < items.length; index += 1) {
+          if (!isPlainJson(items[index], depth + 1)) return false;
+        }
+        return true;
+      }
+      if (prototype !== Object.prototype && prototype !== null) return false;
+      const fields = value as Record<string, unknown>;
+      if (fields["toJSON"] !== undefined) return false;
+      for (const key in fields) {
+        if (!isPlainJson(fields[key], depth + 1)) return false;
+      }
+      return true;
+    }
+    default:
+      return false;
+  }
 }
 
 function rejectLossyValues(this: unknown, key: string, value: unknown): unknown {
