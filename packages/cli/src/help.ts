@@ -1,3 +1,5 @@
+import { DOCKER_HELP } from "./docker/verbs.js";
+
 /**
  * The help of every verb, in one place: `--help` prints it, and the README
  * quotes it (a test keeps them the same).
@@ -5,7 +7,8 @@
 export const HELP = {
   funker: `Usage: funker <command> [options]
 
-Run Funker functions locally, call them, scaffold new ones.
+Run Funker functions locally, call them, scaffold new ones, and deploy them
+as Docker services.
 
 Commands:
   dev [-- <command>…]         run every function of funker.yml on this machine
@@ -13,6 +16,10 @@ Commands:
   new <name>                  scaffold a TypeScript function and add it to funker.yml
   ls                          list the functions and where they listen
   status                      replicas: idle or busy, calls served, last error
+  build [name…]               bundle functions and build their Docker images
+  deploy [name…]              create or update the functions as Swarm services
+  compose                     write a docker-compose.yml for plain Compose
+  rm [name…]                  remove the functions' Swarm services
 
 Options:
   -f, --file <path>  the funker.yml to use (default: the nearest one above the working directory)
@@ -98,6 +105,8 @@ Options:
       --json         print JSON
   -f, --file <path>  the funker.yml whose runtime to show
   -h, --help         this help`,
+
+  ...DOCKER_HELP,
 } as const;
 
 export type Verb = keyof typeof HELP;

@@ -7,6 +7,7 @@ import { runCall } from "./call.js";
 import { ConfigError, findConfigFile, loadConfig } from "./config.js";
 import type { FunkerConfig } from "./config.js";
 import { runDev } from "./dev.js";
+import { isDockerVerb, runDockerVerb } from "./docker/index.js";
 import { parseDuration } from "./duration.js";
 import { HELP } from "./help.js";
 import type { Verb } from "./help.js";
@@ -24,9 +25,6 @@ export const ExitCode = {
   /** No running `funker dev` was found for a command that needs one. */
   noRuntime: 3,
 } as const;
-
-/** Verbs planned with Docker support; reserved so that scripts get a clear message today. */
-const PLANNED_VERBS = new Set(["build", "deploy", "compose", "rm"]);
 
 const FILE_OPTION = { file: { type: "string", short: "f" }, help: { type: "boolean", short: "h" } } as const;
 
@@ -60,8 +58,8 @@ export async function main(argv: readonly string[]): Promise<number> {
       case "status":
         return await list(rest, "status");
       default:
-        if (PLANNED_VERBS.has(verb)) {
-          throw new UsageError(`\`funker ${verb}\` comes with Docker support and is not available in this version`);
+        if (isDockerVerb(verb)) {
+          return await runDockerVerb(verb, rest, { loadConfig: configFor, output: process.stderr, stdout: process.stdout });
         }
         throw new UsageError(`unknown command "${verb}"; see funker --help`);
     }
