@@ -32,7 +32,11 @@ const DEFAULTS = {
   dnsCacheMs: 1_000,
   /** Swarm DNS look-ups that hang do so for hundreds of ms; a second is past an honest answer. */
   lookupTimeoutMs: 1_000,
-  /** Longer than the ~275 ms a dead task's address stays in `tasks.<name>`. */
+  /**
+   * The longest skip of an address that keeps refusing: longer than the
+   * ~275 ms a dead task's address stays in `tasks.<name>`. The first refusal
+   * skips it for a tenth of this, each further one in a row for twice as long.
+   */
   deadAddressMs: 1_000,
   /** A replica of a just-created service needs about a second or two to start and appear in DNS. */
   notFoundGraceMs: 2_000,
@@ -104,6 +108,8 @@ export class ClientCore {
   private readonly retry: RetryPolicy;
   private readonly notFoundGraceMs: number;
   private closed = false;
+  /** Where `pick` starts looking, so that calls go round the replicas; random, so that clients do not all start at the first. */
+  private nextPick = Math.floor(Math.random() * 1_000_000);
 
   constructor(options: ClientOptions = {}, environmentEndpoints: string | undefined = process.env["FUNKER_ENDPOINTS"]) {
     for (const key of ["timeout", "dnsCacheMs", "lookupTimeoutMs", "deadAddressMs", "notFoundGraceMs", "idleConnectionTimeoutMs"] as const) {
@@ -322,9 +328,13 @@ export class ClientCore {
 
       const outcome: AttemptOutcome =
         protocol === "legacy" ? await runLegacy(address, request, this.maxPayloadBytes) : await this.pool.acquire(address).run(request);
-      if (outcome.ok) return outcome.value;
+      if (outcome.ok) {
+        this.discovery.markAlive(address);
+        return outcome.value;
+      }
       const error = outcome.error;
       if (outcome.addressDead) this.discovery.markDead(address, Date.now());
+      else this.discovery.markAlive(address);
 
       if (!error.mayHaveRun) {
         if (error.retry === "always") {
@@ -345,20 +355,28 @@ export class ClientCore {
     }
   }
 
-  /** A non-dead replica not failed this round, preferring one with an idle kept connection. */
+  /**
+   * A non-dead replica not failed this round, preferring one with an idle
+   * kept connection. The search starts one replica further on each call, so
+   * that both idle connections and new ones go round the replicas and every
+   * replica takes a share of the calls.
+   */
   private pick(addresses: readonly Address[], failedThisRound: Set<string> | undefined, protocol: CallProtocol, now: number): Address | undefined {
-    if (addresses.length === 1) {
+    const count = addresses.length;
+    if (count === 1) {
       const only = addresses[0] as Address;
       return failedThisRound?.has(only.key) === true || this.discovery.isDead(only, now) ? undefined : only;
     }
-    const eligible: Address[] = [];
-    for (const address of addresses) {
+    const start = this.nextPick % count;
+    this.nextPick = start + 1;
+    let firstEligible: Address | undefined;
+    for (let offset = 0; offset < count; offset += 1) {
+      const address = addresses[(start + offset) % count] as Address;
       if (failedThisRound?.has(address.key) === true || this.discovery.isDead(address, now)) continue;
-      if (protocol === "framed" && this.pool.hasIdle(address.key)) return address;
-      eligible.push(address);
+      if (protocol !== "framed" || this.pool.hasIdle(address.key)) return address;
+      firstEligible ??= address;
     }
-    if (eligible.length === 0) return undefined;
-    return eligible[Math.floor(Math.random() * eligible.length)];
+    return firstEligible;
   }
 }
 

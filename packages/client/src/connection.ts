@@ -11,6 +11,7 @@ import {
   encodeCancel,
 } from "@funker/protocol";
 import type { Frame } from "@funker/protocol";
+import { Alarm } from "./alarm.js";
 import type { Address } from "./discovery.js";
 import { failureFromSocketError } from "./socket-errors.js";
 
@@ -84,7 +85,14 @@ export class FramedConnection {
   private callsStarted = 0;
   private request: AttemptRequest | undefined;
   private resolveAttempt: ((outcome: AttemptOutcome) => void) | undefined;
-  private timer: NodeJS.Timeout | undefined;
+  /**
+   * The deadline, heartbeat-silence and idle limits. It never keeps the
+   * process alive: during a call the socket does, and a parked connection
+   * must not.
+   */
+  private readonly alarm = new Alarm(() => this.onTimer());
+  /** Epoch ms at which a parked connection is closed; infinite while a call runs. */
+  private idleUntil = Number.POSITIVE_INFINITY;
   private lastByteAt = 0;
   private silenceLimitMs = 0;
   /** Whether the handler sent any frame for the current call: its proof that the call was delivered. */
@@ -94,12 +102,12 @@ export class FramedConnection {
     this.address = address;
     this.home = home;
     this.decoder = new FrameDecoder({ maxPayloadBytes });
+    this.alarm.unref();
     this.socket = openSocket(address);
     this.socket.on("connect", this.onConnect);
     this.socket.on("data", this.onData);
     this.socket.on("error", this.onError);
     this.socket.on("close", this.onClose);
-    this.socket.on("timeout", this.onIdleTimeout);
   }
 
   /** True when the connection can carry another call. */
@@ -119,13 +127,13 @@ export class FramedConnection {
       this.request = request;
       this.resolveAttempt = resolve;
       this.accepted = false;
+      this.idleUntil = Number.POSITIVE_INFINITY;
       this.lastByteAt = Date.now();
       this.silenceLimitMs = request.heartbeatIntervalMs > 0 ? request.heartbeatIntervalMs * HEARTBEAT_MISSES_BEFORE_DEAD : 0;
       request.signal?.addEventListener("abort", this.onAbort);
       this.armTimer(this.lastByteAt);
       if (reused) {
         this.socket.ref();
-        this.socket.setTimeout(0);
         this.socket.write(request.bytes);
       } else {
         // Corked, the preface and the call leave in one writev once connected.
@@ -140,7 +148,9 @@ export class FramedConnection {
   /** Parks the connection between calls: it must never keep the process alive. */
   park(idleTimeoutMs: number): void {
     this.socket.unref();
-    this.socket.setTimeout(idleTimeoutMs);
+    const now = Date.now();
+    this.idleUntil = now + idleTimeoutMs;
+    this.alarm.setBy(this.idleUntil, now);
   }
 
   destroy(): void {
@@ -154,10 +164,6 @@ export class FramedConnection {
 
   private readonly onError = (error: Error): void => {
     this.socketError ??= error;
-  };
-
-  private readonly onIdleTimeout = (): void => {
-    if (this.resolveAttempt === undefined) this.socket.destroy();
   };
 
   private readonly onData = (chunk: Buffer): void => {
@@ -225,6 +231,7 @@ export class FramedConnection {
 
   private readonly onClose = (): void => {
     this.closed = true;
+    this.alarm.stop();
     const request = this.request;
     if (request === undefined) {
       this.home.closedWhileIdle(this);
@@ -278,11 +285,14 @@ export class FramedConnection {
     );
   };
 
-  private readonly onTimer = (): void => {
-    this.timer = undefined;
+  private onTimer(): void {
     const request = this.request;
-    if (request === undefined) return;
     const now = Date.now();
+    if (request === undefined) {
+      if (now >= this.idleUntil) this.socket.destroy();
+      else if (this.idleUntil !== Number.POSITIVE_INFINITY) this.alarm.setBy(this.idleUntil, now);
+      return;
+    }
     if (now >= request.deadline) {
       const sent = this.connected;
       this.fail(
@@ -307,7 +317,7 @@ export class FramedConnection {
       return;
     }
     this.armTimer(now);
-  };
+  }
 
   private armTimer(now: number): void {
     const request = this.request as AttemptRequest;
@@ -315,7 +325,7 @@ export class FramedConnection {
     let wakeAt = Math.min(request.deadline, silenceAt);
     // Before the connection is up, check again at the first heartbeat limit after it could be.
     if (!this.connected && this.silenceLimitMs > 0) wakeAt = Math.min(wakeAt, now + this.silenceLimitMs);
-    this.timer = setTimeout(this.onTimer, Math.min(Math.max(0, wakeAt - now), LONGEST_TIMER_MS));
+    this.alarm.setBy(wakeAt, now);
   }
 
   private fail(error: FunkerError, addressDead: boolean, cancelReason?: string): void {
@@ -328,10 +338,6 @@ export class FramedConnection {
     if (resolve === undefined || request === undefined) return;
     this.resolveAttempt = undefined;
     this.request = undefined;
-    if (this.timer !== undefined) {
-      clearTimeout(this.timer);
-      this.timer = undefined;
-    }
     request.signal?.removeEventListener("abort", this.onAbort);
     if (!(keepAlive && this.usable && this.home.release(this))) {
       if (cancelReason !== undefined && this.usable) {

@@ -2,6 +2,7 @@ import { describe, expect, test } from "vitest";
 import { encodeResult } from "@funker/protocol";
 import { createClient } from "@funker/client";
 import type { DnsResolver } from "@funker/client";
+import { Discovery, makeAddress } from "./discovery.js";
 import { startFramedServer } from "./test-support/servers.js";
 import { dnsError, rejectionOf, useCleanup } from "./test-support/harness.js";
 
@@ -126,5 +127,50 @@ describe("discovery", () => {
     const error = await pending;
     expect(error.code).toBe("cancelled");
     expect(error.mayHaveRun).toBe(false);
+  });
+});
+
+describe("dead-address marking", () => {
+  function discoveryWith(deadAddressMs: number): Discovery {
+    return new Discovery({ endpoints: new Map(), dns: fakeDns(() => []), cacheMs: 1_000, lookupTimeoutMs: 1_000, deadAddressMs });
+  }
+
+  test("a first refusal skips an address for a tenth of deadAddressMs; refusals in a row double it, up to deadAddressMs", () => {
+    const discovery = discoveryWith(1_000);
+    const address = makeAddress("10.0.0.1", 9999);
+    const other = makeAddress("10.0.0.2", 9999);
+    let now = 0;
+    for (const skipMs of [100, 200, 400, 800, 1_000, 1_000]) {
+      discovery.markDead(address, now);
+      expect(discovery.isDead(address, now + skipMs - 1)).toBe(true);
+      expect(discovery.isDead(other, now + skipMs - 1)).toBe(false);
+      expect(discovery.isDead(address, now + skipMs)).toBe(false);
+      now += skipMs;
+    }
+  });
+
+  test("an answer resets the skip: the next refusal counts as a first one", () => {
+    const discovery = discoveryWith(1_000);
+    const address = makeAddress("10.0.0.1", 9999);
+    discovery.markDead(address, 0);
+    discovery.markDead(address, 100);
+    discovery.markDead(address, 300);
+    discovery.markAlive(address);
+    expect(discovery.isDead(address, 301)).toBe(false);
+    discovery.markDead(address, 1_000);
+    expect(discovery.isDead(address, 1_099)).toBe(true);
+    expect(discovery.isDead(address, 1_100)).toBe(false);
+  });
+
+  test("a streak is forgotten once the address has gone untried for deadAddressMs after its skip", () => {
+    const discovery = discoveryWith(1_000);
+    const address = makeAddress("10.0.0.1", 9999);
+    discovery.markDead(address, 0);
+    discovery.markDead(address, 100);
+    // Skipped until 300; untried until 1,300: the next refusal is a first one again.
+    expect(discovery.isDead(address, 1_300)).toBe(false);
+    discovery.markDead(address, 1_300);
+    expect(discovery.isDead(address, 1_399)).toBe(true);
+    expect(discovery.isDead(address, 1_400)).toBe(false);
   });
 });

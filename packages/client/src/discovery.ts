@@ -153,8 +153,21 @@ export interface DiscoveryOptions {
   dns: DnsResolver;
   cacheMs: number;
   lookupTimeoutMs: number;
+  /** The longest an address that keeps refusing is skipped. */
   deadAddressMs: number;
 }
+
+interface DeadAddress {
+  until: number;
+  skipMs: number;
+}
+
+/**
+ * The first refusal skips an address for this fraction of `deadAddressMs`
+ * (100 ms by default): a single-shot replica restarting is back within about
+ * that, and skipping it for the full second would starve a small deployment.
+ */
+const FIRST_SKIP_FRACTION = 0.1;
 
 interface CacheEntry {
   addresses: readonly Address[];
@@ -168,13 +181,14 @@ const STALE_ANSWER_MS = 30_000;
  * Finds a function's replicas: explicit endpoints, then Swarm's
  * `tasks.<name>`, then `<name>`. Answers are cached briefly, concurrent
  * look-ups of a name are shared, and addresses that refused a connection are
- * skipped for a while.
+ * skipped for a while: briefly after a first refusal, twice as long after
+ * each further one in a row, up to `deadAddressMs`, until the address answers.
  */
 export class Discovery {
   private readonly explicit = new Map<string, readonly Address[]>();
   private readonly cache = new Map<string, CacheEntry>();
   private readonly inflight = new Map<string, Promise<Resolution>>();
-  private readonly deadUntil = new Map<string, number>();
+  private readonly dead = new Map<string, DeadAddress>();
 
   constructor(private readonly options: DiscoveryOptions) {}
 
@@ -205,15 +219,26 @@ export class Discovery {
     return pending;
   }
 
+  /** The address refused a connection: skip it, for longer if it already did. */
   markDead(address: Address, now: number): void {
-    this.deadUntil.set(address.key, now + this.options.deadAddressMs);
+    const longest = this.options.deadAddressMs;
+    const previous = this.dead.get(address.key);
+    const skipMs = previous === undefined ? longest * FIRST_SKIP_FRACTION : Math.min(previous.skipMs * 2, longest);
+    this.dead.set(address.key, { until: now + skipMs, skipMs });
+  }
+
+  /** The address answered: a later refusal counts as a first one again. */
+  markAlive(address: Address): void {
+    if (this.dead.size > 0) this.dead.delete(address.key);
   }
 
   isDead(address: Address, now: number): boolean {
-    const until = this.deadUntil.get(address.key);
-    if (until === undefined) return false;
-    if (until > now) return true;
-    this.deadUntil.delete(address.key);
+    if (this.dead.size === 0) return false;
+    const entry = this.dead.get(address.key);
+    if (entry === undefined) return false;
+    if (entry.until > now) return true;
+    // A streak of refusals is forgotten once the address has gone untried for the longest skip.
+    if (now >= entry.until + this.options.deadAddressMs) this.dead.delete(address.key);
     return false;
   }
 

@@ -74,7 +74,12 @@ export interface ClientOptions extends CallSettings {
   dnsCacheMs?: number;
   /** How long one DNS look-up may take before it counts as failed, in ms. Default 1000. */
   lookupTimeoutMs?: number;
-  /** How long an address that refused a connection is skipped, in ms. Default 1000. */
+  /**
+   * The longest an address that keeps refusing connections is skipped, in ms.
+   * Default 1000. The first refusal skips it for a tenth of this (100 ms), so
+   * a restarting single-shot replica is soon tried again; each further
+   * refusal in a row doubles the skip, up to this; an answer resets it.
+   */
   deadAddressMs?: number;
   /** How long a name that resolves nowhere is retried before `not_found`, in ms. Default 2000. */
   notFoundGraceMs?: number;

@@ -32,6 +32,16 @@ describe("kept connections", () => {
     expect(server.accepted).toBe(1);
   });
 
+  test("calls go round the replicas: new connections and then kept ones are spread evenly", async () => {
+    const replicas = [track(await reuseMode()), track(await reuseMode()), track(await reuseMode()), track(await reuseMode())];
+    const client = track(createClient({ endpoints: { count: replicas.map((replica) => replica.endpoint) } }));
+    for (let round = 0; round < 5; round += 1) {
+      await Promise.all(Array.from({ length: 8 }, () => client.call("count", {})));
+    }
+    expect(replicas.map((replica) => replica.calls.length)).toEqual([10, 10, 10, 10]);
+    expect(replicas.map((replica) => replica.accepted)).toEqual([2, 2, 2, 2]);
+  });
+
   test("without keepAlive, every call has its own connection, closed after the reply", async () => {
     const server = track(await startFramedServer({ onCall: (call, peer) => peer.send(encodeResult(call.id, "ok")) }));
     const client = track(createClient({ endpoints: { once: server.endpoint } }));
