@@ -524,7 +524,8 @@ async function framedExchangeKept(socket: Socket): Promise<void> {
   const decoder = new FrameDecoder();
   const result = new Promise<void>((resolve, reject) => {
     socket.on("data", (chunk: Buffer) => {
-      const first = decoder.push(chunk)[0];
+      // The handler accepts the call with a heartbeat before it runs the function.
+      const first = decoder.push(chunk).find((frame) => frame.type !== "heartbeat");
       if (first === undefined) return;
       if (first.type === "result") resolve();
       else reject(new Error(`unexpected ${first.type} frame`));
