@@ -24,6 +24,31 @@ const MAX_FORM_BYTES = 4096;
  */
 export const CALL_TIMEOUT_MS = 15_000;
 
+/**
+ * One attempt's time limit within CALL_TIMEOUT_MS. On an overlay network a
+ * connection to a replica that has just exited can hang (its SYN dropped)
+ * until the call's deadline, and the client has no shorter connect limit;
+ * both functions are idempotent, so a call that ran out of time is simply
+ * made again, and a voter waits seconds rather than the whole limit.
+ */
+export const ATTEMPT_TIMEOUT_MS = 4_000;
+
+/**
+ * Calls an idempotent function in attempts of ATTEMPT_TIMEOUT_MS until
+ * `timeoutMs` has passed, trying again only after `deadline_exceeded`.
+ */
+async function callIdempotent<Result>(timeoutMs: number, attempt: (timeout: number) => Promise<Result>): Promise<Result> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const remaining = deadline - Date.now();
+    try {
+      return await attempt(Math.min(ATTEMPT_TIMEOUT_MS, Math.max(remaining, 1)));
+    } catch (error) {
+      if (!(error instanceof FunkerError) || error.code !== "deadline_exceeded" || deadline - Date.now() <= 0) throw error;
+    }
+  }
+}
+
 /** A failure as the voter sees it: an HTTP status and words that say what to do. */
 export interface FriendlyFailure {
   status: number;
@@ -175,7 +200,8 @@ export function createVotingHandler(
       }
       try {
         // Idempotent: process-vote counts a voter once, so a retry after a crash cannot count twice.
-        const outcome = await client.call("process-vote", { voter, option: form.get("option") ?? "" }, { timeout: callTimeoutMs, idempotent: true });
+        const args = { voter, option: form.get("option") ?? "" };
+        const outcome = await callIdempotent(callTimeoutMs, (timeout) => client.call("process-vote", args, { timeout, idempotent: true }));
         response.writeHead(303, { location: `/results?vote=${outcome.status}&option=${outcome.option}`, "cache-control": "no-store" });
         response.end();
       } catch (error) {
@@ -186,7 +212,7 @@ export function createVotingHandler(
     if (request.method === "GET" && (url.pathname === "/results" || url.pathname === "/results.json")) {
       const json = url.pathname === "/results.json";
       try {
-        const tally = await client.call("tally", {}, { timeout: callTimeoutMs, idempotent: true });
+        const tally = await callIdempotent(callTimeoutMs, (timeout) => client.call("tally", {}, { timeout, idempotent: true }));
         if (json) send(response, 200, JSON.stringify(tally), { "content-type": "application/json" });
         else send(response, 200, resultsPage(tally, noticeFrom(url.searchParams)));
       } catch (error) {
