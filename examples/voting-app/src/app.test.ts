@@ -1,10 +1,13 @@
 import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { once } from "node:events";
+import { connect, createServer } from "node:net";
+import type { Socket } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { createClient, FunkerError } from "@funker/client";
 import { freePort, startFunction } from "@funker/testing";
 import { afterEach, describe, expect, it } from "vitest";
-import { describeFailure, startVotingServer, VOTER_COOKIE } from "./app.js";
+import { ATTEMPT_TIMEOUT_MS, describeFailure, startVotingServer, VOTER_COOKIE } from "./app.js";
 import type { VotingFunctions } from "./functions.js";
 import { createProcessVote, createTally } from "./functions.js";
 import { VoteStore } from "./votes.js";
@@ -110,6 +113,43 @@ describe("the web service against the real functions", () => {
     const results = await fetch(`${web.url}/results.json`);
     expect(results.status).toBe(503);
     expect(await results.json()).toEqual({ error: { code: expect.any(String), message: expect.stringContaining("cannot be counted") } });
+  });
+});
+
+describe("a connection that hangs", () => {
+  it("is given up after one attempt's time, and the vote made again on a fresh connection", async () => {
+    const folder = mkdtempSync(join(tmpdir(), "voting-app-"));
+    folders.push(folder);
+    const store = new VoteStore(folder);
+    await using processVote = await startFunction(createProcessVote(store), { name: "process-vote" });
+    // In front of the function: the first connection is held open and never
+    // answered (a replica that died under it); later ones pass through.
+    const held: Socket[] = [];
+    const front = createServer((socket) => {
+      if (held.length === 0) {
+        held.push(socket);
+        return;
+      }
+      const [host, port] = (processVote.endpoints[0] as string).split(":");
+      const upstream = connect(Number(port), host);
+      socket.pipe(upstream).pipe(socket);
+      socket.on("error", () => upstream.destroy());
+      upstream.on("error", () => socket.destroy());
+    });
+    front.listen(0, "127.0.0.1");
+    await once(front, "listening");
+    const { port } = front.address() as { port: number };
+    try {
+      await using client = createClient<VotingFunctions>({ endpoints: { "process-vote": `127.0.0.1:${port}` } });
+      await using web = await startVotingServer({ client, port: 0, host: "127.0.0.1", callTimeoutMs: ATTEMPT_TIMEOUT_MS * 3 });
+      const response = await vote(web.url, `${VOTER_COOKIE}=voter-0001`, "dogs");
+      expect(response.headers.get("location")).toBe("/results?vote=recorded&option=dogs");
+      expect(held).toHaveLength(1);
+      expect(await store.tally()).toEqual({ counts: { cats: 0, dogs: 1 }, total: 1 });
+    } finally {
+      for (const socket of held) socket.destroy();
+      front.close();
+    }
   });
 });
 
