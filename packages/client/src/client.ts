@@ -33,6 +33,12 @@ const DEFAULTS = {
   /** Swarm DNS look-ups that hang do so for hundreds of ms; a second is past an honest answer. */
   lookupTimeoutMs: 1_000,
   /**
+   * A connection on loopback or an overlay network is up in milliseconds; a
+   * dead replica's address whose SYNs are dropped would otherwise hold a call
+   * until its deadline. A second is far above an honest handshake.
+   */
+  connectTimeoutMs: 1_000,
+  /**
    * The longest skip of an address that keeps refusing: longer than the
    * ~275 ms a dead task's address stays in `tasks.<name>`. The first refusal
    * skips it for a tenth of this, each further one in a row for twice as long.
@@ -107,13 +113,14 @@ export class ClientCore {
   private readonly maxPayloadBytes: number;
   private readonly retry: RetryPolicy;
   private readonly notFoundGraceMs: number;
+  private readonly connectTimeoutMs: number;
   private closed = false;
   /** Where `pick` starts looking, so that calls go round the replicas; random, so that clients do not all start at the first. */
   private nextPick = Math.floor(Math.random() * 1_000_000);
 
   constructor(options: ClientOptions = {}, environmentEndpoints: string | undefined = process.env["FUNKER_ENDPOINTS"]) {
-    for (const key of ["timeout", "dnsCacheMs", "lookupTimeoutMs", "deadAddressMs", "notFoundGraceMs", "idleConnectionTimeoutMs"] as const) {
-      checkPositive(options[key], key, key !== "timeout" && key !== "lookupTimeoutMs");
+    for (const key of ["timeout", "dnsCacheMs", "lookupTimeoutMs", "connectTimeoutMs", "deadAddressMs", "notFoundGraceMs", "idleConnectionTimeoutMs"] as const) {
+      checkPositive(options[key], key, key !== "timeout" && key !== "lookupTimeoutMs" && key !== "connectTimeoutMs");
     }
     checkPositive(options.heartbeatIntervalMs, "heartbeatIntervalMs", true);
     this.options = options;
@@ -133,6 +140,7 @@ export class ClientCore {
     }
     for (const [name, addresses] of endpointTableFrom(options.endpoints)) endpoints.set(name, addresses);
     const lookupTimeoutMs = options.lookupTimeoutMs ?? DEFAULTS.lookupTimeoutMs;
+    this.connectTimeoutMs = options.connectTimeoutMs ?? DEFAULTS.connectTimeoutMs;
     this.discovery = new Discovery({
       endpoints,
       dns: options.dns ?? systemDnsResolver(lookupTimeoutMs),
@@ -206,7 +214,15 @@ export class ClientCore {
       if (metadata !== undefined) header.metadata = metadata;
       bytes = encodeCall(header, sentArgs, this.maxPayloadBytes);
     }
-    const request: AttemptRequest = { name, id, bytes, deadline, heartbeatIntervalMs: protocol === "legacy" ? 0 : heartbeatIntervalMs, signal };
+    const request: AttemptRequest = {
+      name,
+      id,
+      bytes,
+      deadline,
+      heartbeatIntervalMs: protocol === "legacy" ? 0 : heartbeatIntervalMs,
+      signal,
+      connectTimeoutMs: this.connectTimeoutMs,
+    };
     const port = options.port ?? this.options.port ?? DEFAULTS.port;
     const callEndpoints =
       options.endpoints === undefined

@@ -26,6 +26,21 @@ export interface AttemptRequest {
   /** 0 when the handler sends no heartbeats. */
   readonly heartbeatIntervalMs: number;
   readonly signal: AbortSignal | undefined;
+  /** How long a new connection may take to be established before the address counts as unreachable. */
+  readonly connectTimeoutMs: number;
+}
+
+/**
+ * The error of a connection that was not established in time: a replica that
+ * vanished with its address still in DNS (its SYNs are dropped silently on an
+ * overlay network), or one that is overloaded. Nothing was sent, so the call
+ * moves on to another replica.
+ */
+function connectTimedOut(address: Address, request: AttemptRequest): FunkerError {
+  return new FunkerError("connection_failed", `could not connect to ${address.key} within ${request.connectTimeoutMs} ms`, {
+    mayHaveRun: false,
+    data: { address: address.key },
+  });
 }
 
 export type AttemptOutcome =
@@ -91,6 +106,8 @@ export class FramedConnection {
    * must not.
    */
   private readonly alarm = new Alarm(() => this.onTimer());
+  /** Epoch ms by which a new connection must be established. */
+  private connectBy = Number.POSITIVE_INFINITY;
   /** Epoch ms at which a parked connection is closed; infinite while a call runs. */
   private idleUntil = Number.POSITIVE_INFINITY;
   private lastByteAt = 0;
@@ -129,6 +146,7 @@ export class FramedConnection {
       this.accepted = false;
       this.idleUntil = Number.POSITIVE_INFINITY;
       this.lastByteAt = Date.now();
+      this.connectBy = this.lastByteAt + request.connectTimeoutMs;
       this.silenceLimitMs = request.heartbeatIntervalMs > 0 ? request.heartbeatIntervalMs * HEARTBEAT_MISSES_BEFORE_DEAD : 0;
       request.signal?.addEventListener("abort", this.onAbort);
       this.armTimer(this.lastByteAt);
@@ -293,6 +311,10 @@ export class FramedConnection {
       else if (this.idleUntil !== Number.POSITIVE_INFINITY) this.alarm.setBy(this.idleUntil, now);
       return;
     }
+    if (!this.connected && now >= this.connectBy && now < request.deadline) {
+      this.fail(connectTimedOut(this.address, request), true);
+      return;
+    }
     if (now >= request.deadline) {
       const sent = this.connected;
       this.fail(
@@ -323,6 +345,7 @@ export class FramedConnection {
     const request = this.request as AttemptRequest;
     const silenceAt = this.connected && this.silenceLimitMs > 0 ? this.lastByteAt + this.silenceLimitMs : Number.POSITIVE_INFINITY;
     let wakeAt = Math.min(request.deadline, silenceAt);
+    if (!this.connected) wakeAt = Math.min(wakeAt, this.connectBy);
     // Before the connection is up, check again at the first heartbeat limit after it could be.
     if (!this.connected && this.silenceLimitMs > 0) wakeAt = Math.min(wakeAt, now + this.silenceLimitMs);
     this.alarm.setBy(wakeAt, now);
@@ -381,11 +404,17 @@ export function runLegacy(address: Address, request: AttemptRequest, maxPayloadB
     const fail = (error: FunkerError): void => finish({ ok: false, error, addressDead: false });
     const onAbort = (): void =>
       fail(new FunkerError("cancelled", `the call to "${request.name}" was cancelled`, { mayHaveRun: connected, cause: request.signal?.reason }));
+    const connectBy = Date.now() + request.connectTimeoutMs;
     const onTimer = (): void => {
       timer = undefined;
-      const remaining = request.deadline - Date.now();
+      const now = Date.now();
+      if (!connected && now >= connectBy && now < request.deadline) {
+        finish({ ok: false, error: connectTimedOut(address, request), addressDead: true });
+        return;
+      }
+      const remaining = request.deadline - now;
       if (remaining > 0) {
-        timer = setTimeout(onTimer, Math.min(remaining, LONGEST_TIMER_MS));
+        timer = setTimeout(onTimer, Math.min(connected ? remaining : Math.min(remaining, connectBy - now), LONGEST_TIMER_MS));
         return;
       }
       fail(
@@ -427,7 +456,7 @@ export function runLegacy(address: Address, request: AttemptRequest, maxPayloadB
       }
     });
     request.signal?.addEventListener("abort", onAbort);
-    timer = setTimeout(onTimer, Math.min(Math.max(0, request.deadline - Date.now()), LONGEST_TIMER_MS));
+    timer = setTimeout(onTimer, Math.min(Math.max(0, Math.min(request.deadline, connectBy) - Date.now()), LONGEST_TIMER_MS));
     socket.end(request.bytes);
   });
 }

@@ -75,6 +75,13 @@ export interface ClientOptions extends CallSettings {
   /** How long one DNS look-up may take before it counts as failed, in ms. Default 1000. */
   lookupTimeoutMs?: number;
   /**
+   * How long a new connection may take to be established, in ms. Default
+   * 1000. A replica that vanished while its address lingers in DNS can drop
+   * connection attempts silently; past this limit the address is skipped and
+   * the call, which was not sent, goes to another replica.
+   */
+  connectTimeoutMs?: number;
+  /**
    * The longest an address that keeps refusing connections is skipped, in ms.
    * Default 1000. The first refusal skips it for a tenth of this (100 ms), so
    * a restarting single-shot replica is soon tried again; each further
