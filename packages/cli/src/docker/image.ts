@@ -1,7 +1,5 @@
-import { mkdirSync, renameSync, writeFileSync } from "node:fs";
 import { dirname, join } from "node:path";
-import { build, formatMessages } from "esbuild";
-import type { Message } from "esbuild";
+import { bundleEntry } from "../bundle.js";
 import type { FunctionSpec, FunkerConfig } from "../config.js";
 
 /** The base image of function images: Node's official slim image, the one the handler is tested on. */
@@ -120,37 +118,7 @@ export type ImageBundleResult =
  * and the bundle is not minified, so its stack traces stay readable.
  */
 export async function bundleForImage(options: { entry: string; outputFile: string; workingDirectory: string }): Promise<ImageBundleResult> {
-  const started = performance.now();
-  mkdirSync(dirname(options.outputFile), { recursive: true });
-  try {
-    const result = await build({
-      absWorkingDir: options.workingDirectory,
-      entryPoints: [options.entry],
-      outfile: options.outputFile,
-      write: false,
-      bundle: true,
-      platform: "node",
-      target: "node20",
-      format: "esm",
-      // Workspace packages bundle from their src/, so nothing needs building first.
-      conditions: ["@funker/source"],
-      legalComments: "eof",
-      logLevel: "silent",
-      // Bundled CommonJS dependencies may call require(); give the ES module one.
-      banner: { js: "import { createRequire as __funkerCreateRequire } from 'node:module'; const require = __funkerCreateRequire(import.meta.url);" },
-    });
-    const output = result.outputFiles[0];
-    if (output === undefined) throw new Error("esbuild produced no output");
-    const temporary = `${options.outputFile}.${process.pid}.tmp`;
-    writeFileSync(temporary, output.contents, { mode: 0o644 });
-    renameSync(temporary, options.outputFile);
-    return { ok: true, file: options.outputFile, bytes: output.contents.byteLength, durationMs: performance.now() - started };
-  } catch (error) {
-    const errors = (error as { errors?: Message[] }).errors;
-    const message =
-      errors !== undefined && errors.length > 0
-        ? (await formatMessages(errors, { kind: "error", color: false })).join("").trimEnd()
-        : String(error);
-    return { ok: false, message, durationMs: performance.now() - started };
-  }
+  const outcome = await bundleEntry({ ...options, sourcemap: false });
+  if (!outcome.ok) return outcome;
+  return { ok: true, file: outcome.file, bytes: outcome.bytes, durationMs: outcome.durationMs };
 }
