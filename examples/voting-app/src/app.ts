@@ -25,11 +25,12 @@ const MAX_FORM_BYTES = 4096;
 export const CALL_TIMEOUT_MS = 15_000;
 
 /**
- * One attempt's time limit within CALL_TIMEOUT_MS. On an overlay network a
- * connection to a replica that has just exited can hang (its SYN dropped)
- * until the call's deadline, and the client has no shorter connect limit;
- * both functions are idempotent, so a call that ran out of time is simply
- * made again, and a voter waits seconds rather than the whole limit.
+ * One attempt's time limit within CALL_TIMEOUT_MS. A replica that dies under
+ * an established connection without a reset (its host or overlay path gone)
+ * answers nothing, and the client would only notice after three missed
+ * heartbeats (15 s by default); both functions are idempotent, so a call
+ * that ran out of time is simply made again, and a voter waits seconds
+ * rather than the whole limit.
  */
 export const ATTEMPT_TIMEOUT_MS = 4_000;
 
