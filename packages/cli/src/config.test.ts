@@ -87,13 +87,68 @@ functions:
 `),
     ).toEqual([
       "1:10 `version` must be 1, the only version of this file format",
-      "9:5 unknown setting functions.add.colour; expected one of: entry, image, replicas, mode, timeout, concurrency, maxCalls, environment, secrets, scale, endpointMode, dockerfile",
+      "9:5 unknown setting functions.add.colour; expected one of: entry, image, replicas, mode, timeout, concurrency, maxCalls, environment, secrets, volumes, scale, endpointMode, dockerfile",
       "5:15 functions.add.replicas must be a whole number from 0 to 100, got -1",
       '6:11 functions.add.mode must be "single-shot" (one call per process) or "reuse"',
       '7:14 functions.add.timeout must be a duration such as "30s", "500ms" or "2m", got "soon"',
       "8:18 functions.add.concurrency applies only to mode: reuse (a single-shot replica serves one call)",
       "11:12 functions.missing.entry: nowhere/handler.ts does not exist",
       '12:3 function name "Add_1" is not a valid Docker service name: use lower case letters, digits and inner hyphens, at most 63 characters',
+    ]);
+  });
+
+  it("reads volumes as Compose writes them: named volumes, absolute host paths, read only", () => {
+    const config = parseConfig(
+      `version: 1
+functions:
+  add:
+    entry: add
+    volumes: ["votes:/votes", "/srv/config/:/etc/app/:ro", "cache:/cache:rw"]
+  plain:
+    entry: add
+`,
+      join(root, "funker.yml"),
+    );
+    expect(config.functions[0]?.volumes).toEqual([
+      { type: "volume", source: "votes", target: "/votes", readOnly: false },
+      { type: "bind", source: "/srv/config", target: "/etc/app", readOnly: true },
+      { type: "volume", source: "cache", target: "/cache", readOnly: false },
+    ]);
+    expect(config.functions[1]?.volumes).toEqual([]);
+  });
+
+  it("refuses relative host paths, relative targets, repeated targets and other volume mistakes, naming each line", () => {
+    expect(
+      issuesOf(`version: 1
+functions:
+  add:
+    entry: add
+    volumes:
+      - ./data:/data
+      - votes:votes
+      - votes:/votes
+      - other:/votes/
+      - votes:/v:rx
+      - justaname
+      - { source: votes }
+      - "/srv/a,b:/ab"
+      - "~/data:/data"
+      - "bad name:/x"
+  other:
+    entry: add
+    volumes: votes:/votes
+`),
+    ).toEqual([
+      '6:9 functions.add.volumes: "./data:/data": a host path must be absolute: a relative one would depend on where Docker runs; use a named volume, or the full path',
+      '7:9 functions.add.volumes: "votes:votes": the target must be an absolute folder in the container, such as /data',
+      '9:9 functions.add.volumes: "other:/votes/": /votes is mounted twice',
+      '10:9 functions.add.volumes: "votes:/v:rx": the mode must be "ro" (read only) or "rw" (the default), got "rx"',
+      '11:9 functions.add.volumes: "justaname": expected "<source>:<target>" or "<source>:<target>:ro", such as "votes:/votes"',
+      '12:9 functions.add.volumes: each entry must be a string "<source>:<target>[:ro]", such as "votes:/votes"',
+      '13:9 functions.add.volumes: "/srv/a,b:/ab": paths with commas cannot be mounted (Docker\'s --mount separates its fields with commas)',
+      '14:9 functions.add.volumes: "~/data:/data": a host path must be absolute: a relative one would depend on where Docker runs; use a named volume, or the full path',
+      '15:9 functions.add.volumes: "bad name:/x": the source must be a volume name (letters, digits, ".", "_", "-") or an absolute host path',
+      '18:14 functions.other.volumes must be a list of "<source>:<target>[:ro]" strings',
     ]);
   });
 

@@ -1,5 +1,5 @@
 import { existsSync, readFileSync, statSync } from "node:fs";
-import { basename, dirname, join, relative, resolve } from "node:path";
+import { basename, dirname, join, posix, relative, resolve } from "node:path";
 import { MAX_FUNCTION_NAME_LENGTH } from "@funker/protocol";
 import { isMap, isScalar, isSeq, LineCounter, parseDocument } from "yaml";
 import type { Node, Scalar, YAMLMap } from "yaml";
@@ -17,6 +17,21 @@ export interface ScaleSpec {
   readonly min: number;
   readonly max: number;
   readonly idleMs: number | undefined;
+}
+
+/**
+ * A folder mounted into a function's replicas, written `<source>:<target>[:ro]`
+ * as Compose writes it. A named volume (`votes:/votes`) outlives the
+ * replicas and is shared by every function that names it; an absolute host
+ * path (`/srv/votes:/votes`) is a bind mount.
+ */
+export interface VolumeSpec {
+  readonly type: "volume" | "bind";
+  /** The volume's name as written in funker.yml (Docker's is `<stack>_<name>`), or the host path, absolute. */
+  readonly source: string;
+  /** Where the replicas see it, absolute. */
+  readonly target: string;
+  readonly readOnly: boolean;
 }
 
 /** One function of `funker.yml`, checked, with paths made absolute. */
@@ -38,6 +53,8 @@ export interface FunctionSpec {
   readonly maxCalls: number | undefined;
   readonly environment: Readonly<Record<string, string>>;
   readonly secrets: readonly string[];
+  /** Mounted by `funker deploy` and `funker compose`; `funker dev` gives each a local folder instead. */
+  readonly volumes: readonly VolumeSpec[];
   readonly scale: ScaleSpec | undefined;
   readonly endpointMode: EndpointMode;
   /** A Dockerfile of the function's own, absolute; undefined = Funker's standard one. */
@@ -94,6 +111,8 @@ export function functionNameProblem(name: string): string | undefined {
 /** Docker image references: `[registry/]name[:tag][@digest]`, lower case repository path. */
 const IMAGE_NAME = /^[a-z0-9]+(?:[._-][a-z0-9]+)*(?::[0-9]+)?(?:\/[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*)*(?::[\w][\w.-]{0,127})?(?:@sha256:[a-f0-9]{64})?$/;
 const ENVIRONMENT_NAME = /^[A-Za-z_][A-Za-z0-9_]*$/;
+/** Docker's rule for volume names. */
+const VOLUME_NAME = /^[A-Za-z0-9][A-Za-z0-9_.-]*$/;
 /** Far beyond a laptop's means; a typo such as 1000 is caught rather than forking a thousand processes. */
 const MAX_REPLICAS = 100;
 const ENTRY_CANDIDATES = ["src/handler.ts", "src/handler.js", "src/index.ts", "handler.ts", "handler.js", "index.ts", "index.js"];
@@ -109,6 +128,7 @@ const FUNCTION_KEYS = [
   "maxCalls",
   "environment",
   "secrets",
+  "volumes",
   "scale",
   "endpointMode",
   "dockerfile",
@@ -275,6 +295,8 @@ class ConfigChecker {
       }
     }
 
+    const volumes = this.volumes(node, path);
+
     let scale: ScaleSpec | undefined;
     const scaleNode = node.get("scale", true);
     if (scaleNode !== undefined) {
@@ -322,10 +344,66 @@ class ConfigChecker {
       maxCalls,
       environment,
       secrets,
+      volumes,
       scale,
       endpointMode,
       dockerfile,
     };
+  }
+
+  private volumes(map: YAMLMap, path: string): VolumeSpec[] {
+    const volumes: VolumeSpec[] = [];
+    const node = map.get("volumes", true);
+    if (node === undefined) return volumes;
+    if (!isSeq(node)) {
+      this.issue(node, `${path}volumes must be a list of "<source>:<target>[:ro]" strings`);
+      return volumes;
+    }
+    for (const item of node.items as Node[]) {
+      if (!isScalar(item) || typeof item.value !== "string") {
+        this.issue(item, `${path}volumes: each entry must be a string "<source>:<target>[:ro]", such as "votes:/votes"`);
+        continue;
+      }
+      const written = item.value;
+      const problem = (message: string): void => this.issue(item, `${path}volumes: "${written}": ${message}`);
+      const parts = written.split(":");
+      const [source = "", target = "", access] = parts;
+      if (parts.length < 2 || parts.length > 3 || source === "" || target === "") {
+        problem('expected "<source>:<target>" or "<source>:<target>:ro", such as "votes:/votes"');
+        continue;
+      }
+      if (access !== undefined && access !== "ro" && access !== "rw") {
+        problem(`the mode must be "ro" (read only) or "rw" (the default), got "${access}"`);
+        continue;
+      }
+      let type: VolumeSpec["type"];
+      if (source.startsWith("/")) type = "bind";
+      else if (VOLUME_NAME.test(source)) type = "volume";
+      else {
+        problem(
+          source.startsWith(".") || source.startsWith("~") || source.includes("/")
+            ? "a host path must be absolute: a relative one would depend on where Docker runs; use a named volume, or the full path"
+            : "the source must be a volume name (letters, digits, \".\", \"_\", \"-\") or an absolute host path",
+        );
+        continue;
+      }
+      if (!target.startsWith("/") || target === "/") {
+        problem("the target must be an absolute folder in the container, such as /data");
+        continue;
+      }
+      if (written.includes(",")) {
+        problem("paths with commas cannot be mounted (Docker's --mount separates its fields with commas)");
+        continue;
+      }
+      const normalisedTarget = posix.normalize(target).replace(/(.)\/$/, "$1");
+      if (volumes.some((volume) => volume.target === normalisedTarget)) {
+        problem(`${normalisedTarget} is mounted twice`);
+        continue;
+      }
+      const normalisedSource = type === "bind" ? posix.normalize(source).replace(/(.)\/$/, "$1") : source;
+      volumes.push({ type, source: normalisedSource, target: normalisedTarget, readOnly: access === "ro" });
+    }
+    return volumes;
   }
 
   private resolveEntry(node: Scalar, path: string): string | undefined {

@@ -56,6 +56,37 @@ describe("funker dev", { timeout: 120_000 }, () => {
     expect(result.stderr).not.toMatch(/restarting in/);
   });
 
+  it("gives each volume a local folder, shared by the functions that name it, and points the variables naming its target there", async () => {
+    const volumeProject = `version: 1
+functions:
+  write:
+    entry: write/handler.ts
+    environment: { NOTES_DIR: /notes, NOTES_FILE: /notes/today.txt, OTHER: /notesy }
+    volumes: ["notes:/notes"]
+  read:
+    entry: read/handler.ts
+    mode: reuse
+    environment: { NOTES_FILE: /shared/today.txt }
+    volumes: ["notes:/shared:ro"]
+`;
+    using project = makeProject({
+      "funker.yml": volumeProject,
+      "write/handler.ts": handlerSource(
+        `({ text }: { text: string }) => { writeFileSync(process.env["NOTES_FILE"] ?? "", text); return [process.env["NOTES_DIR"], process.env["OTHER"]]; }`,
+        'import { writeFileSync } from "node:fs";',
+      ),
+      "read/handler.ts": handlerSource(`() => readFileSync(process.env["NOTES_FILE"] ?? "", "utf8")`, 'import { readFileSync } from "node:fs";'),
+    });
+    const script = [`node ${CLI} call write text=hello`, `node ${CLI} call read`].join(" && ");
+    const result = await runCli(["dev", "--no-watch", "--volumes", "local-volumes", "--", "sh", "-c", script], { cwd: project.root });
+
+    expect(result.code, result.stderr).toBe(0);
+    const folder = join(project.root, "local-volumes", "notes");
+    expect(result.stdout.split("\n").slice(0, 2)).toEqual([JSON.stringify([folder, "/notesy"]), JSON.stringify("hello")]);
+    expect(readFileSync(join(folder, "today.txt"), "utf8")).toBe("hello");
+    expect(result.stderr).toMatch(/^write: volume notes:\/notes is the folder local-volumes\/notes here \(nothing is mounted\)$/m);
+  });
+
   it("is found by funker call, ls and status in another terminal, and stops every replica on Ctrl-C", async () => {
     using project = makeProject({ "funker.yml": TWO_FUNCTIONS, "add/handler.ts": ADD, "double/handler.ts": DOUBLE });
     await using dev = startCli(["dev"], { cwd: project.root });

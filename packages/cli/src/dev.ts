@@ -1,11 +1,11 @@
 import { spawn } from "node:child_process";
 import type { ChildProcess } from "node:child_process";
-import { watch } from "node:fs";
+import { mkdirSync, watch } from "node:fs";
 import type { FSWatcher } from "node:fs";
-import { basename, join } from "node:path";
+import { basename, join, resolve } from "node:path";
 import type { Writable } from "node:stream";
 import { bundleFunction, relativeTo, sourceFolders } from "./bundle.js";
-import type { FunctionSpec, FunkerConfig } from "./config.js";
+import type { FunctionSpec, FunkerConfig, VolumeSpec } from "./config.js";
 import { formatDuration } from "./duration.js";
 import { formatEndpoints } from "./endpoints.js";
 import type { EndpointMap } from "./endpoints.js";
@@ -29,6 +29,8 @@ export interface DevOptions {
   readonly portBase?: number | undefined;
   /** How long the command waits for every replica to listen. */
   readonly readyTimeoutMs?: number;
+  /** The folder that holds a folder per named volume; `.funker/volumes` beside funker.yml by default. */
+  readonly volumesDirectory?: string | undefined;
   /** Where the runtime's and the replicas' lines go (stdout belongs to the command). */
   readonly output: Writable;
   readonly colour: boolean;
@@ -45,6 +47,34 @@ const LISTEN_POLL_MS = 50;
 const WATCH_DEBOUNCE_MS = 150;
 /** State file writes are coalesced: a busy single-shot function restarts many times a second. */
 const STATE_WRITE_DELAY_MS = 100;
+
+/** Where `funker dev` keeps named volumes' folders, under the folder of funker.yml. */
+export const DEV_VOLUMES_FOLDER = join(".funker", "volumes");
+
+/**
+ * The local folder that stands for a volume under `funker dev`, which runs
+ * processes and so mounts nothing: a folder of `volumesDirectory` named
+ * after a named volume (shared by the functions that name it, as the volume
+ * is), or a bind mount's host path itself.
+ */
+export function localVolumeFolder(volume: VolumeSpec, volumesDirectory: string): string {
+  return volume.type === "bind" ? volume.source : join(volumesDirectory, volume.source);
+}
+
+/**
+ * A function's own variables as `funker dev` gives them: a value that is a
+ * volume's target, or a path inside it (`VOTES_DIR: /votes`), names the
+ * volume's local folder instead, so the same funker.yml serves a laptop and
+ * a Swarm.
+ */
+export function localEnvironment(spec: FunctionSpec, volumesDirectory: string): Record<string, string> {
+  const environment: Record<string, string> = {};
+  for (const [name, value] of Object.entries(spec.environment)) {
+    const volume = spec.volumes.find((candidate) => value === candidate.target || value.startsWith(`${candidate.target}/`));
+    environment[name] = volume === undefined ? value : `${localVolumeFolder(volume, volumesDirectory)}${value.slice(volume.target.length)}`;
+  }
+  return environment;
+}
 
 interface RunningFunction {
   readonly spec: FunctionSpec;
@@ -81,9 +111,11 @@ class DevRuntime implements ReplicaHost {
   private resolveExit!: (code: number) => void;
   private readonly exited = new Promise<number>((resolve) => (this.resolveExit = resolve));
   private readonly removeSignalHandlers: () => void;
+  private readonly volumesDirectory: string;
 
   constructor(private readonly options: DevOptions) {
     this.paint = painter(options.colour);
+    this.volumesDirectory = resolve(options.config.root, options.volumesDirectory ?? DEV_VOLUMES_FOLDER);
     const labels = options.config.functions.map((spec) => `${spec.name}.${spec.replicas}`);
     this.labelWidth = Math.max(6, ...labels.map((label) => label.length));
     this.removeSignalHandlers = this.installSignalHandlers();
@@ -120,6 +152,14 @@ class DevRuntime implements ReplicaHost {
       return this.finish(DevExit.failed);
     }
     if (this.stopping !== undefined) return this.exited;
+
+    for (const spec of config.functions) {
+      for (const volume of spec.volumes) {
+        const folder = localVolumeFolder(volume, this.volumesDirectory);
+        mkdirSync(folder, { recursive: true });
+        this.say(this.paint.dim(`${spec.name}: volume ${volume.source}:${volume.target} is the folder ${relativeTo(process.cwd(), folder)} here (nothing is mounted)`));
+      }
+    }
 
     const replicaCount = config.functions.reduce((sum, spec) => sum + spec.replicas, 0);
     let ports: number[];
@@ -197,7 +237,7 @@ class DevRuntime implements ReplicaHost {
 
   environment(replica: Replica): NodeJS.ProcessEnv {
     const spec = this.functions.get(replica.functionName)?.spec;
-    const environment: NodeJS.ProcessEnv = { ...process.env, ...spec?.environment };
+    const environment: NodeJS.ProcessEnv = { ...process.env, ...(spec === undefined ? {} : localEnvironment(spec, this.volumesDirectory)) };
     environment["FUNKER_PORT"] = String(replica.port);
     environment["FUNKER_HOST"] = LOCAL_HOST;
     environment["FUNKER_FUNCTION"] = replica.functionName;

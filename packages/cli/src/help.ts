@@ -43,6 +43,9 @@ Every replica, and the command after --, gets FUNKER_ENDPOINTS, so
 call("add") works unchanged. With a command, funker dev waits until every
 replica listens, runs it, then stops and exits with the command's exit code.
 Other terminals find the runtime through .funker/dev.json beside funker.yml.
+Nothing is mounted: each volume is a local folder (a named volume
+.funker/volumes/<name>, a bind mount its host path), and a variable whose
+value is a volume's target points there instead.
 
 Options:
   -f, --file <path>      the funker.yml to use
@@ -50,6 +53,7 @@ Options:
       --keep             stay up after the command exits, until Ctrl-C
       --no-watch         do not rebuild when sources change
       --ready-timeout <duration>  how long the command waits for every replica (default 60s)
+      --volumes <path>   where named volumes' folders are (default .funker/volumes beside funker.yml)
   -h, --help             this help`,
 
   call: `Usage: funker call <name> [key=value…] [options]

@@ -112,6 +112,7 @@ async function dev(args: readonly string[]): Promise<number> {
     keep: { type: "boolean" },
     "no-watch": { type: "boolean" },
     "ready-timeout": { type: "string" },
+    volumes: { type: "string" },
   });
   if (values.help === true) return printHelp("dev");
   if (positionals.length > 0) throw new UsageError(`unexpected "${positionals[0]}"; put a command after --: funker dev -- ${positionals.join(" ")}`);
@@ -134,6 +135,7 @@ async function dev(args: readonly string[]): Promise<number> {
     watch: values["no-watch"] !== true,
     portBase,
     readyTimeoutMs,
+    volumesDirectory: values.volumes === undefined ? undefined : resolve(values.volumes),
     output: process.stderr,
     colour: useColour(process.stderr),
   });

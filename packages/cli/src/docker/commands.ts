@@ -136,6 +136,8 @@ interface ServiceSummary {
   readonly function: string | undefined;
   readonly environment: readonly string[];
   readonly secrets: readonly string[];
+  /** The targets of the service's mounts. */
+  readonly mounts: readonly string[];
 }
 
 async function inspectService(name: string): Promise<ServiceSummary | undefined> {
@@ -143,13 +145,14 @@ async function inspectService(name: string): Promise<ServiceSummary | undefined>
   if (result.code !== 0) return undefined;
   const spec = JSON.parse(result.stdout) as {
     Labels?: Record<string, string>;
-    TaskTemplate?: { ContainerSpec?: { Env?: string[]; Secrets?: { SecretName: string }[] } };
+    TaskTemplate?: { ContainerSpec?: { Env?: string[]; Secrets?: { SecretName: string }[]; Mounts?: { Target: string }[] } };
   };
   const container = spec.TaskTemplate?.ContainerSpec;
   return {
     function: spec.Labels?.["io.funker.function"],
     environment: (container?.Env ?? []).map((entry) => entry.split("=", 1)[0] ?? entry),
     secrets: (container?.Secrets ?? []).map((secret) => secret.SecretName),
+    mounts: (container?.Mounts ?? []).map((mount) => mount.Target),
   };
 }
 

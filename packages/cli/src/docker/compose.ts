@@ -1,5 +1,5 @@
 import type { FunctionSpec, FunkerConfig } from "../config.js";
-import { functionEnvironment, functionLabels, stopGracePeriod } from "./service.js";
+import { functionEnvironment, functionLabels, stopGracePeriod, volumeName } from "./service.js";
 
 export interface ComposeOptions {
   /**
@@ -26,8 +26,10 @@ export function composeNetworkName(config: FunkerConfig, options: ComposeOptions
  * and Compose v2): one service per function, named after it so callers find
  * it by name on the network, `restart: always`, replicas through
  * `deploy.replicas`, a stop grace period above the longest call, and the
- * same environment and labels as under Swarm. Strings are written as JSON
- * strings, which YAML reads unchanged.
+ * same environment and labels as under Swarm, and the same volumes: a named
+ * volume is declared with its Docker name, `<stack>_<name>`, as
+ * `funker deploy` names it (whatever the Compose project is called). Strings
+ * are written as JSON strings, which YAML reads unchanged.
  */
 export function composeFile(config: FunkerConfig, options: ComposeOptions = {}): string {
   const singleShot = options.singleShot ?? "reuse";
@@ -40,6 +42,7 @@ export function composeFile(config: FunkerConfig, options: ComposeOptions = {}):
     "services:",
   ];
   const secrets = new Set<string>();
+  const namedVolumes = new Map<string, string>();
   for (const spec of config.functions) {
     const servedAsReuse = spec.mode === "single-shot" && singleShot === "reuse";
     lines.push(`  ${spec.name}:`);
@@ -70,9 +73,22 @@ export function composeFile(config: FunkerConfig, options: ComposeOptions = {}):
         secrets.add(secret);
       }
     }
+    if (spec.volumes.length > 0) {
+      lines.push("    volumes:");
+      for (const volume of spec.volumes) {
+        lines.push(`      - ${quote(`${volume.source}:${volume.target}${volume.readOnly ? ":ro" : ""}`)}`);
+        if (volume.type === "volume") namedVolumes.set(volume.source, volumeName(config, volume));
+      }
+    }
     lines.push("    deploy:", `      replicas: ${spec.replicas}`);
   }
   lines.push("networks:", `  ${quote(network)}:`, `    name: ${quote(network)}`, "    driver: bridge");
+  if (namedVolumes.size > 0) {
+    lines.push("volumes:");
+    for (const [source, name] of [...namedVolumes].sort(([a], [b]) => a.localeCompare(b))) {
+      lines.push(`  ${quote(source)}:`, `    name: ${quote(name)}`, "    labels:", `      "io.funker.stack": ${quote(config.name)}`);
+    }
+  }
   if (secrets.size > 0) {
     lines.push("# Compose reads each secret from a file; it appears to the function at /run/secrets/<name>.", "secrets:");
     for (const secret of [...secrets].sort()) lines.push(`  ${quote(secret)}:`, `    file: ${quote(`./secrets/${secret}`)}`);

@@ -20,14 +20,20 @@ export const IMAGE_BUILD_FOLDER = join(".funker", "image");
  * - No HEALTHCHECK: the handler has no health endpoint, and a TCP probe on
  *   9999 would be a connection, which a single-shot replica takes as its one
  *   call. Swarm's task state (running, exited) is the health signal here.
+ * - Each volume target (`volumeTargets`) is created in the image, owned by
+ *   `node`: Docker copies a folder's ownership into an empty named volume
+ *   when it is first mounted there (under Swarm and Compose alike), so a new
+ *   volume is writable by the function without a root step at deploy time.
  */
-export function functionDockerfile(baseImage: string = FUNCTION_BASE_IMAGE): string {
+export function functionDockerfile(baseImage: string = FUNCTION_BASE_IMAGE, volumeTargets: readonly string[] = []): string {
+  const volumeFolders =
+    volumeTargets.length === 0 ? "" : `RUN [${["install", "-d", "-o", "node", "-g", "node", ...volumeTargets].map((word) => JSON.stringify(word)).join(", ")}]\n`;
   return `# A Funker function, bundled by \`funker build\` into one file with its dependencies.
 FROM ${baseImage}
 WORKDIR /function
 COPY ${BUNDLE_FILE_NAME} ./
 ENV NODE_ENV=production
-USER node
+${volumeFolders}USER node
 EXPOSE 9999
 STOPSIGNAL SIGTERM
 CMD ["node", "${BUNDLE_FILE_NAME}"]
@@ -100,7 +106,7 @@ export function planImageBuilds(config: FunkerConfig, options: ImageBuildOptions
       bundleEntry: spec.entry,
       context,
       dockerfile,
-      dockerfileText: functionDockerfile(options.baseImage),
+      dockerfileText: functionDockerfile(options.baseImage, spec.volumes.map((volume) => volume.target)),
       dockerArgs: ["build", "--tag", image, ...labelArgs, "--file", dockerfile, context],
     });
   }

@@ -6,7 +6,7 @@ import { parse } from "yaml";
 import { parseConfig } from "../config.js";
 import { composeFile } from "./compose.js";
 import { functionDockerfile, planImageBuilds } from "./image.js";
-import { functionEnvironment, serviceCreateArgs, serviceUpdateArgs, stopGracePeriodMs } from "./service.js";
+import { functionEnvironment, serviceCreateArgs, serviceUpdateArgs, stopGracePeriodMs, volumeName } from "./service.js";
 
 const root = mkdtempSync(join(tmpdir(), "funker-docker-plans-"));
 mkdirSync(join(root, "fns/add/src"), { recursive: true });
@@ -32,12 +32,14 @@ functions:
   counter:
     entry: fns/add
     mode: reuse
+    volumes: ["votes:/data/votes", "/srv/config:/config:ro"]
     concurrency: 4
     maxCalls: 1000
     endpointMode: vip
   js:
     entry: fns/js/handler.js
     dockerfile: fns/js/Dockerfile
+    volumes: ["votes:/votes:ro"]
 `,
   join(root, "funker.yml"),
 );
@@ -57,6 +59,14 @@ describe("image builds", () => {
       "build", "--tag", "funker/add:1.0", "--label", "io.funker.function=add", "--label", "io.funker.stack=shop",
       "--file", join(root, ".funker/image/add/Dockerfile"), join(root, ".funker/image/add"),
     ]);
+  });
+
+  it("create each volume target in the image, owned by node, so an empty named volume takes that ownership", () => {
+    const [plain, counterStep] = planImageBuilds(config, { only: ["add", "counter"] });
+    expect(plain?.dockerfileText).not.toMatch(/^RUN /m);
+    const dockerfile = counterStep?.dockerfileText ?? "";
+    expect(dockerfile).toMatch(/^RUN \["install", "-d", "-o", "node", "-g", "node", "\/data\/votes", "\/config"\]$/m);
+    expect(dockerfile.indexOf("RUN [")).toBeLessThan(dockerfile.indexOf("USER node"));
   });
 
   it("build a function with its own Dockerfile from that file's folder, without bundling", () => {
@@ -122,6 +132,25 @@ describe("Swarm services", () => {
     expect(stopGracePeriodMs(counter)).toBe(65_000);
   });
 
+  it("mount named volumes as <stack>_<name>, labelled with the stack, and host paths as bind mounts", () => {
+    expect(valuesOf(serviceCreateArgs(config, add), "--mount")).toEqual([]);
+    expect(valuesOf(serviceCreateArgs(config, counter), "--mount")).toEqual([
+      "type=volume,source=shop_votes,target=/data/votes,volume-label=io.funker.stack=shop",
+      "type=bind,source=/srv/config,target=/config,readonly",
+    ]);
+    expect(counter.volumes.map((volume) => volumeName(config, volume))).toEqual(["shop_votes", "/srv/config"]);
+  });
+
+  it("update mounts by target: replace those funker.yml lists, remove those it no longer lists", () => {
+    const args = serviceUpdateArgs(config, counter, { previous: { environment: [], secrets: [], mounts: ["/old", "/config"] } });
+    expect(valuesOf(args, "--mount-rm")).toEqual(["/old"]);
+    expect(valuesOf(args, "--mount-add")).toEqual([
+      "type=volume,source=shop_votes,target=/data/votes,volume-label=io.funker.stack=shop",
+      "type=bind,source=/srv/config,target=/config,readonly",
+    ]);
+    expect(args.at(-1)).toBe("counter");
+  });
+
   it("update in place: force new replicas, remove variables and secrets funker.yml no longer lists", () => {
     const args = serviceUpdateArgs(config, add, { previous: { environment: ["FUNKER_FUNCTION", "OLD"], secrets: ["old-secret", "db-password"] } });
     expect(args.slice(0, 4)).toEqual(["service", "update", "--detach", "--force"]);
@@ -140,6 +169,7 @@ describe("the compose file", () => {
     services: Record<string, Record<string, unknown> & { environment: Record<string, string>; labels: Record<string, string>; deploy: { replicas: number } }>;
     networks: Record<string, { name: string; driver: string }>;
     secrets: Record<string, { file: string }>;
+    volumes: Record<string, { name: string; labels: Record<string, string> }>;
   };
 
   it("is YAML Compose reads: a service per function, on one bridge network", () => {
@@ -155,6 +185,15 @@ describe("the compose file", () => {
     expect(text).toMatch(/doubling back-off/);
     const kept = parse(composeFile(config, { singleShot: "keep" })) as typeof document;
     expect(kept.services["add"]?.environment["FUNKER_MODE"]).toBe("single-shot");
+  });
+
+  it("mounts the volumes as written, and declares each named volume once under the name funker deploy gives it", () => {
+    expect(document.services["counter"]?.["volumes"]).toEqual(["votes:/data/votes", "/srv/config:/config:ro"]);
+    expect(document.services["js"]?.["volumes"]).toEqual(["votes:/votes:ro"]);
+    expect(document.services["add"]?.["volumes"]).toBeUndefined();
+    expect(document.volumes).toEqual({ votes: { name: "shop_votes", labels: { "io.funker.stack": "shop" } } });
+    const withoutVolumes = parse(composeFile({ ...config, functions: [add] })) as typeof document;
+    expect(withoutVolumes.volumes).toBeUndefined();
   });
 
   it("declares each secret once, read from a file", () => {

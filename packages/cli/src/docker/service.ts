@@ -1,4 +1,4 @@
-import type { FunctionSpec, FunkerConfig } from "../config.js";
+import type { FunctionSpec, FunkerConfig, VolumeSpec } from "../config.js";
 
 /** The handler's default call time limit, used when funker.yml gives no `timeout`. */
 const HANDLER_DEFAULT_TIMEOUT_MS = 60_000;
@@ -71,6 +71,28 @@ export function restartPolicy(spec: FunctionSpec): { condition: "any"; delay: st
   return { condition: "any", delay: spec.mode === "single-shot" ? "0s" : REUSE_RESTART_DELAY };
 }
 
+/**
+ * The Docker name of a named volume: `<stack>_<name>`, the rule of
+ * `docker stack deploy` and Compose, so two stacks that both say `votes` do
+ * not share votes. `funker deploy` and `funker compose` use the same name, so
+ * a stack moved from one to the other keeps its data.
+ */
+export function volumeName(config: FunkerConfig, volume: VolumeSpec): string {
+  return volume.type === "volume" ? `${config.name}_${volume.source}` : volume.source;
+}
+
+/**
+ * A volume as `docker service create --mount` reads it. A named volume Swarm
+ * creates on first use is labelled with its stack, as `docker stack deploy`
+ * labels its own.
+ */
+export function mountArgument(config: FunkerConfig, volume: VolumeSpec): string {
+  const fields = [`type=${volume.type}`, `source=${volumeName(config, volume)}`, `target=${volume.target}`];
+  if (volume.readOnly) fields.push("readonly");
+  if (volume.type === "volume") fields.push(`volume-label=io.funker.stack=${config.name}`);
+  return fields.join(",");
+}
+
 export interface ServiceOptions {
   /** The image to run; the function's `image` by default. */
   readonly image?: string;
@@ -124,6 +146,7 @@ export function serviceCreateArgs(config: FunkerConfig, spec: FunctionSpec, opti
   args.push("--container-label", `io.funker.function=${spec.name}`);
   for (const [key, value] of Object.entries(functionEnvironment(spec))) args.push("--env", `${key}=${value}`);
   for (const secret of spec.secrets) args.push("--secret", secret);
+  for (const volume of spec.volumes) args.push("--mount", mountArgument(config, volume));
   args.push(options.image ?? spec.image);
   return args;
 }
@@ -132,14 +155,17 @@ export function serviceCreateArgs(config: FunkerConfig, spec: FunctionSpec, opti
  * `docker service update` arguments that bring an existing function's
  * service to funker.yml. `--force` replaces the replicas even when the image
  * tag is unchanged: a rebuilt `funker/add:latest` has the same name, and
- * Swarm would otherwise keep the old image. Variables and secrets are added
- * or overwritten; `previous` (the service's current environment names and
- * secrets) lets the update remove those funker.yml no longer lists.
+ * Swarm would otherwise keep the old image. Variables, secrets and mounts
+ * are added or overwritten (a mount by its target); `previous` (the
+ * service's current environment names, secrets and mount targets) lets the
+ * update remove those funker.yml no longer lists.
  */
 export function serviceUpdateArgs(
   config: FunkerConfig,
   spec: FunctionSpec,
-  options: ServiceOptions & { readonly previous?: { readonly environment: readonly string[]; readonly secrets: readonly string[] } } = {},
+  options: ServiceOptions & {
+    readonly previous?: { readonly environment: readonly string[]; readonly secrets: readonly string[]; readonly mounts?: readonly string[] };
+  } = {},
 ): string[] {
   const restart = restartPolicy(spec);
   const args = [
@@ -176,6 +202,10 @@ export function serviceUpdateArgs(
   for (const secret of spec.secrets) {
     if (!(options.previous?.secrets ?? []).includes(secret)) args.push("--secret-add", secret);
   }
+  for (const target of options.previous?.mounts ?? []) {
+    if (!spec.volumes.some((volume) => volume.target === target)) args.push("--mount-rm", target);
+  }
+  for (const volume of spec.volumes) args.push("--mount-add", mountArgument(config, volume));
   args.push(spec.name);
   return args;
 }

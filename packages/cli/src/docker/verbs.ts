@@ -28,8 +28,9 @@ named), named after the function, on the attachable overlay network
 (\`network\`, default funker, created when missing): its replicas, endpoint
 mode (dnsrr by default), restart condition any (delay 0 for single-shot
 functions), a stop grace period above the function's timeout, its
-environment, secrets and io.funker.* labels. An existing service is updated
-and its replicas replaced. Waits until every replica runs.
+environment, secrets, volumes (a named volume is <stack>_<name>) and
+io.funker.* labels. An existing service is updated and its replicas
+replaced. Waits until every replica runs.
 
 Options:
       --build          run funker build first
@@ -42,7 +43,7 @@ Options:
 
 Writes a docker-compose.yml for plain Compose (one machine, no Swarm): a
 service per function with restart: always, deploy.replicas, the same
-environment and labels, on a bridge network (<network>-bridge). Plain
+environment, labels and volumes, on a bridge network (<network>-bridge). Plain
 Compose restarts exited containers with a doubling back-off, so single-shot
 functions are served in reuse mode unless --single-shot keep.
 
