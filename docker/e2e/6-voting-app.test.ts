@@ -4,11 +4,12 @@ import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { parseConfig } from "../../packages/cli/src/config.js";
-import { buildImages } from "../../packages/cli/src/docker/commands.js";
+import type { FunkerConfig } from "../../packages/cli/src/config.js";
+import { buildImages, deployFunctions, removeFunctions } from "../../packages/cli/src/docker/commands.js";
 import { bundleForImage, FUNCTION_BASE_IMAGE } from "../../packages/cli/src/docker/image.js";
 import { buildEnvironment } from "../../packages/cli/src/docker/run.js";
-import { serviceCreateArgs } from "../../packages/cli/src/docker/service.js";
-import { callerRun, docker, dockerResult, dockerRunOn, removeServices, report, runId, TEST_LABEL, waitForReplicas } from "./support.js";
+import { volumeName } from "../../packages/cli/src/docker/service.js";
+import { callerRun, docker, dockerResult, dockerRunOn, removeServices, report, runId, TEST_LABEL, waitFor, waitForReplicas } from "./support.js";
 
 const repository = fileURLToPath(new URL("../..", import.meta.url));
 const example = join(repository, "examples/voting-app");
@@ -49,25 +50,39 @@ const page = await (await fetchRetrying(base + "/results")).text();
 console.log(JSON.stringify({ votes, results, pageShowsCount: page.includes('<td id="count-cats">1</td>') }));
 `;
 
-// The voting app end to end on the Swarm: the web service as a plain
-// service, process-vote and tally as single-shot functions sharing a named
-// volume, voted on over HTTP from a caller container.
+// The voting app end to end on the Swarm: its funker.yml built and deployed
+// by the CLI's own code (`funker build`, `funker deploy`): process-vote and
+// tally as single-shot functions sharing the named volume funker.yml
+// declares; the web service as a plain service; votes cast over HTTP from a
+// caller container. The functions keep the names the web service calls
+// (process-vote, tally); their stack, network and volume are this run's.
 describe("the voting app on the Swarm", () => {
   const id = runId();
-  const network = `${id}-voting`;
-  const volume = `${id}-votes`;
-  const services = { processVote: `${id}-process-vote`, tally: `${id}-tally`, web: `${id}-voting-web` };
+  const configFile = join(example, "funker.yml");
+  const exampleConfig = parseConfig(readFileSync(configFile, "utf8"), configFile);
+  const stack: FunkerConfig = { ...exampleConfig, name: `${id}-voting`, network: `${id}-voting` };
+  const volume = stack.functions[0]?.volumes[0];
+  if (volume === undefined) throw new Error("the voting app's funker.yml declares its votes volume");
+  const votesVolume = volumeName(stack, volume);
+  const web = `${id}-voting-web`;
   const tag = (name: string): string => `funker-e2e/${name}:${id}`;
   const label = ["--label", `${TEST_LABEL}=${id}`];
+  const progress: string[] = [];
+  const output = { write: (text: string) => progress.push(text) };
   const started = Date.now();
   const scratch = mkdtempSync(join(tmpdir(), "voting-app-e2e-"));
 
   beforeAll(async () => {
+    for (const spec of stack.functions) {
+      const existing = await dockerResult(["service", "inspect", "--format", "{{index .Spec.Labels \"io.funker.stack\"}}", spec.name]);
+      if (existing.code === 0) {
+        throw new Error(`a service named ${spec.name} already runs on this Swarm (stack "${existing.stdout.trim()}"); the voting app needs the name: remove it first`);
+      }
+    }
+
     // funker build of the example's funker.yml, under this run's tags.
-    const configFile = join(example, "funker.yml");
-    const config = parseConfig(readFileSync(configFile, "utf8"), configFile);
-    const built = await buildImages(config, {
-      output: { write: () => true },
+    const built = await buildImages(stack, {
+      output,
       labels: { [TEST_LABEL]: id },
       imageFor: (spec) => tag(`voting-${spec.name}`),
     });
@@ -78,40 +93,41 @@ describe("the voting app on the Swarm", () => {
     if (!bundled.ok) throw new Error(bundled.message);
     await docker(["build", "--tag", tag("voting-web"), ...label, "--file", join(example, "Dockerfile"), scratch], { env: await buildEnvironment() });
 
-    await docker(["network", "create", "--driver", "overlay", "--attachable", ...label, network]);
-    // A fresh named volume belongs to root; the functions run as `node`.
-    await docker(["volume", "create", ...label, volume]);
-    const owned = await dockerRunOn(network, ["--rm", ...label, "--volume", `${volume}:/votes`, FUNCTION_BASE_IMAGE, "chown", "node:node", "/votes"]);
-    if (owned.code !== 0) throw new Error(`chown of the votes volume failed: ${owned.stderr}`);
+    // The run's network, labelled so that clean-up after an aborted run finds it; funker deploy uses it as it is.
+    await docker(["network", "create", "--driver", "overlay", "--attachable", ...label, stack.network]);
+    // funker deploy: both functions with VOTES_DIR and the
+    // votes volume, which Swarm creates on first use. Nothing chowns it: the
+    // image's /votes belongs to node, and Docker gives an empty new volume
+    // that folder's ownership.
+    const deployed = await deployFunctions(stack, { output, imageFor: (spec) => tag(`voting-${spec.name}`), waitMs: 120_000 });
+    if (!deployed.ok) throw new Error(`${deployed.message}\n${progress.join("")}`);
 
-    for (const spec of config.functions) {
-      const args = serviceCreateArgs(config, spec, { image: tag(`voting-${spec.name}`) });
-      const image = args.pop() as string;
-      // The service gets a run-specific name; the network alias gives it the
-      // name the web service calls (tasks.process-vote), on this run's network only.
-      args[args.indexOf("--name") + 1] = `${id}-${spec.name}`;
-      args[args.indexOf("--network") + 1] = `name=${network},alias=${spec.name}`;
-      args.push(...label, "--env", "VOTES_DIR=/votes", "--mount", `type=volume,source=${volume},target=/votes`, image);
-      await docker(args);
-    }
     await docker([
-      "service", "create", "--detach", "--name", services.web, "--network", network, "--endpoint-mode", "dnsrr",
+      "service", "create", "--detach", "--name", web, "--network", stack.network, "--endpoint-mode", "dnsrr",
       "--init", "--no-resolve-image", ...label, tag("voting-web"),
     ]);
-    for (const service of Object.values(services)) await waitForReplicas(service, service === services.web ? 1 : 2, 120_000);
+    await waitForReplicas(web, 1, 120_000);
   }, 600_000);
 
   afterAll(async () => {
-    await removeServices(Object.values(services));
-    await dockerResult(["volume", "rm", "-f", volume]);
-    await dockerResult(["network", "rm", network]);
+    await removeFunctions(stack, { output });
+    await removeServices([web]);
+    // The volume can go once no container of the functions holds it.
+    for (const spec of stack.functions) {
+      await waitFor(`the containers of ${spec.name} to go`, async () => {
+        const left = await docker(["ps", "-aq", "--filter", `label=com.docker.swarm.service.name=${spec.name}`]);
+        return left.trim() === "" ? true : undefined;
+      }, 60_000).catch(() => undefined);
+    }
+    await dockerResult(["volume", "rm", "-f", votesVolume]);
+    await dockerResult(["network", "rm", stack.network]);
     await dockerResult(["image", "rm", "-f", tag("voting-web"), tag("voting-process-vote"), tag("voting-tally")]);
     rmSync(scratch, { recursive: true, force: true });
     report("voting-app", { seconds: Math.round((Date.now() - started) / 100) / 10 });
   }, 240_000);
 
   it("records votes over HTTP, counts a voter once, refuses a bad vote, and keeps the votes on the shared volume", async () => {
-    const run = await callerRun(network, ["node", "--input-type=module", "-", `http://${services.web}:8080`], { input: VOTER_SCRIPT });
+    const run = await callerRun(stack.network, ["node", "--input-type=module", "-", `http://${web}:8080`], { input: VOTER_SCRIPT });
     expect(run.code, run.stderr).toBe(0);
     const seen = JSON.parse(run.stdout.trim().split("\n").pop() ?? "") as { votes: string[]; results: unknown; pageShowsCount: boolean };
     expect(seen.votes.slice(0, 3)).toEqual([
@@ -123,7 +139,7 @@ describe("the voting app on the Swarm", () => {
     expect(seen.results).toEqual({ counts: { cats: 1, dogs: 1 }, total: 2 });
     expect(seen.pageShowsCount).toBe(true);
 
-    const stored = await dockerRunOn(network, ["--rm", ...label, "--volume", `${volume}:/votes:ro`, FUNCTION_BASE_IMAGE, "cat", "/votes/votes.jsonl"]);
+    const stored = await dockerRunOn(stack.network, ["--rm", ...label, "--volume", `${votesVolume}:/votes:ro`, FUNCTION_BASE_IMAGE, "cat", "/votes/votes.jsonl"]);
     expect(stored.code, stored.stderr).toBe(0);
     expect(stored.stdout.trim().split("\n").map((line) => (JSON.parse(line) as { option: string }).option)).toEqual(["cats", "dogs"]);
   });

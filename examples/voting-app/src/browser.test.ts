@@ -46,9 +46,11 @@ describe("the voting app in a real browser, under funker dev", () => {
     for (const built of [funkerCli, webProgram]) {
       if (!existsSync(built)) throw new Error(`${built} is missing: run \`npx turbo run build --filter=@funker/example-voting-app...\` (pnpm test does it)`);
     }
-    dev = spawn(process.execPath, [funkerCli, "dev", "--no-watch", "-f", join(exampleRoot, "funker.yml"), "--", process.execPath, webProgram], {
+    // The votes volume is a folder of --volumes under funker dev: scratch/votes, named by VOTES_DIR.
+    const devArgs = ["dev", "--no-watch", "--volumes", scratch, "-f", join(exampleRoot, "funker.yml")];
+    dev = spawn(process.execPath, [funkerCli, ...devArgs, "--", process.execPath, webProgram], {
       cwd: repositoryRoot,
-      env: { ...process.env, VOTES_DIR: votesDirectory, PORT: "0", HOST: "127.0.0.1", NO_COLOR: "1" },
+      env: { ...process.env, PORT: "0", HOST: "127.0.0.1", NO_COLOR: "1" },
       stdio: ["ignore", "pipe", "pipe"],
     });
     dev.stderr?.on("data", (chunk: Buffer) => (devOutput += chunk.toString()));
