@@ -186,6 +186,11 @@ export class ClientCore {
     const retry = options.retry === undefined ? this.retry : { ...this.retry, ...options.retry };
     const signal = options.signal;
 
+    // Checked before the interceptor too, so that fakes see what the network would.
+    if (this.closed) throw new FunkerError("cancelled", "the client is closed", { mayHaveRun: false });
+    if (signal?.aborted === true) {
+      throw new FunkerError("cancelled", `the call to "${name}" was cancelled before it started`, { mayHaveRun: false, cause: signal.reason });
+    }
     const interceptor = currentInterceptor();
     if (interceptor !== undefined) {
       encodeJson(sentArgs, "arguments");
@@ -196,10 +201,6 @@ export class ClientCore {
         options: { metadata, idempotent, protocol, traceparent, tracestate, signal, timeout, retry },
       };
       return this.intercept(interceptor(intercepted), name, timeout, deadline, signal);
-    }
-    if (this.closed) throw new FunkerError("cancelled", "the client is closed", { mayHaveRun: false });
-    if (signal?.aborted === true) {
-      throw new FunkerError("cancelled", `the call to "${name}" was cancelled before it started`, { mayHaveRun: false, cause: signal.reason });
     }
 
     const id = nextCallId();

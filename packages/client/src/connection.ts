@@ -208,6 +208,7 @@ export class FramedConnection {
   };
 
   private onFrame(request: AttemptRequest, frame: Frame, nothingFollows: boolean): void {
+    const wasAccepted = this.accepted;
     this.accepted = true;
     switch (frame.type) {
       case "heartbeat":
@@ -234,7 +235,13 @@ export class FramedConnection {
           this.fail(wrongId(frame.id, request.id), false);
           return;
         }
-        this.finish({ ok: false, error: FunkerError.fromWire(frame.error), addressDead: false }, frame.keepAlive && nothingFollows);
+        // Whether the function ran is known from the acceptance heartbeat, not
+        // guessed from the code: an error before it means the handler refused
+        // the call unrun; after it, the function ran, whatever code it threw.
+        this.finish(
+          { ok: false, error: FunkerError.fromWire(frame.error, { mayHaveRun: wasAccepted }), addressDead: false },
+          frame.keepAlive && nothingFollows,
+        );
         return;
       case "call":
       case "cancel":

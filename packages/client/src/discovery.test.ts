@@ -174,3 +174,25 @@ describe("dead-address marking", () => {
     expect(discovery.isDead(address, 1_400)).toBe(false);
   });
 });
+
+describe("a resolver of the app's own that breaks its contract", () => {
+  // Regression: a resolver that threw instead of rejecting left the call waiting for its deadline.
+  test("one that throws at once is a failed look-up: the call fails as not delivered, saying why", async () => {
+    const throwing = (): Promise<readonly string[]> => {
+      throw new Error("resolver misconfigured");
+    };
+    const client = track(createClient({ dns: { resolveAll: throwing, lookup: throwing }, notFoundGraceMs: 100, timeout: 3_000 }));
+    const error = await rejectionOf(client.call("add", {}));
+    expect(error.mayHaveRun).toBe(false);
+    const reasons = [error.message, (error.cause as Error | undefined)?.message].join(" | ");
+    expect(reasons).toContain("resolver misconfigured");
+  });
+
+  test("one that returns plain arrays instead of promises still works", async () => {
+    const server = track(await startFramedServer({ onCall: (call, peer) => peer.send(encodeResult(call.id, "found")) }));
+    const [host, port] = server.endpoint.split(":") as [string, string];
+    const plain = ((hostname: string) => (hostname === "tasks.add" ? [host] : [])) as unknown as (hostname: string) => Promise<readonly string[]>;
+    const client = track(createClient({ dns: { resolveAll: plain, lookup: plain }, port: Number(port) }));
+    expect(await client.call("add", {})).toBe("found");
+  });
+});

@@ -213,7 +213,16 @@ export class Discovery {
     const key = `${name}\u0000${port}`;
     let pending = this.inflight.get(key);
     if (pending === undefined) {
-      pending = this.lookUpUncached(name, port).finally(() => this.inflight.delete(key));
+      pending = this.lookUpUncached(name, port)
+        // Resolutions carry failures as values, so that no caller waits on a rejection it does not expect.
+        .catch((error: unknown): Resolution => ({
+          kind: "failed",
+          error: new FunkerError("connection_failed", `looking up "${name}" failed: ${error instanceof Error ? error.message : String(error)}`, {
+            cause: error,
+            mayHaveRun: false,
+          }),
+        }))
+        .finally(() => this.inflight.delete(key));
       this.inflight.set(key, pending);
     }
     return pending;
@@ -249,8 +258,9 @@ export class Discovery {
     // Callers wait on their own deadlines; this timer only ends the look-up.
     timer.unref();
     try {
-      const tasks = settle(this.options.dns.resolveAll(`tasks.${name}`, controller.signal), controller.signal);
-      const plain = settle(this.options.dns.lookup(name, controller.signal), controller.signal);
+      const { dns } = this.options;
+      const tasks = settle(() => dns.resolveAll(`tasks.${name}`, controller.signal), controller.signal);
+      const plain = settle(() => dns.lookup(name, controller.signal), controller.signal);
       const tasksOutcome = await tasks;
       let failure: unknown;
       let addresses: readonly string[] = [];
@@ -290,8 +300,18 @@ export class Discovery {
 
 type Settled<T> = { ok: true; value: T } | { ok: false; error: unknown };
 
-/** Waits for a look-up, or for the look-up timeout, whichever comes first. */
-function settle<T>(promise: Promise<T>, signal: AbortSignal): Promise<Settled<T>> {
+/**
+ * Starts a look-up and waits for it, or for the look-up timeout, whichever
+ * comes first. A resolver (a user's, through the `dns` option) that throws
+ * or returns no promise counts as a failed look-up, never as a rejection.
+ */
+function settle<T>(lookUp: () => Promise<T>, signal: AbortSignal): Promise<Settled<T>> {
+  let promise: Promise<T>;
+  try {
+    promise = Promise.resolve(lookUp());
+  } catch (error) {
+    promise = Promise.reject(error);
+  }
   return new Promise((resolve) => {
     const onAbort = (): void => {
       const error = new Error("the DNS look-up timed out") as Error & { code: string };

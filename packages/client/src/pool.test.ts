@@ -111,9 +111,9 @@ describe("kept connections", () => {
     expect(server.accepted).toBe(5);
   });
 
-  // A kept connection that breaks before any reply byte may still have delivered
-  // the call (the handler may have read it, then died), so it is reported like
-  // any other failure after delivery, and retried only when idempotent.
+  // A kept connection that breaks after the handler accepted the call (its
+  // heartbeat came) may have run the function, so it is reported like any
+  // other failure after delivery, and retried only when idempotent.
   test("a reused connection that breaks before replying: reported when not idempotent", async () => {
     const server = track(
       await reuseMode((call, peer, nth) => {

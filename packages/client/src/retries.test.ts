@@ -1,5 +1,5 @@
 import { afterEach, describe, expect, test } from "vitest";
-import { encodeError, encodeResult } from "@funker/protocol";
+import { encodeError, encodeHeartbeat, encodeResult } from "@funker/protocol";
 import type { WireError } from "@funker/protocol";
 import { createClient } from "@funker/client";
 import { startFramedServer } from "./test-support/servers.js";
@@ -56,7 +56,7 @@ describe("undelivered calls are retried at once, elsewhere", () => {
   });
 
   test("a busy answer moves to another replica at once", async () => {
-    const busyReplica = track(await startFramedServer({ onCall: (call, peer) => peer.send(encodeError(call.id, busy)) }));
+    const busyReplica = track(await startFramedServer({ accept: false, onCall: (call, peer) => peer.send(encodeError(call.id, busy)) }));
     const live = track(await answering("ok"));
     const client = track(createClient({ endpoints: { add: [busyReplica.endpoint, live.endpoint] }, retry: NEVER_BACK_OFF }));
     for (let index = 0; index < 5; index += 1) await expect(client.call("add", {}, { timeout: 20_000 })).resolves.toBe("ok");
@@ -64,8 +64,8 @@ describe("undelivered calls are retried at once, elsewhere", () => {
   });
 
   test("when every replica is busy, the client backs off and tries again until the deadline", async () => {
-    const first = track(await startFramedServer({ onCall: (call, peer) => peer.send(encodeError(call.id, busy)) }));
-    const second = track(await startFramedServer({ onCall: (call, peer) => peer.send(encodeError(call.id, busy)) }));
+    const first = track(await startFramedServer({ accept: false, onCall: (call, peer) => peer.send(encodeError(call.id, busy)) }));
+    const second = track(await startFramedServer({ accept: false, onCall: (call, peer) => peer.send(encodeError(call.id, busy)) }));
     const client = track(createClient({ endpoints: { add: [first.endpoint, second.endpoint] }, retry: { initialBackoffMs: 5, maxBackoffMs: 20 } }));
     const error = await rejectionOf(client.call("add", {}, { timeout: 400 }));
     expect(error.code).toBe("deadline_exceeded");
@@ -76,12 +76,24 @@ describe("undelivered calls are retried at once, elsewhere", () => {
     expect(second.calls.length).toBeGreaterThanOrEqual(2);
   });
 
+  test("an error after the handler accepted the call may have run, whatever its code: reported, not redelivered", async () => {
+    // The acceptance heartbeat, then a "not delivered" code: the function ran and let a nested call's error escape.
+    const ran = track(await startFramedServer({ onCall: (call, peer) => peer.send(encodeError(call.id, busy)) }));
+    const client = track(createClient({ endpoints: { add: [ran.endpoint] }, retry: NEVER_BACK_OFF }));
+    const error = await rejectionOf(client.call("add", {}, { timeout: 5_000 }));
+    expect(error).toMatchObject({ code: "unavailable", mayHaveRun: true, remote: true });
+    expect(ran.calls).toHaveLength(1);
+  });
+
   test("a busy replica that frees up is called after the back-off", async () => {
     let seen = 0;
     const server = track(
       await startFramedServer({
+        // A busy answer comes before any acceptance; the call that is served is accepted first.
+        accept: false,
         onCall(call, peer) {
           seen += 1;
+          if (seen > 3) peer.send(encodeHeartbeat(call.id));
           peer.send(seen <= 3 ? encodeError(call.id, busy) : encodeResult(call.id, "finally"));
         },
       }),
@@ -149,7 +161,7 @@ describe("delivered calls: at most once unless idempotent", () => {
   });
 
   test("a replica serving another function (not_found) is not retried", async () => {
-    const server = track(await startFramedServer({ onCall: (call, peer) => peer.send(encodeError(call.id, { code: "not_found", message: "this replica serves add" })) }));
+    const server = track(await startFramedServer({ accept: false, onCall: (call, peer) => peer.send(encodeError(call.id, { code: "not_found", message: "this replica serves add" })) }));
     const client = track(createClient({ endpoints: { sub: server.endpoint } }));
     const error = await rejectionOf(client.call("sub", {}, { idempotent: true }));
     expect(error.code).toBe("not_found");

@@ -1,6 +1,6 @@
 import { randomBytes } from "node:crypto";
 import { describe, expect, it } from "vitest";
-import { FrameDecoder, PREFACE, encodeCall } from "@funker/protocol";
+import { FrameDecoder, FunkerError, PREFACE, encodeCall } from "@funker/protocol";
 import { FramedCaller, deferred, frameError, framedCall, legacyCall, legacyError, open, readAll, resultValue, serve } from "../test-support/wire.js";
 
 const add = (args: { x: number; y: number }) => args.x + args.y;
@@ -188,5 +188,56 @@ describe("the caller goes away", () => {
     caller.socket.destroy();
     expect(await aborted.promise).toMatchObject({ code: "cancelled" });
     expect(resultValue(await framedCall(server.port, { wait: false }))).toBe("next");
+  });
+});
+
+describe("errors that JSON cannot carry whole", () => {
+  // Regression: encoding such an error threw outside the call, so the caller got no reply at all.
+  const throwsUnencodable = () => {
+    const cause = Object.assign(new Error("upstream"), { data: { retryAfter: Number.NaN } });
+    throw new FunkerError("bad_arguments", "try later", { data: { attempts: 3n }, cause });
+  };
+
+  it("still reach a framed caller, with their code and message, and say what was left out", async () => {
+    await using server = await serve(throwsUnencodable);
+    const error = frameError(await framedCall(server.port, {}));
+    expect(error).toMatchObject({ code: "bad_arguments", message: "try later" });
+    expect(JSON.stringify(error.data)).toContain("could not be sent");
+  });
+
+  it("still reach a 2017 caller as the legacy error object", async () => {
+    await using server = await serve(throwsUnencodable);
+    expect(legacyError(await legacyCall(server.port, "{}"))).toMatchObject({ code: "bad_arguments", message: "try later" });
+  });
+});
+
+describe("a function that lets a not-delivered error of its own calls escape", () => {
+  // Regression: `unavailable` from a nested call reached the caller as is, which reads "not delivered,
+  // try another replica", so a function that had run could be run again.
+  it("reports handler_error, with the original error as the cause", async () => {
+    await using server = await serve(
+      () => {
+        throw new FunkerError("unavailable", 'every replica of "inventory" was busy');
+      },
+      { mode: "reuse" },
+    );
+    const error = frameError(await framedCall(server.port, {}));
+    expect(error).toMatchObject({ code: "handler_error", cause: { code: "unavailable", message: 'every replica of "inventory" was busy' } });
+    expect(legacyError(await legacyCall(server.port, "{}"))).toMatchObject({ code: "handler_error" });
+  });
+});
+
+describe("a log sink that throws", () => {
+  it("costs neither the call nor the replica", async () => {
+    const add = ({ x, y }: { x: number; y: number }) => x + y;
+    await using server = await serve(add, {
+      mode: "reuse",
+      log: () => {
+        throw new Error("log shipper unavailable");
+      },
+    });
+    expect(resultValue(await framedCall(server.port, { x: 1, y: 2 }))).toBe(3);
+    expect(resultValue(await framedCall(server.port, { x: 2, y: 2 }))).toBe(4);
+    expect(legacyError(await legacyCall(server.port, "{not json"))).toMatchObject({ code: "bad_arguments" });
   });
 });

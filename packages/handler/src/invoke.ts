@@ -1,4 +1,4 @@
-import { FunkerError, causeToWire, describeThrown, stringifyJson, thrownName } from "@funker/protocol";
+import { FunkerError, causeToWire, describeThrown, errorCodeInfo, stringifyJson, thrownName } from "@funker/protocol";
 import type { WireError } from "@funker/protocol";
 import type { CallControl, CallDescription, HandlerContext } from "./context.js";
 import { createContext } from "./context.js";
@@ -105,7 +105,17 @@ function pathKey(key: PropertyKey): string | number {
  * a thrown non-Error (as Lambda reports it).
  */
 export function thrownToWire(thrown: unknown, exposeStacks: boolean): WireError {
-  if (thrown instanceof FunkerError) return thrown.toWire(exposeStacks);
+  if (thrown instanceof FunkerError) {
+    if (errorCodeInfo[thrown.code].retry !== "always") return thrown.toWire(exposeStacks);
+    // A function that lets the `unavailable` or `connection_failed` of one of
+    // its own calls escape must not tell its caller "not delivered, try
+    // anywhere": its own work has run. It becomes a handler_error, with the
+    // original as the cause.
+    const wire: WireError = { code: "handler_error", name: thrown.remoteName ?? thrown.name, message: thrown.message };
+    const cause = causeToWire(thrown, exposeStacks, 1);
+    if (cause !== undefined) wire.cause = cause;
+    return wire;
+  }
   if (!(thrown instanceof Error)) {
     return { code: "handler_error", name: thrownName(thrown), message: describeThrown(thrown) };
   }

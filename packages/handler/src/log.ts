@@ -24,7 +24,11 @@ export function logCall(record: CallRecord, sink: LogSink): void {
     outcome: record.error === undefined ? "ok" : "error",
   };
   if (record.error !== undefined) line["code"] = record.error.code;
-  sink(line);
+  try {
+    sink(line);
+  } catch {
+    // A log sink that fails must not take the call, or the replica, down with it.
+  }
 }
 
 /** A line about the process itself (a start-up failure, an uncaught exception), never about a call's data. */

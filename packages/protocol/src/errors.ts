@@ -195,9 +195,14 @@ export class FunkerError extends Error {
     return new FunkerError(code, describeThrown(value), { cause: value });
   }
 
-  /** Rebuilds an error that a handler sent. */
-  static fromWire(wire: WireError): FunkerError {
+  /**
+   * Rebuilds an error that a handler sent. `mayHaveRun` overrides the code's
+   * default when the caller knows better (a framed caller knows whether the
+   * handler had accepted the call before the error came).
+   */
+  static fromWire(wire: WireError, known: { mayHaveRun?: boolean } = {}): FunkerError {
     const options: FunkerErrorOptions = { remote: true, data: wire.data };
+    if (known.mayHaveRun !== undefined) options.mayHaveRun = known.mayHaveRun;
     if (wire.name !== undefined) options.remoteName = wire.name;
     if (wire.stack !== undefined) options.remoteStack = wire.stack;
     if (wire.cause !== undefined) options.cause = causeFromWire(wire.cause);

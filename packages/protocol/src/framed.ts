@@ -1,4 +1,4 @@
-import { FunkerError, isErrorCode } from "./errors.js";
+import { FunkerError, MAX_CAUSE_DEPTH, isErrorCode } from "./errors.js";
 import type { WireError, WireErrorCause } from "./errors.js";
 import { commitBytes, decodeJson, encodeJson, reserveBytes, stringifyJson, writeUtf8 } from "./json.js";
 import {
@@ -155,7 +155,25 @@ export function encodeResult(id: string, value: unknown, keepAlive = false): Uin
 }
 
 export function encodeError(id: string, error: WireError, keepAlive = false): Uint8Array {
-  return frame(FrameType.error, JSON.stringify(keepAlive ? { id, keepAlive: true } : { id }), encodeJson(error, "error"));
+  return frame(FrameType.error, JSON.stringify(keepAlive ? { id, keepAlive: true } : { id }), encodeErrorBody(error, (wire) => wire));
+}
+
+/**
+ * Encodes an error body, and never fails for what the error carries: when
+ * its `data` or causes hold a value JSON cannot carry (a BigInt, NaN, a Map
+ * a function attached to its error), the error is sent without them and
+ * says so, rather than leaving the caller without any reply.
+ */
+export function encodeErrorBody(error: WireError, wrap: (wire: WireError) => unknown): Uint8Array {
+  try {
+    return encodeJson(wrap(error), "error");
+  } catch (encodeFailure) {
+    const reason = encodeFailure instanceof Error ? encodeFailure.message : String(encodeFailure);
+    const plain: WireError = { code: error.code, message: String(error.message), data: { omitted: `the error's data or causes could not be sent: ${reason}` } };
+    if (typeof error.name === "string") plain.name = error.name;
+    if (typeof error.stack === "string") plain.stack = error.stack;
+    return encodeJson(wrap(plain), "error");
+  }
 }
 
 export function encodeHeartbeat(id: string): Uint8Array {
@@ -399,7 +417,7 @@ export function readWireError(value: unknown): WireError {
 }
 
 function readWireCause(value: unknown, depth: number): WireErrorCause | undefined {
-  if (typeof value !== "object" || value === null || depth > 8) return undefined;
+  if (typeof value !== "object" || value === null || depth >= MAX_CAUSE_DEPTH) return undefined;
   const fields = value as Record<string, unknown>;
   const cause: WireErrorCause = {
     name: typeof fields["name"] === "string" ? fields["name"] : "Error",

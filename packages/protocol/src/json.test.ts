@@ -53,6 +53,14 @@ describe("encodeJson / decodeJson", () => {
     expect(Object.prototype).not.toHaveProperty("x");
   });
 
+  it("refuses dangerous keys spelled with \\u escapes (regression: the pre-check looked only for the plain spelling)", () => {
+    for (const text of ['{"\\u005f_proto__":{"polluted":true}}', '{"a":[{"\\u0063onstructor":{"prototype":{"polluted":true}}}]}', '{"__pr\\u006fto__":{}}']) {
+      expect(thrown(() => parseJson(text)).code, text).toBe("protocol_error");
+    }
+    expect(Object.prototype).not.toHaveProperty("polluted");
+    expect(parseJson('{"caf\\u00e9":"\\u2713"}')).toEqual({ "café": "✓" });
+  });
+
   it("keeps harmless keys that merely spell constructor", () => {
     expect(parseJson('{"constructor":"Point","nested":{"constructor":{"name":"x"}}}')).toEqual({ constructor: "Point", nested: { constructor: { name: "x" } } });
   });

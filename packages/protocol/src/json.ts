@@ -210,7 +210,9 @@ export function parseJson(text: string, code: ErrorCode = "protocol_error", what
     throw new FunkerError(code, message, { cause: error, mayHaveRun: false });
   }
   // Cheap pre-check: only texts that spell a dangerous key pay for the scan.
-  if (text.includes("__proto__") || text.includes("constructor")) refusePrototypeKeys(value, code, what);
+  // A \uXXXX escape can spell any letter of one ("\u005f_proto__"), so a
+  // text with escapes is scanned too.
+  if (text.includes("__proto__") || text.includes("constructor") || text.includes("\\u")) refusePrototypeKeys(value, code, what);
   return value;
 }
 

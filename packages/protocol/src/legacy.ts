@@ -1,7 +1,7 @@
 import { FunkerError, isErrorCode } from "./errors.js";
 import type { WireError } from "./errors.js";
 import { decodeJson, encodeJson } from "./json.js";
-import { readWireError } from "./framed.js";
+import { encodeErrorBody, readWireError } from "./framed.js";
 import { DEFAULT_MAX_PAYLOAD_BYTES, MAX_PAYLOAD_BYTES_LIMIT } from "./limits.js";
 
 /**
@@ -36,7 +36,7 @@ export function encodeLegacyReply(value: unknown): Uint8Array {
  * reply the 2017 functions sent; Funker's client recognises it as an error.
  */
 export function encodeLegacyError(error: WireError): Uint8Array {
-  return encodeJson({ [LEGACY_ERROR_KEY]: error }, "error");
+  return encodeErrorBody(error, (wire) => ({ [LEGACY_ERROR_KEY]: wire }));
 }
 
 export type LegacyReply = { ok: true; value: unknown } | { ok: false; error: FunkerError };

@@ -53,6 +53,16 @@ describe("fakeFunctions", () => {
     expect(fake.calls).toHaveLength(1);
   });
 
+  it("fails calls of a closed client, and calls already aborted, as the real client does", async () => {
+    const implementation = vi.fn(() => 3);
+    using _fake = fakeFunctions({ add: implementation });
+    const client = createClient();
+    await client.close();
+    expect(await rejection(client.call("add", {}))).toMatchObject({ code: "cancelled", mayHaveRun: false });
+    expect(await rejection(call("add", {}, { signal: AbortSignal.abort() }))).toMatchObject({ code: "cancelled", mayHaveRun: false });
+    expect(implementation).not.toHaveBeenCalled();
+  });
+
   it("puts the real client back on restore", async () => {
     const fake = fakeFunctions({ add: () => 3 });
     fake.restore();

@@ -258,11 +258,9 @@ async function invoke(
       .then(
         (value) => decodeJson(encodeJson(value, "result")),
         (thrown: unknown) => {
-          if (thrown instanceof FunkerError && !thrown.remote && thrown.code !== "handler_error") {
-            // A function that throws a FunkerError keeps its code, as over the wire.
-            throw FunkerError.fromWire(thrown.toWire(false));
-          }
-          throw FunkerError.fromWire(thrownToWire(thrown, false));
+          // As over the wire: the handler's account of what was thrown, and
+          // the function ran (the handler had accepted the call).
+          throw FunkerError.fromWire(thrownToWire(thrown, false), { mayHaveRun: true });
         },
       );
     return await Promise.race([outcome, abortedPromise(controller.signal)]);

@@ -93,6 +93,13 @@ describe("startFunction with child processes", () => {
     expect(broken.logs.some((line) => line.includes("missing configuration"))).toBe(true);
   });
 
+  it("reports a Node binary that cannot be started, and still closes", async () => {
+    const broken = await startFunction(`${fixtures}add.mjs`, { name: "add", nodePath: "/nonexistent/node" });
+    await vi.waitFor(() => expect(broken.exits.length).toBeGreaterThanOrEqual(1), { timeout: 5_000 });
+    expect(broken.logs.join("\n")).toContain("could not start");
+    await broken.close();
+  });
+
   it("stops every replica on close", async () => {
     requireBuild();
     const add = await startFunction(`${fixtures}add.mjs`, { name: "add", replicas: 3 });

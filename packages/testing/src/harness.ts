@@ -127,6 +127,12 @@ async function startChildren<Args, Result>(modulePath: string, options: StartFun
     const child = spawn(options.nodePath ?? process.execPath, [modulePath], { env: environment(port), stdio: ["ignore", "pipe", "pipe"] });
     const startedAt = Date.now();
     children.set(replica, child);
+    // A binary that cannot be started emits 'error' and never 'exit'.
+    child.once("error", (error) => {
+      logs.push(`could not start ${modulePath}: ${error.message}`);
+      exits.push({ replica: replica + 1, code: null, signal: null });
+      children.delete(replica);
+    });
     for (const stream of [child.stdout, child.stderr]) {
       createInterface({ input: stream }).on("line", (line) => logs.push(line));
     }
@@ -152,7 +158,7 @@ async function startChildren<Args, Result>(modulePath: string, options: StartFun
     await client.close();
     await Promise.all(
       [...children.values()].map(async (child) => {
-        if (child.exitCode !== null || child.signalCode !== null) return;
+        if (child.pid === undefined || child.exitCode !== null || child.signalCode !== null) return;
         const exited = once(child, "exit");
         child.kill("SIGTERM");
         const timer = setTimeout(() => child.kill("SIGKILL"), 5_000);
