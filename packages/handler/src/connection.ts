@@ -377,7 +377,15 @@ export class Connection {
       if (remaining <= 0) throw new FunkerError("deadline_exceeded", "the call arrived after its deadline");
       this.alarm.setBy(Math.min(description.deadline, call.nextHeartbeatAt), now);
       let args = decodeJson(body, "bad_arguments", "arguments");
-      if (options.schema !== undefined) args = await validateArguments(options.schema, args);
+      if (options.schema !== undefined) {
+        const schema = options.schema;
+        // An asynchronous validator must not outlive the deadline, a cancel or a disconnect.
+        args = await new Promise<unknown>((resolve, reject) => {
+          control.onAbort = reject;
+          validateArguments(schema, args).then(resolve, reject);
+        });
+        control.onAbort = undefined;
+      }
       if (control.aborted) throw control.reason;
       // The first frame of a call is its proof of delivery: a caller whose
       // connection breaks before any frame knows the function did not run

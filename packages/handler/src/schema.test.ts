@@ -44,6 +44,25 @@ describe("schema", () => {
     expect(error).toMatchObject({ code: "bad_arguments", data: { issues: [{ message: "must be an even number", path: ["value"] }] } });
   });
 
+  it("ends an asynchronous validation that never settles at the deadline, and frees the replica", async () => {
+    // Regression: the deadline fired while the validator was pending, and nothing answered the caller.
+    let validations = 0;
+    const stuck: StandardSchemaV1<unknown, unknown> = {
+      "~standard": {
+        version: 1,
+        vendor: "test",
+        validate: (value) => {
+          validations += 1;
+          return validations === 1 ? new Promise(() => undefined) : { value };
+        },
+      },
+    };
+    await using server = await started(handler((args) => args, { ...testOptions, mode: "reuse", schema: stuck }));
+    const error = frameError(await framedCall(server.port, 1, { deadline: Date.now() + 200 }));
+    expect(error.code).toBe("deadline_exceeded");
+    expect(resultValue(await framedCall(server.port, 2))).toBe(2);
+  });
+
   it("refuses an option that is not a Standard Schema at start-up", () => {
     expect(() => handler(() => null, { ...testOptions, schema: {} as StandardSchemaV1 })).toThrow(/schema/);
   });
