@@ -45,9 +45,8 @@ export interface HandlerUnderTest {
 export interface HandlerConformanceOptions {
   /**
    * Starts a fresh handler serving `conformanceFunction` (see its table)
-   * under the function name `"conformance"`, in the given mode. Return
-   * `undefined` for a mode the implementation does not have; its checks are
-   * then reported as failures, unless `modes` leaves the mode out.
+   * under the function name `"conformance"`, in the given mode. An
+   * implementation without one of the modes leaves it out of `modes`.
    */
   start(mode: "single-shot" | "reuse"): Promise<HandlerUnderTest>;
   /** Which modes to check. Default both. */

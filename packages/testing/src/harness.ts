@@ -100,6 +100,8 @@ const MAX_RESTART_DELAY_MS = 2_000;
 
 async function startChildren<Args, Result>(modulePath: string, options: StartFunctionOptions): Promise<RunningFunction<Args, Awaited<Result>>> {
   const name = options.name ?? "function";
+  // A validator is code: it cannot cross into another process. The module's own handler() takes it.
+  if (options.schema !== undefined) throw new TypeError("startFunction(modulePath): pass the schema to handler() in the module itself");
   const replicaCount = options.replicas ?? 1;
   if (!Number.isInteger(replicaCount) || replicaCount < 1) throw new RangeError("replicas must be a whole number, 1 or more");
   const logs: string[] = [];
@@ -118,6 +120,8 @@ async function startChildren<Args, Result>(modulePath: string, options: StartFun
     if (options.readTimeout !== undefined) env["FUNKER_READ_TIMEOUT"] = String(options.readTimeout);
     if (options.maxPayloadBytes !== undefined) env["FUNKER_MAX_PAYLOAD"] = String(options.maxPayloadBytes);
     if (options.exposeStacks !== undefined) env["FUNKER_EXPOSE_STACKS"] = String(options.exposeStacks);
+    if (options.idleTimeout !== undefined) env["FUNKER_IDLE_TIMEOUT"] = String(options.idleTimeout);
+    if (options.gracePeriod !== undefined) env["FUNKER_GRACE"] = String(options.gracePeriod);
     return env;
   };
 
