@@ -26,8 +26,8 @@ export const IMAGE_BUILD_FOLDER = join(".funker", "image");
  *   volume is writable by the function without a root step at deploy time.
  */
 export function functionDockerfile(baseImage: string = FUNCTION_BASE_IMAGE, volumeTargets: readonly string[] = []): string {
-  const volumeFolders =
-    volumeTargets.length === 0 ? "" : `RUN [${["install", "-d", "-o", "node", "-g", "node", ...volumeTargets].map((word) => JSON.stringify(word)).join(", ")}]\n`;
+  const folders = volumeTargets.map((target) => `'${target.replaceAll("'", "'\\''")}'`).join(" ");
+  const volumeFolders = volumeTargets.length === 0 ? "" : `RUN mkdir -p ${folders} && chown node:node ${folders}\n`;
   return `# A Funker function, bundled by \`funker build\` into one file with its dependencies.
 FROM ${baseImage}
 WORKDIR /function

@@ -65,8 +65,9 @@ describe("image builds", () => {
     const [plain, counterStep] = planImageBuilds(config, { only: ["add", "counter"] });
     expect(plain?.dockerfileText).not.toMatch(/^RUN /m);
     const dockerfile = counterStep?.dockerfileText ?? "";
-    expect(dockerfile).toMatch(/^RUN \["install", "-d", "-o", "node", "-g", "node", "\/data\/votes", "\/config"\]$/m);
-    expect(dockerfile.indexOf("RUN [")).toBeLessThan(dockerfile.indexOf("USER node"));
+    expect(dockerfile).toMatch(/^RUN mkdir -p '\/data\/votes' '\/config' && chown node:node '\/data\/votes' '\/config'$/m);
+    expect(dockerfile.indexOf("RUN mkdir")).toBeLessThan(dockerfile.indexOf("USER node"));
+    expect(functionDockerfile(undefined, ["/it's"])).toMatch(/^RUN mkdir -p '\/it'\\''s' && /m);
   });
 
   it("build a function with its own Dockerfile from that file's folder, without bundling", () => {
