@@ -132,11 +132,6 @@ export class FramedConnection {
     return !this.closed && !this.socket.destroyed && !this.socket.readableEnded && this.socket.writable;
   }
 
-  /** True when this connection already carried a call (it came from the pool). */
-  get reused(): boolean {
-    return this.callsStarted > 0;
-  }
-
   run(request: AttemptRequest): Promise<AttemptOutcome> {
     return new Promise((resolve) => {
       const reused = this.callsStarted > 0;

@@ -30,7 +30,7 @@ import type { ResolvedOptions } from "./options.js";
 const LINGER_MS = 1_000;
 
 /** How long a caller refused as busy has to send its first bytes, so that it is answered in its own protocol. */
-export const BUSY_READ_MS = 1_000;
+const BUSY_READ_MS = 1_000;
 
 /** One line of the call log, and one update of the server's state. */
 export interface CallRecord {
@@ -126,11 +126,6 @@ export class Connection {
     socket.on("end", () => this.onEnd());
     socket.on("error", () => this.onGone());
     socket.on("close", () => this.onClose());
-  }
-
-  /** True while the connection waits for a kept caller's next call: closing it loses nothing. */
-  get isIdle(): boolean {
-    return this.phase === "idle";
   }
 
   /** Closes a kept connection that has no call in progress (at shutdown). */
@@ -409,35 +404,40 @@ export class Connection {
 
   /** Writes the reply with one write, then keeps the connection for the next call or closes it. */
   private reply(description: CallDescription, startedAt: number, resultBody: Uint8Array | undefined, error: WireError | undefined, served: boolean): void {
-    this.host.record({
-      id: description.id,
-      functionName: description.functionName,
-      protocol: description.protocol,
-      durationMs: Date.now() - startedAt,
-      error,
-      served,
-    });
-    if (this.phase === "closing" || this.socket.destroyed) return;
-    if (description.protocol === "legacy") {
-      this.finish(resultBody ?? encodeLegacyError(error as WireError));
-      return;
+    try {
+      if (this.phase === "closing" || this.socket.destroyed) return;
+      if (description.protocol === "legacy") {
+        this.finish(resultBody ?? encodeLegacyError(error as WireError));
+        return;
+      }
+      const keepAlive = !this.readEnded && this.host.mayKeepConnection();
+      const bytes = resultBody !== undefined ? encodeResultBody(description.id, resultBody, keepAlive) : encodeError(description.id, error as WireError, keepAlive);
+      if (!keepAlive) {
+        this.finish(bytes);
+        return;
+      }
+      this.socket.write(bytes);
+      if (this.decoder !== undefined && this.decoder.bufferedBytes > 0) {
+        // The next call has started to arrive already.
+        this.startReading();
+        return;
+      }
+      const now = Date.now();
+      this.phase = "idle";
+      this.phaseDueAt = now + this.host.options.idleTimeoutMs;
+      this.alarm.setBy(this.phaseDueAt, now);
+
+    } finally {
+      // Logged once the reply is on its way: a log line is a synchronous write to a pipe under Docker.
+      this.host.record({
+        id: description.id,
+        functionName: description.functionName,
+        protocol: description.protocol,
+        durationMs: Date.now() - startedAt,
+        error,
+        served,
+      });
     }
-    const keepAlive = !this.readEnded && this.host.mayKeepConnection();
-    const bytes = resultBody !== undefined ? encodeResultBody(description.id, resultBody, keepAlive) : encodeError(description.id, error as WireError, keepAlive);
-    if (!keepAlive) {
-      this.finish(bytes);
-      return;
-    }
-    this.socket.write(bytes);
-    if (this.decoder !== undefined && this.decoder.bufferedBytes > 0) {
-      // The next call has started to arrive already.
-      this.startReading();
-      return;
-    }
-    const now = Date.now();
-    this.phase = "idle";
-    this.phaseDueAt = now + this.host.options.idleTimeoutMs;
-    this.alarm.setBy(this.phaseDueAt, now);
   }
 
   /** A failure before or outside a call: one typed error, one log line, then close. */

@@ -120,6 +120,11 @@ function frame(type: number, headerText: string, body?: Uint8Array): Uint8Array 
   return bytes;
 }
 
+/** Big-endian, as DataView reads it, without a DataView per frame. */
+function readUint32(bytes: Uint8Array, offset: number): number {
+  return (((bytes[offset] as number) << 24) >>> 0) + (((bytes[offset + 1] as number) << 16) | ((bytes[offset + 2] as number) << 8) | (bytes[offset + 3] as number));
+}
+
 /** Big-endian, as DataView writes it, without a DataView per frame. */
 function writeUint32(bytes: Uint8Array, offset: number, value: number): void {
   bytes[offset] = value >>> 24;
@@ -251,12 +256,11 @@ export class FrameDecoder {
     for (;;) {
       if (this.queue.length < FRAME_PREFIX_BYTES) return frames;
       const prefix = this.queue.peek(FRAME_PREFIX_BYTES + HEADER_LENGTH_BYTES);
-      const view = new DataView(prefix.buffer, prefix.byteOffset, prefix.byteLength);
-      const type = view.getUint8(0);
+      const type = prefix[0] as number;
       // The type is checked before the length, so that a stray text protocol
       // ("HTTP/1.1 …") reads as a protocol error, not as a huge frame.
       if (type < FIRST_EXTENSION_TYPE && !knownFrameTypes.has(type)) throw unknownFrameType(type);
-      const payloadLength = view.getUint32(1);
+      const payloadLength = readUint32(prefix, 1);
       if (payloadLength < HEADER_LENGTH_BYTES) {
         throw new FunkerError("protocol_error", `frame type ${type} has a payload of ${payloadLength} bytes, less than its header length field`);
       }
@@ -264,7 +268,7 @@ export class FrameDecoder {
         throw tooLarge(payloadLength, this.maxPayloadBytes);
       }
       if (prefix.length >= FRAME_PREFIX_BYTES + HEADER_LENGTH_BYTES) {
-        const headerLength = view.getUint32(FRAME_PREFIX_BYTES);
+        const headerLength = readUint32(prefix, FRAME_PREFIX_BYTES);
         if (headerLength > MAX_HEADER_BYTES) {
           throw new FunkerError("protocol_error", `a frame header of ${headerLength} bytes exceeds the limit of ${MAX_HEADER_BYTES}`);
         }
@@ -317,8 +321,7 @@ function tooLarge(size: number, limit: number): FunkerError {
 }
 
 function decodeFrame(type: number, payload: Uint8Array): Frame | undefined {
-  const view = new DataView(payload.buffer, payload.byteOffset, payload.byteLength);
-  const headerLength = view.getUint32(0);
+  const headerLength = readUint32(payload, 0);
   const headerBytes = payload.subarray(HEADER_LENGTH_BYTES, HEADER_LENGTH_BYTES + headerLength);
   const body = payload.subarray(HEADER_LENGTH_BYTES + headerLength);
   if (type >= FIRST_EXTENSION_TYPE) return undefined;

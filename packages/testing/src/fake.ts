@@ -298,17 +298,22 @@ function wait(delayMs: number, deadline: number, signal: AbortSignal | undefined
     const remaining = deadline - Date.now();
     const stop = linkDeadlineAndSignal(controller, deadline, signal);
     const onAbort = () => {
-      clearTimeout(timer);
+      if (timer !== undefined) clearTimeout(timer);
       stop();
       const reason = controller.signal.reason as FunkerError;
       // Before delivery nothing ran: the same codes, but mayHaveRun false.
       reject(delivered ? reason : new FunkerError(reason.code, reason.message, { mayHaveRun: false }));
     };
-    const timer = setTimeout(() => {
-      controller.signal.removeEventListener("abort", onAbort);
-      stop();
-      resolve();
-    }, Math.max(0, Math.min(delayMs, remaining + 1)));
+    // A wait that reaches past the deadline is ended by the deadline alone:
+    // two timers due at nearly the same moment may fire in either order.
+    const timer =
+      delayMs >= remaining
+        ? undefined
+        : setTimeout(() => {
+            controller.signal.removeEventListener("abort", onAbort);
+            stop();
+            resolve();
+          }, Math.max(0, delayMs));
     controller.signal.addEventListener("abort", onAbort, { once: true });
     if (controller.signal.aborted) onAbort();
   });
