@@ -106,20 +106,12 @@ export function networkCreateArgs(network: string): string[] {
 }
 
 /**
- * `docker service create` arguments for one function. The service is named
- * after the function, so callers find its replicas at `tasks.<name>`, and is
- * created detached: `funker deploy` waits for its tasks itself.
+ * The settings of a function's tasks, the same for `service create` and
+ * `service update`, so that a redeploy can never drift from a first deploy.
  */
-export function serviceCreateArgs(config: FunkerConfig, spec: FunctionSpec, options: ServiceOptions = {}): string[] {
+function taskSettings(spec: FunctionSpec): string[] {
   const restart = restartPolicy(spec);
-  const args = [
-    "service",
-    "create",
-    "--detach",
-    "--name",
-    spec.name,
-    "--network",
-    config.network,
+  return [
     "--endpoint-mode",
     spec.endpointMode,
     "--replicas",
@@ -140,6 +132,24 @@ export function serviceCreateArgs(config: FunkerConfig, spec: FunctionSpec, opti
     // Node at once (no call was accepted yet); a later one reaches the
     // handler, which finishes the call in progress.
     "--init",
+  ];
+}
+
+/**
+ * `docker service create` arguments for one function. The service is named
+ * after the function, so callers find its replicas at `tasks.<name>`, and is
+ * created detached: `funker deploy` waits for its tasks itself.
+ */
+export function serviceCreateArgs(config: FunkerConfig, spec: FunctionSpec, options: ServiceOptions = {}): string[] {
+  const args = [
+    "service",
+    "create",
+    "--detach",
+    "--name",
+    spec.name,
+    "--network",
+    config.network,
+    ...taskSettings(spec),
   ];
   if (options.resolveImage !== true) args.push("--no-resolve-image");
   for (const [key, value] of Object.entries(functionLabels(config, spec))) args.push("--label", `${key}=${value}`);
@@ -167,7 +177,6 @@ export function serviceUpdateArgs(
     readonly previous?: { readonly environment: readonly string[]; readonly secrets: readonly string[]; readonly mounts?: readonly string[] };
   } = {},
 ): string[] {
-  const restart = restartPolicy(spec);
   const args = [
     "service",
     "update",
@@ -175,19 +184,7 @@ export function serviceUpdateArgs(
     "--force",
     "--image",
     options.image ?? spec.image,
-    "--endpoint-mode",
-    spec.endpointMode,
-    "--replicas",
-    String(spec.replicas),
-    "--restart-condition",
-    restart.condition,
-    "--restart-delay",
-    restart.delay,
-    "--stop-signal",
-    "SIGTERM",
-    "--stop-grace-period",
-    stopGracePeriod(spec),
-    "--init",
+    ...taskSettings(spec),
   ];
   if (options.resolveImage !== true) args.push("--no-resolve-image");
   for (const [key, value] of Object.entries(functionLabels(config, spec))) args.push("--label-add", `${key}=${value}`);
