@@ -1,25 +1,16 @@
 import { spawn } from "node:child_process";
 import { existsSync } from "node:fs";
 import { once } from "node:events";
-import { createServer } from "node:net";
 import { resolve } from "node:path";
 import { fileURLToPath } from "node:url";
 import { call } from "@funker/client";
+import { freePort } from "@funker/testing";
 import { describe, expect, it } from "vitest";
 
 const exampleRoot = fileURLToPath(new URL("..", import.meta.url));
 const handlerFile = resolve(exampleRoot, "handler.js");
 // handler.js imports @funker/handler by name, which resolves to its built dist/ outside vitest.
 const builtHandlerPackage = resolve(exampleRoot, "../../packages/handler/dist/index.js");
-
-async function freePort(): Promise<number> {
-  const server = createServer().listen(0, "127.0.0.1");
-  await once(server, "listening");
-  const address = server.address();
-  server.close();
-  if (address === null || typeof address === "string") throw new Error("no port");
-  return address.port;
-}
 
 describe("examples/add-js", () => {
   it("answers a call with 3 as the seed's handler.js did, then exits 0", async () => {

@@ -1,9 +1,9 @@
 import { spawn } from "node:child_process";
 import { existsSync } from "node:fs";
 import { once } from "node:events";
-import { createServer } from "node:net";
 import { resolve } from "node:path";
 import { fileURLToPath } from "node:url";
+import { freePort } from "@funker/testing";
 import { describe, expect, it } from "vitest";
 import { add } from "./add.js";
 
@@ -12,15 +12,6 @@ const repoRoot = resolve(exampleRoot, "../..");
 // CI lays shared/ beside the repository clone, as on a developer's machine.
 const legacyCaller = resolve(repoRoot, "../shared/legacy/call.py");
 const builtHandler = resolve(exampleRoot, "dist/handler.js");
-
-async function freePort(): Promise<number> {
-  const server = createServer().listen(0, "127.0.0.1");
-  await once(server, "listening");
-  const address = server.address();
-  server.close();
-  if (address === null || typeof address === "string") throw new Error("no port");
-  return address.port;
-}
 
 async function run(command: string, args: string[]): Promise<{ code: number | null; stdout: string }> {
   const child = spawn(command, args, { stdio: ["ignore", "pipe", "inherit"] });

@@ -1,26 +1,17 @@
 import { spawn } from "node:child_process";
 import { once } from "node:events";
 import { mkdtempSync, rmSync } from "node:fs";
-import { createServer } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { call } from "@funker/client";
+import { freePort } from "@funker/testing";
 import { afterAll, describe, expect, it } from "vitest";
 import { bundleForImage } from "../../../packages/cli/src/docker/image.js";
 
 const exampleRoot = fileURLToPath(new URL("..", import.meta.url));
 const work = mkdtempSync(join(tmpdir(), "funker-markdown-"));
 afterAll(() => rmSync(work, { recursive: true, force: true }));
-
-async function freePort(): Promise<number> {
-  const server = createServer().listen(0, "127.0.0.1");
-  await once(server, "listening");
-  const address = server.address();
-  server.close();
-  if (address === null || typeof address === "string") throw new Error("no port");
-  return address.port;
-}
 
 describe("examples/markdown as its image runs it", () => {
   it("bundles into one file with marked, answers a call with HTML, then exits 0", async () => {
