@@ -1,5 +1,6 @@
 import fc from "fast-check";
 import { describe, expect, it } from "vitest";
+import { failure } from "../test-support/failure.js";
 import {
   DEFAULT_MAX_PAYLOAD_BYTES,
   FRAME_PREFIX_BYTES,
@@ -81,15 +82,6 @@ function split(bytes: Uint8Array, cuts: readonly number[]): Uint8Array[] {
   return pieces;
 }
 
-function failure(action: () => unknown): FunkerError {
-  try {
-    action();
-  } catch (error) {
-    expect(error).toBeInstanceOf(FunkerError);
-    return error as FunkerError;
-  }
-  throw new Error("expected a FunkerError, nothing was thrown");
-}
 
 const safeJson = fc.jsonValue({ maxDepth: 4 }).filter((value) => !/__proto__|constructor/.test(JSON.stringify(value)));
 const callId = fc.string({ minLength: 1, maxLength: MAX_CALL_ID_LENGTH });

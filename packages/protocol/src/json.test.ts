@@ -1,16 +1,7 @@
 import fc from "fast-check";
 import { describe, expect, it } from "vitest";
-import { FunkerError, decodeJson, decodeUtf8, encodeJson, encodeUtf8, parseJson, stringifyJson } from "@funker/protocol";
-
-function thrown(action: () => unknown): FunkerError {
-  try {
-    action();
-  } catch (error) {
-    expect(error).toBeInstanceOf(FunkerError);
-    return error as FunkerError;
-  }
-  throw new Error("expected a FunkerError, nothing was thrown");
-}
+import { failure as thrown } from "../test-support/failure.js";
+import { decodeJson, decodeUtf8, encodeJson, encodeUtf8, parseJson, stringifyJson } from "@funker/protocol";
 
 /** JSON has one zero: -0 is written as 0, so the round trip compares against that. */
 function withoutNegativeZero(value: unknown): unknown {
