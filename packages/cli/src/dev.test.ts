@@ -3,6 +3,7 @@ import { createServer } from "node:net";
 import type { AddressInfo } from "node:net";
 import { join } from "node:path";
 import { beforeAll, describe, expect, it } from "vitest";
+import { readSocketTable } from "./ports.js";
 import type { DevState } from "./state.js";
 import { assertBuilt, CLI, handlerSource, isAlive, makeProject, runCli, startCli, WAIT_MS } from "./test-support.js";
 
@@ -30,6 +31,22 @@ function readDevState(root: string): DevState {
 
 function replicaPids(state: DevState): number[] {
   return Object.values(state.functions).flatMap((status) => status.replicas.flatMap((replica) => (replica.pid === undefined ? [] : [replica.pid])));
+}
+
+/**
+ * Whether a process has ended: gone from /proc, or a zombie. A replica whose
+ * runtime was killed belongs to PID 1 afterwards, which may never reap it.
+ */
+function hasEnded(pid: number): boolean {
+  let stat: string;
+  try {
+    stat = readFileSync(`/proc/${pid}/stat`, "utf8");
+  } catch {
+    return true;
+  }
+  // The state letter follows the command name, which is in parentheses and may hold anything.
+  const state = stat.slice(stat.lastIndexOf(")") + 2).charAt(0);
+  return state === "Z" || state === "X";
 }
 
 describe("funker dev", { timeout: 120_000 }, () => {
@@ -137,6 +154,40 @@ functions:
     const after = await runCli(["call", "add", "x=1", "y=2"], { cwd: project.root });
     expect(after.code).toBe(3);
     expect(after.stderr).toMatch(/no running funker dev for .*funker\.yml/);
+  });
+
+  it("ends every replica within seconds when funker dev itself is killed with SIGKILL, and the functions see no difference before", async () => {
+    using project = makeProject({
+      "funker.yml": "version: 1\nfunctions:\n  add:\n    entry: add/handler.ts\n    replicas: 2\n  look:\n    entry: look/handler.ts\n    mode: reuse\n",
+      "add/handler.ts": ADD,
+      "look/handler.ts": handlerSource(
+        `() => Object.keys(process.env).filter((name) => name.startsWith("FUNKER_RUNTIME"))`,
+        'console.log("look is up");\nconsole.error("look writes to stderr");',
+      ),
+    });
+    await using dev = startCli(["dev", "--no-watch"], { cwd: project.root });
+    await dev.waitForStderr(/^ready: /m);
+    // The function's own lines pass through as before, and the variable that names the pipe was gone before it ran.
+    expect(dev.stderr()).toMatch(/^look\.1\s+\| look is up$/m);
+    expect(dev.stderr()).toMatch(/^look\.1\s+\| look writes to stderr$/m);
+    const looked = await runCli(["call", "look"], { cwd: project.root });
+    expect(JSON.parse(looked.stdout)).toEqual([]);
+    expect((await runCli(["call", "add", "x=1", "y=2"], { cwd: project.root })).stdout).toBe("3\n");
+
+    await expect.poll(() => replicaPids(readDevState(project.root)).length, { timeout: WAIT_MS }).toBe(3);
+    // The single-shot replica that served the call is replaced; wait until the state file names its successor.
+    await expect.poll(() => replicaPids(readDevState(project.root)).filter(hasEnded), { timeout: WAIT_MS }).toEqual([]);
+    const state = readDevState(project.root);
+    const pids = replicaPids(state);
+    const ports = Object.values(state.functions).flatMap((status) => status.replicas.map((replica) => replica.port));
+    // Should the replicas outlive the test after all, they must not outlive the test run.
+    using _leftovers = { [Symbol.dispose]: () => pids.filter((pid) => !hasEnded(pid)).forEach((pid) => process.kill(pid, "SIGKILL")) };
+
+    dev.child.kill("SIGKILL");
+    expect((await dev.exited).signal).toBe("SIGKILL");
+    await expect.poll(() => pids.filter((pid) => !hasEnded(pid)), { timeout: 10_000, interval: 100 }).toEqual([]);
+    const table = await readSocketTable();
+    expect(ports.filter((port) => table?.listening.has(port))).toEqual([]);
   });
 
   it("rebuilds and restarts a function when its source changes", async () => {

@@ -13,6 +13,43 @@ export const BACKOFF_RESET_AFTER_MS = 10_000;
 /** Time a replica gets to finish after SIGTERM before SIGKILL; the handler finishes a call in flight first. */
 export const STOP_GRACE_MS = 5_000;
 
+/** The replica's file descriptor that holds its end of the runtime's pipe: the first after stdin, stdout and stderr. */
+const RUNTIME_PIPE_FD = 3;
+/** Tells the code below which descriptor to watch; removed before the function runs. */
+const RUNTIME_PIPE_VARIABLE = "FUNKER_RUNTIME_PIPE_FD";
+
+/**
+ * Loaded into each replica before the function (`node --import`), so that a
+ * replica ends when the runtime that started it is gone, however it went,
+ * SIGKILL included: Node has no parent-death signal. The runtime holds the
+ * other end of a pipe on the replica's fd 3; the kernel closes that end when
+ * the runtime dies, and the replica reads end of file. It then stops as the
+ * runtime would have stopped it: SIGTERM (the handler finishes a call in
+ * flight), SIGKILL after the grace period. The pipe is idle until then, so
+ * calls cost nothing more, and unreferenced, so it never keeps a replica
+ * alive. The variable is removed before the function runs: the function's
+ * own Node children inherit `--import` but not the variable, and do nothing.
+ */
+const EXIT_WITH_RUNTIME = `
+import { Socket } from "node:net";
+if (process.env.${RUNTIME_PIPE_VARIABLE} === "${RUNTIME_PIPE_FD}") {
+  delete process.env.${RUNTIME_PIPE_VARIABLE};
+  try {
+    const runtime = new Socket({ fd: ${RUNTIME_PIPE_FD}, readable: true, writable: false });
+    runtime.on("error", () => {});
+    runtime.on("close", () => {
+      process.kill(process.pid, "SIGTERM");
+      setTimeout(() => process.kill(process.pid, "SIGKILL"), ${STOP_GRACE_MS}).unref();
+    });
+    runtime.resume();
+    runtime.unref();
+  } catch {
+    // A platform where the descriptor cannot be watched: the function runs as it would without it.
+  }
+}
+`;
+const EXIT_WITH_RUNTIME_MODULE = `data:text/javascript,${encodeURIComponent(EXIT_WITH_RUNTIME)}`;
+
 /** What a replica needs from the runtime that owns it. */
 export interface ReplicaHost {
   /** The bundle to run; read at each start, so a rebuild takes effect at the next start. */
@@ -159,10 +196,11 @@ export class Replica {
     this.setState("starting");
     // A process group of its own: Ctrl-C in the terminal reaches the runtime
     // only, which then stops every replica itself, without racing restarts.
-    const child = spawn(process.execPath, ["--enable-source-maps", this.host.bundleFile(this)], {
+    // The fourth pipe is never written: its end of file tells the replica the runtime is gone.
+    const child = spawn(process.execPath, ["--enable-source-maps", "--import", EXIT_WITH_RUNTIME_MODULE, this.host.bundleFile(this)], {
       cwd: this.cwd,
-      env: this.host.environment(this),
-      stdio: ["ignore", "pipe", "pipe"],
+      env: { ...this.host.environment(this), [RUNTIME_PIPE_VARIABLE]: String(RUNTIME_PIPE_FD) },
+      stdio: ["ignore", "pipe", "pipe", "pipe"],
       detached: true,
     });
     this.child = child;
