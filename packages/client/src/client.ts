@@ -117,6 +117,8 @@ export class ClientCore {
   private closed = false;
   /** Where `pick` starts looking, so that calls go round the replicas; random, so that clients do not all start at the first. */
   private nextPick = Math.floor(Math.random() * 1_000_000);
+  /** This client's attempts in flight per address. */
+  private readonly attemptsInFlight = new Map<string, number>();
 
   constructor(options: ClientOptions = {}, environmentEndpoints: string | undefined = process.env["FUNKER_ENDPOINTS"]) {
     for (const key of ["timeout", "dnsCacheMs", "lookupTimeoutMs", "connectTimeoutMs", "deadAddressMs", "notFoundGraceMs", "idleConnectionTimeoutMs"] as const) {
@@ -339,12 +341,21 @@ export class ClientCore {
         // Every replica refused or was busy this round: wait, then try them all again.
         failedThisRound?.clear();
         lastError ??= new FunkerError("unavailable", `every replica of "${name}" is marked unreachable`, { mayHaveRun: false });
-        await backOff();
+        const retryAt = this.discovery.firstRetryAt(addresses, Date.now());
+        if (retryAt === undefined) {
+          await backOff();
+        } else {
+          // Every replica refused lately (restarting single-shot replicas): try again when the first may be back.
+          const waited = await waitFor(undefined, retryAt - Date.now(), deadline, signal);
+          if (waited.kind !== "value") throw stop(waited.kind);
+        }
         continue;
       }
 
-      const outcome: AttemptOutcome =
-        protocol === "legacy" ? await runLegacy(address, request, this.maxPayloadBytes) : await this.pool.acquire(address).run(request);
+      this.startAttempt(address.key);
+      const outcome: AttemptOutcome = await (protocol === "legacy" ? runLegacy(address, request, this.maxPayloadBytes) : this.pool.acquire(address).run(request)).finally(
+        () => this.endAttempt(address.key),
+      );
       if (outcome.ok) {
         this.discovery.markAlive(address);
         return outcome.value;
@@ -372,11 +383,23 @@ export class ClientCore {
     }
   }
 
+  private startAttempt(key: string): void {
+    this.attemptsInFlight.set(key, (this.attemptsInFlight.get(key) ?? 0) + 1);
+  }
+
+  private endAttempt(key: string): void {
+    const count = (this.attemptsInFlight.get(key) ?? 1) - 1;
+    if (count === 0) this.attemptsInFlight.delete(key);
+    else this.attemptsInFlight.set(key, count);
+  }
+
   /**
-   * A non-dead replica not failed this round, preferring one with an idle
-   * kept connection. The search starts one replica further on each call, so
-   * that both idle connections and new ones go round the replicas and every
-   * replica takes a share of the calls.
+   * A non-dead replica not failed this round, with the fewest of this
+   * client's attempts in flight, preferring one with an idle kept
+   * connection. The fewest in flight because a single-shot replica takes one
+   * call and refuses the rest, and a reuse-mode one answers fastest when
+   * least loaded. The search starts one replica further on each call, so
+   * that ties go round the replicas and every replica takes a share.
    */
   private pick(addresses: readonly Address[], failedThisRound: Set<string> | undefined, protocol: CallProtocol, now: number): Address | undefined {
     const count = addresses.length;
@@ -386,14 +409,21 @@ export class ClientCore {
     }
     const start = this.nextPick % count;
     this.nextPick = start + 1;
-    let firstEligible: Address | undefined;
+    let best: Address | undefined;
+    let bestScore = Number.POSITIVE_INFINITY;
     for (let offset = 0; offset < count; offset += 1) {
       const address = addresses[(start + offset) % count] as Address;
       if (failedThisRound?.has(address.key) === true || this.discovery.isDead(address, now)) continue;
-      if (protocol !== "framed" || this.pool.hasIdle(address.key)) return address;
-      firstEligible ??= address;
+      const inFlight = this.attemptsInFlight.size === 0 ? 0 : (this.attemptsInFlight.get(address.key) ?? 0);
+      // Twice the in-flight count, less one for an idle connection ready to use.
+      const score = 2 * inFlight + (protocol === "framed" && this.pool.hasIdle(address.key) ? 0 : 1);
+      if (score === 0) return address;
+      if (score < bestScore) {
+        best = address;
+        bestScore = score;
+      }
     }
-    return firstEligible;
+    return best;
   }
 }
 

@@ -162,6 +162,33 @@ describe("dead-address marking", () => {
     expect(discovery.isDead(address, 1_100)).toBe(false);
   });
 
+  test("refusals of attempts that raced each other, while the address is skipped already, do not lengthen the skip", () => {
+    const discovery = discoveryWith(1_000);
+    const address = makeAddress("10.0.0.1", 9999);
+    // Three concurrent calls reach a single-shot replica as it takes another call: one refusal, not a streak.
+    discovery.markDead(address, 0);
+    discovery.markDead(address, 1);
+    discovery.markDead(address, 2);
+    expect(discovery.isDead(address, 99)).toBe(true);
+    expect(discovery.isDead(address, 100)).toBe(false);
+    // Refused again once tried after the skip: that one is in a row.
+    discovery.markDead(address, 100);
+    expect(discovery.isDead(address, 299)).toBe(true);
+    expect(discovery.isDead(address, 300)).toBe(false);
+  });
+
+  test("firstRetryAt is when the first of the addresses comes back, only when every one is skipped", () => {
+    const discovery = discoveryWith(1_000);
+    const first = makeAddress("10.0.0.1", 9999);
+    const second = makeAddress("10.0.0.2", 9999);
+    discovery.markDead(first, 0);
+    expect(discovery.firstRetryAt([first, second], 10)).toBeUndefined();
+    discovery.markDead(second, 50);
+    expect(discovery.firstRetryAt([first, second], 60)).toBe(100);
+    expect(discovery.firstRetryAt([second], 60)).toBe(150);
+    expect(discovery.firstRetryAt([first, second], 100)).toBeUndefined();
+  });
+
   test("a streak is forgotten once the address has gone untried for deadAddressMs after its skip", () => {
     const discovery = discoveryWith(1_000);
     const address = makeAddress("10.0.0.1", 9999);

@@ -232,6 +232,9 @@ export class Discovery {
   markDead(address: Address, now: number): void {
     const longest = this.options.deadAddressMs;
     const previous = this.dead.get(address.key);
+    // Refusals of attempts that raced each other (concurrent calls reaching a
+    // single-shot replica as it took its one call) are one refusal, not a streak.
+    if (previous !== undefined && previous.until > now) return;
     const skipMs = previous === undefined ? longest * FIRST_SKIP_FRACTION : Math.min(previous.skipMs * 2, longest);
     this.dead.set(address.key, { until: now + skipMs, skipMs });
   }
@@ -239,6 +242,22 @@ export class Discovery {
   /** The address answered: a later refusal counts as a first one again. */
   markAlive(address: Address): void {
     if (this.dead.size > 0) this.dead.delete(address.key);
+  }
+
+  /**
+   * When the first of these addresses stops being skipped, or undefined if
+   * one is not skipped now: a caller that found every replica skipped waits
+   * for exactly that, rather than a blind back-off that would leave a
+   * restarted replica idle.
+   */
+  firstRetryAt(addresses: readonly Address[], now: number): number | undefined {
+    let earliest = Number.POSITIVE_INFINITY;
+    for (const address of addresses) {
+      const entry = this.dead.get(address.key);
+      if (entry === undefined || entry.until <= now) return undefined;
+      if (entry.until < earliest) earliest = entry.until;
+    }
+    return earliest;
   }
 
   isDead(address: Address, now: number): boolean {

@@ -42,6 +42,27 @@ describe("kept connections", () => {
     expect(replicas.map((replica) => replica.accepted)).toEqual([2, 2, 2, 2]);
   });
 
+  test("a call goes to the replica with the fewest of this client's calls in flight, not to the next in turn", async () => {
+    const held: { call: CallFrame; peer: FramedPeer }[] = [];
+    const holdFirst = (call: CallFrame, peer: FramedPeer): void => {
+      if ((call.body.length > 0 && new TextDecoder().decode(call.body).includes("hold")) === true) held.push({ call, peer });
+      else peer.send(encodeResult(call.id, "done", true));
+    };
+    const replicas = [track(await reuseMode(holdFirst)), track(await reuseMode(holdFirst))];
+    // No kept connections, so that an idle one cannot be what steers the choice.
+    const client = track(createClient({ endpoints: { work: replicas.map((replica) => replica.endpoint) }, maxIdleConnectionsPerAddress: 0 }));
+    const holding = client.call("work", { hold: true });
+    await expect.poll(() => held.length).toBe(1);
+    const busy = replicas.findIndex((replica) => replica.calls.length === 1);
+    for (let index = 0; index < 6; index += 1) expect(await client.call("work", {})).toBe("done");
+    // Round robin alone would have sent three of the six to the busy replica.
+    expect(replicas[busy]?.calls.length).toBe(1);
+    expect(replicas[1 - busy]?.calls.length).toBe(6);
+    const { call, peer } = held[0] as { call: CallFrame; peer: FramedPeer };
+    peer.send(encodeResult(call.id, "released", true));
+    expect(await holding).toBe("released");
+  });
+
   test("without keepAlive, every call has its own connection, closed after the reply", async () => {
     const server = track(await startFramedServer({ onCall: (call, peer) => peer.send(encodeResult(call.id, "ok")) }));
     const client = track(createClient({ endpoints: { once: server.endpoint } }));
