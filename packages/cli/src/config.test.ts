@@ -63,6 +63,7 @@ functions:
       maxCalls: 1000,
       environment: { LEVEL: "debug", RETRIES: "3" },
       secrets: ["db-password"],
+      secretPositions: { "db-password": { file: join(root, "funker.yml"), line: 13, column: 15 } },
       scale: { min: 1, max: 8, idleMs: 300_000 },
       endpointMode: "vip",
     });

@@ -52,7 +52,10 @@ export interface FunctionSpec {
   /** A reuse-mode replica exits after this many calls (`FUNKER_MAX_CALLS`), to be replaced. */
   readonly maxCalls: number | undefined;
   readonly environment: Readonly<Record<string, string>>;
+  /** Docker secrets by name: a file at /run/secrets/<name> on Docker; `funker dev` gives each a local copy. */
   readonly secrets: readonly string[];
+  /** Where each secret is named in funker.yml, so that a problem found later (no local value) still points at its line. */
+  readonly secretPositions: Readonly<Record<string, ConfigPosition>>;
   /** Mounted by `funker deploy` and `funker compose`; `funker dev` gives each a local folder instead. */
   readonly volumes: readonly VolumeSpec[];
   readonly scale: ScaleSpec | undefined;
@@ -74,11 +77,15 @@ export interface FunkerConfig {
   readonly functions: readonly FunctionSpec[];
 }
 
-/** One problem found in `funker.yml`, with the position people need to fix it. */
-export interface ConfigIssue {
+/** A place in `funker.yml`, as editors and terminals link it: the file as shown to people, 1-based line and column. */
+export interface ConfigPosition {
   readonly file: string;
   readonly line: number;
   readonly column: number;
+}
+
+/** One problem found in `funker.yml`, with the position people need to fix it. */
+export interface ConfigIssue extends ConfigPosition {
   readonly message: string;
 }
 
@@ -284,13 +291,16 @@ class ConfigChecker {
     }
 
     const secrets: string[] = [];
+    const secretPositions: Record<string, ConfigPosition> = {};
     const secretsNode = node.get("secrets", true);
     if (secretsNode !== undefined) {
       if (!isSeq(secretsNode)) this.issue(secretsNode, `${path}secrets must be a list of secret names`);
       else {
         for (const item of secretsNode.items as Node[]) {
-          if (isScalar(item) && typeof item.value === "string" && /^[A-Za-z0-9][A-Za-z0-9_.-]*$/.test(item.value)) secrets.push(item.value);
-          else this.issue(item, `${path}secrets: each entry must be a secret name (letters, digits, ".", "_", "-")`);
+          if (isScalar(item) && typeof item.value === "string" && /^[A-Za-z0-9][A-Za-z0-9_.-]*$/.test(item.value)) {
+            secrets.push(item.value);
+            secretPositions[item.value] = this.position(item);
+          } else this.issue(item, `${path}secrets: each entry must be a secret name (letters, digits, ".", "_", "-")`);
         }
       }
     }
@@ -344,6 +354,7 @@ class ConfigChecker {
       maxCalls,
       environment,
       secrets,
+      secretPositions,
       volumes,
       scale,
       endpointMode,
@@ -461,12 +472,20 @@ class ConfigChecker {
   }
 
   private issue(node: Node | null | undefined, message: string): void {
-    this.issueAt(node?.range?.[0] ?? 0, message);
+    this.issues.push({ ...this.position(node), message });
   }
 
   private issueAt(offset: number, message: string): void {
+    this.issues.push({ ...this.positionAt(offset), message });
+  }
+
+  private position(node: Node | null | undefined): ConfigPosition {
+    return this.positionAt(node?.range?.[0] ?? 0);
+  }
+
+  private positionAt(offset: number): ConfigPosition {
     const { line, col } = this.lines.linePos(offset);
-    this.issues.push({ file: this.shownFile, line, column: col, message });
+    return { file: this.shownFile, line, column: col };
   }
 }
 

@@ -1,7 +1,8 @@
-import { readFileSync } from "node:fs";
+import { createHmac } from "node:crypto";
+import { existsSync, readFileSync } from "node:fs";
 import { createServer } from "node:net";
 import type { AddressInfo } from "node:net";
-import { join } from "node:path";
+import { dirname, join } from "node:path";
 import { beforeAll, describe, expect, it } from "vitest";
 import { readSocketTable } from "./ports.js";
 import type { DevState } from "./state.js";
@@ -102,6 +103,78 @@ functions:
     expect(result.stdout.split("\n").slice(0, 2)).toEqual([JSON.stringify([folder, "/notesy"]), JSON.stringify("hello")]);
     expect(readFileSync(join(folder, "today.txt"), "utf8")).toBe("hello");
     expect(result.stderr).toMatch(/^write: volume notes:\/notes is the folder local-volumes\/notes here \(nothing is mounted\)$/m);
+  });
+
+  it("gives a function its declared secrets in a private folder for the run, where FUNKER_SECRETS_DIR points, and never prints them", async () => {
+    const signingKey = "correct horse battery staple 7f3a";
+    using project = makeProject({
+      "funker.yml": `version: 1
+functions:
+  sign:
+    entry: sign/handler.ts
+    mode: reuse
+    secrets: [signing-key]
+    environment: { SIGNING_KEY_FILE: /run/secrets/signing-key }
+  plain:
+    entry: plain/handler.ts
+`,
+      "secrets/signing-key": signingKey,
+      // The function's code is what it would be on Docker: it reads /run/secrets unless told otherwise.
+      "sign/handler.ts": handlerSource(
+        `({ text }: { text: string }) => {
+  const folder = process.env["FUNKER_SECRETS_DIR"] ?? "/run/secrets";
+  const key = readFileSync(join(folder, "signing-key"));
+  return {
+    signature: createHmac("sha256", key).update(text).digest("hex"),
+    sameFileThroughVariable: readFileSync(process.env["SIGNING_KEY_FILE"] ?? "").equals(key),
+    folder,
+    files: readdirSync(folder),
+    modes: [dirname(folder), folder, join(folder, "signing-key")].map((path) => (statSync(path).mode & 0o777).toString(8)),
+  };
+}`,
+        'import { createHmac } from "node:crypto";\nimport { readdirSync, readFileSync, statSync } from "node:fs";\nimport { dirname, join } from "node:path";',
+      ),
+      "plain/handler.ts": handlerSource(`() => process.env["FUNKER_SECRETS_DIR"] ?? null`),
+    });
+    const script = [`node ${CLI} call sign text=hello`, `node ${CLI} call plain`].join(" && ");
+    const result = await runCli(["dev", "--no-watch", "--", "sh", "-c", script], {
+      cwd: project.root,
+      env: { FUNKER_SECRETS_DIR: join(project.root, "secrets") },
+    });
+
+    expect(result.code, result.stderr).toBe(0);
+    const [signed, plain] = result.stdout.trim().split("\n").map((line) => JSON.parse(line) as unknown);
+    expect(signed).toEqual({
+      signature: createHmac("sha256", signingKey).update("hello").digest("hex"),
+      sameFileThroughVariable: true,
+      folder: expect.stringMatching(/\/funker-secrets-\d+-[^/]+\/sign$/),
+      files: ["signing-key"],
+      modes: ["700", "700", "600"],
+    });
+    // A function that declares no secret gets no folder, not even one inherited from funker dev's environment.
+    expect(plain).toBeNull();
+    const folder = (signed as { folder: string }).folder;
+    expect(existsSync(dirname(folder)), "the run's copy outlived the run").toBe(false);
+    expect(`${result.stdout}${result.stderr}`).not.toContain(signingKey);
+    expect(result.stderr).toMatch(/^sign: secrets signing-key from secrets\/, copied to the private folder FUNKER_SECRETS_DIR names \(\/run\/secrets on Docker\)$/m);
+  });
+
+  it("removes the secrets' copy of a run killed with SIGKILL when it next starts", async () => {
+    using project = makeProject({
+      "funker.yml": "version: 1\nfunctions:\n  where:\n    entry: where.ts\n    mode: reuse\n    secrets: [token]\n",
+      "where.ts": handlerSource(`() => process.env["FUNKER_SECRETS_DIR"]`),
+      "secrets/token": "t0ken",
+    });
+    await using killed = startCli(["dev", "--no-watch"], { cwd: project.root });
+    await killed.waitForStderr(/^ready: /m);
+    const folder = JSON.parse((await runCli(["call", "where"], { cwd: project.root })).stdout) as string;
+    killed.child.kill("SIGKILL");
+    await killed.exited;
+    expect(existsSync(folder)).toBe(true);
+
+    const next = await runCli(["dev", "--no-watch", "--", "true"], { cwd: project.root });
+    expect(next.code, next.stderr).toBe(0);
+    expect(existsSync(dirname(folder))).toBe(false);
   });
 
   it("is found by funker call, ls and status in another terminal, and stops every replica on Ctrl-C", async () => {
@@ -220,6 +293,28 @@ describe("funker dev with bad input", { timeout: 120_000 }, () => {
     expect(result.code).toBe(2);
     expect(result.stderr).toContain('funker.yml:5:15: functions.add.replicas must be a whole number from 0 to 100, got "two"');
     expect(result.stderr).toContain('funker.yml:6:3: function name "Bad_Name" is not a valid Docker service name');
+  });
+
+  it("refuses to start when a declared secret has no local file, naming the secret, the line that declares it and where to put it", async () => {
+    using project = makeProject({
+      "funker.yml": "version: 1\nfunctions:\n  add:\n    entry: add.ts\n    secrets: [api-key, db-password, tls]\n",
+      "add.ts": ADD,
+      "secrets/api-key": "present",
+      "secrets/tls/cert.pem": "a folder is not a secret's file",
+    });
+    const result = await runCli(["dev", "--", "true"], { cwd: project.root });
+    expect(result).toEqual({
+      code: 2,
+      stdout: "",
+      stderr: [
+        'funker.yml:5:24: functions.add.secrets: the secret "db-password" has no local value for funker dev: write it to the file secrets/db-password (or give another folder with --secrets)',
+        'funker.yml:5:37: functions.add.secrets: the secret "tls" has no local value for funker dev: secrets/tls is not a file; write the value to a file of that name (or give another folder with --secrets)',
+        "",
+      ].join("\n"),
+    });
+    const elsewhere = await runCli(["dev", "--secrets", "elsewhere", "--", "true"], { cwd: project.root });
+    expect(elsewhere.code).toBe(2);
+    expect(elsewhere.stderr).toContain('the secret "api-key" has no local value for funker dev: write it to the file elsewhere/api-key');
   });
 
   it("reports a function that fails to build, with its file and line, and starts nothing", async () => {

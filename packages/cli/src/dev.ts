@@ -5,6 +5,7 @@ import type { FSWatcher } from "node:fs";
 import { basename, join, resolve } from "node:path";
 import type { Writable } from "node:stream";
 import { bundleFunction, relativeTo, sourceFolders } from "./bundle.js";
+import { ConfigError } from "./config.js";
 import type { FunctionSpec, FunkerConfig, VolumeSpec } from "./config.js";
 import { formatDuration } from "./duration.js";
 import { formatEndpoints } from "./endpoints.js";
@@ -12,6 +13,7 @@ import type { EndpointMap } from "./endpoints.js";
 import { allocateFreePorts, isPortFree, LOCAL_HOST, readSocketTable } from "./ports.js";
 import { Replica } from "./replica.js";
 import type { ReplicaHost } from "./replica.js";
+import { DEV_SECRETS_FOLDER, DevSecrets, DOCKER_SECRETS_FOLDER, SECRETS_FOLDER_VARIABLE } from "./secrets.js";
 import { readState, removeState, writeState } from "./state.js";
 import type { FunctionStatus } from "./state.js";
 import { painter } from "./terminal.js";
@@ -31,6 +33,8 @@ export interface DevOptions {
   readonly readyTimeoutMs?: number;
   /** The folder that holds a folder per named volume; `.funker/volumes` beside funker.yml by default. */
   readonly volumesDirectory?: string | undefined;
+  /** The folder that holds a file per secret; `secrets` beside funker.yml by default. */
+  readonly secretsDirectory?: string | undefined;
   /** Where the runtime's and the replicas' lines go (stdout belongs to the command). */
   readonly output: Writable;
   readonly colour: boolean;
@@ -64,14 +68,17 @@ export function localVolumeFolder(volume: VolumeSpec, volumesDirectory: string):
 /**
  * A function's own variables as `funker dev` gives them: a value that is a
  * volume's target, or a path inside it (`VOTES_DIR: /votes`), names the
- * volume's local folder instead, so the same funker.yml serves a laptop and
- * a Swarm.
+ * volume's local folder instead, and one inside /run/secrets
+ * (`DB_PASSWORD_FILE: /run/secrets/db-password`) the function's private
+ * copy of its secrets, so the same funker.yml serves a laptop and a Swarm.
  */
-export function localEnvironment(spec: FunctionSpec, volumesDirectory: string): Record<string, string> {
+export function localEnvironment(spec: FunctionSpec, volumesDirectory: string, secretsFolder?: string): Record<string, string> {
+  const folders = spec.volumes.map((volume) => ({ target: volume.target, local: localVolumeFolder(volume, volumesDirectory) }));
+  if (secretsFolder !== undefined) folders.push({ target: DOCKER_SECRETS_FOLDER, local: secretsFolder });
   const environment: Record<string, string> = {};
   for (const [name, value] of Object.entries(spec.environment)) {
-    const volume = spec.volumes.find((candidate) => value === candidate.target || value.startsWith(`${candidate.target}/`));
-    environment[name] = volume === undefined ? value : `${localVolumeFolder(volume, volumesDirectory)}${value.slice(volume.target.length)}`;
+    const folder = folders.find((candidate) => value === candidate.target || value.startsWith(`${candidate.target}/`));
+    environment[name] = folder === undefined ? value : `${folder.local}${value.slice(folder.target.length)}`;
   }
   return environment;
 }
@@ -112,10 +119,13 @@ class DevRuntime implements ReplicaHost {
   private readonly exited = new Promise<number>((resolve) => (this.resolveExit = resolve));
   private readonly removeSignalHandlers: () => void;
   private readonly volumesDirectory: string;
+  private readonly secretsDirectory: string;
+  private secrets: DevSecrets | undefined;
 
   constructor(private readonly options: DevOptions) {
     this.paint = painter(options.colour);
     this.volumesDirectory = resolve(options.config.root, options.volumesDirectory ?? DEV_VOLUMES_FOLDER);
+    this.secretsDirectory = resolve(options.config.root, options.secretsDirectory ?? DEV_SECRETS_FOLDER);
     const labels = options.config.functions.map((spec) => `${spec.name}.${spec.replicas}`);
     this.labelWidth = Math.max(6, ...labels.map((label) => label.length));
     this.removeSignalHandlers = this.installSignalHandlers();
@@ -130,6 +140,16 @@ class DevRuntime implements ReplicaHost {
     }
     if (config.functions.length === 0) {
       this.say(this.paint.red(`no functions in ${relativeTo(process.cwd(), config.file)}`));
+      return this.finish(DevExit.usage);
+    }
+    try {
+      this.secrets = DevSecrets.create(config, this.secretsDirectory);
+    } catch (error) {
+      if (!(error instanceof ConfigError)) {
+        this.say(this.paint.red(`cannot copy the secrets: ${(error as Error).message}`));
+        return this.finish(DevExit.failed);
+      }
+      this.say(error.message);
       return this.finish(DevExit.usage);
     }
 
@@ -158,6 +178,10 @@ class DevRuntime implements ReplicaHost {
         const folder = localVolumeFolder(volume, this.volumesDirectory);
         mkdirSync(folder, { recursive: true });
         this.say(this.paint.dim(`${spec.name}: volume ${volume.source}:${volume.target} is the folder ${relativeTo(process.cwd(), folder)} here (nothing is mounted)`));
+      }
+      if (spec.secrets.length > 0) {
+        const source = relativeTo(process.cwd(), this.secretsDirectory);
+        this.say(this.paint.dim(`${spec.name}: secrets ${spec.secrets.join(", ")} from ${source}/, copied to the private folder ${SECRETS_FOLDER_VARIABLE} names (${DOCKER_SECRETS_FOLDER} on Docker)`));
       }
     }
 
@@ -237,7 +261,14 @@ class DevRuntime implements ReplicaHost {
 
   environment(replica: Replica): NodeJS.ProcessEnv {
     const spec = this.functions.get(replica.functionName)?.spec;
-    const environment: NodeJS.ProcessEnv = { ...process.env, ...(spec === undefined ? {} : localEnvironment(spec, this.volumesDirectory)) };
+    const secretsFolder = this.secrets?.folderOf(replica.functionName);
+    const environment: NodeJS.ProcessEnv = {
+      ...process.env,
+      ...(spec === undefined ? {} : localEnvironment(spec, this.volumesDirectory, secretsFolder)),
+    };
+    // Only the secrets the function declares, as on Docker; never a folder inherited from this process's environment.
+    if (secretsFolder === undefined) delete environment[SECRETS_FOLDER_VARIABLE];
+    else environment[SECRETS_FOLDER_VARIABLE] = secretsFolder;
     environment["FUNKER_PORT"] = String(replica.port);
     environment["FUNKER_HOST"] = LOCAL_HOST;
     environment["FUNKER_FUNCTION"] = replica.functionName;
@@ -407,6 +438,7 @@ class DevRuntime implements ReplicaHost {
   }
 
   private finish(code: number): Promise<number> {
+    this.secrets?.remove();
     this.removeSignalHandlers();
     this.resolveExit(code);
     return this.exited;

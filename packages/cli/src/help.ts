@@ -45,7 +45,9 @@ replica listens, runs it, then stops and exits with the command's exit code.
 Other terminals find the runtime through .funker/dev.json beside funker.yml.
 Nothing is mounted: each volume is a local folder (a named volume
 .funker/volumes/<name>, a bind mount its host path), and a variable whose
-value is a volume's target points there instead.
+value is a volume's target points there instead. Each secret is read from
+secrets/<name> beside funker.yml and copied to a private folder for the run,
+named by FUNKER_SECRETS_DIR (/run/secrets on Docker).
 
 Options:
   -f, --file <path>      the funker.yml to use
@@ -54,6 +56,7 @@ Options:
       --no-watch         do not rebuild when sources change
       --ready-timeout <duration>  how long the command waits for every replica (default 60s)
       --volumes <path>   where named volumes' folders are (default .funker/volumes beside funker.yml)
+      --secrets <path>   where secrets' files are (default secrets beside funker.yml)
   -h, --help             this help`,
 
   call: `Usage: funker call <name> [key=value…] [options]

@@ -1,6 +1,6 @@
 export { main, ExitCode } from "./main.js";
 export { loadConfig, parseConfig, findConfigFile, ConfigError, CONFIG_FILE_NAME } from "./config.js";
-export type { FunkerConfig, FunctionSpec, FunctionMode, EndpointMode, ScaleSpec, VolumeSpec, ConfigIssue } from "./config.js";
+export type { FunkerConfig, FunctionSpec, FunctionMode, EndpointMode, ScaleSpec, VolumeSpec, ConfigIssue, ConfigPosition } from "./config.js";
 export { runDev, DevExit } from "./dev.js";
 export type { DevOptions } from "./dev.js";
 export { formatEndpoints } from "./endpoints.js";

@@ -113,6 +113,7 @@ async function dev(args: readonly string[]): Promise<number> {
     "no-watch": { type: "boolean" },
     "ready-timeout": { type: "string" },
     volumes: { type: "string" },
+    secrets: { type: "string" },
   });
   if (values.help === true) return printHelp("dev");
   if (positionals.length > 0) throw new UsageError(`unexpected "${positionals[0]}"; put a command after --: funker dev -- ${positionals.join(" ")}`);
@@ -136,6 +137,7 @@ async function dev(args: readonly string[]): Promise<number> {
     portBase,
     readyTimeoutMs,
     volumesDirectory: values.volumes === undefined ? undefined : resolve(values.volumes),
+    secretsDirectory: values.secrets === undefined ? undefined : resolve(values.secrets),
     output: process.stderr,
     colour: useColour(process.stderr),
   });
