@@ -98,6 +98,15 @@ functions:
     ]);
   });
 
+  it("refuses a timeout the handler would refuse at every start: longer than Node's longest timer", () => {
+    const withTimeout = (timeout: string): string => `version: 1\nfunctions:\n  add:\n    entry: add\n    timeout: ${timeout}\n`;
+    expect(issuesOf(withTimeout("1000h"))).toEqual([
+      `5:14 functions.add.timeout must be at most about 24 days (Node's longest timer; the handler refuses more), got "1000h"`,
+    ]);
+    expect(issuesOf(withTimeout("2147483647"))).toEqual([]);
+    expect(issuesOf(withTimeout("2147483648"))).toHaveLength(1);
+  });
+
   it("reads volumes as Compose writes them: named volumes, absolute host paths, read only", () => {
     const config = parseConfig(
       `version: 1

@@ -122,6 +122,12 @@ const ENVIRONMENT_NAME = /^[A-Za-z_][A-Za-z0-9_]*$/;
 const VOLUME_NAME = /^[A-Za-z0-9][A-Za-z0-9_.-]*$/;
 /** Far beyond a laptop's means; a typo such as 1000 is caught rather than forking a thousand processes. */
 const MAX_REPLICAS = 100;
+/**
+ * The handler refuses a timeout longer than Node's longest timer, 2^31-1 ms
+ * (about 24.8 days), and every replica would fail to start: refused here, at
+ * its line, instead.
+ */
+const LONGEST_TIMEOUT = { ms: 2_147_483_647, shown: "about 24 days (Node's longest timer; the handler refuses more)" } as const;
 const ENTRY_CANDIDATES = ["src/handler.ts", "src/handler.js", "src/index.ts", "handler.ts", "handler.js", "index.ts", "index.js"];
 
 const TOP_LEVEL_KEYS = ["version", "name", "network", "functions"] as const;
@@ -262,7 +268,7 @@ class ConfigChecker {
       if (isScalar(modeNode) && (modeNode.value === "single-shot" || modeNode.value === "reuse")) mode = modeNode.value;
       else this.issue(modeNode, `${path}mode must be "single-shot" (one call per process) or "reuse"`);
     }
-    const timeoutMs = this.duration(node, "timeout", path);
+    const timeoutMs = this.duration(node, "timeout", path, LONGEST_TIMEOUT);
     const concurrency = this.integer(node, "concurrency", path, 1, 10_000);
     const maxCalls = this.integer(node, "maxCalls", path, 1, Number.MAX_SAFE_INTEGER);
     if (mode === "single-shot") {
@@ -461,12 +467,16 @@ class ConfigChecker {
     return undefined;
   }
 
-  private duration(map: YAMLMap, key: string, path: string): number | undefined {
+  private duration(map: YAMLMap, key: string, path: string, longest?: { readonly ms: number; readonly shown: string }): number | undefined {
     const node = map.get(key, true);
     if (node === undefined) return undefined;
     const ms = isScalar(node) ? parseDuration(node.value) : undefined;
-    if (ms !== undefined && ms > 0) return ms;
     const shown = isScalar(node) ? JSON.stringify(node.value) : "a collection";
+    if (ms !== undefined && longest !== undefined && ms > longest.ms) {
+      this.issue(node, `${path}${key} must be at most ${longest.shown}, got ${shown}`);
+      return undefined;
+    }
+    if (ms !== undefined && ms > 0) return ms;
     this.issue(node, `${path}${key} must be a duration such as "30s", "500ms" or "2m", got ${shown}`);
     return undefined;
   }
