@@ -54,13 +54,28 @@ console.log(JSON.stringify({ votes, results, pageShowsCount: page.includes('<td 
 // by the CLI's own code (`funker build`, `funker deploy`): process-vote and
 // tally as single-shot functions sharing the named volume funker.yml
 // declares; the web service as a plain service; votes cast over HTTP from a
-// caller container. The functions keep the names the web service calls
-// (process-vote, tally); their stack, network and volume are this run's.
+// caller container. Every name is this run's, so runs on one Swarm never
+// meet: the stack, its network and volume, and the services
+// (<run>-process-vote, <run>-tally), which Swarm names Swarm-wide. The web
+// service still calls process-vote and tally, found as every caller finds
+// them (tasks.<name>): on this run's network those names are aliases of this
+// run's services, and the handlers answer to them (FUNKER_FUNCTION).
 describe("the voting app on the Swarm", () => {
   const id = runId();
   const configFile = join(example, "funker.yml");
   const exampleConfig = parseConfig(readFileSync(configFile, "utf8"), configFile);
-  const stack: FunkerConfig = { ...exampleConfig, name: `${id}-voting`, network: `${id}-voting` };
+  const calledAs = new Map<string, string>();
+  const stack: FunkerConfig = {
+    ...exampleConfig,
+    name: `${id}-voting`,
+    network: `${id}-voting`,
+    functions: exampleConfig.functions.map((spec) => {
+      const service = `${id}-${spec.name}`;
+      calledAs.set(service, spec.name);
+      return { ...spec, name: service, environment: { ...spec.environment, FUNKER_FUNCTION: spec.name } };
+    }),
+  };
+  const calledName = (spec: { name: string }): string => calledAs.get(spec.name) ?? spec.name;
   const volume = stack.functions[0]?.volumes[0];
   if (volume === undefined) throw new Error("the voting app's funker.yml declares its votes volume");
   const votesVolume = volumeName(stack, volume);
@@ -73,18 +88,11 @@ describe("the voting app on the Swarm", () => {
   const scratch = mkdtempSync(join(tmpdir(), "voting-app-e2e-"));
 
   beforeAll(async () => {
-    for (const spec of stack.functions) {
-      const existing = await dockerResult(["service", "inspect", "--format", "{{index .Spec.Labels \"io.funker.stack\"}}", spec.name]);
-      if (existing.code === 0) {
-        throw new Error(`a service named ${spec.name} already runs on this Swarm (stack "${existing.stdout.trim()}"); the voting app needs the name: remove it first`);
-      }
-    }
-
     // funker build of the example's funker.yml, under this run's tags.
     const built = await buildImages(stack, {
       output,
       labels: { [TEST_LABEL]: id },
-      imageFor: (spec) => tag(`voting-${spec.name}`),
+      imageFor: (spec) => tag(`voting-${calledName(spec)}`),
     });
     if (!built.ok) throw new Error(built.message);
 
@@ -99,7 +107,12 @@ describe("the voting app on the Swarm", () => {
     // votes volume, which Swarm creates on first use. Nothing chowns it: the
     // image's /votes belongs to node, and Docker gives an empty new volume
     // that folder's ownership.
-    const deployed = await deployFunctions(stack, { output, imageFor: (spec) => tag(`voting-${spec.name}`), waitMs: 120_000 });
+    const deployed = await deployFunctions(stack, {
+      output,
+      imageFor: (spec) => tag(`voting-${calledName(spec)}`),
+      networkAliasesFor: (spec) => [calledName(spec)],
+      waitMs: 120_000,
+    });
     if (!deployed.ok) throw new Error(`${deployed.message}\n${progress.join("")}`);
 
     await docker([
@@ -138,6 +151,9 @@ describe("the voting app on the Swarm", () => {
     expect(seen.votes[3]).toMatch(/^400 [\s\S]*Please choose one of Cats or Dogs/);
     expect(seen.results).toEqual({ counts: { cats: 1, dogs: 1 }, total: 2 });
     expect(seen.pageShowsCount).toBe(true);
+    // The web service reached them by the names it calls, though the services carry this run's.
+    const services = await docker(["service", "ls", "--filter", `label=io.funker.stack=${stack.name}`, "--format", "{{.Name}}"]);
+    expect(services.trim().split("\n").sort()).toEqual([`${id}-process-vote`, `${id}-tally`]);
 
     // The volume Swarm created took the owner of the image's /votes (node): nothing chowned it.
     const readVolume = ["sh", "-c", "stat -c %U:%G /votes && cat /votes/votes.jsonl"];

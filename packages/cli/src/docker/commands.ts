@@ -74,6 +74,8 @@ export async function imageSize(image: string): Promise<number | undefined> {
 export interface DeployOptions extends ProgressOptions {
   readonly only?: readonly string[];
   readonly imageFor?: (spec: FunctionSpec) => string;
+  /** Network aliases of a function's service, given when it is created (see `ServiceOptions.networkAliases`). */
+  readonly networkAliasesFor?: (spec: FunctionSpec) => readonly string[];
   readonly resolveImage?: boolean;
   /** How long to wait for every replica to run; 0 returns once Docker has the services. Default 60 s. */
   readonly waitMs?: number;
@@ -108,7 +110,11 @@ export async function deployFunctions(config: FunkerConfig, options: DeployOptio
   const updated: string[] = [];
   for (const spec of specs) {
     const image = options.imageFor?.(spec);
-    const serviceOptions = { ...(image === undefined ? {} : { image }), resolveImage: options.resolveImage === true };
+    const serviceOptions = {
+      ...(image === undefined ? {} : { image }),
+      resolveImage: options.resolveImage === true,
+      networkAliases: options.networkAliasesFor?.(spec) ?? [],
+    };
     const current = await inspectService(spec.name);
     let result;
     if (current === undefined) {

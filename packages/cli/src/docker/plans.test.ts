@@ -104,6 +104,8 @@ describe("Swarm services", () => {
     expect(args).toContain("--init");
     expect(args).toContain("--no-resolve-image");
     expect(args.at(-1)).toBe("funker/add:1.0");
+    const aliased = serviceCreateArgs(config, add, { networkAliases: ["sum", "plus"] });
+    expect(valuesOf(aliased, "--network")).toEqual(["name=funker,alias=sum,alias=plus"]);
   });
 
   it("pass funker.yml's settings as the handler's variables, and the function's own after them", () => {

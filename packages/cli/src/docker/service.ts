@@ -98,6 +98,13 @@ export interface ServiceOptions {
   readonly image?: string;
   /** Ask the registry for the image's digest. Off by default: images built on this machine are in no registry. */
   readonly resolveImage?: boolean;
+  /**
+   * More names the service answers to on the network (`<alias>` and
+   * `tasks.<alias>` in Docker's DNS there, and nowhere else), set when the
+   * service is created: a service named per stack can still be called by a
+   * shorter name on that stack's own network.
+   */
+  readonly networkAliases?: readonly string[];
 }
 
 /** `docker network create` arguments for the attachable overlay network functions and callers share. */
@@ -148,7 +155,7 @@ export function serviceCreateArgs(config: FunkerConfig, spec: FunctionSpec, opti
     "--name",
     spec.name,
     "--network",
-    config.network,
+    networkArgument(config.network, options.networkAliases ?? []),
     ...taskSettings(spec),
   ];
   if (options.resolveImage !== true) args.push("--no-resolve-image");
@@ -159,6 +166,12 @@ export function serviceCreateArgs(config: FunkerConfig, spec: FunctionSpec, opti
   for (const volume of spec.volumes) args.push("--mount", mountArgument(config, volume));
   args.push(options.image ?? spec.image);
   return args;
+}
+
+/** `--network`'s value: the network's name alone, or Docker's long form when the service has aliases on it. */
+function networkArgument(network: string, aliases: readonly string[]): string {
+  if (aliases.length === 0) return network;
+  return [`name=${network}`, ...aliases.map((alias) => `alias=${alias}`)].join(",");
 }
 
 /**
