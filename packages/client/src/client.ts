@@ -352,10 +352,13 @@ export class ClientCore {
         continue;
       }
 
+      let outcome: AttemptOutcome;
       this.startAttempt(address.key);
-      const outcome: AttemptOutcome = await (protocol === "legacy" ? runLegacy(address, request, this.maxPayloadBytes) : this.pool.acquire(address).run(request)).finally(
-        () => this.endAttempt(address.key),
-      );
+      try {
+        outcome = protocol === "legacy" ? await runLegacy(address, request, this.maxPayloadBytes) : await this.pool.acquire(address).run(request);
+      } finally {
+        this.endAttempt(address.key);
+      }
       if (outcome.ok) {
         this.discovery.markAlive(address);
         return outcome.value;
