@@ -12,7 +12,7 @@ import { mkdir, mkdtemp, readdir, writeFile } from "node:fs/promises";
 import { cpus, loadavg, platform, release, tmpdir, totalmem } from "node:os";
 import { join } from "node:path";
 import { parseArgs } from "node:util";
-import { killAll, repositoryRoot } from "./processes.js";
+import { killAll, prepareFunkerAdd, repositoryRoot } from "./processes.js";
 import { markdownReport, markdownTable } from "./report.js";
 import type { Machine } from "./report.js";
 import { scenarios } from "./scenarios.js";
@@ -56,6 +56,7 @@ async function main(): Promise<number> {
   };
   const selected = chosen.length === 0 ? scenarios : scenarios.filter((scenario) => chosen.includes(scenario.name));
 
+  await prepareFunkerAdd();
   const loadBefore = loadavg()[0] ?? 0;
   const startedAt = Date.now();
   const rows: Row[] = [];

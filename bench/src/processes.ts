@@ -7,15 +7,30 @@ import { createServer, connect } from "node:net";
 import type { Socket } from "node:net";
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
+import { bundleForImage } from "@funker/cli";
 import type { CallerSetup, RoundMeasurement, RunCommand } from "./messages.js";
 
 export const benchDist = dirname(fileURLToPath(import.meta.url));
 export const repositoryRoot = join(benchDist, "..", "..");
 
 /** The add example as built for its image; the bench's own copy of it when the example is not built. */
+/**
+ * Every Funker replica the bench starts runs the add example as an image
+ * ships it: bundled into one file by `funker build`'s own bundler, no source
+ * map. Made once per run by `prepareFunkerAdd`.
+ */
+export const funkerAddBundle = join(benchDist, "image", "add.mjs");
+
 export function funkerAddScript(): string {
-  const example = join(repositoryRoot, "examples", "add", "dist", "handler.js");
-  return existsSync(example) ? example : join(benchDist, "servers", "funker-add.js");
+  return funkerAddBundle;
+}
+
+/** Bundles the add example (or, without it, the bench's own copy of add) as `funker build` does for an image. */
+export async function prepareFunkerAdd(): Promise<void> {
+  const example = join(repositoryRoot, "examples", "add", "src", "handler.ts");
+  const entry = existsSync(example) ? example : join(repositoryRoot, "bench", "src", "servers", "funker-add.ts");
+  const outcome = await bundleForImage({ entry, outputFile: funkerAddBundle, workingDirectory: repositoryRoot });
+  if (!outcome.ok) throw new Error(`bundling ${entry} failed: ${outcome.message}`);
 }
 
 export function serverScript(name: string): string {

@@ -10,4 +10,6 @@ export type { DevState, FunctionStatus, ReplicaStatus, ReplicaState, ReplicaErro
 export { parseKeyValueArguments, UsageError } from "./arguments.js";
 export { parseDuration } from "./duration.js";
 export { scaffoldFiles } from "./scaffold.js";
+export { bundleForImage } from "./docker/index.js";
+export type { ImageBundleResult } from "./docker/image.js";
 export { HELP } from "./help.js";
