@@ -2,6 +2,7 @@ import { describe, expect, test } from "vitest";
 import { handler } from "@funker/handler";
 import type { FunctionServer, HandlerOptions } from "@funker/handler";
 import { createClient } from "@funker/client";
+import { MAX_TRACE_CONTEXT_LENGTH } from "@funker/protocol";
 import { rejectionOf, useCleanup } from "./test-support/harness.js";
 
 const { track } = useCleanup();
@@ -58,6 +59,29 @@ describe("against the real handler", () => {
     const error = await rejectionOf(client.call("subtract", {}));
     expect(error.code).toBe("not_found");
     expect(error.mayHaveRun).toBe(false);
+  });
+
+  test("a call header the handler would refuse is refused with bad_arguments before anything is sent", async () => {
+    const lines: Record<string, unknown>[] = [];
+    // Single-shot: the replica serves one connection in its life, so the call
+    // that succeeds at the end is the first connection that reached it.
+    const { server, endpoint } = await serve((args: { x: number; y: number }) => args.x + args.y, { log: (line) => lines.push(line) });
+    const client = track(createClient({ endpoints: { add: endpoint } }));
+    const refused = [
+      { metadata: { retries: 3 } as unknown as Record<string, string> },
+      { traceparent: "t".repeat(MAX_TRACE_CONTEXT_LENGTH + 1) },
+      { heartbeatIntervalMs: 1.5 },
+    ];
+    for (const options of refused) {
+      const error = await rejectionOf(client.call("add", { x: 1, y: 2 }, options));
+      expect(error).toMatchObject({ code: "bad_arguments", mayHaveRun: false, remote: false });
+    }
+    const withBadDefaults = track(createClient({ endpoints: { add: endpoint }, metadata: { tenant: null } as unknown as Record<string, string> }));
+    expect(await rejectionOf(withBadDefaults.call("add", { x: 1, y: 2 }))).toMatchObject({ code: "bad_arguments", mayHaveRun: false });
+
+    await expect(client.call("add", { x: 1, y: 2 })).resolves.toBe(3);
+    expect(lines).toEqual([expect.objectContaining({ outcome: "ok" })]);
+    expect(server.state.callsServed).toBe(1);
   });
 
   test("abort mid-call cancels the handler's context", async () => {

@@ -11,6 +11,7 @@ import {
   MAX_FUNCTION_NAME_LENGTH,
   MAX_HEADER_BYTES,
   MAX_PAYLOAD_BYTES_LIMIT,
+  MAX_TRACE_CONTEXT_LENGTH,
   PREFACE,
   decodeJson,
   encodeCall,
@@ -355,25 +356,112 @@ describe("call header validation", () => {
   }
   const valid = { id: "c1", function: "add", deadline: 1_767_225_600_000 };
 
-  it.each([
+  const { id: _id, ...withoutId } = valid;
+  const { function: _function, ...withoutFunction } = valid;
+  const { deadline: _deadline, ...withoutDeadline } = valid;
+  const badHeaders: [string, Record<string, unknown>][] = [
+    ["no id", withoutId],
+    ["an empty id", { ...valid, id: "" }],
     ["an id over the length limit", { ...valid, id: "i".repeat(MAX_CALL_ID_LENGTH + 1) }],
     ["a numeric id", { ...valid, id: 7 }],
+    ["no function name", withoutFunction],
     ["an empty function name", { ...valid, function: "" }],
     ["a function name longer than a Docker service name", { ...valid, function: "f".repeat(MAX_FUNCTION_NAME_LENGTH + 1) }],
+    ["no deadline", withoutDeadline],
     ["a negative deadline", { ...valid, deadline: -1 }],
     ["a deadline as a string", { ...valid, deadline: "soon" }],
+    ["a deadline that is NaN (JSON writes null)", { ...valid, deadline: Number.NaN }],
+    ["an infinite deadline (JSON writes null)", { ...valid, deadline: Number.POSITIVE_INFINITY }],
     ["a fractional heartbeat interval", { ...valid, heartbeatIntervalMs: 1.5 }],
     ["a negative heartbeat interval", { ...valid, heartbeatIntervalMs: -1 }],
-    ["a traceparent over 512 characters", { ...valid, traceparent: "t".repeat(513) }],
+    ["a heartbeat interval as a string", { ...valid, heartbeatIntervalMs: "5000" }],
+    ["a traceparent over 512 characters", { ...valid, traceparent: "t".repeat(MAX_TRACE_CONTEXT_LENGTH + 1) }],
+    ["a tracestate over 512 characters", { ...valid, tracestate: "t".repeat(MAX_TRACE_CONTEXT_LENGTH + 1) }],
+    ["a traceparent that is not a string", { ...valid, traceparent: 1 }],
+    ["a tracestate that is null", { ...valid, tracestate: null }],
     ["metadata that is an array", { ...valid, metadata: ["a"] }],
+    ["metadata that is null", { ...valid, metadata: null }],
+    ["metadata that is a string", { ...valid, metadata: "tenant=acme" }],
     ["metadata with a number value", { ...valid, metadata: { retries: 3 } }],
-  ])("refuses %s with protocol_error", (_what, header) => {
+    ["metadata with an object value", { ...valid, metadata: { tenant: { id: "acme" } } }],
+    ["metadata with a __proto__ key", { ...valid, metadata: JSON.parse('{"__proto__":"x"}') as unknown }],
+    ["auth with a __proto__ key", { ...valid, auth: JSON.parse('{"key":{"__proto__":{"polluted":1}}}') as unknown }],
+    ["auth with a constructor.prototype key", { ...valid, auth: { constructor: { prototype: { polluted: 1 } } } }],
+  ];
+
+  it.each(badHeaders)("refuses %s with protocol_error", (_what, header) => {
     expect(failure(() => decodeCallHeader(header)).code).toBe("protocol_error");
   });
 
-  it("accepts the longest id and function name", () => {
-    const [frame] = decodeCallHeader({ ...valid, id: "i".repeat(MAX_CALL_ID_LENGTH), function: "f".repeat(MAX_FUNCTION_NAME_LENGTH) });
+  it.each(badHeaders)("refuses to encode %s, with bad_arguments before anything is sent", (_what, header) => {
+    const error = failure(() => encodeCall(header as unknown as CallHeader, null));
+    expect(error.code).toBe("bad_arguments");
+    expect(error.mayHaveRun).toBe(false);
+  });
+
+  it("encoder and decoder refuse the same call headers, for any field values", () => {
+    const oddValue = fc.constantFrom(undefined, null, Number.NaN, Number.POSITIVE_INFINITY, -1, 1.5, 0, "", "x".repeat(MAX_TRACE_CONTEXT_LENGTH + 1));
+    // Mostly valid fields, so that a header often breaks exactly one rule.
+    const field = (validValue: fc.Arbitrary<unknown>): fc.Arbitrary<unknown> =>
+      fc.oneof({ weight: 12, arbitrary: validValue }, { weight: 1, arbitrary: fc.jsonValue({ maxDepth: 2 }) }, { weight: 1, arbitrary: oddValue });
+    const anyHeader = fc.record(
+      {
+        id: field(callId),
+        function: field(fc.string({ minLength: 1, maxLength: MAX_FUNCTION_NAME_LENGTH })),
+        deadline: field(fc.integer({ min: 0, max: Number.MAX_SAFE_INTEGER })),
+        heartbeatIntervalMs: field(fc.nat()),
+        traceparent: field(fc.string({ maxLength: MAX_TRACE_CONTEXT_LENGTH })),
+        tracestate: field(fc.string({ maxLength: MAX_TRACE_CONTEXT_LENGTH })),
+        metadata: field(fc.dictionary(fc.string(), fc.oneof({ weight: 8, arbitrary: fc.string() }, { weight: 1, arbitrary: fc.jsonValue({ maxDepth: 1 }) }), { maxKeys: 4 })),
+        // Credentials of any shape are JSON values: NaN or Infinity there is refused as lossy by design.
+        auth: fc.jsonValue({ maxDepth: 3 }),
+      },
+      { requiredKeys: ["id", "function", "deadline"] },
+    );
+    const outcome = (action: () => unknown): string => {
+      try {
+        action();
+        return "accepted";
+      } catch (error) {
+        if (!(error instanceof FunkerError)) throw error;
+        return "refused";
+      }
+    };
+    fc.assert(
+      fc.property(anyHeader, (header) => {
+        const encoded = outcome(() => encodeCall(header as unknown as CallHeader, null));
+        const decoded = outcome(() => decodeCallHeader(header));
+        expect(encoded).toBe(decoded);
+      }),
+      { numRuns: 1_000 },
+    );
+  });
+
+  it("refuses to encode metadata that JSON would not write as the entries it holds", () => {
+    for (const metadata of [new Map([["tenant", "acme"]]), Object.assign(new String("ab"), {}), new (class Tags { tenant = "acme"; })()]) {
+      const error = failure(() => encodeCall({ ...valid, metadata } as unknown as CallHeader, null));
+      expect(error.code).toBe("bad_arguments");
+      expect(error.message).toContain('"metadata"');
+    }
+  });
+
+  it("keeps refusing credentials that JSON cannot carry", () => {
+    expect(failure(() => encodeCall({ ...valid, auth: { expires: 10n } }, null)).code).toBe("bad_arguments");
+  });
+
+  it("accepts the longest id, function name and trace context, on both sides", () => {
+    const header = {
+      ...valid,
+      id: "i".repeat(MAX_CALL_ID_LENGTH),
+      function: "f".repeat(MAX_FUNCTION_NAME_LENGTH),
+      traceparent: "t".repeat(MAX_TRACE_CONTEXT_LENGTH),
+      tracestate: "s".repeat(MAX_TRACE_CONTEXT_LENGTH),
+      metadata: { constructor: "c", "": "" },
+    };
+    const [frame] = decodeCallHeader(header);
     expect(frame?.type).toBe("call");
+    const [encoded] = new FrameDecoder().push(encodeCall(header, null));
+    expect(encoded === undefined ? undefined : meaning(encoded)).toEqual({ type: "call", ...header, args: null });
   });
 
   it("decodes metadata into a null-prototype object, so no key reaches Object.prototype", () => {

@@ -1,12 +1,13 @@
 import { FunkerError, MAX_CAUSE_DEPTH, isErrorCode } from "./errors.js";
-import type { WireError, WireErrorCause } from "./errors.js";
-import { commitBytes, decodeJson, encodeJson, reserveBytes, stringifyJson, writeUtf8 } from "./json.js";
+import type { ErrorCode, WireError, WireErrorCause } from "./errors.js";
+import { commitBytes, decodeJson, encodeJson, refusePrototypeKeysInText, reserveBytes, stringifyJson, writeUtf8 } from "./json.js";
 import {
   DEFAULT_MAX_PAYLOAD_BYTES,
   MAX_CALL_ID_LENGTH,
   MAX_FUNCTION_NAME_LENGTH,
   MAX_HEADER_BYTES,
   MAX_PAYLOAD_BYTES_LIMIT,
+  MAX_TRACE_CONTEXT_LENGTH,
 } from "./limits.js";
 
 /** The framed protocol version this package speaks. */
@@ -96,9 +97,8 @@ export type Frame = CallFrame | ResultFrame | ErrorFrame | HeartbeatFrame | Canc
 
 /**
  * Builds a frame in one allocation: the header is encoded straight into it.
- * `headerText` is the header's JSON text: headers Funker builds from strings
- * and booleans are plain `JSON.stringify`, and a call header, which carries
- * the caller's metadata and credentials, goes through `stringifyJson`.
+ * `headerText` is the header's JSON text: plain `JSON.stringify` of fields
+ * known to be plain JSON (see `callHeaderText` for the call header).
  */
 function frame(type: number, headerText: string, body?: Uint8Array): Uint8Array {
   const bodyLength = body?.length ?? 0;
@@ -142,11 +142,53 @@ function checkBodySize(body: Uint8Array, maxPayloadBytes: number, what: string):
   }
 }
 
-/** Encodes a call frame. Arguments that JSON cannot carry are a `bad_arguments` error. */
+/**
+ * Encodes a call frame. A header that a decoder would refuse, and arguments
+ * that JSON cannot carry, are a `bad_arguments` error (the call was not
+ * sent), so a caller learns of its mistake before the call leaves instead of
+ * from the handler's `protocol_error` after.
+ */
 export function encodeCall(header: CallHeader, args: unknown, maxPayloadBytes = DEFAULT_MAX_PAYLOAD_BYTES): Uint8Array {
+  checkCallHeader(header);
   const body = encodeJson(args, "arguments");
   checkBodySize(body, maxPayloadBytes, "arguments");
-  return frame(FrameType.call, stringifyJson(header, "frame header"), body);
+  return frame(FrameType.call, callHeaderText(header), body);
+}
+
+/**
+ * Applies the decoder's rules to a header about to be sent. Without
+ * metadata, trace context or credentials it costs a few comparisons: the
+ * optional fields are checked only when present.
+ */
+function checkCallHeader(header: CallHeader): void {
+  const code = "bad_arguments";
+  checkId(header.id, FrameType.call, code);
+  checkFunctionName(header.function, code);
+  checkDeadline(header.deadline, code);
+  if (header.heartbeatIntervalMs !== undefined) checkHeartbeatInterval(header.heartbeatIntervalMs, code);
+  if (header.traceparent !== undefined) checkTraceContext("traceparent", header.traceparent, code);
+  if (header.tracestate !== undefined) checkTraceContext("tracestate", header.tracestate, code);
+  if (header.metadata !== undefined) {
+    checkMetadata(header.metadata, code);
+    // Other objects (a Map, a class instance, a boxed string) are not
+    // written by JSON as the entries checked above.
+    const prototype: unknown = Object.getPrototypeOf(header.metadata);
+    if (prototype !== Object.prototype && prototype !== null) throw headerError(code, '"metadata" must be a plain object of strings');
+  }
+}
+
+/**
+ * The call header's JSON text. Every field but `auth` was checked to be
+ * plain JSON, so plain `JSON.stringify` writes it faithfully; `auth`, of any
+ * shape, goes through `stringifyJson`, which refuses what JSON cannot carry.
+ * Metadata and credentials may hold keys the decoder refuses (`__proto__`),
+ * so a header with either is checked as the decoder will read it.
+ */
+function callHeaderText(header: CallHeader): string {
+  if (header.metadata === undefined && header.auth === undefined) return JSON.stringify(header);
+  const text = header.auth === undefined ? JSON.stringify(header) : stringifyJson(header, "frame header");
+  refusePrototypeKeysInText(text, "bad_arguments", "frame header");
+  return text;
 }
 
 /** Encodes a result frame for an already encoded JSON body. */
@@ -352,54 +394,88 @@ function decodeFrame(type: number, payload: Uint8Array): Frame | undefined {
 
 function readId(fields: Record<string, unknown>, type: number): string {
   const id = fields["id"];
-  // Only error frames may carry an empty id: a failure before any call id was read.
-  const minimum = type === FrameType.error ? 0 : 1;
-  if (typeof id !== "string" || id.length < minimum || id.length > MAX_CALL_ID_LENGTH) {
-    throw new FunkerError("protocol_error", `frame type ${type} has no valid "id" (a string of ${minimum} to ${MAX_CALL_ID_LENGTH} characters)`);
-  }
+  checkId(id, type, "protocol_error");
   return id;
 }
 
 function decodeCall(fields: Record<string, unknown>, id: string, body: Uint8Array): CallFrame {
+  const code = "protocol_error";
   const name = fields["function"];
-  if (typeof name !== "string" || name.length === 0 || name.length > MAX_FUNCTION_NAME_LENGTH) {
-    throw new FunkerError("protocol_error", `the call has no valid "function" (a string of 1 to ${MAX_FUNCTION_NAME_LENGTH} characters)`);
-  }
+  checkFunctionName(name, code);
   const deadline = fields["deadline"];
-  if (typeof deadline !== "number" || !Number.isFinite(deadline) || deadline < 0) {
-    throw new FunkerError("protocol_error", 'the call has no valid "deadline" (milliseconds since the Unix epoch)');
-  }
+  checkDeadline(deadline, code);
   const call: CallFrame = { type: "call", id, function: name, deadline, body };
   const heartbeat = fields["heartbeatIntervalMs"];
   if (heartbeat !== undefined) {
-    if (typeof heartbeat !== "number" || !Number.isInteger(heartbeat) || heartbeat < 0) {
-      throw new FunkerError("protocol_error", '"heartbeatIntervalMs" must be a whole number of milliseconds, 0 or more');
-    }
+    checkHeartbeatInterval(heartbeat, code);
     call.heartbeatIntervalMs = heartbeat;
   }
   for (const key of ["traceparent", "tracestate"] as const) {
     const value = fields[key];
     if (value === undefined) continue;
-    if (typeof value !== "string" || value.length > 512) throw new FunkerError("protocol_error", `"${key}" must be a string of at most 512 characters`);
+    checkTraceContext(key, value, code);
     call[key] = value;
   }
   const metadata = fields["metadata"];
-  if (metadata !== undefined) call.metadata = readMetadata(metadata);
+  if (metadata !== undefined) {
+    checkMetadata(metadata, code);
+    // A null-prototype copy, so no key can reach Object.prototype.
+    call.metadata = Object.assign(Object.create(null) as Record<string, string>, metadata);
+  }
   if (fields["auth"] !== undefined) call.auth = fields["auth"];
   return call;
 }
 
-/** Metadata lands in a null-prototype object, so no key can reach Object.prototype. */
-function readMetadata(value: unknown): Record<string, string> {
-  if (typeof value !== "object" || value === null || Array.isArray(value)) {
-    throw new FunkerError("protocol_error", '"metadata" must be an object of strings');
+/*
+ * The rules of a call header, shared by `encodeCall` and the decoder so that
+ * an encoder never sends a header a decoder refuses. Each throws `code`:
+ * `bad_arguments` before sending (the call did not leave), `protocol_error`
+ * on receipt.
+ */
+
+function headerError(code: ErrorCode, message: string): FunkerError {
+  return new FunkerError(code, message, code === "bad_arguments" ? { mayHaveRun: false } : {});
+}
+
+function checkId(id: unknown, type: number, code: ErrorCode): asserts id is string {
+  // Only error frames may carry an empty id: a failure before any call id was read.
+  const minimum = type === FrameType.error ? 0 : 1;
+  if (typeof id !== "string" || id.length < minimum || id.length > MAX_CALL_ID_LENGTH) {
+    throw headerError(code, `frame type ${type} has no valid "id" (a string of ${minimum} to ${MAX_CALL_ID_LENGTH} characters)`);
   }
-  const metadata: Record<string, string> = Object.create(null) as Record<string, string>;
-  for (const [key, item] of Object.entries(value)) {
-    if (typeof item !== "string") throw new FunkerError("protocol_error", `metadata "${key}" must be a string`);
-    metadata[key] = item;
+}
+
+function checkFunctionName(name: unknown, code: ErrorCode): asserts name is string {
+  if (typeof name !== "string" || name.length === 0 || name.length > MAX_FUNCTION_NAME_LENGTH) {
+    throw headerError(code, `the call has no valid "function" (a string of 1 to ${MAX_FUNCTION_NAME_LENGTH} characters)`);
   }
-  return metadata;
+}
+
+function checkDeadline(deadline: unknown, code: ErrorCode): asserts deadline is number {
+  if (typeof deadline !== "number" || !Number.isFinite(deadline) || deadline < 0) {
+    throw headerError(code, 'the call has no valid "deadline" (milliseconds since the Unix epoch)');
+  }
+}
+
+function checkHeartbeatInterval(interval: unknown, code: ErrorCode): asserts interval is number {
+  if (typeof interval !== "number" || !Number.isInteger(interval) || interval < 0) {
+    throw headerError(code, '"heartbeatIntervalMs" must be a whole number of milliseconds, 0 or more');
+  }
+}
+
+function checkTraceContext(key: "traceparent" | "tracestate", value: unknown, code: ErrorCode): asserts value is string {
+  if (typeof value !== "string" || value.length > MAX_TRACE_CONTEXT_LENGTH) {
+    throw headerError(code, `"${key}" must be a string of at most ${MAX_TRACE_CONTEXT_LENGTH} characters`);
+  }
+}
+
+function checkMetadata(metadata: unknown, code: ErrorCode): asserts metadata is Record<string, string> {
+  if (typeof metadata !== "object" || metadata === null || Array.isArray(metadata)) {
+    throw headerError(code, '"metadata" must be an object of strings');
+  }
+  for (const key of Object.keys(metadata)) {
+    if (typeof (metadata as Record<string, unknown>)[key] !== "string") throw headerError(code, `metadata "${key}" must be a string`);
+  }
 }
 
 /** Reads an error body; a malformed one is a protocol error, an unknown code reads as `internal`. */

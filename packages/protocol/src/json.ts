@@ -209,11 +209,26 @@ export function parseJson(text: string, code: ErrorCode = "protocol_error", what
     const message = text.length === 0 ? `the ${what} is empty` : `the ${what} is not valid JSON: ${reason}`;
     throw new FunkerError(code, message, { cause: error, mayHaveRun: false });
   }
-  // Cheap pre-check: only texts that spell a dangerous key pay for the scan.
-  // A \uXXXX escape can spell any letter of one ("\u005f_proto__"), so a
-  // text with escapes is scanned too.
-  if (text.includes("__proto__") || text.includes("constructor") || text.includes("\\u")) refusePrototypeKeys(value, code, what);
+  if (mayHavePrototypeKeys(text)) refusePrototypeKeys(value, code, what);
   return value;
+}
+
+/**
+ * Refuses a JSON text that `parseJson` would refuse for its keys, so that an
+ * encoder refuses before sending what the receiver would refuse on arrival.
+ * The text must be valid JSON (one that `JSON.stringify` wrote).
+ */
+export function refusePrototypeKeysInText(text: string, code: ErrorCode, what: string): void {
+  if (mayHavePrototypeKeys(text)) refusePrototypeKeys(JSON.parse(text), code, what);
+}
+
+/**
+ * Cheap pre-check: only texts that spell a dangerous key pay for the scan.
+ * A \uXXXX escape can spell any letter of one ("\u005f_proto__"), so a text
+ * with escapes is scanned too.
+ */
+function mayHavePrototypeKeys(text: string): boolean {
+  return text.includes("__proto__") || text.includes("constructor") || text.includes("\\u");
 }
 
 function refusePrototypeKeys(root: unknown, code: ErrorCode, what: string): void {

@@ -35,6 +35,13 @@ export const MAX_CALL_ID_LENGTH = 128;
 export const MAX_FUNCTION_NAME_LENGTH = 63;
 
 /**
+ * The longest `traceparent` or `tracestate` (characters). A W3C traceparent
+ * takes 55; W3C asks tracers to propagate at least 512 characters of
+ * tracestate, and no more is needed to keep a trace whole.
+ */
+export const MAX_TRACE_CONTEXT_LENGTH = 512;
+
+/**
  * The heartbeat interval a caller asks for when it does not say: 5 s. The
  * caller declares a handler dead after `HEARTBEAT_MISSES_BEFORE_DEAD` missed
  * intervals, so a vanished replica is detected in about 15 s, far below the
