@@ -209,6 +209,18 @@ describe("errors that JSON cannot carry whole", () => {
     await using server = await serve(throwsUnencodable);
     expect(legacyError(await legacyCall(server.port, "{}"))).toMatchObject({ code: "bad_arguments", message: "try later" });
   });
+
+  // Regression: a cause's data was checked more loosely than the encoder checks it, so NaN in a
+  // cause's data passed, failed the encoding, and cost the caller every cause and the error's data.
+  it("lose only the data JSON cannot carry, from the cause that holds it", async () => {
+    await using server = await serve(() => {
+      const cause = Object.assign(new Error("upstream"), { code: "E_UPSTREAM", data: { retryAfter: Number.NaN } });
+      throw Object.assign(new Error("could not reach upstream", { cause }), { data: { attempts: 3 } });
+    }, { exposeStacks: false });
+    const error = frameError(await framedCall(server.port, {}));
+    expect(error).toMatchObject({ code: "handler_error", message: "could not reach upstream", data: { attempts: 3 } });
+    expect(error.cause).toEqual({ name: "Error", message: "upstream", code: "E_UPSTREAM" });
+  });
 });
 
 describe("a function that lets a not-delivered error of its own calls escape", () => {

@@ -1,4 +1,4 @@
-import { FunkerError, causeToWire, describeThrown, errorCodeInfo, stringifyJson, thrownName } from "@funker/protocol";
+import { FunkerError, causeToWire, errorCodeInfo, thrownToWireError } from "@funker/protocol";
 import type { WireError } from "@funker/protocol";
 import type { CallControl, CallDescription, HandlerContext } from "./context.js";
 import { createContext } from "./context.js";
@@ -101,8 +101,7 @@ function pathKey(key: PropertyKey): string | number {
 /**
  * What a caller receives for something the function threw: a `FunkerError`
  * keeps its code (a function may refuse its arguments itself); anything else
- * is `handler_error`, named after the thrown error, or after its JS type for
- * a thrown non-Error (as Lambda reports it).
+ * is `handler_error` (see `thrownToWireError`).
  */
 export function thrownToWire(thrown: unknown, exposeStacks: boolean): WireError {
   if (thrown instanceof FunkerError) {
@@ -116,23 +115,5 @@ export function thrownToWire(thrown: unknown, exposeStacks: boolean): WireError 
     if (cause !== undefined) wire.cause = cause;
     return wire;
   }
-  if (!(thrown instanceof Error)) {
-    return { code: "handler_error", name: thrownName(thrown), message: describeThrown(thrown) };
-  }
-  const wire: WireError = { code: "handler_error", name: thrown.name, message: thrown.message };
-  const data = (thrown as { data?: unknown }).data;
-  if (data !== undefined && isJsonSafe(data)) wire.data = data;
-  if (exposeStacks && thrown.stack !== undefined) wire.stack = thrown.stack;
-  const cause = causeToWire(thrown.cause, exposeStacks, 1);
-  if (cause !== undefined) wire.cause = cause;
-  return wire;
-}
-
-function isJsonSafe(value: unknown): boolean {
-  try {
-    stringifyJson(value);
-    return true;
-  } catch {
-    return false;
-  }
+  return thrownToWireError("handler_error", thrown, exposeStacks);
 }

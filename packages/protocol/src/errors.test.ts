@@ -10,6 +10,7 @@ import {
   isErrorCode,
   readWireError,
   thrownName,
+  thrownToWireError,
 } from "@funker/protocol";
 import type { WireError, WireErrorCause } from "@funker/protocol";
 
@@ -162,5 +163,42 @@ describe("FunkerError", () => {
       }),
       { numRuns: 200 },
     );
+  });
+});
+
+describe("thrownToWireError: what a caller receives for something a function threw", () => {
+  it("sends an Error's name, message, data and causes, and its stack only when asked", () => {
+    const cause = Object.assign(new TypeError("inner"), { code: "E_INNER" });
+    const thrown = Object.assign(new RangeError("outer", { cause }), { data: { field: "x" } });
+    expect(thrownToWireError("handler_error", thrown, false)).toEqual({
+      code: "handler_error",
+      name: "RangeError",
+      message: "outer",
+      data: { field: "x" },
+      cause: { name: "TypeError", message: "inner", code: "E_INNER" },
+    });
+    const withStacks = thrownToWireError("handler_error", thrown, true);
+    expect(withStacks.stack).toBe(thrown.stack);
+    expect(withStacks.cause?.stack).toBe(cause.stack);
+  });
+
+  it("names a thrown non-Error after its JS type and describes it", () => {
+    expect(thrownToWireError("handler_error", "plain", true)).toEqual({ code: "handler_error", name: "string", message: "plain" });
+    expect(thrownToWireError("handler_error", { reason: 1 }, true)).toEqual({ code: "handler_error", name: "object", message: 'the function threw a object: {"reason":1}' });
+    expect(thrownToWireError("handler_error", undefined, true)).toEqual({ code: "handler_error", name: "undefined", message: "the function threw undefined" });
+  });
+
+  it("cuts a cyclic cause chain at MAX_CAUSE_DEPTH, as FunkerError.toWire does", () => {
+    const cyclic = new Error("me");
+    (cyclic as { cause?: unknown }).cause = cyclic;
+    expect(causeDepth(thrownToWireError("handler_error", cyclic, false).cause)).toBe(MAX_CAUSE_DEPTH);
+  });
+
+  it("leaves out data the error body's encoder would refuse, from the error that holds it alone", () => {
+    for (const data of [{ n: 1n }, { n: Number.NaN }, new Map([["k", "v"]]), { f: () => 1 }]) {
+      const cause = Object.assign(new Error("inner"), { data });
+      const wire = thrownToWireError("handler_error", Object.assign(new Error("outer", { cause }), { data }), false);
+      expect(wire).toEqual({ code: "handler_error", name: "Error", message: "outer", cause: { name: "Error", message: "inner" } });
+    }
   });
 });

@@ -1,3 +1,7 @@
+// json.ts builds FunkerErrors, and this module uses its encoder: a cycle, safe
+// because neither module uses the other before its functions are called.
+import { stringifyJson } from "./json.js";
+
 /**
  * The closed set of error codes that Funker's handler and client share.
  *
@@ -240,23 +244,45 @@ export function thrownName(value: unknown): string {
   return typeof value;
 }
 
-/** An error the handler caught, turned into wire data (with its own causes). */
+/**
+ * Something a function threw, as the error body a caller receives under
+ * `code`: named after the thrown error, or after its JS type for a thrown
+ * non-Error (as Lambda reports it), with the error's data when JSON can
+ * carry it, its stack when `includeStack` is set, and its causes.
+ */
+export function thrownToWireError(code: ErrorCode, thrown: unknown, includeStack: boolean): WireError {
+  const wire: WireError = { code, name: thrownName(thrown), message: thrownMessage(thrown) };
+  if (thrown instanceof Error) addErrorDetails(wire, thrown, includeStack, 0);
+  return wire;
+}
+
+/**
+ * An error the handler caught, turned into wire data (with its own causes),
+ * `depth` causes below the error sent; a chain deeper than `MAX_CAUSE_DEPTH`
+ * is cut there.
+ */
 export function causeToWire(value: unknown, includeStack: boolean, depth = 0): WireErrorCause | undefined {
   if (value === undefined || depth > MAX_CAUSE_DEPTH) return undefined;
-  const wire: WireErrorCause =
-    value instanceof Error
-      ? { name: value.name, message: value.message }
-      : { name: thrownName(value), message: describeThrown(value) };
+  const wire: WireErrorCause = { name: thrownName(value), message: thrownMessage(value) };
   if (value instanceof Error) {
     const code = (value as { code?: unknown }).code;
     if (typeof code === "string") wire.code = code;
-    const data = (value as { data?: unknown }).data;
-    if (data !== undefined && isJsonSafe(data)) wire.data = data;
-    if (includeStack && value.stack !== undefined) wire.stack = value.stack;
-    const inner = causeToWire(value.cause, includeStack, depth + 1);
-    if (inner !== undefined) wire.cause = inner;
+    addErrorDetails(wire, value, includeStack, depth);
   }
   return wire;
+}
+
+function thrownMessage(value: unknown): string {
+  return value instanceof Error ? value.message : describeThrown(value);
+}
+
+/** What an error adds to its wire form at `depth`, for the error sent and for each of its causes alike. */
+function addErrorDetails(wire: WireError | WireErrorCause, error: Error, includeStack: boolean, depth: number): void {
+  const data = (error as { data?: unknown }).data;
+  if (data !== undefined && isJsonSafe(data)) wire.data = data;
+  if (includeStack && error.stack !== undefined) wire.stack = error.stack;
+  const inner = causeToWire(error.cause, includeStack, depth + 1);
+  if (inner !== undefined) wire.cause = inner;
 }
 
 /** A remote cause, rebuilt as an `Error` whose name is the remote name. */
@@ -269,9 +295,14 @@ function causeFromWire(wire: WireErrorCause): Error {
   return error;
 }
 
+/**
+ * Whether the error body's encoder will take `value`: the same check, so
+ * data it would refuse (a BigInt, NaN, a Map) is left out of its own error
+ * alone instead of costing the body every other detail (see `encodeErrorBody`).
+ */
 function isJsonSafe(value: unknown): boolean {
   try {
-    JSON.stringify(value);
+    stringifyJson(value);
     return true;
   } catch {
     return false;

@@ -6,6 +6,7 @@ export {
   describeThrown,
   thrownName,
   causeToWire,
+  thrownToWireError,
   MAX_CAUSE_DEPTH,
 } from "./errors.js";
 export type { ErrorCode, ErrorCodeInfo, RetryRule, WireError, WireErrorCause, FunkerErrorOptions } from "./errors.js";
