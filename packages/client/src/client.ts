@@ -1,13 +1,12 @@
 import { randomBytes } from "node:crypto";
 import {
   DEFAULT_HEARTBEAT_INTERVAL_MS,
-  DEFAULT_MAX_PAYLOAD_BYTES,
   FunkerError,
   MAX_FUNCTION_NAME_LENGTH,
-  MAX_PAYLOAD_BYTES_LIMIT,
   encodeCall,
   encodeJson,
   encodeLegacyRequest,
+  resolveMaxPayloadBytes,
 } from "@funker/protocol";
 import type { CallHeader } from "@funker/protocol";
 import { runLegacy } from "./connection.js";
@@ -126,10 +125,7 @@ export class ClientCore {
     }
     checkPositive(options.heartbeatIntervalMs, "heartbeatIntervalMs", true);
     this.options = options;
-    this.maxPayloadBytes = options.maxPayloadBytes ?? DEFAULT_MAX_PAYLOAD_BYTES;
-    if (!Number.isInteger(this.maxPayloadBytes) || this.maxPayloadBytes < 1 || this.maxPayloadBytes > MAX_PAYLOAD_BYTES_LIMIT) {
-      throw new RangeError(`maxPayloadBytes must be an integer from 1 to ${MAX_PAYLOAD_BYTES_LIMIT}`);
-    }
+    this.maxPayloadBytes = resolveMaxPayloadBytes(options.maxPayloadBytes);
     this.retry = { ...DEFAULTS.retry, ...options.retry };
     this.notFoundGraceMs = options.notFoundGraceMs ?? DEFAULTS.notFoundGraceMs;
     let endpoints = new Map<string, readonly string[]>();

@@ -1,5 +1,5 @@
 import { describe, expect, test } from "vitest";
-import { FrameType, decodeJson, encodeError, encodeHeartbeat, encodeResult } from "@funker/protocol";
+import { FrameType, MAX_PAYLOAD_BYTES_LIMIT, decodeJson, encodeError, encodeHeartbeat, encodeResult } from "@funker/protocol";
 import type { CallFrame } from "@funker/protocol";
 import { createClient } from "@funker/client";
 import { TestServer, startFramedServer } from "./test-support/servers.js";
@@ -142,6 +142,22 @@ describe("bad input and faults", () => {
     expect(error.code).toBe("payload_too_large");
     expect(error.mayHaveRun).toBe(true);
     await server.allClosed();
+  });
+
+  test("oversized arguments are payload_too_large before connecting, in both protocols", async () => {
+    const server = track(await startFramedServer({ onCall: (call, peer) => peer.send(encodeResult(call.id, 1)) }));
+    for (const protocol of ["framed", "legacy"] as const) {
+      const client = track(createClient({ endpoints: { add: server.endpoint }, maxPayloadBytes: 10, protocol }));
+      const error = await rejectionOf(client.call("add", "x".repeat(18)));
+      expect(error).toMatchObject({ code: "payload_too_large", message: "the arguments are 20 bytes; the limit is 10", data: { size: 20, limit: 10 }, mayHaveRun: false });
+    }
+    expect(server.accepted).toBe(0);
+  });
+
+  test("a payload limit out of range is refused when the client is created, as the protocol refuses it", () => {
+    for (const maxPayloadBytes of [0, 2.5, MAX_PAYLOAD_BYTES_LIMIT + 1]) {
+      expect(() => createClient({ maxPayloadBytes })).toThrow(new RangeError(`maxPayloadBytes must be an integer from 1 to ${MAX_PAYLOAD_BYTES_LIMIT}`));
+    }
   });
 
   test("a handler that accepts and never answers ends at the deadline, with a cancel frame", async () => {

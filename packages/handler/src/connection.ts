@@ -4,6 +4,7 @@ import {
   FunkerError,
   LegacyBodyCollector,
   MIN_HEARTBEAT_INTERVAL_MS,
+  checkPayloadSize,
   decodeJson,
   detectWireMode,
   encodeError,
@@ -483,11 +484,7 @@ function encodeResultValue(value: unknown, maxPayloadBytes: number): Uint8Array 
     throw new FunkerError("handler_error", error instanceof Error ? error.message : String(error), { cause: error });
   }
   const bytes = encodeUtf8(text);
-  if (bytes.length > maxPayloadBytes) {
-    throw new FunkerError("payload_too_large", `the result is ${bytes.length} bytes; the limit is ${maxPayloadBytes}`, {
-      data: { size: bytes.length, limit: maxPayloadBytes },
-    });
-  }
+  checkPayloadSize(bytes.length, maxPayloadBytes, "result");
   return bytes;
 }
 

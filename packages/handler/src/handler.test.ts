@@ -199,8 +199,10 @@ describe("handler: errors thrown by the function", () => {
   });
 
   it("sends payload_too_large for a result above the payload limit", async () => {
-    await using server = await serve(() => "x".repeat(2_000), { maxPayloadBytes: 1_000 });
-    expect(legacyError(await legacyCall(server.port, "{}")).code).toBe("payload_too_large");
+    await using server = await serve(() => "x".repeat(2_000), { maxPayloadBytes: 1_000, mode: "reuse" });
+    const expected = { code: "payload_too_large", message: "the result is 2002 bytes; the limit is 1000", data: { size: 2_002, limit: 1_000 } };
+    expect(legacyError(await legacyCall(server.port, "{}"))).toMatchObject(expected);
+    expect(frameError(await framedCall(server.port, {}))).toMatchObject(expected);
   });
 
   it("answers deadline_exceeded when the function never settles", async () => {

@@ -6,8 +6,9 @@ import {
   MAX_CALL_ID_LENGTH,
   MAX_FUNCTION_NAME_LENGTH,
   MAX_HEADER_BYTES,
-  MAX_PAYLOAD_BYTES_LIMIT,
   MAX_TRACE_CONTEXT_LENGTH,
+  checkPayloadSize,
+  resolveMaxPayloadBytes,
 } from "./limits.js";
 
 /** The framed protocol version this package speaks. */
@@ -133,15 +134,6 @@ function writeUint32(bytes: Uint8Array, offset: number, value: number): void {
   bytes[offset + 3] = value & 0xff;
 }
 
-function checkBodySize(body: Uint8Array, maxPayloadBytes: number, what: string): void {
-  if (body.length > maxPayloadBytes) {
-    throw new FunkerError("payload_too_large", `the ${what} are ${body.length} bytes; the limit is ${maxPayloadBytes}`, {
-      mayHaveRun: false,
-      data: { size: body.length, limit: maxPayloadBytes },
-    });
-  }
-}
-
 /**
  * Encodes a call frame. A header that a decoder would refuse, and arguments
  * that JSON cannot carry, are a `bad_arguments` error (the call was not
@@ -151,7 +143,7 @@ function checkBodySize(body: Uint8Array, maxPayloadBytes: number, what: string):
 export function encodeCall(header: CallHeader, args: unknown, maxPayloadBytes = DEFAULT_MAX_PAYLOAD_BYTES): Uint8Array {
   checkCallHeader(header);
   const body = encodeJson(args, "arguments");
-  checkBodySize(body, maxPayloadBytes, "arguments");
+  checkPayloadSize(body.length, maxPayloadBytes, "arguments");
   return frame(FrameType.call, callHeaderText(header), body);
 }
 
@@ -252,11 +244,7 @@ export class FrameDecoder {
   private failure: FunkerError | undefined;
 
   constructor(options: FrameDecoderOptions = {}) {
-    const maxPayloadBytes = options.maxPayloadBytes ?? DEFAULT_MAX_PAYLOAD_BYTES;
-    if (!Number.isInteger(maxPayloadBytes) || maxPayloadBytes < 1 || maxPayloadBytes > MAX_PAYLOAD_BYTES_LIMIT) {
-      throw new RangeError(`maxPayloadBytes must be an integer from 1 to ${MAX_PAYLOAD_BYTES_LIMIT}`);
-    }
-    this.maxPayloadBytes = maxPayloadBytes;
+    this.maxPayloadBytes = resolveMaxPayloadBytes(options.maxPayloadBytes);
     this.prefaceRemaining = options.expectPreface ?? false;
   }
 

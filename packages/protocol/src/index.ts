@@ -57,4 +57,6 @@ export {
   DEFAULT_HEARTBEAT_INTERVAL_MS,
   MIN_HEARTBEAT_INTERVAL_MS,
   HEARTBEAT_MISSES_BEFORE_DEAD,
+  resolveMaxPayloadBytes,
+  checkPayloadSize,
 } from "./limits.js";

@@ -2,7 +2,7 @@ import { FunkerError, isErrorCode } from "./errors.js";
 import type { WireError } from "./errors.js";
 import { decodeJson, encodeJson } from "./json.js";
 import { encodeErrorBody, readWireError } from "./framed.js";
-import { DEFAULT_MAX_PAYLOAD_BYTES, MAX_PAYLOAD_BYTES_LIMIT } from "./limits.js";
+import { DEFAULT_MAX_PAYLOAD_BYTES, checkPayloadSize, resolveMaxPayloadBytes } from "./limits.js";
 
 /**
  * The 2017 wire format ("legacy"): the caller writes one JSON text and
@@ -16,12 +16,7 @@ export const LEGACY_ERROR_KEY = "funkerError";
 /** Encodes a caller's arguments as a legacy request body. */
 export function encodeLegacyRequest(args: unknown, maxPayloadBytes = DEFAULT_MAX_PAYLOAD_BYTES): Uint8Array {
   const body = encodeJson(args, "arguments");
-  if (body.length > maxPayloadBytes) {
-    throw new FunkerError("payload_too_large", `the arguments are ${body.length} bytes; the limit is ${maxPayloadBytes}`, {
-      mayHaveRun: false,
-      data: { size: body.length, limit: maxPayloadBytes },
-    });
-  }
+  checkPayloadSize(body.length, maxPayloadBytes, "arguments");
   return body;
 }
 
@@ -78,11 +73,8 @@ export class LegacyBodyCollector {
   private readonly chunks: Uint8Array[] = [];
   private length = 0;
 
-  constructor(maxPayloadBytes = DEFAULT_MAX_PAYLOAD_BYTES) {
-    if (!Number.isInteger(maxPayloadBytes) || maxPayloadBytes < 1 || maxPayloadBytes > MAX_PAYLOAD_BYTES_LIMIT) {
-      throw new RangeError(`maxPayloadBytes must be an integer from 1 to ${MAX_PAYLOAD_BYTES_LIMIT}`);
-    }
-    this.maxPayloadBytes = maxPayloadBytes;
+  constructor(maxPayloadBytes?: number) {
+    this.maxPayloadBytes = resolveMaxPayloadBytes(maxPayloadBytes);
   }
 
   get receivedBytes(): number {

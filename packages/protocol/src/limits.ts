@@ -1,3 +1,5 @@
+import { FunkerError } from "./errors.js";
+
 /**
  * Default limits, each with the reason for its number. Both sides check them
  * before they allocate: a peer can claim any length, and a claim alone must
@@ -54,3 +56,29 @@ export const MIN_HEARTBEAT_INTERVAL_MS = 10;
 
 /** How many heartbeat intervals may pass in silence before a caller gives up on a handler. */
 export const HEARTBEAT_MISSES_BEFORE_DEAD = 3;
+
+/**
+ * The payload limit a user chose, or `DEFAULT_MAX_PAYLOAD_BYTES` when none:
+ * every place that takes a limit checks it here, so all refuse the same
+ * values with the same `RangeError`.
+ */
+export function resolveMaxPayloadBytes(maxPayloadBytes: number | undefined): number {
+  const limit = maxPayloadBytes ?? DEFAULT_MAX_PAYLOAD_BYTES;
+  if (!Number.isInteger(limit) || limit < 1 || limit > MAX_PAYLOAD_BYTES_LIMIT) {
+    throw new RangeError(`maxPayloadBytes must be an integer from 1 to ${MAX_PAYLOAD_BYTES_LIMIT}`);
+  }
+  return limit;
+}
+
+/**
+ * Refuses an encoded payload above the limit before it is sent, with the
+ * `payload_too_large` error every sender reports: its size and the limit in
+ * `data`, and `mayHaveRun: false`, since this payload never left.
+ */
+export function checkPayloadSize(size: number, limit: number, what: "arguments" | "result"): void {
+  if (size <= limit) return;
+  throw new FunkerError("payload_too_large", `the ${what === "arguments" ? "arguments are" : "result is"} ${size} bytes; the limit is ${limit}`, {
+    mayHaveRun: false,
+    data: { size, limit },
+  });
+}
