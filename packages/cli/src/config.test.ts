@@ -1,6 +1,6 @@
 import { mkdtempSync, mkdirSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
-import { join } from "node:path";
+import { join, resolve } from "node:path";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import { parseKeyValueArguments, UsageError } from "./arguments.js";
 import { ConfigError, parseConfig } from "./config.js";
@@ -63,10 +63,12 @@ functions:
       maxCalls: 1000,
       environment: { LEVEL: "debug", RETRIES: "3" },
       secrets: ["db-password"],
-      secretPositions: { "db-password": { file: join(root, "funker.yml"), line: 13, column: 15 } },
+      secretPositions: { "db-password": { line: 13, column: 15 } },
       scale: { min: 1, max: 8, idleMs: 300_000 },
       endpointMode: "vip",
     });
+    // Positions name the file as messages show it: relative to the working directory when that is shorter.
+    expect(resolve(add?.secretPositions["db-password"]?.file ?? "")).toBe(join(root, "funker.yml"));
     expect(plain).toMatchObject({ image: "plain:latest", replicas: 1, mode: "single-shot", endpointMode: "dnsrr", timeoutMs: undefined });
   });
 
