@@ -6,8 +6,8 @@ import {
   encodeCall,
   encodeJson,
   encodeLegacyRequest,
-  resolveMaxPayloadBytes,
 } from "@funker/protocol";
+import { resolveMaxPayloadBytes } from "@funker/protocol/internal";
 import type { CallHeader } from "@funker/protocol";
 import { runLegacy } from "./connection.js";
 import type { AttemptOutcome, AttemptRequest } from "./connection.js";

@@ -4,16 +4,13 @@ import {
   FunkerError,
   LegacyBodyCollector,
   MIN_HEARTBEAT_INTERVAL_MS,
-  checkPayloadSize,
   decodeJson,
   detectWireMode,
   encodeError,
   encodeHeartbeat,
   encodeLegacyError,
-  encodeResultBody,
-  encodeUtf8,
-  stringifyJson,
 } from "@funker/protocol";
+import { checkPayloadSize, encodeResultBody, encodeUtf8, stringifyJson } from "@funker/protocol/internal";
 import type { CallFrame, Frame, WireError, WireMode } from "@funker/protocol";
 import { Alarm } from "./alarm.js";
 import type { CallDescription } from "./context.js";

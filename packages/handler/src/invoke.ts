@@ -1,4 +1,5 @@
-import { FunkerError, causeToWire, errorCodeInfo, thrownToWireError } from "@funker/protocol";
+import { FunkerError, errorCodeInfo } from "@funker/protocol";
+import { causeToWire, thrownToWireError } from "@funker/protocol/internal";
 import type { WireError } from "@funker/protocol";
 import type { CallControl, CallDescription, HandlerContext } from "./context.js";
 import { createContext } from "./context.js";

@@ -1,17 +1,7 @@
 import fc from "fast-check";
 import { describe, expect, it } from "vitest";
-import {
-  FunkerError,
-  MAX_CAUSE_DEPTH,
-  causeToWire,
-  describeThrown,
-  errorCodeInfo,
-  errorCodes,
-  isErrorCode,
-  readWireError,
-  thrownName,
-  thrownToWireError,
-} from "@funker/protocol";
+import { FunkerError, errorCodeInfo, errorCodes, isErrorCode } from "@funker/protocol";
+import { MAX_CAUSE_DEPTH, causeToWire, describeThrown, readWireError, thrownName, thrownToWireError } from "@funker/protocol/internal";
 import type { WireError, WireErrorCause } from "@funker/protocol";
 
 function causeDepth(cause: WireErrorCause | undefined): number {

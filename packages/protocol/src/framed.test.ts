@@ -19,10 +19,9 @@ import {
   encodeError,
   encodeHeartbeat,
   encodeResult,
-  encodeResultBody,
-  encodeUtf8,
   errorCodes,
 } from "@funker/protocol";
+import { encodeResultBody, encodeUtf8 } from "@funker/protocol/internal";
 import type { CallHeader, Frame, WireError } from "@funker/protocol";
 
 /** Every decoded frame plus the payload overhead: the most a decoder may hold between pushes. */

@@ -1,16 +1,6 @@
-export {
-  FunkerError,
-  errorCodes,
-  errorCodeInfo,
-  isErrorCode,
-  describeThrown,
-  thrownName,
-  causeToWire,
-  thrownToWireError,
-  MAX_CAUSE_DEPTH,
-} from "./errors.js";
+export { FunkerError, errorCodes, errorCodeInfo, isErrorCode } from "./errors.js";
 export type { ErrorCode, ErrorCodeInfo, RetryRule, WireError, WireErrorCause, FunkerErrorOptions } from "./errors.js";
-export { encodeJson, decodeJson, stringifyJson, parseJson, encodeUtf8, decodeUtf8 } from "./json.js";
+export { encodeJson, decodeJson } from "./json.js";
 export {
   PROTOCOL_VERSION,
   PREFACE,
@@ -19,11 +9,9 @@ export {
   FrameDecoder,
   encodeCall,
   encodeResult,
-  encodeResultBody,
   encodeError,
   encodeHeartbeat,
   encodeCancel,
-  readWireError,
 } from "./framed.js";
 export type {
   FrameTypeName,
@@ -57,6 +45,4 @@ export {
   DEFAULT_HEARTBEAT_INTERVAL_MS,
   MIN_HEARTBEAT_INTERVAL_MS,
   HEARTBEAT_MISSES_BEFORE_DEAD,
-  resolveMaxPayloadBytes,
-  checkPayloadSize,
 } from "./limits.js";

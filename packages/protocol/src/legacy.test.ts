@@ -13,8 +13,8 @@ import {
   encodeLegacyError,
   encodeLegacyReply,
   encodeLegacyRequest,
-  encodeUtf8,
 } from "@funker/protocol";
+import { encodeUtf8 } from "@funker/protocol/internal";
 
 describe("legacy mode", () => {
   it("a request is the arguments' JSON text and nothing else", () => {

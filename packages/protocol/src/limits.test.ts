@@ -1,15 +1,7 @@
 import { describe, expect, it } from "vitest";
 import { failure } from "../test-support/failure.js";
-import {
-  DEFAULT_MAX_PAYLOAD_BYTES,
-  FrameDecoder,
-  LegacyBodyCollector,
-  MAX_PAYLOAD_BYTES_LIMIT,
-  checkPayloadSize,
-  encodeCall,
-  encodeLegacyRequest,
-  resolveMaxPayloadBytes,
-} from "@funker/protocol";
+import { DEFAULT_MAX_PAYLOAD_BYTES, FrameDecoder, LegacyBodyCollector, MAX_PAYLOAD_BYTES_LIMIT, encodeCall, encodeLegacyRequest } from "@funker/protocol";
+import { checkPayloadSize, resolveMaxPayloadBytes } from "@funker/protocol/internal";
 
 describe("resolveMaxPayloadBytes: the one check of a payload limit", () => {
   it("gives the default when no limit is chosen, and any whole number from 1 to the highest", () => {

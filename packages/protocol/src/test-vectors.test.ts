@@ -15,8 +15,8 @@ import {
   encodeLegacyReply,
   encodeLegacyRequest,
   encodeResult,
-  encodeUtf8,
 } from "@funker/protocol";
+import { encodeUtf8 } from "@funker/protocol/internal";
 import type { CallHeader, Frame, WireError } from "@funker/protocol";
 
 /*
