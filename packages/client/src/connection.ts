@@ -230,11 +230,15 @@ export class FramedConnection {
           this.fail(wrongId(frame.id, request.id), false);
           return;
         }
-        // Whether the function ran is known from the acceptance heartbeat, not
-        // guessed from the code: an error before it means the handler refused
-        // the call unrun; after it, the function ran, whatever code it threw.
+        // Whether the function ran is the handler's word, not guessed from the
+        // code: a refused error never started it, and neither did an error
+        // that came before the acceptance of a connection's first call.
         this.finish(
-          { ok: false, error: FunkerError.fromWire(frame.error, { mayHaveRun: wasAccepted }), addressDead: false },
+          {
+            ok: false,
+            error: FunkerError.fromWire(frame.error, { mayHaveRun: !frame.refused && (wasAccepted || this.callsStarted > 1) }),
+            addressDead: false,
+          },
           frame.keepAlive && nothingFollows,
         );
         return;
@@ -258,18 +262,18 @@ export class FramedConnection {
       return;
     }
     const key = this.address.key;
-    if (this.connected && !this.accepted && this.decoder.bufferedBytes === 0) {
-      // A handler sends a frame before it runs the function, so a connection
-      // that ends before any frame never reached a function: typically a
-      // single-shot replica that closed its listener with this connection
-      // still in its accept queue, or a kept connection the handler closed
-      // as idle. Safe to deliver elsewhere, and the address is spent.
+    if (this.connected && !this.accepted && this.callsStarted === 1 && this.decoder.bufferedBytes === 0) {
+      // A handler accepts the first call on a connection with a frame before
+      // it runs the function, so a new connection that ends before any frame
+      // never reached a function: typically a single-shot replica that closed
+      // its listener with this connection still in its accept queue. Safe to
+      // deliver elsewhere, and the address is spent. (A kept connection that
+      // the handler closes as idle says so with a refused error first.)
       const reason = this.socketError instanceof Error ? this.socketError.message : "closed";
       this.finish(
         {
           ok: false,
-          // A kept connection closed as idle says nothing about the replica.
-          addressDead: this.callsStarted <= 1,
+          addressDead: true,
           error: new FunkerError("connection_failed", `${key} ended the connection before accepting the call (${reason})`, {
             cause: this.socketError,
             mayHaveRun: false,

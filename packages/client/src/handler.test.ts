@@ -31,6 +31,15 @@ describe("against the real handler", () => {
     for (let index = 1; index <= 5; index += 1) await expect(client.call("count")).resolves.toBe(index);
   });
 
+  test("calls racing a reuse-mode replica's idle close all succeed, none run twice, even when not idempotent", async () => {
+    // An idle timeout of 1 ms: the replica closes each kept connection about when the next call is sent.
+    let runs = 0;
+    const { endpoint } = await serve(() => (runs += 1), { mode: "reuse", idleTimeout: 1 });
+    const client = track(createClient({ endpoints: { count: endpoint }, retry: { initialBackoffMs: 1, maxBackoffMs: 5 } }));
+    for (let index = 1; index <= 30; index += 1) await expect(client.call("count")).resolves.toBe(index);
+    expect(runs).toBe(30);
+  });
+
   test("single-shot mode serves one call; the legacy protocol speaks to it too", async () => {
     const { endpoint } = await serve((args: { name: string }) => `hello ${args.name}`);
     const client = track(createClient({ endpoints: { greet: endpoint }, protocol: "legacy" }));

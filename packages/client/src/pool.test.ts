@@ -1,5 +1,5 @@
 import { describe, expect, test } from "vitest";
-import { encodeResult } from "@funker/protocol";
+import { encodeError, encodeResult } from "@funker/protocol";
 import type { CallFrame } from "@funker/protocol";
 import { createClient } from "@funker/client";
 import { startFramedServer } from "./test-support/servers.js";
@@ -61,6 +61,48 @@ describe("kept connections", () => {
     const { call, peer } = held[0] as { call: CallFrame; peer: FramedPeer };
     peer.send(encodeResult(call.id, "released", true));
     expect(await holding).toBe("released");
+  });
+
+  test("a refused error on a kept connection is delivered again at once, even when not idempotent", async () => {
+    const busy = { code: "unavailable" as const, message: "busy", name: "FunkerError" };
+    const server = track(
+      await reuseMode((call, peer, nth) => {
+        if (nth === 2) peer.send(encodeError(call.id, busy, false, true));
+        else peer.send(encodeResult(call.id, `answer ${nth}`, true));
+      }),
+    );
+    const client = track(createClient({ endpoints: { count: server.endpoint }, retry: { initialBackoffMs: 1, maxBackoffMs: 5 } }));
+    expect(await client.call("count", {})).toBe("answer 1");
+    expect(await client.call("count", {})).toBe("answer 1");
+    expect(server.calls).toHaveLength(3);
+    expect(server.accepted).toBe(2);
+  });
+
+  test("an unrefused error on a kept connection may have run, whatever its code: reported, not delivered again", async () => {
+    const escaped = { code: "unavailable" as const, message: "a nested call's error escaped", name: "FunkerError" };
+    const server = track(
+      await reuseMode((call, peer, nth) => peer.send(nth === 1 ? encodeResult(call.id, "first", true) : encodeError(call.id, escaped, true))),
+    );
+    const client = track(createClient({ endpoints: { count: server.endpoint } }));
+    await client.call("count", {});
+    expect(await rejectionOf(client.call("count", {}))).toMatchObject({ code: "unavailable", mayHaveRun: true });
+    expect(server.calls).toHaveLength(2);
+  });
+
+  test("a handler closing a kept connection as idle while the next call is on its way: told so, the call goes on a new connection", async () => {
+    const goingAway = { code: "unavailable" as const, message: "the replica closed this idle connection", name: "FunkerError" };
+    const server = track(
+      await reuseMode((call, peer, nth) => {
+        if (nth === 2) {
+          peer.send(encodeError("", goingAway, false, true));
+          peer.socket.end();
+        } else peer.send(encodeResult(call.id, `answer ${nth}`, true));
+      }),
+    );
+    const client = track(createClient({ endpoints: { count: server.endpoint }, retry: { initialBackoffMs: 1, maxBackoffMs: 5 } }));
+    expect(await client.call("count", {})).toBe("answer 1");
+    expect(await client.call("count", {})).toBe("answer 1");
+    expect(server.accepted).toBe(2);
   });
 
   test("without keepAlive, every call has its own connection, closed after the reply", async () => {
@@ -132,9 +174,11 @@ describe("kept connections", () => {
     expect(server.accepted).toBe(5);
   });
 
-  // A kept connection that breaks after the handler accepted the call (its
-  // heartbeat came) may have run the function, so it is reported like any
-  // other failure after delivery, and retried only when idempotent.
+  // Later calls on a kept connection are not accepted separately: a kept
+  // connection that breaks with no frame for the call may have run the
+  // function (the handler died after reading it, or just before: no one can
+  // tell), so it is reported like any other failure after delivery, and
+  // retried only when idempotent.
   test("a reused connection that breaks before replying: reported when not idempotent", async () => {
     const server = track(
       await reuseMode((call, peer, nth) => {

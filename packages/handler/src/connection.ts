@@ -70,7 +70,8 @@ interface ActiveCall {
   /** Epoch ms; infinite when the call sends no heartbeats. */
   nextHeartbeatAt: number;
   readonly heartbeatIntervalMs: number;
-  readonly heartbeatFrame: Uint8Array | undefined;
+  /** Made when first needed: most calls end before their first heartbeat. */
+  heartbeatFrame: Uint8Array | undefined;
 }
 
 /**
@@ -109,6 +110,8 @@ export class Connection {
   private readonly alarm = new Alarm(() => this.onAlarm());
   private active: ActiveCall | undefined;
   private readEnded = false;
+  /** Calls started on this connection: only the first is accepted with a heartbeat (PROTOCOL.md 6.4). */
+  private callsStarted = 0;
 
   constructor(
     private readonly socket: Socket,
@@ -126,9 +129,13 @@ export class Connection {
     socket.on("close", () => this.onClose());
   }
 
-  /** Closes a kept connection that has no call in progress (at shutdown). */
+  /**
+   * Closes a kept connection that has no call in progress (idle timeout, or
+   * shutdown). It says so first, with a refused ERROR: a call the caller sent
+   * at this moment is then known not to have run, and is delivered elsewhere.
+   */
   closeIfIdle(): void {
-    if (this.phase === "idle") this.finish(undefined);
+    if (this.phase === "idle") this.finish(encodeError("", goingAway, false, true));
   }
 
   /** Aborts the call in progress, if any, with `reason` (at the end of a shutdown grace period, or on a process fault). */
@@ -280,7 +287,7 @@ export class Connection {
         return;
       }
       if (now >= call.nextHeartbeatAt) {
-        if (this.socket.writable && call.heartbeatFrame !== undefined) this.socket.write(call.heartbeatFrame);
+        if (this.socket.writable) this.socket.write((call.heartbeatFrame ??= encodeHeartbeat(call.description.id)));
         call.nextHeartbeatAt = now + call.heartbeatIntervalMs;
       }
       this.alarm.setBy(Math.min(call.description.deadline, call.nextHeartbeatAt), now);
@@ -332,6 +339,7 @@ export class Connection {
     this.phase = "calling";
     const startedAt = this.readStartedAt;
     const { options } = this.host;
+    this.callsStarted += 1;
     if (description.protocol === "framed" && options.name !== undefined && description.functionName !== options.name) {
       const error = new FunkerError("not_found", `this replica serves "${options.name}", not "${description.functionName ?? ""}"`);
       this.reply(description, startedAt, undefined, error.toWire(), false);
@@ -352,20 +360,21 @@ export class Connection {
     const now = Date.now();
     const sendsHeartbeats = description.protocol === "framed" && heartbeatIntervalMs > 0;
     const intervalMs = Math.max(heartbeatIntervalMs, MIN_HEARTBEAT_INTERVAL_MS);
-    const heartbeatFrame = description.protocol === "framed" ? encodeHeartbeat(description.id) : undefined;
+    const acceptance = description.protocol === "framed" && this.callsStarted === 1 ? encodeHeartbeat(description.id) : undefined;
     const call: ActiveCall = {
       description,
       control,
       startedAt,
       nextHeartbeatAt: sendsHeartbeats ? now + intervalMs : Number.POSITIVE_INFINITY,
       heartbeatIntervalMs: intervalMs,
-      heartbeatFrame,
+      heartbeatFrame: acceptance,
     };
     this.active = call;
     const remaining = description.deadline - now;
     let resultBody: Uint8Array | undefined;
     let error: WireError | undefined;
     let inFunction = false;
+    let started = false;
     try {
       if (remaining <= 0) throw new FunkerError("deadline_exceeded", "the call arrived after its deadline");
       this.alarm.setBy(Math.min(description.deadline, call.nextHeartbeatAt), now);
@@ -380,12 +389,16 @@ export class Connection {
         control.onAbort = undefined;
       }
       if (control.aborted) throw control.reason;
-      // The first frame of a call is its proof of delivery: a caller whose
-      // connection breaks before any frame knows the function did not run
-      // (a single-shot replica resets the connections left in its accept
-      // queue when it closes its listener), so it may safely try elsewhere.
-      if (heartbeatFrame !== undefined) this.socket.write(heartbeatFrame);
+      // The first call on a connection is accepted before its function runs:
+      // a caller whose new connection breaks before any frame knows the
+      // function did not run (a single-shot replica resets the connections
+      // left in its accept queue when it closes its listener), so it may
+      // safely try elsewhere. A later call on a kept connection needs no
+      // acceptance: the handler either runs it, refuses it with a refused
+      // ERROR, or closed the connection with one first (PROTOCOL.md 6.4).
+      if (acceptance !== undefined) this.socket.write(acceptance);
       inFunction = true;
+      started = true;
       const value = await invoke(fn, args, description, control);
       inFunction = false;
       resultBody = encodeResultValue(value, options.maxPayloadBytes);
@@ -397,11 +410,22 @@ export class Connection {
       this.active = undefined;
       this.host.endCall();
     }
-    this.reply(description, startedAt, resultBody, error, true);
+    this.reply(description, startedAt, resultBody, error, true, !started);
   }
 
-  /** Writes the reply with one write, then keeps the connection for the next call or closes it. */
-  private reply(description: CallDescription, startedAt: number, resultBody: Uint8Array | undefined, error: WireError | undefined, served: boolean): void {
+  /**
+   * Writes the reply with one write, then keeps the connection for the next
+   * call or closes it. `refused`: the function never started, and the error
+   * says so, so that the caller may deliver the call elsewhere.
+   */
+  private reply(
+    description: CallDescription,
+    startedAt: number,
+    resultBody: Uint8Array | undefined,
+    error: WireError | undefined,
+    served: boolean,
+    refused = !served,
+  ): void {
     try {
       if (this.phase === "closing" || this.socket.destroyed) return;
       if (description.protocol === "legacy") {
@@ -409,7 +433,7 @@ export class Connection {
         return;
       }
       const keepAlive = !this.readEnded && this.host.mayKeepConnection();
-      const bytes = resultBody !== undefined ? encodeResultBody(description.id, resultBody, keepAlive) : encodeError(description.id, error as WireError, keepAlive);
+      const bytes = resultBody !== undefined ? encodeResultBody(description.id, resultBody, keepAlive) : encodeError(description.id, error as WireError, keepAlive, refused);
       if (!keepAlive) {
         this.finish(bytes);
         return;
@@ -450,7 +474,7 @@ export class Connection {
     const wire = error.toWire();
     this.host.record({ id: "", functionName: undefined, protocol: this.mode, durationMs: Date.now() - this.readStartedAt, error: wire, served: false });
     // A silent caller is most likely a 2017 one (framed callers send the preface at once).
-    this.finish(this.mode === "framed" ? encodeError("", wire) : encodeLegacyError(wire));
+    this.finish(this.mode === "framed" ? encodeError("", wire, false, true) : encodeLegacyError(wire));
   }
 
   /** Sends the last bytes and closes our side; resets the socket if the caller does not close its side soon. */
@@ -467,6 +491,9 @@ export class Connection {
     }
   }
 }
+
+/** What a kept connection's caller is told when the handler closes it while idle. */
+const goingAway: WireError = new FunkerError("unavailable", "the replica closed this idle connection").toWire();
 
 function deadlineSource(description: CallDescription, startedAt: number, options: ResolvedOptions): string {
   return description.deadline === startedAt + options.timeoutMs ? `timeout of ${options.timeoutMs} ms` : "the caller's deadline";
@@ -501,7 +528,7 @@ export function answerBusy(socket: Socket, host: Pick<ConnectionHost, "record">)
       answered = true;
       clearTimeout(timer);
       host.record({ id, functionName: undefined, protocol: mode, durationMs: Date.now() - acceptedAt, error, served: false });
-      if (!socket.destroyed) socket.end(mode === "framed" ? encodeError(id, error) : encodeLegacyError(error));
+      if (!socket.destroyed) socket.end(mode === "framed" ? encodeError(id, error, false, true) : encodeLegacyError(error));
       // Drain what the caller still sends, so that closing does not reset the connection under the reply.
       socket.resume();
       const linger = setTimeout(() => socket.destroy(), LINGER_MS);

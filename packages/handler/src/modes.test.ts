@@ -179,14 +179,48 @@ describe("reuse mode", () => {
     expect(await connectOutcome(server.port)).toBe("ECONNREFUSED");
   });
 
-  it("closes a kept connection after the idle timeout", async () => {
+  it("closes a kept connection after the idle timeout, saying so first with a refused error", async () => {
     await using server = await serve(() => "ok", { mode: "reuse", idleTimeout: 100 });
     await using caller = await FramedCaller.open(server.port);
     const id = caller.send({});
     await caller.reply();
     await caller.closed();
-    // Only the heartbeat that accepted the call: nothing was sent while idle.
-    expect(caller.frames).toEqual([{ type: "heartbeat", id }]);
+    // The heartbeat that accepted the call, then the going-away error: a call sent meanwhile was not run.
+    expect(caller.frames).toMatchObject([
+      { type: "heartbeat", id },
+      { type: "error", id: "", refused: true, keepAlive: false, error: { code: "unavailable" } },
+    ]);
+  });
+
+  it("accepts only the first call on a connection; later calls on the kept connection get just their reply", async () => {
+    await using server = await serve((args: { n: number }) => args.n, { mode: "reuse" });
+    await using caller = await FramedCaller.open(server.port);
+    const first = caller.send({ n: 1 }, { heartbeatIntervalMs: 0 });
+    expect(resultValue(await caller.reply())).toBe(1);
+    expect(caller.frames).toEqual([{ type: "heartbeat", id: first }]);
+    caller.frames.length = 0;
+    caller.send({ n: 2 }, { heartbeatIntervalMs: 0 });
+    expect(resultValue(await caller.reply())).toBe(2);
+    caller.send({ n: 3 }, { heartbeatIntervalMs: 0 });
+    expect(resultValue(await caller.reply())).toBe(3);
+    expect(caller.frames).toEqual([]);
+  });
+
+  it("marks an error for a call whose function never started as refused, and one from the function as not", async () => {
+    await using server = await serve(
+      (args: { fail: boolean }) => {
+        if (args.fail) throw new Error("boom");
+        return "ok";
+      },
+      { mode: "reuse", name: "test" },
+    );
+    await using caller = await FramedCaller.open(server.port);
+    caller.send({ fail: false });
+    await caller.reply();
+    caller.send({ fail: true });
+    expect(await caller.reply()).toMatchObject({ type: "error", refused: false, keepAlive: true, error: { code: "handler_error" } });
+    caller.send({ fail: false }, { function: "other" });
+    expect(await caller.reply()).toMatchObject({ type: "error", refused: true, error: { code: "not_found" } });
   });
 
   it("close() waits for the call in flight, then closes", async () => {
@@ -248,12 +282,12 @@ describe("heartbeats and cancellation", () => {
     expect(resultValue(await caller.reply())).toBe("ok");
   });
 
-  it("does not accept a call it refuses before the function runs: the error is the first frame", async () => {
+  it("does not accept a call it refuses before the function runs: the error is the first frame, and says refused", async () => {
     await using server = await serve(() => "never", { name: "add" });
     await using caller = await FramedCaller.open(server.port);
     caller.send({}, { function: "sub" });
     const frame = await caller.reply();
-    expect(frame).toMatchObject({ type: "error", error: { code: "not_found" } });
+    expect(frame).toMatchObject({ type: "error", refused: true, error: { code: "not_found" } });
     expect(caller.frames).toEqual([]);
   });
 

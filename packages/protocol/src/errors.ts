@@ -201,8 +201,8 @@ export class FunkerError extends Error {
 
   /**
    * Rebuilds an error that a handler sent. `mayHaveRun` overrides the code's
-   * default when the caller knows better (a framed caller knows whether the
-   * handler had accepted the call before the error came).
+   * default when the caller knows better (a framed caller knows from the
+   * error frame's `refused` whether the function started).
    */
   static fromWire(wire: WireError, known: { mayHaveRun?: boolean } = {}): FunkerError {
     const options: FunkerErrorOptions = { remote: true, data: wire.data };

@@ -126,9 +126,9 @@ const sample: fc.Arbitrary<Sample> = fc.oneof(
     bytes: encodeResult(id, value, keepAlive),
     expected: [{ type: "result", id, keepAlive, value: asJson(value) }],
   })),
-  fc.tuple(fc.string({ maxLength: MAX_CALL_ID_LENGTH }), wireError, fc.boolean()).map(([id, error, keepAlive]) => ({
-    bytes: encodeError(id, error, keepAlive),
-    expected: [{ type: "error", id, keepAlive, error: asJson(error) }],
+  fc.tuple(fc.string({ maxLength: MAX_CALL_ID_LENGTH }), wireError, fc.boolean(), fc.boolean()).map(([id, error, keepAlive, refused]) => ({
+    bytes: encodeError(id, error, keepAlive, refused),
+    expected: [{ type: "error", id, keepAlive, refused, error: asJson(error) }],
   })),
   callId.map((id) => ({ bytes: encodeHeartbeat(id), expected: [{ type: "heartbeat", id }] })),
   fc.tuple(callId, fc.option(text, { nil: undefined })).map(([id, reason]) => ({

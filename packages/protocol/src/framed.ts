@@ -80,6 +80,8 @@ export interface ErrorFrame {
   /** The failed call's id; empty when the failure came before a call id was known. */
   id: string;
   keepAlive: boolean;
+  /** True when the handler did not start the function for this call: it is safe to deliver elsewhere. */
+  refused: boolean;
   error: WireError;
 }
 
@@ -193,8 +195,17 @@ export function encodeResult(id: string, value: unknown, keepAlive = false): Uin
   return encodeResultBody(id, encodeJson(value, "result"), keepAlive);
 }
 
-export function encodeError(id: string, error: WireError, keepAlive = false): Uint8Array {
-  return frame(FrameType.error, JSON.stringify(keepAlive ? { id, keepAlive: true } : { id }), encodeErrorBody(error, (wire) => wire));
+/**
+ * Encodes an error frame. `refused` says the handler did not start the
+ * function (a busy answer, a misrouted call, arguments refused before the
+ * function ran, a connection closed as idle): the caller may deliver the
+ * call elsewhere even when it is not idempotent.
+ */
+export function encodeError(id: string, error: WireError, keepAlive = false, refused = false): Uint8Array {
+  const header: { id: string; keepAlive?: true; refused?: true } = { id };
+  if (keepAlive) header.keepAlive = true;
+  if (refused) header.refused = true;
+  return frame(FrameType.error, JSON.stringify(header), encodeErrorBody(error, (wire) => wire));
 }
 
 /**
@@ -367,7 +378,13 @@ function decodeFrame(type: number, payload: Uint8Array): Frame | undefined {
     case FrameType.result:
       return { type: "result", id, keepAlive: fields["keepAlive"] === true, body };
     case FrameType.error:
-      return { type: "error", id, keepAlive: fields["keepAlive"] === true, error: readWireError(decodeJson(body, "protocol_error", "error")) };
+      return {
+        type: "error",
+        id,
+        keepAlive: fields["keepAlive"] === true,
+        refused: fields["refused"] === true,
+        error: readWireError(decodeJson(body, "protocol_error", "error")),
+      };
     case FrameType.heartbeat:
       return { type: "heartbeat", id };
     case FrameType.cancel: {

@@ -238,7 +238,7 @@ function buildVectors() {
       frameVector(
         "error-empty-id",
         "an error sent before any call id was known (the caller's stream did not start with the preface)",
-        encodeError("", { code: "protocol_error", message: "the stream does not start with the Funker preface", name: "FunkerError" }),
+        encodeError("", { code: "protocol_error", message: "the stream does not start with the Funker preface", name: "FunkerError" }, false, true),
       ),
       frameVector(
         "error-unsupported-version",
@@ -248,17 +248,22 @@ function buildVectors() {
           message: "unsupported protocol version 2; this peer speaks version 1",
           name: "FunkerError",
           data: { supportedVersions: [1] },
-        }),
+        }, false, true),
       ),
       frameVector(
         "error-busy",
         "a reuse-mode handler that is already serving its limit of calls: the call was not delivered",
-        encodeError("call-2", { code: "unavailable", message: "the replica is busy", name: "FunkerError" }),
+        encodeError("call-2", { code: "unavailable", message: "the replica is busy", name: "FunkerError" }, false, true),
       ),
       frameVector(
         "error-misrouted",
         "a replica that serves another function than the call names",
-        encodeError("call-3", { code: "not_found", message: 'this replica serves "add", not "multiply"', name: "FunkerError" }),
+        encodeError("call-3", { code: "not_found", message: 'this replica serves "add", not "multiply"', name: "FunkerError" }, false, true),
+      ),
+      frameVector(
+        "error-going-away",
+        "a reuse-mode handler closing a kept connection that is idle: whatever call the caller just sent was not run",
+        encodeError("", { code: "unavailable", message: "the replica closed this idle connection", name: "FunkerError" }, false, true),
       ),
       frameVector("heartbeat", "the handler is alive and still running call-1", validHeartbeat),
       frameVector("cancel", "the caller gave up on call-1", encodeCancel("call-1")),

@@ -235,11 +235,17 @@ function expectResult(reply: Frame, expected: unknown): void {
   if (JSON.stringify(value) !== JSON.stringify(expected)) fail(`expected ${JSON.stringify(expected)}, got ${JSON.stringify(value)}`);
 }
 
-function expectError(reply: Frame, code: ErrorCode): void {
+/**
+ * An error frame with `code`. `refused`: whether the function must not have
+ * started (the caller may then deliver the call elsewhere), checked when given.
+ */
+function expectError(reply: Frame, code: ErrorCode, refused?: boolean): void {
   if (reply.type === "result") fail(`expected error ${code}, got result ${new TextDecoder().decode(reply.body)}`);
   if (reply.type !== "error") fail(`expected an error frame, got ${reply.type}`);
   if (reply.error.code !== code) fail(`expected error ${code}, got ${reply.error.code}: ${reply.error.message}`);
   if (typeof reply.error.message !== "string" || reply.error.message.length === 0) fail("the error has no message");
+  if (refused === true && !reply.refused) fail(`the ${code} error does not say refused, though the function did not run`);
+  if (refused === false && reply.refused) fail(`the ${code} error says refused, though the function ran`);
 }
 
 async function legacyCall(target: HandlerUnderTest, body: Uint8Array, context: CheckContext): Promise<Uint8Array> {
@@ -300,7 +306,7 @@ const handlerChecks: HandlerCheck[] = [
   },
   {
     id: "framed.accepted",
-    title: "a call is accepted with a heartbeat before the function runs (the caller's proof of delivery)",
+    title: "the first call on a connection is accepted with a heartbeat before the function runs (the caller's proof of delivery)",
     mode: "single-shot",
     async run(target, context) {
       const { reply, exchange, call } = await framedCall(target, { op: "add", x: 1, y: 2 }, context, { heartbeatIntervalMs: 0 });
@@ -351,11 +357,11 @@ const handlerChecks: HandlerCheck[] = [
   },
   {
     id: "framed.handler-error",
-    title: "a function that throws gives an error frame with handler_error, its message and its name",
+    title: "a function that throws gives an error frame with handler_error, its message and its name, not refused",
     mode: "single-shot",
     async run(target, context) {
       const { reply, exchange } = await framedCall(target, { op: "fail", message: "boom" }, context);
-      expectError(reply, "handler_error");
+      expectError(reply, "handler_error", false);
       if (reply.type === "error" && reply.error.message !== "boom") fail(`the message is ${JSON.stringify(reply.error.message)}, not "boom"`);
       if (reply.type === "error" && reply.error.name !== "Error") fail(`the error name is ${JSON.stringify(reply.error.name)}, not "Error"`);
       exchange.destroy();
@@ -363,7 +369,7 @@ const handlerChecks: HandlerCheck[] = [
   },
   {
     id: "framed.bad-arguments",
-    title: "arguments that are not JSON get bad_arguments",
+    title: "arguments that are not JSON get bad_arguments, refused (the function did not run)",
     mode: "single-shot",
     async run(target, context) {
       const exchange = await Exchange.open(target);
@@ -373,7 +379,7 @@ const handlerChecks: HandlerCheck[] = [
       valid[valid.length - 1] = 0x7d;
       exchange.write(concat(PREFACE, valid));
       try {
-        expectError(await exchange.reply(context.timeoutMs), "bad_arguments");
+        expectError(await exchange.reply(context.timeoutMs), "bad_arguments", true);
       } finally {
         exchange.destroy();
       }
@@ -402,11 +408,11 @@ const handlerChecks: HandlerCheck[] = [
   },
   {
     id: "framed.wrong-function",
-    title: "a call for another function's name gets not_found",
+    title: "a call for another function's name gets not_found, refused",
     mode: "single-shot",
     async run(target, context) {
       const { reply, exchange } = await framedCall(target, { op: "add", x: 1, y: 2 }, context, { function: "not-conformance" });
-      expectError(reply, "not_found");
+      expectError(reply, "not_found", true);
       exchange.destroy();
     },
   },
@@ -554,7 +560,7 @@ const handlerChecks: HandlerCheck[] = [
   },
   {
     id: "reuse.busy",
-    title: "reuse: a caller beyond the concurrency limit gets unavailable at once",
+    title: "reuse: a caller beyond the concurrency limit gets unavailable at once, refused",
     mode: "reuse",
     async run(target, context) {
       const first = await Exchange.open(target);
@@ -562,7 +568,7 @@ const handlerChecks: HandlerCheck[] = [
       await new Promise((resolve) => setTimeout(resolve, 100));
       try {
         const { reply, exchange } = await framedCall(target, { op: "add", x: 1, y: 2 }, context);
-        expectError(reply, "unavailable");
+        expectError(reply, "unavailable", true);
         exchange.destroy();
       } finally {
         first.destroy();

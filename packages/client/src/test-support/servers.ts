@@ -102,8 +102,8 @@ export interface FramedPeer {
 export interface FramedServerHandlers {
   /**
    * Called with each call, after the server accepted it: like a real handler,
-   * it first sends a heartbeat for the call (its proof of delivery), unless
-   * `accept` is false.
+   * it first sends a heartbeat for the first call on a connection (its proof
+   * of delivery), unless `accept` is false.
    */
   onCall(call: CallFrame, peer: FramedPeer): void;
   /** False: answer nothing before `onCall` does (a peer that never accepts the call). Default true. */
@@ -115,6 +115,7 @@ export interface FramedServerHandlers {
 export async function startFramedServer(handlers: FramedServerHandlers, host?: string, port?: number): Promise<TestServer> {
   const server: TestServer = await TestServer.start((socket) => {
     const decoder = new FrameDecoder({ expectPreface: true });
+    let callsOnConnection = 0;
     const peer: FramedPeer = {
       socket,
       send: (bytes) => {
@@ -132,7 +133,8 @@ export async function startFramedServer(handlers: FramedServerHandlers, host?: s
       for (const frame of frames) {
         if (frame.type === "call") {
           server.calls.push(frame);
-          if (handlers.accept !== false) peer.send(encodeHeartbeat(frame.id));
+          callsOnConnection += 1;
+          if (handlers.accept !== false && callsOnConnection === 1) peer.send(encodeHeartbeat(frame.id));
           handlers.onCall(frame, peer);
         } else if (frame.type === "cancel") {
           server.cancels.push(frame);
