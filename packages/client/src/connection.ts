@@ -68,12 +68,15 @@ export function afterSendError(error: unknown, code: "protocol_error" | "handler
   });
 }
 
-function openSocket(address: Address): Socket {
-  const socket = connect({ host: address.host, port: address.port });
-  // A call is one small write and one small reply: Nagle's delay would only add latency.
-  socket.setNoDelay(true);
-  socket.setKeepAlive(true, TCP_KEEPALIVE_DELAY_MS);
-  return socket;
+/**
+ * A call is one small write and one small reply: Nagle's delay would only add
+ * latency. TCP keepalive keeps a quiet connection's path alive; a framed
+ * connection turns it on only once it could be quiet (parked between calls,
+ * or carrying a call without heartbeats), which a connection used for one
+ * call never is: its setting would be system calls spent for nothing.
+ */
+function openSocket(address: Address, keepAlive: boolean): Socket {
+  return connect({ host: address.host, port: address.port, noDelay: true, keepAlive, keepAliveInitialDelay: TCP_KEEPALIVE_DELAY_MS });
 }
 
 /** Where a framed connection returns after a reply that lets it stay open. */
@@ -114,13 +117,14 @@ export class FramedConnection {
   private silenceLimitMs = 0;
   /** Whether the handler sent any frame for the current call: its proof that the call was delivered. */
   private accepted = false;
+  private keepAliveOn = false;
 
   constructor(address: Address, maxPayloadBytes: number, home: ConnectionHome) {
     this.address = address;
     this.home = home;
     this.decoder = new FrameDecoder({ maxPayloadBytes });
     this.alarm.unref();
-    this.socket = openSocket(address);
+    this.socket = openSocket(address, false);
     this.socket.on("connect", this.onConnect);
     this.socket.on("data", this.onData);
     this.socket.on("error", this.onError);
@@ -144,6 +148,7 @@ export class FramedConnection {
       this.connectBy = this.lastByteAt + request.connectTimeoutMs;
       this.silenceLimitMs = request.heartbeatIntervalMs > 0 ? request.heartbeatIntervalMs * HEARTBEAT_MISSES_BEFORE_DEAD : 0;
       request.signal?.addEventListener("abort", this.onAbort);
+      if (request.heartbeatIntervalMs === 0) this.keepQuietPathAlive();
       this.armTimer(this.lastByteAt);
       if (reused) {
         this.socket.ref();
@@ -161,6 +166,7 @@ export class FramedConnection {
   /** Parks the connection between calls: it must never keep the process alive. */
   park(idleTimeoutMs: number): void {
     this.socket.unref();
+    this.keepQuietPathAlive();
     const now = Date.now();
     this.idleUntil = now + idleTimeoutMs;
     this.alarm.setBy(this.idleUntil, now);
@@ -168,6 +174,12 @@ export class FramedConnection {
 
   destroy(): void {
     this.socket.destroy();
+  }
+
+  private keepQuietPathAlive(): void {
+    if (this.keepAliveOn) return;
+    this.keepAliveOn = true;
+    this.socket.setKeepAlive(true, TCP_KEEPALIVE_DELAY_MS);
   }
 
   private readonly onConnect = (): void => {
@@ -392,7 +404,8 @@ function wrongId(received: string, expected: string): FunkerError {
  */
 export function runLegacy(address: Address, request: AttemptRequest, maxPayloadBytes: number): Promise<AttemptOutcome> {
   return new Promise((resolve) => {
-    const socket = openSocket(address);
+    // A 2017 call carries no heartbeats: its connection may be quiet for as long as the function runs.
+    const socket = openSocket(address, true);
     const collector = new LegacyBodyCollector(maxPayloadBytes);
     let connected = false;
     let done = false;

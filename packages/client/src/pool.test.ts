@@ -1,3 +1,5 @@
+import { readFileSync } from "node:fs";
+import type { Socket } from "node:net";
 import { describe, expect, test } from "vitest";
 import { encodeError, encodeResult } from "@funker/protocol";
 import type { CallFrame } from "@funker/protocol";
@@ -105,6 +107,34 @@ describe("kept connections", () => {
     expect(server.accepted).toBe(2);
   });
 
+  test("TCP keepalive is on for a parked connection and for a call without heartbeats, and off while a call has them", async () => {
+    const held: { call: CallFrame; peer: FramedPeer }[] = [];
+    const server = track(await reuseMode((call, peer) => held.push({ call, peer })));
+    const client = track(createClient({ endpoints: { count: server.endpoint } }));
+    const clientPort = (): number => ([...server.sockets][0] as Socket).remotePort as number;
+    const release = async (): Promise<void> => {
+      await expect.poll(() => held.length).toBe(1);
+      const { call, peer } = held.pop() as { call: CallFrame; peer: FramedPeer };
+      peer.send(encodeResult(call.id, "ok", true));
+    };
+
+    const withHeartbeats = client.call("count", {});
+    await expect.poll(() => server.sockets.size).toBe(1);
+    expect(keepaliveTimerOn(clientPort())).toBe(false);
+    await release();
+    await withHeartbeats;
+    // Parked: quiet until the next call, so its path is kept alive.
+    expect(keepaliveTimerOn(clientPort())).toBe(true);
+
+    const other = track(await reuseMode((call, peer) => held.push({ call, peer })));
+    const second = track(createClient({ endpoints: { count: other.endpoint } }));
+    const withoutHeartbeats = second.call("count", {}, { heartbeatIntervalMs: 0 });
+    await expect.poll(() => other.sockets.size).toBe(1);
+    expect(keepaliveTimerOn(([...other.sockets][0] as Socket).remotePort as number)).toBe(true);
+    await release();
+    await withoutHeartbeats;
+  });
+
   test("without keepAlive, every call has its own connection, closed after the reply", async () => {
     const server = track(await startFramedServer({ onCall: (call, peer) => peer.send(encodeResult(call.id, "ok")) }));
     const client = track(createClient({ endpoints: { once: server.endpoint } }));
@@ -207,3 +237,18 @@ describe("kept connections", () => {
     expect(server.accepted).toBe(2);
   });
 });
+
+/**
+ * Whether the kernel runs the keepalive timer of our socket bound to
+ * 127.0.0.1:`localPort`: an idle socket with SO_KEEPALIVE shows timer type 2
+ * in /proc/net/tcp ("tr" of "tr:tm->when"); without it, none.
+ */
+function keepaliveTimerOn(localPort: number): boolean {
+  const local = `0100007F:${localPort.toString(16).toUpperCase().padStart(4, "0")}`;
+  const line = readFileSync("/proc/net/tcp", "utf8")
+    .split("\n")
+    .map((text) => text.trim().split(/\s+/))
+    .find((fields) => fields[1] === local);
+  if (line === undefined) throw new Error(`no socket on ${local} in /proc/net/tcp`);
+  return (line[5] ?? "").startsWith("02:");
+}
