@@ -26,6 +26,8 @@ import type { ResolvedOptions } from "./options.js";
  * reset that can destroy the reply in flight.
  */
 const LINGER_MS = 1_000;
+/** TCP keepalive of a quiet call's connection: the Go caller's 30 s, which outlives Swarm's overlay idle drops. */
+const KEEPALIVE_DELAY_MS = 30_000;
 
 /** How long a caller refused as busy has to send its first bytes, so that it is answered in its own protocol. */
 const BUSY_READ_MS = 1_000;
@@ -112,6 +114,7 @@ export class Connection {
   private readEnded = false;
   /** Calls started on this connection: only the first is accepted with a heartbeat (PROTOCOL.md 6.4). */
   private callsStarted = 0;
+  private keepAliveOn = false;
 
   constructor(
     private readonly socket: Socket,
@@ -340,6 +343,16 @@ export class Connection {
     const startedAt = this.readStartedAt;
     const { options } = this.host;
     this.callsStarted += 1;
+    // A reuse-mode call without heartbeats (a 2017 caller's, or a framed one
+    // that asked for none) can leave its connection quiet for as long as the
+    // function runs: TCP keepalive keeps the path alive and notices a caller
+    // that vanished. Calls with heartbeats, and idle kept connections (whose
+    // idle timeout is shorter than an overlay's idle drop), need none, so a
+    // connection used for one quick call spends no system calls on it.
+    if (heartbeatIntervalMs === 0 && options.mode === "reuse" && !this.keepAliveOn) {
+      this.keepAliveOn = true;
+      this.socket.setKeepAlive(true, KEEPALIVE_DELAY_MS);
+    }
     if (description.protocol === "framed" && options.name !== undefined && description.functionName !== options.name) {
       const error = new FunkerError("not_found", `this replica serves "${options.name}", not "${description.functionName ?? ""}"`);
       this.reply(description, startedAt, undefined, error.toWire(), false);

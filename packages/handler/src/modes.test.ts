@@ -2,7 +2,7 @@ import { connect } from "node:net";
 import { once } from "node:events";
 import { describe, expect, it } from "vitest";
 import { FrameDecoder } from "@funker/protocol";
-import { FramedCaller, deferred, frameError, framedCall, legacyCall, legacyCallJson, legacyError, open, readAll, resultValue, serve } from "../test-support/wire.js";
+import { FramedCaller, deferred, frameError, framedCall, keepaliveTimerOn, legacyCall, legacyCallJson, legacyError, open, readAll, resultValue, serve } from "../test-support/wire.js";
 
 /** Connects and reports the error code of a refused connection, or "connected". */
 async function connectOutcome(port: number): Promise<string> {
@@ -190,6 +190,23 @@ describe("reuse mode", () => {
       { type: "heartbeat", id },
       { type: "error", id: "", refused: true, keepAlive: false, error: { code: "unavailable" } },
     ]);
+  });
+
+  it("turns TCP keepalive on for a call without heartbeats, and spends nothing on it for calls with them", async () => {
+    const { fn, started, release } = gate();
+    await using server = await serve(fn, { mode: "reuse" });
+    await using withHeartbeats = await FramedCaller.open(server.port);
+    withHeartbeats.send({ hold: true }, { heartbeatIntervalMs: 10_000 });
+    await started;
+    expect(keepaliveTimerOn(server.port, withHeartbeats.socket.localPort as number)).toBe(false);
+    release();
+    await withHeartbeats.reply();
+    // Idle between calls: the caller's keepalive and the idle timeout look after it.
+    expect(keepaliveTimerOn(server.port, withHeartbeats.socket.localPort as number)).toBe(false);
+    await using quiet = await FramedCaller.open(server.port);
+    quiet.send({}, { heartbeatIntervalMs: 0 });
+    await quiet.reply();
+    expect(keepaliveTimerOn(server.port, quiet.socket.localPort as number)).toBe(true);
   });
 
   it("accepts only the first call on a connection; later calls on the kept connection get just their reply", async () => {

@@ -24,8 +24,6 @@ export const ExitCode = {
 
 /** After the grace period, how long the last replies have to leave before every socket is reset. */
 const FINAL_FLUSH_MS = 2_000;
-/** TCP keepalive for kept connections: the Go caller's 30 s, which outlives Swarm's overlay idle drops. */
-const KEEPALIVE_DELAY_MS = 30_000;
 
 /** A cheap, read-only snapshot of what the replica is doing (for a status endpoint or an autoscaler). */
 export interface ServerState {
@@ -78,10 +76,10 @@ export class Server implements ConnectionHost, FunctionServer {
   ) {
     this.exitWhenFinished = options.exit;
     this.closed = new Promise((resolve) => (this.resolveClosed = resolve));
-    const reuse = options.mode === "reuse";
     this.listener = createServer(
       // allowHalfOpen: a legacy caller half-closes to say "that was all", and still waits for the reply.
-      { allowHalfOpen: true, noDelay: true, keepAlive: reuse, keepAliveInitialDelay: KEEPALIVE_DELAY_MS },
+      // TCP keepalive is set per call where it matters (see Connection), not for every accepted socket.
+      { allowHalfOpen: true, noDelay: true },
       (socket) => this.onConnection(socket),
     );
     this.ready = new Promise((resolve, reject) => {
