@@ -4,7 +4,6 @@ import {
   FunkerError,
   MAX_FUNCTION_NAME_LENGTH,
   encodeCall,
-  encodeJson,
   encodeLegacyRequest,
 } from "@funker/protocol";
 import { resolveMaxPayloadBytes } from "@funker/protocol/internal";
@@ -189,18 +188,7 @@ export class ClientCore {
     if (signal?.aborted === true) {
       throw new FunkerError("cancelled", `the call to "${name}" was cancelled before it started`, { mayHaveRun: false, cause: signal.reason });
     }
-    const interceptor = currentInterceptor();
-    if (interceptor !== undefined) {
-      encodeJson(sentArgs, "arguments");
-      const intercepted: InterceptedCall = {
-        name,
-        args: sentArgs,
-        deadline,
-        options: { metadata, idempotent, protocol, traceparent, tracestate, signal, timeout, retry },
-      };
-      return this.intercept(interceptor(intercepted), name, timeout, deadline, signal);
-    }
-
+    // Encoded before the interceptor too: a fake refuses what the wire would (arguments, metadata, trace context, sizes).
     const id = nextCallId();
     const heartbeatIntervalMs = options.heartbeatIntervalMs ?? this.options.heartbeatIntervalMs ?? DEFAULT_HEARTBEAT_INTERVAL_MS;
     let bytes: Uint8Array;
@@ -213,6 +201,17 @@ export class ClientCore {
       if (metadata !== undefined) header.metadata = metadata;
       bytes = encodeCall(header, sentArgs, this.maxPayloadBytes);
     }
+    const interceptor = currentInterceptor();
+    if (interceptor !== undefined) {
+      const intercepted: InterceptedCall = {
+        name,
+        args: sentArgs,
+        deadline,
+        options: { metadata, idempotent, protocol, traceparent, tracestate, signal, timeout, retry },
+      };
+      return this.intercept(interceptor(intercepted), name, timeout, deadline, signal);
+    }
+
     const request: AttemptRequest = {
       name,
       id,

@@ -131,6 +131,17 @@ describe("fakeFunctions", () => {
     expect(fake.calls).toHaveLength(0);
   });
 
+  it("refuses call options the wire would refuse (metadata that is not text, an over-long traceparent), before anything runs", async () => {
+    const implementation = vi.fn(() => 1);
+    using fake = fakeFunctions({ f: implementation });
+    const badMetadata = await rejection(call("f", {}, { metadata: { tries: 3 as unknown as string } }));
+    expect(badMetadata).toMatchObject({ code: "bad_arguments", mayHaveRun: false });
+    const longTrace = await rejection(call("f", {}, { traceparent: "0".repeat(600) }));
+    expect(longTrace).toMatchObject({ code: "bad_arguments", mayHaveRun: false });
+    expect(implementation).not.toHaveBeenCalled();
+    expect(fake.calls).toHaveLength(0);
+  });
+
   it("fails the next calls with a scripted code, then recovers", async () => {
     using fake = fakeFunctions({ add: () => 3 }).fail("add", "handler_error", { times: 2, message: "db down" });
     for (let attempt = 0; attempt < 2; attempt += 1) {
