@@ -119,20 +119,20 @@ functions:
     entry: plain/handler.ts
 `,
       "secrets/signing-key": signingKey,
-      // The function's code is what it would be on Docker: it reads /run/secrets unless told otherwise.
+      // The function's code is what it would be on Docker: readSecret reads /run/secrets unless told otherwise.
       "sign/handler.ts": handlerSource(
         `({ text }: { text: string }) => {
-  const folder = process.env["FUNKER_SECRETS_DIR"] ?? "/run/secrets";
-  const key = readFileSync(join(folder, "signing-key"));
+  const folder = dirname(secretPath("signing-key"));
+  const key = readSecret("signing-key");
   return {
     signature: createHmac("sha256", key).update(text).digest("hex"),
-    sameFileThroughVariable: readFileSync(process.env["SIGNING_KEY_FILE"] ?? "").equals(key),
+    sameFileThroughVariable: readFileSync(process.env["SIGNING_KEY_FILE"] ?? "", "utf8") === key,
     folder,
     files: readdirSync(folder),
     modes: [dirname(folder), folder, join(folder, "signing-key")].map((path) => (statSync(path).mode & 0o777).toString(8)),
   };
 }`,
-        'import { createHmac } from "node:crypto";\nimport { readdirSync, readFileSync, statSync } from "node:fs";\nimport { dirname, join } from "node:path";',
+        'import { createHmac } from "node:crypto";\nimport { readdirSync, readFileSync, statSync } from "node:fs";\nimport { dirname, join } from "node:path";\nimport { readSecret, secretPath } from "@funker/handler";',
       ),
       "plain/handler.ts": handlerSource(`() => process.env["FUNKER_SECRETS_DIR"] ?? null`),
     });

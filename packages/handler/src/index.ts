@@ -7,3 +7,4 @@ export { ExitCode } from "./server.js";
 export type { FunctionServer, ServerState } from "./server.js";
 export type { StandardSchemaV1 } from "./standard-schema.js";
 export type { LogSink } from "./log.js";
+export { readSecret, secretPath } from "./secrets.js";
