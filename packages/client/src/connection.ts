@@ -69,14 +69,34 @@ export function afterSendError(error: unknown, code: "protocol_error" | "handler
 }
 
 /**
+ * Every framed connection reads into this one buffer (Node's `onread`),
+ * which spares a Buffer and the stream machinery per read: measured, about
+ * a tenth of the client's CPU per call on a kept connection. One buffer
+ * serves them all because a read is handled to the end (frames decoded,
+ * results parsed, an unfinished frame copied by the decoder) before the
+ * event loop makes the next one.
+ */
+const readBuffer = Buffer.allocUnsafe(64 * 1024);
+
+/**
  * A call is one small write and one small reply: Nagle's delay would only add
  * latency. TCP keepalive keeps a quiet connection's path alive; a framed
  * connection turns it on only once it could be quiet (parked between calls,
  * or carrying a call without heartbeats), which a connection used for one
- * call never is: its setting would be system calls spent for nothing.
+ * call never is: its setting would be system calls spent for nothing. With
+ * `onRead`, the socket reads into the shared buffer instead of emitting data.
  */
-function openSocket(address: Address, keepAlive: boolean): Socket {
-  return connect({ host: address.host, port: address.port, noDelay: true, keepAlive, keepAliveInitialDelay: TCP_KEEPALIVE_DELAY_MS });
+function openSocket(address: Address, keepAlive: boolean, onRead?: (bytes: Uint8Array) => void): Socket {
+  const options = { host: address.host, port: address.port, noDelay: true, keepAlive, keepAliveInitialDelay: TCP_KEEPALIVE_DELAY_MS };
+  if (onRead === undefined) return connect(options);
+  const onread = {
+    buffer: readBuffer,
+    callback: (length: number): boolean => {
+      onRead(readBuffer.subarray(0, length));
+      return true;
+    },
+  };
+  return connect({ ...options, onread });
 }
 
 /** Where a framed connection returns after a reply that lets it stay open. */
@@ -122,11 +142,10 @@ export class FramedConnection {
   constructor(address: Address, maxPayloadBytes: number, home: ConnectionHome) {
     this.address = address;
     this.home = home;
-    this.decoder = new FrameDecoder({ maxPayloadBytes });
+    this.decoder = new FrameDecoder({ maxPayloadBytes, reusedChunks: true });
     this.alarm.unref();
-    this.socket = openSocket(address, false);
+    this.socket = openSocket(address, false, this.onData);
     this.socket.on("connect", this.onConnect);
-    this.socket.on("data", this.onData);
     this.socket.on("error", this.onError);
     this.socket.on("close", this.onClose);
   }
@@ -191,7 +210,7 @@ export class FramedConnection {
     this.socketError ??= error;
   };
 
-  private readonly onData = (chunk: Buffer): void => {
+  private readonly onData = (chunk: Uint8Array): void => {
     const request = this.request;
     if (request === undefined) {
       // Bytes while no call is in flight break the protocol; the connection cannot be trusted.

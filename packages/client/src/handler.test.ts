@@ -40,6 +40,20 @@ describe("against the real handler", () => {
     expect(runs).toBe(30);
   });
 
+  test("large results in many reads, on several connections at once, arrive whole and each to its own call", async () => {
+    // Every framed connection reads into one shared buffer: frames split across reads must be kept apart per connection.
+    const { endpoint } = await serve((args: { n: number; size: number }) => String(args.n % 10).repeat(args.size) + `#${args.n}`, {
+      mode: "reuse",
+      concurrency: 8,
+    });
+    const client = track(createClient({ endpoints: { big: endpoint } }));
+    for (let round = 0; round < 3; round += 1) {
+      const sizes = [300_000, 70_000, 1_000_000, 5, 150_000, 65_536, 65_535, 200_000];
+      const results = await Promise.all(sizes.map((size, n) => client.call("big", { n, size })));
+      results.forEach((result, n) => expect(result).toBe(String(n % 10).repeat(sizes[n] as number) + `#${n}`));
+    }
+  });
+
   test("single-shot mode serves one call; the legacy protocol speaks to it too", async () => {
     const { endpoint } = await serve((args: { name: string }) => `hello ${args.name}`);
     const client = track(createClient({ endpoints: { greet: endpoint }, protocol: "legacy" }));

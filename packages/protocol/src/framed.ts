@@ -239,6 +239,14 @@ export interface FrameDecoderOptions {
   maxPayloadBytes?: number;
   /** True on the handler side: the stream starts with `PREFACE`. */
   expectPreface?: boolean;
+  /**
+   * True when the memory of a chunk is reused once `push` returns (a socket
+   * read into one buffer, as Node's `onread` does): the decoder then copies
+   * the bytes of an unfinished frame that it keeps. The frames `push`
+   * returns still view the chunk, so their bodies must be read before the
+   * chunk's memory is.
+   */
+  reusedChunks?: boolean;
 }
 
 /**
@@ -252,11 +260,13 @@ export class FrameDecoder {
   readonly maxPayloadBytes: number;
   private readonly queue = new ByteQueue();
   private prefaceRemaining: boolean;
+  private readonly reusedChunks: boolean;
   private failure: FunkerError | undefined;
 
   constructor(options: FrameDecoderOptions = {}) {
     this.maxPayloadBytes = resolveMaxPayloadBytes(options.maxPayloadBytes);
     this.prefaceRemaining = options.expectPreface ?? false;
+    this.reusedChunks = options.reusedChunks ?? false;
   }
 
   /** Bytes received but not yet part of a complete frame. */
@@ -269,7 +279,9 @@ export class FrameDecoder {
     if (this.failure !== undefined) throw this.failure;
     try {
       this.queue.push(chunk);
-      return this.drain();
+      const frames = this.drain();
+      if (this.reusedChunks) this.queue.ownRemainder();
+      return frames;
     } catch (error) {
       this.failure = FunkerError.from(error, "protocol_error");
       throw this.failure;
@@ -554,6 +566,22 @@ class ByteQueue {
     }
     this.buffer.set(chunk, this.end);
     this.end += chunk.length;
+  }
+
+  /**
+   * Copies what is left into a buffer of its own, when it still views a
+   * chunk whose memory its owner is about to reuse. Room to spare, so that
+   * the rest of a large frame is appended without another copy.
+   */
+  ownRemainder(): void {
+    if (this.owned || this.length === 0) return;
+    const length = this.length;
+    const owned = new Uint8Array(Math.max(2 * length, 4096));
+    owned.set(this.buffer.subarray(this.start, this.end));
+    this.buffer = owned;
+    this.start = 0;
+    this.end = length;
+    this.owned = true;
   }
 
   /** Up to `count` bytes from the front, without consuming them. */
