@@ -505,8 +505,12 @@ export class Connection {
   }
 }
 
-/** What a kept connection's caller is told when the handler closes it while idle. */
-const goingAway: WireError = new FunkerError("unavailable", "the replica closed this idle connection").toWire();
+/**
+ * What a kept connection's caller is told when the handler closes it while
+ * idle: a FunkerError's wire form, written out so that no Error (and its
+ * stack trace) is made at start-up, which single-shot replicas pay per call.
+ */
+const goingAway: WireError = { code: "unavailable", message: "the replica closed this idle connection", name: "FunkerError" };
 
 function deadlineSource(description: CallDescription, startedAt: number, options: ResolvedOptions): string {
   return description.deadline === startedAt + options.timeoutMs ? `timeout of ${options.timeoutMs} ms` : "the caller's deadline";
