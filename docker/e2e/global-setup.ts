@@ -6,12 +6,13 @@ import { parseConfig } from "../../packages/cli/src/config.js";
 import { buildImages } from "../../packages/cli/src/docker/commands.js";
 import { buildEnvironment } from "../../packages/cli/src/docker/run.js";
 import { buildSupportImages } from "../build-images.mjs";
-import { addJsDockerfile, docker, dockerResult, removeLabelled, report, TEST_LABEL } from "./support.js";
+import { addJsDockerfile, docker, dockerResult, newRunId, removeAbandoned, removeLabelled, report, TEST_LABEL } from "./support.js";
 
 const repository = fileURLToPath(new URL("../..", import.meta.url));
 
 /**
- * Checks the engine, removes what earlier runs left, and builds this run's
+ * Checks the engine, removes what aborted runs left (never what a run still
+ * going uses: a run's id names its process), and builds this run's
  * images under test-only tags (funker-e2e/<name>:<run id>, labelled
  * io.funker.test=<run id>). The teardown removes them, whatever happened.
  */
@@ -21,8 +22,8 @@ export default async function setup(project: TestProject): Promise<() => Promise
   if (state.code !== 0 || !state.stdout.includes("active")) {
     throw new Error(`the Docker stage needs a running engine with an active Swarm (docker/setup-docker.sh): ${state.stdout}${state.stderr}`);
   }
-  await removeLabelled(undefined);
-  const runId = `e2e${randomBytes(3).toString("hex")}`;
+  await removeAbandoned();
+  const runId = newRunId(process.pid, randomBytes(2).toString("hex"));
   const labels = { [TEST_LABEL]: runId };
   const tag = (name: string): string => `funker-e2e/${name}:${runId}`;
 

@@ -102,12 +102,52 @@ export function addJsDockerfile(repository: string, handlerNodeImage: string): s
 }
 
 /**
- * Removes everything labelled `io.funker.test` (with `runId`, or any value
- * when undefined: what aborted runs left): compose projects' and Swarm's
- * services, containers, images, networks.
+ * A run's id names the process that owns it (`e2e<pid in base 36>x<random>`),
+ * so that a run can tell what an aborted run left from what a run still
+ * going on the same engine is using.
  */
-export async function removeLabelled(id: string | undefined): Promise<void> {
-  const filter = `label=${TEST_LABEL}${id === undefined ? "" : `=${id}`}`;
+export function newRunId(pid: number, random: string): string {
+  return `e2e${pid.toString(36)}x${random}`;
+}
+
+/** Whether the run that made resources labelled `id` is still going: its process is alive. Unknown ids are not. */
+export function runIsAlive(id: string): boolean {
+  const owner = /^e2e([0-9a-z]+)x[0-9a-f]+$/.exec(id)?.[1];
+  if (owner === undefined) return false;
+  try {
+    process.kill(Number.parseInt(owner, 36), 0);
+    return true;
+  } catch (error) {
+    // EPERM: alive, under another user.
+    return (error as NodeJS.ErrnoException).code === "EPERM";
+  }
+}
+
+/** Removes what aborted runs left, and nothing a run still going uses. */
+export async function removeAbandoned(): Promise<void> {
+  const filter = `label=${TEST_LABEL}`;
+  const values = async (list: string[], inspect: (ids: string[]) => string[] | undefined): Promise<string[]> => {
+    const ids = (await dockerResult(list)).stdout.split("\n").filter((line) => line !== "");
+    const command = inspect(ids);
+    if (ids.length === 0 || command === undefined) return ids;
+    return (await dockerResult(command)).stdout.split("\n").filter((line) => line !== "");
+  };
+  const label = `{{index .Config.Labels "${TEST_LABEL}"}}`;
+  const ids = new Set([
+    ...(await values(["ps", "-a", "--filter", filter, "--format", `{{.Label "${TEST_LABEL}"}}`], () => undefined)),
+    ...(await values(["network", "ls", "--filter", filter, "--format", `{{.Label "${TEST_LABEL}"}}`], () => undefined)),
+    ...(await values(["service", "ls", "-q", "--filter", filter], (found) => ["service", "inspect", "--format", `{{index .Spec.Labels "${TEST_LABEL}"}}`, ...found])),
+    ...(await values(["image", "ls", "-q", "--filter", filter], (found) => ["image", "inspect", "--format", label, ...new Set(found)])),
+  ]);
+  for (const id of ids) if (!runIsAlive(id)) await removeLabelled(id);
+}
+
+/**
+ * Removes everything labelled `io.funker.test` with the value `id`: compose
+ * projects' and Swarm's services, containers, images, networks.
+ */
+export async function removeLabelled(id: string): Promise<void> {
+  const filter = `label=${TEST_LABEL}=${id}`;
   const lines = (result: DockerResult): string[] => result.stdout.split("\n").filter((line) => line !== "");
   await removeServices(lines(await dockerResult(["service", "ls", "--filter", filter, "--format", "{{.Name}}"])));
   const containers = lines(await dockerResult(["ps", "-aq", "--filter", filter]));
