@@ -21,10 +21,6 @@ export const repositoryRoot = join(benchDist, "..", "..");
  */
 export const funkerAddBundle = join(benchDist, "image", "add.mjs");
 
-export function funkerAddScript(): string {
-  return funkerAddBundle;
-}
-
 /** Bundles the add example (or, without it, the bench's own copy of add) as `funker build` does for an image. */
 export async function prepareFunkerAdd(): Promise<void> {
   const example = join(repositoryRoot, "examples", "add", "src", "handler.ts");

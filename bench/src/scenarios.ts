@@ -20,7 +20,7 @@ import {
   cpuMilliseconds,
   connectWhenListening,
   freePort,
-  funkerAddScript,
+  funkerAddBundle,
   repositoryRoot,
   residentBytes,
   serverScript,
@@ -107,7 +107,7 @@ interface ServerSpec {
 
 const funkerReuse = (concurrency = 1): ServerSpec => ({
   role: "handler",
-  args: () => [funkerAddScript()],
+  args: () => [funkerAddBundle],
   environment: (port) => ({
     FUNKER_PORT: String(port),
     FUNKER_HOST: "127.0.0.1",
@@ -394,7 +394,7 @@ const funkerSingleShotEnvironment = (port: number): Record<string, string> => ({
 
 async function funkerSingleShot(settings: Settings, profileRole?: string): Promise<Cycle> {
   const port = await freePort();
-  return cycle([funkerAddScript()], funkerSingleShotEnvironment(port), port, framedExchange, profileRole === undefined ? [] : settings.profileArgs(profileRole));
+  return cycle([funkerAddBundle], funkerSingleShotEnvironment(port), port, framedExchange, profileRole === undefined ? [] : settings.profileArgs(profileRole));
 }
 
 async function bareSingleShot(): Promise<Cycle> {
