@@ -5,27 +5,14 @@ import { existsSync, mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
-import { chromium } from "playwright-core";
 import type { BrowserContext } from "playwright-core";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { launchChromium } from "./test-support/chromium.js";
 
 const exampleRoot = fileURLToPath(new URL("..", import.meta.url));
 const repositoryRoot = resolve(exampleRoot, "../..");
 const funkerCli = join(repositoryRoot, "packages/cli/dist/bin.js");
 const webProgram = join(exampleRoot, "dist/web.js");
-/** Debian's chromium package: the browser is never downloaded. */
-const CHROMIUM = "/usr/bin/chromium";
-const CHROMIUM_ARGS = [
-  "--headless",
-  "--no-sandbox",
-  "--disable-gpu",
-  "--disable-quic",
-  "--no-first-run",
-  "--disable-background-networking",
-  "--disable-component-update",
-  "--disable-sync",
-];
-
 /**
  * The whole app as a developer runs it: `funker dev` builds and supervises
  * the two functions (single-shot replicas, replaced after each call) and runs
@@ -40,9 +27,6 @@ describe("the voting app in a real browser, under funker dev", () => {
   const votesDirectory = join(scratch, "votes");
 
   beforeAll(async () => {
-    if (!existsSync(CHROMIUM)) {
-      throw new Error(`${CHROMIUM} is missing: the browser test needs Debian's chromium package (apt-get install -y chromium)`);
-    }
     for (const built of [funkerCli, webProgram]) {
       if (!existsSync(built)) throw new Error(`${built} is missing: run \`npx turbo run build --filter=@funker/example-voting-app...\` (pnpm test does it)`);
     }
@@ -71,11 +55,7 @@ describe("the voting app in a real browser, under funker dev", () => {
         reject(new Error(`funker dev exited with code ${String(code)} before the web service listened:\n${devOutput}`));
       });
     });
-    context = await chromium.launchPersistentContext(join(scratch, "chromium-profile"), {
-      executablePath: CHROMIUM,
-      headless: true,
-      args: CHROMIUM_ARGS,
-    });
+    context = await launchChromium(join(scratch, "chromium-profile"));
   }, 180_000);
 
   afterAll(async () => {

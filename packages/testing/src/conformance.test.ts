@@ -1,13 +1,12 @@
-import { spawn } from "node:child_process";
-import { existsSync } from "node:fs";
 import { createServer } from "node:net";
 import type { AddressInfo, Socket } from "node:net";
 import { once } from "node:events";
-import { fileURLToPath } from "node:url";
 import { describe, expect, it } from "vitest";
 import { createClient, FunkerError } from "@funker/client";
 import { handler } from "@funker/handler";
 import { decodeJson } from "@funker/protocol";
+import { call2017 } from "@funker/test-utils";
+import type { Legacy2017Caller } from "@funker/test-utils";
 import type { CallerUnderTest, ConformanceReport, HandlerUnderTest } from "./index.js";
 import { conformanceFunction, runCallerConformance, runHandlerConformance } from "./index.js";
 
@@ -93,21 +92,17 @@ function ownClient(protocol: "framed" | "legacy"): CallerUnderTest {
   };
 }
 
-const legacyPythonCaller = fileURLToPath(new URL("../../../../shared/legacy/call.py", import.meta.url));
-
-/** The 2017-format Python caller, run as a child process. */
-const pythonCaller: CallerUnderTest = {
-  protocol: "legacy",
-  async call(host, port, args, { timeoutMs }) {
-    const child = spawn("python3", [legacyPythonCaller, host, String(port), JSON.stringify(args), "--timeout", String(timeoutMs / 1000)]);
-    let output = "";
-    child.stdout.on("data", (chunk: Buffer) => (output += chunk.toString("utf8")));
-    const [code] = (await once(child, "exit")) as [number | null];
-    const line = output.trim();
-    if (code !== 0) return { ok: false, code: line };
-    return { ok: true, value: line === "<empty>" ? null : decodeJson(new TextEncoder().encode(line)) };
-  },
-};
+/** A 2017 caller (the project's fixture of the 2017 Node or Python caller), run as a child process. */
+function caller2017(flavour: Legacy2017Caller): CallerUnderTest {
+  return {
+    protocol: "legacy",
+    async call(host, port, args) {
+      const outcome = await call2017(host, port, JSON.stringify(args), flavour);
+      if (outcome.exitCode !== 0) return { ok: false, code: outcome.stderr.split("\n")[0] ?? "" };
+      return { ok: true, value: decodeJson(new TextEncoder().encode(outcome.stdout)) };
+    },
+  };
+}
 
 describe("caller conformance", () => {
   it("Funker's client passes every framed check", async () => {
@@ -122,9 +117,8 @@ describe("caller conformance", () => {
     expect(report.results.length).toBeGreaterThanOrEqual(4);
   });
 
-  it("the 2017 Python caller passes the legacy checks that apply to it", async () => {
-    expect(existsSync(legacyPythonCaller), `the 2017 caller is expected at ${legacyPythonCaller}`).toBe(true);
-    const report = await runCallerConformance({ caller: pythonCaller });
+  it.each(["node", "python"] as const)("the 2017 %s caller passes the legacy checks that apply to it", async (flavour) => {
+    const report = await runCallerConformance({ caller: caller2017(flavour) });
     expect(summary(report)).toBe("");
     expect(report.results.length).toBeGreaterThanOrEqual(4);
   });
