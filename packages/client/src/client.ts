@@ -8,14 +8,14 @@ import {
 } from "@funker/protocol";
 import { resolveMaxPayloadBytes } from "@funker/protocol/internal";
 import type { CallHeader } from "@funker/protocol";
-import { runLegacy } from "./connection.js";
-import type { AttemptOutcome, AttemptRequest } from "./connection.js";
-import { Discovery, endpointTableFrom, parseAddress, parseEndpoints, systemDnsResolver } from "./discovery.js";
-import type { Address } from "./discovery.js";
-import { currentInterceptor } from "./interceptor.js";
-import type { InterceptedCall } from "./interceptor.js";
+import type { AttemptOutcome, AttemptRequest, AttemptTransport } from "./attempt.js";
+import { Discovery, DnsNameSource, endpointTableFrom, parseAddress, parseEndpoints, systemDnsResolver } from "./discovery.js";
+import type { Address, EndpointTable } from "./discovery.js";
+import { NetworkTransport, installedNetwork } from "./network.js";
+import type { Network } from "./network.js";
 import type { CallOptions, CallProtocol, ClientOptions, RetryPolicy } from "./options.js";
-import { ConnectionPool } from "./pool.js";
+import { NOT_YET_DELIVERED, afterDelivery, backoffDelay, nextStep } from "./retry.js";
+import type { RetryState, RetryTerms } from "./retry.js";
 import { activeTraceContext } from "./trace.js";
 
 /** The defaults, each with its reason. */
@@ -50,9 +50,6 @@ const DEFAULTS = {
   maxIdleConnectionsPerAddress: 16,
 } as const;
 
-/** How long an interceptor may take to report its own deadline or cancellation before the client reports one for it. */
-const INTERCEPTOR_GRACE_MS = 50;
-
 /** Call ids: a random prefix per process and a counter, unique without a random draw per call. */
 const callIdPrefix = randomBytes(6).toString("base64url");
 let callIdCounter = 0;
@@ -66,12 +63,6 @@ function checkPositive(value: number | undefined, what: string, allowZero = fals
   if (typeof value !== "number" || !Number.isFinite(value) || value < 0 || (!allowZero && value === 0)) {
     throw new TypeError(`${what} must be a ${allowZero ? "non-negative" : "positive"} finite number of milliseconds`);
   }
-}
-
-/** Full jitter: a random wait between 0 and an exponentially growing ceiling. */
-function backoffDelay(policy: RetryPolicy, backoffs: number): number {
-  const ceiling = Math.min(policy.maxBackoffMs, policy.initialBackoffMs * 2 ** Math.min(backoffs, 30));
-  return Math.random() * ceiling;
 }
 
 type Waited<T> = { kind: "value"; value: T } | { kind: "deadline" } | { kind: "aborted" };
@@ -103,16 +94,29 @@ function waitFor<T>(promise: Promise<T> | undefined, delayMs: number, deadline: 
   });
 }
 
+/**
+ * Where a client's calls go: names resolved by a `Discovery`, attempts made
+ * by a transport. A client has its own (DNS and sockets); an installed
+ * network (fakes) replaces both for every client while it is installed.
+ */
+interface Route {
+  readonly discovery: Discovery;
+  readonly transport: AttemptTransport;
+  readonly callEnded?: Network["callEnded"];
+}
+
 /** The shared state behind a client's `call`. */
 export class ClientCore {
   private readonly options: ClientOptions;
-  private readonly discovery: Discovery;
-  private readonly pool: ConnectionPool;
+  private readonly own: Route;
   private readonly maxPayloadBytes: number;
   private readonly retry: RetryPolicy;
   private readonly notFoundGraceMs: number;
   private readonly connectTimeoutMs: number;
+  private readonly deadAddressMs: number;
   private closed = false;
+  /** The route over the installed network, made when a call first meets that network. */
+  private installed: { network: Network; route: Route } | undefined;
   /** Where `pick` starts looking, so that calls go round the replicas; random, so that clients do not all start at the first. */
   private nextPick = Math.floor(Math.random() * 1_000_000);
   /** This client's attempts in flight per address. */
@@ -127,7 +131,8 @@ export class ClientCore {
     this.maxPayloadBytes = resolveMaxPayloadBytes(options.maxPayloadBytes);
     this.retry = { ...DEFAULTS.retry, ...options.retry };
     this.notFoundGraceMs = options.notFoundGraceMs ?? DEFAULTS.notFoundGraceMs;
-    let endpoints = new Map<string, readonly string[]>();
+    this.deadAddressMs = options.deadAddressMs ?? DEFAULTS.deadAddressMs;
+    let endpoints: EndpointTable = new Map();
     if (environmentEndpoints !== undefined && environmentEndpoints.trim() !== "") {
       try {
         endpoints = parseEndpoints(environmentEndpoints);
@@ -138,24 +143,47 @@ export class ClientCore {
     for (const [name, addresses] of endpointTableFrom(options.endpoints)) endpoints.set(name, addresses);
     const lookupTimeoutMs = options.lookupTimeoutMs ?? DEFAULTS.lookupTimeoutMs;
     this.connectTimeoutMs = options.connectTimeoutMs ?? DEFAULTS.connectTimeoutMs;
-    this.discovery = new Discovery({
-      endpoints,
-      dns: options.dns ?? systemDnsResolver(lookupTimeoutMs),
-      cacheMs: options.dnsCacheMs ?? DEFAULTS.dnsCacheMs,
-      lookupTimeoutMs,
-      deadAddressMs: options.deadAddressMs ?? DEFAULTS.deadAddressMs,
-    });
-    this.pool = new ConnectionPool(
-      this.maxPayloadBytes,
-      options.idleConnectionTimeoutMs ?? DEFAULTS.idleConnectionTimeoutMs,
-      options.maxIdleConnectionsPerAddress ?? DEFAULTS.maxIdleConnectionsPerAddress,
-    );
+    this.own = {
+      discovery: new Discovery({
+        endpoints,
+        names: new DnsNameSource(options.dns ?? systemDnsResolver(lookupTimeoutMs), lookupTimeoutMs),
+        cacheMs: options.dnsCacheMs ?? DEFAULTS.dnsCacheMs,
+        deadAddressMs: this.deadAddressMs,
+      }),
+      transport: new NetworkTransport(
+        this.maxPayloadBytes,
+        options.idleConnectionTimeoutMs ?? DEFAULTS.idleConnectionTimeoutMs,
+        options.maxIdleConnectionsPerAddress ?? DEFAULTS.maxIdleConnectionsPerAddress,
+      ),
+    };
   }
 
   close(): Promise<void> {
     this.closed = true;
-    this.pool.close();
+    this.own.transport.close();
     return Promise.resolve();
+  }
+
+  /**
+   * The route of a call starting now: the installed network's while one is
+   * installed (it stands in for every name, explicit endpoints included; its
+   * answers are not cached, since fakes change between calls), else the
+   * client's own.
+   */
+  private route(): Route {
+    const network = installedNetwork();
+    if (network === undefined) return this.own;
+    if (this.installed?.network !== network) {
+      this.installed = {
+        network,
+        route: {
+          discovery: new Discovery({ endpoints: new Map(), names: network.names, cacheMs: 0, deadAddressMs: this.deadAddressMs }),
+          transport: network.transport,
+          callEnded: network.callEnded,
+        },
+      };
+    }
+    return this.installed.route;
   }
 
   async call(name: string, args: unknown, options: CallOptions = {}): Promise<unknown> {
@@ -183,12 +211,10 @@ export class ClientCore {
     const retry = options.retry === undefined ? this.retry : { ...this.retry, ...options.retry };
     const signal = options.signal;
 
-    // Checked before the interceptor too, so that fakes see what the network would.
     if (this.closed) throw new FunkerError("cancelled", "the client is closed", { mayHaveRun: false });
     if (signal?.aborted === true) {
       throw new FunkerError("cancelled", `the call to "${name}" was cancelled before it started`, { mayHaveRun: false, cause: signal.reason });
     }
-    // Encoded before the interceptor too: a fake refuses what the wire would (arguments, metadata, trace context, sizes).
     const id = nextCallId();
     const heartbeatIntervalMs = options.heartbeatIntervalMs ?? this.options.heartbeatIntervalMs ?? DEFAULT_HEARTBEAT_INTERVAL_MS;
     let bytes: Uint8Array;
@@ -201,92 +227,57 @@ export class ClientCore {
       if (metadata !== undefined) header.metadata = metadata;
       bytes = encodeCall(header, sentArgs, this.maxPayloadBytes);
     }
-    const interceptor = currentInterceptor();
-    if (interceptor !== undefined) {
-      const intercepted: InterceptedCall = {
-        name,
-        args: sentArgs,
-        deadline,
-        options: { metadata, idempotent, protocol, traceparent, tracestate, signal, timeout, retry },
-      };
-      return this.intercept(interceptor(intercepted), name, timeout, deadline, signal);
-    }
-
     const request: AttemptRequest = {
       name,
       id,
+      protocol,
       bytes,
       deadline,
       heartbeatIntervalMs: protocol === "legacy" ? 0 : heartbeatIntervalMs,
       signal,
       connectTimeoutMs: this.connectTimeoutMs,
+      idempotent,
     };
     const port = options.port ?? this.options.port ?? DEFAULTS.port;
     const callEndpoints =
       options.endpoints === undefined
         ? undefined
         : (typeof options.endpoints === "string" ? options.endpoints.split(",") : options.endpoints).map((text) => parseAddress(text, port));
-    return this.deliver(request, protocol, port, callEndpoints, idempotent, retry, timeout);
-  }
-
-  private async intercept(
-    answer: Promise<unknown>,
-    name: string,
-    timeout: number,
-    deadline: number,
-    signal: AbortSignal | undefined,
-  ): Promise<unknown> {
-    // Fakes that never answer must still end at the deadline, as real calls do.
-    const outcome = await waitFor(
-      answer.then(
-        (value) => ({ ok: true as const, value }),
-        (error: unknown) => ({ ok: false as const, error }),
-      ),
-      Number.POSITIVE_INFINITY,
-      deadline,
-      signal,
+    const route = this.route();
+    const delivered = this.deliver(route, request, port, callEndpoints, { idempotent, policy: retry }, timeout);
+    const callEnded = route.callEnded;
+    if (callEnded === undefined) return delivered;
+    return delivered.then(
+      (value) => {
+        callEnded(request, { ok: true, value });
+        return value;
+      },
+      (error: unknown) => {
+        callEnded(request, { ok: false, error: FunkerError.from(error) });
+        throw error;
+      },
     );
-    if (outcome.kind === "value") {
-      if (outcome.value.ok) return outcome.value.value;
-      throw FunkerError.from(outcome.value.error);
-    }
-    // A fake that watches the same deadline and signal knows better whether
-    // its call was delivered: give its own answer a moment to arrive.
-    let graceTimer: NodeJS.Timeout | undefined;
-    const ownAnswer = await Promise.race([
-      answer.then(
-        () => undefined,
-        (error: unknown) => (error instanceof FunkerError ? error : undefined),
-      ),
-      new Promise<undefined>((resolve) => (graceTimer = setTimeout(() => resolve(undefined), INTERCEPTOR_GRACE_MS))),
-    ]);
-    clearTimeout(graceTimer);
-    if (ownAnswer !== undefined && (ownAnswer.code === "deadline_exceeded" || ownAnswer.code === "cancelled")) throw ownAnswer;
-    if (outcome.kind === "deadline") {
-      throw new FunkerError("deadline_exceeded", `the call to "${name}" did not finish within ${timeout} ms`, { mayHaveRun: true });
-    }
-    throw new FunkerError("cancelled", `the call to "${name}" was cancelled`, { mayHaveRun: true, cause: signal?.reason });
   }
 
   /**
-   * The retry loop. Undelivered failures (retry rule "always", `mayHaveRun`
-   * false) move on to another replica at once, and back off once every
-   * replica failed; failures after delivery end the call unless it is
-   * idempotent and its code allows a retry. The deadline bounds it all.
+   * The retry loop: resolve, pick a replica, attempt, and ask `nextStep`
+   * what a failure means. Undelivered failures move on to another replica
+   * at once and wait only once every replica failed this round; failures
+   * after delivery end the call unless the retry terms allow another
+   * delivery. The deadline and the caller's signal bound it all.
    */
   private async deliver(
+    route: Route,
     request: AttemptRequest,
-    protocol: CallProtocol,
     port: number,
     callEndpoints: readonly Address[] | undefined,
-    idempotent: boolean,
-    retry: RetryPolicy,
+    terms: RetryTerms,
     timeout: number,
   ): Promise<unknown> {
     const { name, deadline, signal } = request;
+    const { discovery, transport } = route;
     let lastError: FunkerError | undefined;
-    let delivered = false;
-    let deliveries = 0;
+    let state: RetryState = NOT_YET_DELIVERED;
     let backoffs = 0;
     let notFoundSince: number | undefined;
     let failedThisRound: Set<string> | undefined;
@@ -294,31 +285,30 @@ export class ClientCore {
     const stop = (kind: "deadline" | "aborted"): FunkerError => {
       const last = lastError === undefined ? "" : `; the last attempt failed: ${lastError.message}`;
       return kind === "deadline"
-        ? new FunkerError("deadline_exceeded", `the call to "${name}" did not finish within ${timeout} ms${last}`, { mayHaveRun: delivered, cause: lastError })
-        : new FunkerError("cancelled", `the call to "${name}" was cancelled`, { mayHaveRun: delivered, cause: signal?.reason });
+        ? new FunkerError("deadline_exceeded", `the call to "${name}" did not finish within ${timeout} ms${last}`, { mayHaveRun: state.delivered, cause: lastError })
+        : new FunkerError("cancelled", `the call to "${name}" was cancelled`, { mayHaveRun: state.delivered, cause: signal?.reason });
     };
     const backOff = async (): Promise<void> => {
-      const waited = await waitFor(undefined, backoffDelay(retry, backoffs), deadline, signal);
+      const waited = await waitFor(undefined, backoffDelay(terms.policy, backoffs), deadline, signal);
       backoffs += 1;
       if (waited.kind !== "value") throw stop(waited.kind);
     };
+    const failWith = (error: FunkerError): FunkerError => (state.delivered ? afterDelivery(error) : error);
 
     for (;;) {
       const now = Date.now();
       if (signal?.aborted === true) throw stop("aborted");
       if (now >= deadline) throw stop("deadline");
 
-      let addresses = callEndpoints ?? this.discovery.cached(name, port, now);
+      let addresses = callEndpoints ?? discovery.cached(name, port, now);
       if (addresses === undefined) {
-        const waited = await waitFor(this.discovery.lookUp(name, port), Number.POSITIVE_INFINITY, deadline, signal);
+        const waited = await waitFor(discovery.lookUp(name, port), Number.POSITIVE_INFINITY, deadline, signal);
         if (waited.kind !== "value") throw stop(waited.kind);
         const resolution = waited.value;
         if (resolution.kind === "not_found") {
           notFoundSince ??= Date.now();
           lastError = new FunkerError("not_found", `no function "${name}" was found (neither tasks.${name} nor ${name} resolves)`, { mayHaveRun: false });
-          if (Date.now() - notFoundSince >= this.notFoundGraceMs) {
-            throw delivered ? afterDelivery(lastError) : lastError;
-          }
+          if (resolution.final || Date.now() - notFoundSince >= this.notFoundGraceMs) throw failWith(lastError);
           await backOff();
           continue;
         }
@@ -331,12 +321,12 @@ export class ClientCore {
       }
       notFoundSince = undefined;
 
-      const address = this.pick(addresses, failedThisRound, protocol, Date.now());
+      const address = this.pick(addresses, failedThisRound, request.protocol, transport, discovery, Date.now());
       if (address === undefined) {
         // Every replica refused or was busy this round: wait, then try them all again.
         failedThisRound?.clear();
         lastError ??= new FunkerError("unavailable", `every replica of "${name}" is marked unreachable`, { mayHaveRun: false });
-        const retryAt = this.discovery.firstRetryAt(addresses, Date.now());
+        const retryAt = discovery.firstRetryAt(addresses, Date.now());
         if (retryAt === undefined) {
           await backOff();
         } else {
@@ -350,34 +340,35 @@ export class ClientCore {
       let outcome: AttemptOutcome;
       this.startAttempt(address.key);
       try {
-        outcome = protocol === "legacy" ? await runLegacy(address, request, this.maxPayloadBytes) : await this.pool.acquire(address).run(request);
+        outcome = await transport.attempt(address, request);
       } finally {
         this.endAttempt(address.key);
       }
       if (outcome.ok) {
-        this.discovery.markAlive(address);
+        discovery.markAlive(address);
         return outcome.value;
       }
-      const error = outcome.error;
-      if (outcome.addressDead) this.discovery.markDead(address, Date.now());
-      else this.discovery.markAlive(address);
+      if (outcome.addressDead) discovery.markDead(address, Date.now());
+      else discovery.markAlive(address);
 
-      if (!error.mayHaveRun) {
-        if (error.retry === "always") {
-          lastError = error;
+      const step = nextStep(outcome.error, state, terms);
+      switch (step.kind) {
+        case "elsewhere":
+          lastError = outcome.error;
           (failedThisRound ??= new Set()).add(address.key);
           continue;
+        case "back-off":
+          state = step.state;
+          lastError = outcome.error;
+          await backOff();
+          continue;
+        case "fail":
+          throw step.error;
+        default: {
+          const unexpected: never = step;
+          throw new Error(`unhandled step ${String(unexpected)}`);
         }
-        throw delivered ? afterDelivery(error) : error;
       }
-      delivered = true;
-      deliveries += 1;
-      if (idempotent && error.retry !== "never" && deliveries < retry.maxAttempts) {
-        lastError = error;
-        await backOff();
-        continue;
-      }
-      throw error;
     }
   }
 
@@ -399,11 +390,18 @@ export class ClientCore {
    * least loaded. The search starts one replica further on each call, so
    * that ties go round the replicas and every replica takes a share.
    */
-  private pick(addresses: readonly Address[], failedThisRound: Set<string> | undefined, protocol: CallProtocol, now: number): Address | undefined {
+  private pick(
+    addresses: readonly Address[],
+    failedThisRound: Set<string> | undefined,
+    protocol: CallProtocol,
+    transport: AttemptTransport,
+    discovery: Discovery,
+    now: number,
+  ): Address | undefined {
     const count = addresses.length;
     if (count === 1) {
       const only = addresses[0] as Address;
-      return failedThisRound?.has(only.key) === true || this.discovery.isDead(only, now) ? undefined : only;
+      return failedThisRound?.has(only.key) === true || discovery.isDead(only, now) ? undefined : only;
     }
     const start = this.nextPick % count;
     this.nextPick = start + 1;
@@ -411,10 +409,10 @@ export class ClientCore {
     let bestScore = Number.POSITIVE_INFINITY;
     for (let offset = 0; offset < count; offset += 1) {
       const address = addresses[(start + offset) % count] as Address;
-      if (failedThisRound?.has(address.key) === true || this.discovery.isDead(address, now)) continue;
+      if (failedThisRound?.has(address.key) === true || discovery.isDead(address, now)) continue;
       const inFlight = this.attemptsInFlight.size === 0 ? 0 : (this.attemptsInFlight.get(address.key) ?? 0);
       // Twice the in-flight count, less one for an idle connection ready to use.
-      const score = 2 * inFlight + (protocol === "framed" && this.pool.hasIdle(address.key) ? 0 : 1);
+      const score = 2 * inFlight + (protocol === "framed" && transport.hasIdle(address.key) ? 0 : 1);
       if (score === 0) return address;
       if (score < bestScore) {
         best = address;
@@ -423,10 +421,4 @@ export class ClientCore {
     }
     return best;
   }
-}
-
-/** An undelivered failure of a retry, after an earlier attempt was delivered: the function may have run. */
-function afterDelivery(error: FunkerError): FunkerError {
-  if (error.mayHaveRun) return error;
-  return new FunkerError(error.code, error.message, { cause: error.cause, data: error.data, mayHaveRun: true, remote: error.remote });
 }

@@ -12,23 +12,9 @@ import {
 } from "@funker/protocol";
 import type { Frame } from "@funker/protocol";
 import { Alarm } from "./alarm.js";
+import type { AttemptOutcome, AttemptRequest } from "./attempt.js";
 import type { Address } from "./discovery.js";
 import { failureFromSocketError } from "./socket-errors.js";
-
-/** One attempt of a call, already encoded. */
-export interface AttemptRequest {
-  readonly name: string;
-  readonly id: string;
-  /** The encoded call frame (framed) or request body (legacy), reused across attempts. */
-  readonly bytes: Uint8Array;
-  /** Epoch ms. */
-  readonly deadline: number;
-  /** 0 when the handler sends no heartbeats. */
-  readonly heartbeatIntervalMs: number;
-  readonly signal: AbortSignal | undefined;
-  /** How long a new connection may take to be established before the address counts as unreachable. */
-  readonly connectTimeoutMs: number;
-}
 
 /**
  * The error of a connection that was not established in time: a replica that
@@ -42,10 +28,6 @@ function connectTimedOut(address: Address, request: AttemptRequest): FunkerError
     data: { address: address.key },
   });
 }
-
-export type AttemptOutcome =
-  | { ok: true; value: unknown }
-  | { ok: false; error: FunkerError; addressDead: boolean };
 
 /** A timer longer than this overflows Node's 32-bit timer and fires at once. */
 const LONGEST_TIMER_MS = 2_147_483_647;

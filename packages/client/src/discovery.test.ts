@@ -2,7 +2,7 @@ import { describe, expect, test } from "vitest";
 import { encodeResult } from "@funker/protocol";
 import { createClient } from "@funker/client";
 import type { DnsResolver } from "@funker/client";
-import { Discovery, makeAddress } from "./discovery.js";
+import { Discovery, DnsNameSource, makeAddress } from "./discovery.js";
 import { startFramedServer } from "./test-support/servers.js";
 import { dnsError, rejectionOf, useCleanup } from "./test-support/harness.js";
 
@@ -132,7 +132,7 @@ describe("discovery", () => {
 
 describe("dead-address marking", () => {
   function discoveryWith(deadAddressMs: number): Discovery {
-    return new Discovery({ endpoints: new Map(), dns: fakeDns(() => []), cacheMs: 1_000, lookupTimeoutMs: 1_000, deadAddressMs });
+    return new Discovery({ endpoints: new Map(), names: new DnsNameSource(fakeDns(() => []), 1_000), cacheMs: 1_000, deadAddressMs });
   }
 
   test("a first refusal skips an address for a tenth of deadAddressMs; refusals in a row double it, up to deadAddressMs", () => {

@@ -142,17 +142,30 @@ export function endpointTableFrom(option: string | Readonly<Record<string, strin
   return table;
 }
 
-/** What a look-up found. */
+/** What a look-up found. `final`: the name certainly does not exist (a fake's answer), so waiting for it is pointless. */
 export type Resolution =
   | { kind: "found"; addresses: readonly Address[] }
-  | { kind: "not_found" }
+  | { kind: "not_found"; final: boolean }
   | { kind: "failed"; error: FunkerError };
+
+/** A name source's answer: hosts (addresses, or names a transport understands), none, or a failure to look. */
+export type NameAnswer =
+  | { kind: "found"; hosts: readonly string[] }
+  | { kind: "not_found"; final: boolean }
+  | { kind: "failed"; error: unknown };
+
+/**
+ * Where function names resolve: DNS on a Docker network (`DnsNameSource`),
+ * or fakes in tests. A look-up never rejects, and ends by itself.
+ */
+export interface NameSource {
+  lookUp(name: string): Promise<NameAnswer>;
+}
 
 export interface DiscoveryOptions {
   endpoints: EndpointTable;
-  dns: DnsResolver;
+  names: NameSource;
   cacheMs: number;
-  lookupTimeoutMs: number;
   /** The longest an address that keeps refusing is skipped. */
   deadAddressMs: number;
 }
@@ -272,44 +285,59 @@ export class Discovery {
 
   private async lookUpUncached(name: string, port: number): Promise<Resolution> {
     const key = `${name}\u0000${port}`;
+    const answer = await this.options.names.lookUp(name);
+    const now = Date.now();
+    if (answer.kind === "found" && answer.hosts.length > 0) {
+      const resolved = answer.hosts.map((host) => makeAddress(host, port));
+      this.cache.set(key, { addresses: resolved, expiresAt: now + this.options.cacheMs });
+      return { kind: "found", addresses: resolved };
+    }
+    if (answer.kind !== "failed") {
+      this.cache.delete(key);
+      return { kind: "not_found", final: answer.kind === "not_found" && answer.final };
+    }
+    // Swarm's DNS sometimes hangs or fails for a moment; a recent answer is
+    // a better guess than none (dead addresses in it are refused and skipped).
+    const stale = this.cache.get(key);
+    if (stale !== undefined && stale.expiresAt + STALE_ANSWER_MS > now) return { kind: "found", addresses: stale.addresses };
+    const reason = answer.error instanceof Error ? answer.error.message : String(answer.error);
+    return {
+      kind: "failed",
+      error: new FunkerError("connection_failed", `looking up "${name}" failed: ${reason}`, { cause: answer.error, mayHaveRun: false }),
+    };
+  }
+}
+
+/**
+ * Names on a Docker network: Swarm's `tasks.<name>` (one address per
+ * replica), else `<name>` through the system look-up (Compose service names,
+ * /etc/hosts, a virtual IP). Both start at once; a look-up that takes longer
+ * than `lookupTimeoutMs` counts as failed.
+ */
+export class DnsNameSource implements NameSource {
+  constructor(
+    private readonly dns: DnsResolver,
+    private readonly lookupTimeoutMs: number,
+  ) {}
+
+  async lookUp(name: string): Promise<NameAnswer> {
     const controller = new AbortController();
-    const timer = setTimeout(() => controller.abort(), this.options.lookupTimeoutMs);
+    const timer = setTimeout(() => controller.abort(), this.lookupTimeoutMs);
     // Callers wait on their own deadlines; this timer only ends the look-up.
     timer.unref();
     try {
-      const { dns } = this.options;
+      const { dns } = this;
       const tasks = settle(() => dns.resolveAll(`tasks.${name}`, controller.signal), controller.signal);
       const plain = settle(() => dns.lookup(name, controller.signal), controller.signal);
       const tasksOutcome = await tasks;
+      if (tasksOutcome.ok && tasksOutcome.value.length > 0) return { kind: "found", hosts: tasksOutcome.value };
       let failure: unknown;
-      let addresses: readonly string[] = [];
-      if (tasksOutcome.ok && tasksOutcome.value.length > 0) {
-        addresses = tasksOutcome.value;
-      } else {
-        if (!tasksOutcome.ok && !isNotFound(tasksOutcome.error)) failure = tasksOutcome.error;
-        const plainOutcome = await plain;
-        if (plainOutcome.ok && plainOutcome.value.length > 0) addresses = plainOutcome.value;
-        else if (!plainOutcome.ok && !isNotFound(plainOutcome.error)) failure ??= plainOutcome.error;
-      }
-      const now = Date.now();
-      if (addresses.length > 0) {
-        const resolved = addresses.map((host) => makeAddress(host, port));
-        this.cache.set(key, { addresses: resolved, expiresAt: now + this.options.cacheMs });
-        return { kind: "found", addresses: resolved };
-      }
-      if (failure === undefined) {
-        this.cache.delete(key);
-        return { kind: "not_found" };
-      }
-      // Swarm's DNS sometimes hangs or fails for a moment; a recent answer is
-      // a better guess than none (dead addresses in it are refused and skipped).
-      const stale = this.cache.get(key);
-      if (stale !== undefined && stale.expiresAt + STALE_ANSWER_MS > now) return { kind: "found", addresses: stale.addresses };
-      const reason = failure instanceof Error ? failure.message : String(failure);
-      return {
-        kind: "failed",
-        error: new FunkerError("connection_failed", `looking up "${name}" failed: ${reason}`, { cause: failure, mayHaveRun: false }),
-      };
+      if (!tasksOutcome.ok && !isNotFound(tasksOutcome.error)) failure = tasksOutcome.error;
+      const plainOutcome = await plain;
+      if (plainOutcome.ok && plainOutcome.value.length > 0) return { kind: "found", hosts: plainOutcome.value };
+      if (!plainOutcome.ok && !isNotFound(plainOutcome.error)) failure ??= plainOutcome.error;
+      // DNS cannot tell "never existed" from "not created yet": never final.
+      return failure === undefined ? { kind: "not_found", final: false } : { kind: "failed", error: failure };
     } finally {
       clearTimeout(timer);
       controller.abort();

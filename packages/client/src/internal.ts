@@ -5,24 +5,26 @@
  * public `setDefaultClient` instead.
  * @packageDocumentation
  */
-import { currentInterceptor, setInterceptor } from "./interceptor.js";
-import type { CallInterceptor } from "./interceptor.js";
+import { installedNetwork, setInstalledNetwork } from "./network.js";
+import type { Network } from "./network.js";
 
-export type { CallInterceptor, InterceptedCall } from "./interceptor.js";
+export type { AttemptOutcome, AttemptRequest, AttemptTransport } from "./attempt.js";
+export type { Address, NameAnswer, NameSource } from "./discovery.js";
+export type { CallEnd, Network } from "./network.js";
 
 /**
- * Routes every call of every client (the default one and those from
- * `createClient`, in every copy of this package) to `interceptor` instead of
- * the network, so fakes can answer. Arguments are still checked to be JSON,
- * and the deadline and abort signal still end a call the fake never answers.
- * Returns a function that restores the previous interceptor.
+ * Puts `network` under every client (the default one and those from
+ * `createClient`, in every copy of this package): names resolve through its
+ * name source, ignoring endpoints, and attempts go to its transport. The
+ * client's own checks, encoding, replica picking, back-off and retry run as
+ * over the network. Returns a function that restores the previous network.
  *
  * Outside semver: for `@funker/testing`, which builds public fakes on it.
  */
-export function installInterceptor(interceptor: CallInterceptor): () => void {
-  const previous = currentInterceptor();
-  setInterceptor(interceptor);
+export function installNetwork(network: Network): () => void {
+  const previous = installedNetwork();
+  setInstalledNetwork(network);
   return () => {
-    setInterceptor(previous);
+    setInstalledNetwork(previous);
   };
 }

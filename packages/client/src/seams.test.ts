@@ -1,8 +1,8 @@
 import { afterEach, describe, expect, test } from "vitest";
-import { FunkerError, decodeJson, encodeResult } from "@funker/protocol";
+import { FrameDecoder, FunkerError, decodeJson, encodeResult } from "@funker/protocol";
 import { call, createClient, setDefaultClient } from "@funker/client";
-import { installInterceptor } from "@funker/client/internal";
-import type { InterceptedCall } from "@funker/client/internal";
+import { installNetwork } from "@funker/client/internal";
+import type { Address, AttemptOutcome, AttemptRequest, Network } from "@funker/client/internal";
 import { startFramedServer } from "./test-support/servers.js";
 import { closedPort, rejectionOf, useCleanup } from "./test-support/harness.js";
 
@@ -12,53 +12,80 @@ afterEach(() => {
   for (const restore of restorers.splice(0).reverse()) restore();
 });
 
-describe("the interceptor seam (@funker/client/internal)", () => {
-  test("routes every call of every client to the interceptor, with no network", async () => {
-    const seen: InterceptedCall[] = [];
-    restorers.push(
-      installInterceptor(async (intercepted) => {
-        seen.push(intercepted);
-        return { echoed: intercepted.args };
-      }),
-    );
+/** A network of one fake replica per name, answering every attempt with `answer`. */
+function oneReplicaNetwork(answer: (address: Address, request: AttemptRequest) => Promise<AttemptOutcome>): Network & { requests: AttemptRequest[] } {
+  const requests: AttemptRequest[] = [];
+  return {
+    requests,
+    names: { lookUp: async (name) => ({ kind: "found", hosts: [`fake-${name}`] }) },
+    transport: {
+      attempt: (address, request) => {
+        requests.push(request);
+        return answer(address, request);
+      },
+      hasIdle: () => false,
+      close: () => undefined,
+    },
+  };
+}
+
+/** The arguments of an encoded framed call, as a handler would read them. */
+function argumentsOf(request: AttemptRequest): unknown {
+  const [frame] = new FrameDecoder({ expectPreface: false }).push(request.bytes);
+  if (frame?.type !== "call") throw new Error("not a call frame");
+  return decodeJson(frame.body);
+}
+
+describe("the network seam (@funker/client/internal)", () => {
+  test("routes every call of every client to the installed network, endpoints included, with the call encoded as for the wire", async () => {
+    const network = oneReplicaNetwork(async (address, request) => ({ ok: true, value: { at: address.host, echoed: argumentsOf(request) } }));
+    restorers.push(installNetwork(network));
     const nowhere = await closedPort();
     const client = track(createClient({ endpoints: { add: `127.0.0.1:${nowhere}` }, metadata: { tenant: "t" } }));
     const before = Date.now();
-    await expect(client.call("add", { x: 1 }, { idempotent: true, timeout: 5_000 })).resolves.toEqual({ echoed: { x: 1 } });
-    await expect(call("other")).resolves.toEqual({ echoed: {} });
-    expect(seen.map((intercepted) => intercepted.name)).toEqual(["add", "other"]);
-    const first = seen[0] as InterceptedCall;
+    await expect(client.call("add", { x: 1 }, { idempotent: true, timeout: 5_000 })).resolves.toEqual({ at: "fake-add", echoed: { x: 1 } });
+    await expect(call("other")).resolves.toEqual({ at: "fake-other", echoed: {} });
+    expect(network.requests.map((request) => request.name)).toEqual(["add", "other"]);
+    const first = network.requests[0] as AttemptRequest;
     expect(first.deadline).toBeGreaterThanOrEqual(before + 5_000);
-    expect(first.options.idempotent).toBe(true);
-    expect(first.options.protocol).toBe("framed");
-    expect(first.options.metadata).toEqual({ tenant: "t" });
+    expect(first.idempotent).toBe(true);
+    expect(first.protocol).toBe("framed");
+    const [frame] = new FrameDecoder({ expectPreface: false }).push(first.bytes);
+    expect(frame).toMatchObject({ type: "call", function: "add", metadata: { tenant: "t" } });
   });
 
-  test("a FunkerError thrown by the interceptor reaches the caller as it is", async () => {
-    const thrown = new FunkerError("handler_error", "fake failure", { data: { n: 1 } });
-    restorers.push(installInterceptor(() => Promise.reject(thrown)));
-    expect(await rejectionOf(call("add", {}))).toBe(thrown);
+  test("the client's own retry loop runs over it: a refused attempt goes elsewhere, a crash is retried only when idempotent", async () => {
+    let attempts = 0;
+    const network = oneReplicaNetwork(async () => {
+      attempts += 1;
+      if (attempts === 1) return { ok: false, addressDead: false, error: new FunkerError("unavailable", "busy", { mayHaveRun: false }) };
+      if (attempts === 2) return { ok: false, addressDead: false, error: new FunkerError("handler_crashed", "died", { mayHaveRun: true }) };
+      return { ok: true, value: "third time" };
+    });
+    restorers.push(installNetwork(network));
+    await expect(call("flaky", {}, { idempotent: true, retry: { initialBackoffMs: 1 } })).resolves.toBe("third time");
+    attempts = 1;
+    const error = await rejectionOf(call("flaky", {}));
+    expect(error).toMatchObject({ code: "handler_crashed", mayHaveRun: true });
   });
 
-  test("arguments JSON cannot carry are refused before the interceptor sees them", async () => {
-    let called = false;
-    restorers.push(
-      installInterceptor(async () => {
-        called = true;
-      }),
-    );
+  test("a final not-found answer ends the call at once, without the not-found grace", async () => {
+    restorers.push(installNetwork({ names: { lookUp: async () => ({ kind: "not_found", final: true }) }, transport: oneReplicaNetwork(async () => ({ ok: true, value: 1 })).transport }));
+    const started = Date.now();
+    expect(await rejectionOf(call("nowhere", {}, { timeout: 10_000 }))).toMatchObject({ code: "not_found", mayHaveRun: false });
+    expect(Date.now() - started).toBeLessThan(2_000);
+  });
+
+  test("arguments JSON cannot carry are refused before the network sees them", async () => {
+    const network = oneReplicaNetwork(async () => ({ ok: true, value: null }));
+    restorers.push(installNetwork(network));
     expect((await rejectionOf(call("add", { big: 1n }))).code).toBe("bad_arguments");
-    expect(called).toBe(false);
-  });
-
-  test("an interceptor that never answers still ends at the deadline", async () => {
-    restorers.push(installInterceptor(() => new Promise(() => {})));
-    expect((await rejectionOf(call("add", {}, { timeout: 100 }))).code).toBe("deadline_exceeded");
+    expect(network.requests).toHaveLength(0);
   });
 
   test("the restore function puts the network back", async () => {
     const server = track(await startFramedServer({ onCall: (c, peer) => peer.send(encodeResult(c.id, "network")) }));
-    const restore = installInterceptor(async () => "fake");
+    const restore = installNetwork(oneReplicaNetwork(async () => ({ ok: true, value: "fake" })));
     const client = track(createClient({ endpoints: { add: server.endpoint } }));
     await expect(client.call("add")).resolves.toBe("fake");
     restore();
@@ -66,9 +93,9 @@ describe("the interceptor seam (@funker/client/internal)", () => {
   });
 
   test("is kept on a global symbol, shared by every copy of the package", () => {
-    const interceptor = async (): Promise<unknown> => "x";
-    restorers.push(installInterceptor(interceptor));
-    expect((globalThis as Record<symbol, unknown>)[Symbol.for("funker.client.interceptor")]).toBe(interceptor);
+    const network = oneReplicaNetwork(async () => ({ ok: true, value: "x" }));
+    restorers.push(installNetwork(network));
+    expect((globalThis as Record<symbol, unknown>)[Symbol.for("funker.client.network")]).toBe(network);
   });
 });
 

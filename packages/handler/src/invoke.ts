@@ -106,11 +106,10 @@ function pathKey(key: PropertyKey): string | number {
  */
 export function thrownToWire(thrown: unknown, exposeStacks: boolean): WireError {
   if (thrown instanceof FunkerError) {
-    if (errorCodeInfo[thrown.code].retry !== "always") return thrown.toWire(exposeStacks);
+    if (!errorCodeInfo[thrown.code].undelivered) return thrown.toWire(exposeStacks);
     // A function that lets the `unavailable` or `connection_failed` of one of
-    // its own calls escape must not tell its caller "not delivered, try
-    // anywhere": its own work has run. It becomes a handler_error, with the
-    // original as the cause.
+    // its own calls escape must not tell its caller "nothing ran": its own
+    // work has run. It becomes a handler_error, with the original as the cause.
     const wire: WireError = { code: "handler_error", name: thrown.remoteName ?? thrown.name, message: thrown.message };
     const cause = causeToWire(thrown, exposeStacks, 1);
     if (cause !== undefined) wire.cause = cause;

@@ -25,6 +25,13 @@ describe("error codes", () => {
     }
   });
 
+  it("undelivered only for codes where no replica took the call: the function cannot have run", () => {
+    expect(errorCodes.filter((code) => errorCodeInfo[code].undelivered)).toEqual(["unavailable", "connection_failed"]);
+    for (const code of errorCodes) {
+      if (errorCodeInfo[code].undelivered) expect(errorCodeInfo[code].mayHaveRun, code).toBe(false);
+    }
+  });
+
   it("'if-idempotent' only for codes where the function may have run (else it would be 'always')", () => {
     for (const code of errorCodes) {
       if (errorCodeInfo[code].retry === "if-idempotent") expect(errorCodeInfo[code].mayHaveRun, code).toBe(true);

@@ -40,6 +40,12 @@ export type RetryRule = "always" | "if-idempotent" | "never";
 export interface ErrorCodeInfo {
   /** One line for people: what happened. */
   readonly description: string;
+  /**
+   * Whether the code means that no replica took the call at all. A function
+   * that ran cannot pass such an error on to its own caller as it is (a call
+   * it made failed this way): its caller would read "nothing ran".
+   */
+  readonly undelivered: boolean;
   /** Whether the function may have run when a call fails with this code. */
   readonly mayHaveRun: boolean;
   readonly retry: RetryRule;
@@ -52,61 +58,73 @@ export interface ErrorCodeInfo {
 export const errorCodeInfo: Readonly<Record<ErrorCode, ErrorCodeInfo>> = {
   not_found: {
     description: "no function by that name is reachable, or the replica serves another function",
+    undelivered: false,
     mayHaveRun: false,
     retry: "never",
   },
   unavailable: {
     description: "every replica was busy or starting; the call was not delivered",
+    undelivered: true,
     mayHaveRun: false,
     retry: "always",
   },
   connection_failed: {
     description: "no connection could be made to deliver the call",
+    undelivered: true,
     mayHaveRun: false,
     retry: "always",
   },
   deadline_exceeded: {
     description: "the call's deadline passed before a reply arrived",
+    undelivered: false,
     mayHaveRun: true,
     retry: "never",
   },
   cancelled: {
     description: "the caller cancelled the call",
+    undelivered: false,
     mayHaveRun: true,
     retry: "never",
   },
   protocol_error: {
     description: "a peer sent bytes that do not follow the Funker protocol",
+    undelivered: false,
     mayHaveRun: true,
     retry: "never",
   },
   payload_too_large: {
     description: "the arguments or the result exceed the size limit",
+    undelivered: false,
     mayHaveRun: false,
     retry: "never",
   },
   bad_arguments: {
     description: "the arguments are not valid JSON or do not match the function's schema",
+    undelivered: false,
     mayHaveRun: false,
     retry: "never",
   },
   unauthenticated: {
     description: "the call's credentials are missing or wrong",
+    undelivered: false,
     mayHaveRun: false,
     retry: "never",
   },
   handler_error: {
     description: "the function threw or rejected",
+    undelivered: false,
     mayHaveRun: true,
     retry: "never",
   },
   handler_crashed: {
     description: "the replica died or went silent during the call",
+    undelivered: false,
     mayHaveRun: true,
     retry: "if-idempotent",
   },
   internal: {
     description: "an unexpected failure inside Funker",
+    undelivered: false,
     mayHaveRun: true,
     retry: "never",
   },

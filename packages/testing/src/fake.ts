@@ -1,9 +1,9 @@
 import type { FunctionMap as ClientFunctionMap } from "@funker/client";
-import type { InterceptedCall } from "@funker/client/internal";
-import { installInterceptor } from "@funker/client/internal";
+import { installNetwork } from "@funker/client/internal";
+import type { AttemptOutcome, AttemptRequest, CallEnd } from "@funker/client/internal";
 import type { CallInfo } from "@funker/handler";
 import { thrownToWire } from "@funker/handler/internal";
-import { FunkerError, decodeJson, encodeJson } from "@funker/protocol";
+import { FrameDecoder, FunkerError, decodeJson, encodeJson } from "@funker/protocol";
 import type { ErrorCode } from "@funker/protocol";
 
 /** The map of an untyped fake: any name, any arguments. */
@@ -37,29 +37,23 @@ export interface RecordedCall {
   outcome: { ok: true; value: unknown } | { ok: false; error: FunkerError } | undefined;
 }
 
-/** A scripted behaviour for the next calls of one function. */
+/** A scripted behaviour for the next attempts of one function. */
 type Script =
   | { kind: "fail"; error: () => FunkerError; remaining: number }
   | { kind: "busy"; remaining: number }
   | { kind: "slow"; delayMs: number; remaining: number }
   | { kind: "crash"; remaining: number };
 
-export interface FakeFunctionsOptions {
-  /**
-   * Back-off between busy answers, in ms, as the real client's first
-   * back-off ceiling. Default 5. Waits use `setTimeout`, so fake timers
-   * (vitest, jest, @sinonjs) control them.
-   */
-  busyBackoffMs?: number;
-}
-
 /**
  * Functions in memory, standing in for the network: while installed, every
  * `call` of `@funker/client` (the default client and every client made by
- * `createClient`) reaches these implementations instead of a socket. Calls are
- * recorded for assertions; failures, busy replicas, slowness and crashes can
- * be scripted. Call `restore()` (or let `using` do it) to put the real client
- * back.
+ * `createClient`) reaches these implementations instead of a socket. The
+ * client runs as it does over the network (it checks and encodes the call,
+ * picks a replica, backs off and retries by its own rules); only the last
+ * step, one attempt on one replica, is answered here, by a single fake
+ * replica per function. Calls are recorded for assertions; failures, busy
+ * replicas, slowness and crashes can be scripted. Call `restore()` (or let
+ * `using` do it) to put the real network back.
  */
 export interface FakeFunctions<Functions extends FunctionMap<Functions> = UntypedFunctions> extends Disposable {
   /** Every call, in the order they were made. */
@@ -69,22 +63,48 @@ export interface FakeFunctions<Functions extends FunctionMap<Functions> = Untype
   /** Replaces (or adds) one function's implementation. */
   set<Name extends keyof Functions & string>(name: Name, implementation: FakeImplementations<Functions>[Name]): this;
   /**
-   * The next `times` calls (default 1) fail with `error`: an `ErrorCode`
-   * (with a made-up message) or a `FunkerError` of your own. Codes that a
-   * function sends (`handler_error`, `bad_arguments`, …) arrive as the real
-   * client would deliver them: remote, with `mayHaveRun` as the code says.
+   * The next `times` attempts (default 1) fail with `error`: an `ErrorCode`
+   * (with a made-up message) or a `FunkerError` of your own, which the
+   * client then treats as it would from the network: codes that a function
+   * sends (`handler_error`, `bad_arguments`, …) arrive `remote`, and a code
+   * the client retries (`unavailable`, `connection_failed`, or
+   * `handler_crashed` for an idempotent call) is retried.
    */
   fail(name: keyof Functions & string, error: ErrorCode | FunkerError, options?: { times?: number; message?: string }): this;
-  /** The next `times` attempts find every replica busy; the fake backs off and tries again, as the real client does, until the deadline. */
+  /** The next `times` attempts find the replica busy: the client backs off and tries again, as over the network, until the deadline. */
   busy(name: keyof Functions & string, times: number): this;
   /** The next `times` calls (default 1) take `delayMs` before the function runs; the deadline and the caller's signal apply. */
   slow(name: keyof Functions & string, delayMs: number, options?: { times?: number }): this;
-  /** The next `times` calls (default 1) lose their replica mid-call: `handler_crashed`, or a retry when the call is idempotent. */
+  /** The next `times` attempts (default 1) lose their replica mid-call: `handler_crashed`, which the client retries when the call is idempotent. */
   crash(name: keyof Functions & string, options?: { times?: number }): this;
   /** Forgets recorded calls and scripted behaviours. */
   reset(): void;
-  /** Puts the real client back. Safe to call twice. */
+  /** Puts the real network back. Safe to call twice. */
   restore(): void;
+}
+
+/** What a fake replica reads from an attempt: the call as a handler would decode it. */
+interface DecodedCall {
+  readonly args: unknown;
+  readonly deadline: number;
+  readonly metadata: Readonly<Record<string, string>>;
+  readonly traceparent: string | undefined;
+  readonly tracestate: string | undefined;
+}
+
+function decodeAttempt(request: AttemptRequest): DecodedCall {
+  if (request.protocol === "legacy") {
+    return { args: decodeJson(request.bytes), deadline: request.deadline, metadata: {}, traceparent: undefined, tracestate: undefined };
+  }
+  const [frame] = new FrameDecoder().push(request.bytes);
+  if (frame?.type !== "call") throw new Error("the client sent something other than a call frame");
+  return {
+    args: decodeJson(frame.body),
+    deadline: frame.deadline,
+    metadata: Object.freeze({ ...(frame.metadata ?? {}) }),
+    traceparent: frame.traceparent,
+    tracestate: frame.tracestate,
+  };
 }
 
 /**
@@ -98,15 +118,14 @@ export interface FakeFunctions<Functions extends FunctionMap<Functions> = Untype
  */
 export function fakeFunctions<Functions extends FunctionMap<Functions> = UntypedFunctions>(
   implementations: FakeImplementations<Functions>,
-  options: FakeFunctionsOptions = {},
 ): FakeFunctions<Functions> {
   const functions = new Map<string, FakeImplementation<never, unknown>>(
     Object.entries(implementations).filter((entry): entry is [string, FakeImplementation<never, unknown>] => typeof entry[1] === "function"),
   );
   const scripts = new Map<string, Script[]>();
   const calls: RecordedCall[] = [];
-  const busyBackoffMs = options.busyBackoffMs ?? 5;
-  let callCounter = 0;
+  /** The record of each call in flight, by call id: a call's attempts share it. */
+  const inFlight = new Map<string, { record: RecordedCall; decoded: DecodedCall }>();
 
   function script(name: string, entry: Script): void {
     const list = scripts.get(name) ?? [];
@@ -124,63 +143,77 @@ export function fakeFunctions<Functions extends FunctionMap<Functions> = Untyped
     return first;
   }
 
-  async function answer(intercepted: InterceptedCall): Promise<unknown> {
-    const record: RecordedCall = {
-      name: intercepted.name,
-      // A JSON round trip: what the real function would have received.
-      args: decodeJson(encodeJson(intercepted.args, "arguments")),
-      metadata: Object.freeze({ ...(intercepted.options.metadata ?? {}) }),
-      deadline: intercepted.deadline,
-      idempotent: intercepted.options.idempotent,
-      protocol: intercepted.options.protocol,
-      traceparent: intercepted.options.traceparent,
-      deliveries: 0,
-      outcome: undefined,
-    };
-    calls.push(record);
+  /** The call's record, made when the client first shows it (an attempt, or its end before any). */
+  function recordOf(request: AttemptRequest): { record: RecordedCall; decoded: DecodedCall } {
+    let entry = inFlight.get(request.id);
+    if (entry === undefined) {
+      const decoded = decodeAttempt(request);
+      const record: RecordedCall = {
+        name: request.name,
+        args: decoded.args,
+        metadata: decoded.metadata,
+        deadline: decoded.deadline,
+        idempotent: request.idempotent,
+        protocol: request.protocol,
+        traceparent: decoded.traceparent,
+        deliveries: 0,
+        outcome: undefined,
+      };
+      calls.push(record);
+      entry = { record, decoded };
+      inFlight.set(request.id, entry);
+    }
+    return entry;
+  }
+
+  async function attempt(request: AttemptRequest): Promise<AttemptOutcome> {
+    const { name } = request;
+    const { record, decoded } = recordOf(request);
+    const implementation = functions.get(name);
+    if (implementation === undefined) {
+      // The function was removed between the look-up and the attempt.
+      return { ok: false, addressDead: false, error: new FunkerError("not_found", `no function named "${name}" is reachable`, { mayHaveRun: false }) };
+    }
+    const behaviour = nextScript(name);
+    if (behaviour?.kind === "busy") {
+      return { ok: false, addressDead: false, error: new FunkerError("unavailable", `the replica of "${name}" is busy (fake)`, { mayHaveRun: false, remote: true }) };
+    }
+    if (behaviour?.kind === "fail") {
+      const error = behaviour.error();
+      if (error.mayHaveRun) record.deliveries += 1;
+      return { ok: false, addressDead: false, error };
+    }
+    record.deliveries += 1;
+    if (behaviour?.kind === "crash") {
+      return { ok: false, addressDead: false, error: new FunkerError("handler_crashed", `the replica of "${name}" died during the call (fake)`, { mayHaveRun: true }) };
+    }
+    const controller = new AbortController();
+    const stop = linkDeadlineAndSignal(controller, decoded.deadline, request.signal);
     try {
-      const value = await run(intercepted, record);
-      record.outcome = { ok: true, value };
-      return value;
-    } catch (thrown) {
-      const error = FunkerError.from(thrown);
-      record.outcome = { ok: false, error };
-      throw error;
+      if (behaviour?.kind === "slow") await Promise.race([delay(behaviour.delayMs), abortedPromise(controller.signal)]);
+      const value = await Promise.race([run(implementation, request, decoded, controller.signal), abortedPromise(controller.signal)]);
+      return { ok: true, value };
+    } catch (error) {
+      return { ok: false, addressDead: false, error: FunkerError.from(error) };
+    } finally {
+      stop();
     }
   }
 
-  async function run(intercepted: InterceptedCall, record: RecordedCall): Promise<unknown> {
-    const { name } = intercepted;
-    const signal = intercepted.options.signal;
-    const deliveriesAllowed = intercepted.options.idempotent ? Math.max(1, intercepted.options.retry.maxAttempts) : 1;
-    let backoffCeiling = busyBackoffMs;
-    for (;;) {
-      const implementation = functions.get(name);
-      if (implementation === undefined) {
-        throw new FunkerError("not_found", `no function named "${name}" is reachable`, { mayHaveRun: false });
-      }
-      const behaviour = nextScript(name);
-      if (behaviour?.kind === "busy") {
-        await wait(Math.random() * backoffCeiling, intercepted.deadline, signal, false);
-        backoffCeiling = Math.min(backoffCeiling * 2, 1_000);
-        continue;
-      }
-      if (behaviour?.kind === "fail") {
-        const error = behaviour.error();
-        if (error.mayHaveRun) record.deliveries += 1;
-        throw error;
-      }
-      record.deliveries += 1;
-      if (behaviour?.kind === "crash") {
-        if (record.deliveries < deliveriesAllowed) continue;
-        throw new FunkerError("handler_crashed", `the replica of "${name}" died during the call`, { mayHaveRun: true });
-      }
-      if (behaviour?.kind === "slow") await wait(behaviour.delayMs, intercepted.deadline, signal, true);
-      return invoke(implementation, intercepted, record, (callCounter += 1));
-    }
+  function callEnded(request: AttemptRequest, end: CallEnd): void {
+    const { record } = recordOf(request);
+    inFlight.delete(request.id);
+    record.outcome = end.ok ? { ok: true, value: end.value } : { ok: false, error: end.error };
   }
 
-  const restoreInterceptor = installInterceptor(answer);
+  const restoreNetwork = installNetwork({
+    names: {
+      // A fake knows its functions: an unknown name is final, with no grace to wait out.
+      lookUp: async (name) => (functions.has(name) ? { kind: "found", hosts: [`fake-${name}`] } : { kind: "not_found", final: true }),
+    },
+    transport: { attempt: (_address, request) => attempt(request), hasIdle: () => false, close: () => undefined },
+    callEnded,
+  });
   let restored = false;
 
   const fake: FakeFunctions<Functions> = {
@@ -218,7 +251,7 @@ export function fakeFunctions<Functions extends FunctionMap<Functions> = Untyped
     restore() {
       if (restored) return;
       restored = true;
-      restoreInterceptor();
+      restoreNetwork();
     },
     [Symbol.dispose]() {
       fake.restore();
@@ -232,44 +265,31 @@ function isRemoteCode(code: ErrorCode): boolean {
   return code === "handler_error" || code === "bad_arguments" || code === "unauthenticated" || code === "payload_too_large";
 }
 
-/** Runs the implementation as the handler would: deadline, signal, errors and result through the wire format. */
-async function invoke(
-  implementation: FakeImplementation<never, unknown>,
-  intercepted: InterceptedCall,
-  record: RecordedCall,
-  sequence: number,
-): Promise<unknown> {
-  const controller = new AbortController();
-  const stop = linkDeadlineAndSignal(controller, intercepted.deadline, intercepted.options.signal);
+/** Runs the implementation as the handler would: its result and what it throws go through the wire format. */
+async function run(implementation: FakeImplementation<never, unknown>, request: AttemptRequest, decoded: DecodedCall, signal: AbortSignal): Promise<unknown> {
   const context: CallInfo = {
-    signal: controller.signal,
-    deadline: intercepted.deadline,
-    remainingMs: () => Math.max(0, intercepted.deadline - Date.now()),
-    id: `fake-${sequence}`,
-    functionName: intercepted.name,
-    protocol: intercepted.options.protocol,
-    traceparent: intercepted.options.traceparent,
-    tracestate: intercepted.options.tracestate,
-    metadata: record.metadata,
+    signal,
+    deadline: decoded.deadline,
+    remainingMs: () => Math.max(0, decoded.deadline - Date.now()),
+    id: request.id,
+    functionName: request.name,
+    protocol: request.protocol,
+    traceparent: decoded.traceparent,
+    tracestate: decoded.tracestate,
+    metadata: decoded.metadata,
   };
   try {
-    const outcome = Promise.resolve()
-      .then(() => implementation(decodeJson(encodeJson(record.args)) as never, context))
-      .then(
-        (value) => decodeJson(encodeJson(value, "result")),
-        (thrown: unknown) => {
-          // As over the wire: the handler's account of what was thrown, and
-          // the function ran (the handler had accepted the call).
-          throw FunkerError.fromWire(thrownToWire(thrown, false), { mayHaveRun: true });
-        },
-      );
-    return await Promise.race([outcome, abortedPromise(controller.signal)]);
-  } finally {
-    stop();
+    // A JSON round trip: what the real function would have received.
+    const value = await implementation(decodeJson(encodeJson(decoded.args)) as never, context);
+    return decodeJson(encodeJson(value, "result"));
+  } catch (thrown) {
+    // As over the wire: the handler's account of what was thrown, and the
+    // function ran (the handler had accepted the call).
+    throw FunkerError.fromWire(thrownToWire(thrown, false), { mayHaveRun: true });
   }
 }
 
-/** Aborts `controller` at the deadline or when the caller's signal fires. */
+/** Aborts `controller` at the deadline or when the caller's signal fires, as a handler's call is. */
 function linkDeadlineAndSignal(controller: AbortController, deadline: number, signal: AbortSignal | undefined): () => void {
   const timer = setTimeout(
     () => controller.abort(new FunkerError("deadline_exceeded", "the call's deadline passed", { mayHaveRun: true })),
@@ -291,30 +311,7 @@ function abortedPromise(signal: AbortSignal): Promise<never> {
   });
 }
 
-/** Waits `delayMs`, failing at the deadline or on abort, as a real call would. */
-function wait(delayMs: number, deadline: number, signal: AbortSignal | undefined, delivered: boolean): Promise<void> {
-  const controller = new AbortController();
-  return new Promise<void>((resolve, reject) => {
-    const remaining = deadline - Date.now();
-    const stop = linkDeadlineAndSignal(controller, deadline, signal);
-    const onAbort = () => {
-      if (timer !== undefined) clearTimeout(timer);
-      stop();
-      const reason = controller.signal.reason as FunkerError;
-      // Before delivery nothing ran: the same codes, but mayHaveRun false.
-      reject(delivered ? reason : new FunkerError(reason.code, reason.message, { mayHaveRun: false }));
-    };
-    // A wait that reaches past the deadline is ended by the deadline alone:
-    // two timers due at nearly the same moment may fire in either order.
-    const timer =
-      delayMs >= remaining
-        ? undefined
-        : setTimeout(() => {
-            controller.signal.removeEventListener("abort", onAbort);
-            stop();
-            resolve();
-          }, Math.max(0, delayMs));
-    controller.signal.addEventListener("abort", onAbort, { once: true });
-    if (controller.signal.aborted) onAbort();
-  });
+/** A wait through `setTimeout`, so that fake timers (vitest, jest, @sinonjs) control it. */
+function delay(ms: number): Promise<void> {
+  return new Promise((resolve) => setTimeout(resolve, ms));
 }

@@ -1,7 +1,6 @@
 export { fakeFunctions } from "./fake.js";
 export type {
   FakeFunctions,
-  FakeFunctionsOptions,
   FakeImplementation,
   FakeImplementations,
   FunctionMap,

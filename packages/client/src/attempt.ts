@@ -1,0 +1,46 @@
+import type { FunkerError } from "@funker/protocol";
+import type { Address } from "./discovery.js";
+import type { CallProtocol } from "./options.js";
+
+/** One attempt of a call, already encoded: the same bytes for every attempt. */
+export interface AttemptRequest {
+  readonly name: string;
+  readonly id: string;
+  readonly protocol: CallProtocol;
+  /** The encoded call frame (framed) or request body (legacy). */
+  readonly bytes: Uint8Array;
+  /** Epoch ms. */
+  readonly deadline: number;
+  /** 0 when the handler sends no heartbeats. */
+  readonly heartbeatIntervalMs: number;
+  readonly signal: AbortSignal | undefined;
+  /** How long a new connection may take to be established before the address counts as unreachable. */
+  readonly connectTimeoutMs: number;
+  /** What the caller declared; not on the wire, but a transport that records calls (fakes) reports it. */
+  readonly idempotent: boolean;
+}
+
+/**
+ * How one attempt ended. `addressDead`: nothing answers at that address now
+ * (refused, unreachable, the connection dropped before acceptance), so the
+ * retry loop skips it for a while.
+ */
+export type AttemptOutcome =
+  | { readonly ok: true; readonly value: unknown }
+  | { readonly ok: false; readonly error: FunkerError; readonly addressDead: boolean };
+
+/**
+ * Where a client's attempts go: one attempt of a call to one replica's
+ * address. The network's transport is the default; `@funker/testing`'s fakes
+ * are another, installed under every client (`installNetwork` in `./internal`), so that the
+ * client's own picking, back-off and retry run over fakes as over sockets.
+ * An attempt never rejects: every failure is an outcome, and it ends by the
+ * request's deadline and signal.
+ */
+export interface AttemptTransport {
+  attempt(address: Address, request: AttemptRequest): Promise<AttemptOutcome>;
+  /** Whether an idle kept connection to the address is ready: the picker prefers such a replica. */
+  hasIdle(addressKey: string): boolean;
+  /** Releases what the transport keeps (idle connections). */
+  close(): void;
+}
