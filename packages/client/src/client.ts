@@ -7,6 +7,7 @@ import {
   encodeLegacyRequest,
 } from "@funker/protocol";
 import { resolveMaxPayloadBytes } from "@funker/protocol/internal";
+import { timerDelay } from "@funker/node-utils";
 import type { CallHeader } from "@funker/protocol";
 import type { AttemptOutcome, AttemptRequest, AttemptTransport } from "./attempt.js";
 import { Discovery, DnsNameSource, endpointTableFrom, parseAddress, parseEndpoints, systemDnsResolver } from "./discovery.js";
@@ -87,7 +88,7 @@ function waitFor<T>(promise: Promise<T> | undefined, delayMs: number, deadline: 
     const onAbort = (): void => settle({ kind: "aborted" });
     const timer = setTimeout(
       () => settle(deadlineFirst ? { kind: "deadline" } : { kind: "value", value: undefined as T }),
-      Math.min(Math.max(0, deadlineFirst ? remaining : delayMs), 2_147_483_647),
+      timerDelay(deadlineFirst ? remaining : delayMs),
     );
     signal?.addEventListener("abort", onAbort, { once: true });
     promise?.then((value) => settle({ kind: "value", value }));

@@ -11,7 +11,7 @@ import {
   encodeCancel,
 } from "@funker/protocol";
 import type { Frame } from "@funker/protocol";
-import { Alarm } from "./alarm.js";
+import { Alarm, TCP_KEEPALIVE_DELAY_MS, timerDelay } from "@funker/node-utils";
 import type { AttemptOutcome, AttemptRequest } from "./attempt.js";
 import type { Address } from "./discovery.js";
 import { failureFromSocketError } from "./socket-errors.js";
@@ -28,12 +28,6 @@ function connectTimedOut(address: Address, request: AttemptRequest): FunkerError
     data: { address: address.key },
   });
 }
-
-/** A timer longer than this overflows Node's 32-bit timer and fires at once. */
-const LONGEST_TIMER_MS = 2_147_483_647;
-
-/** TCP keepalive probe delay: Swarm overlay networks silently drop connections idle for longer than a few minutes. */
-const TCP_KEEPALIVE_DELAY_MS = 30_000;
 
 /**
  * Marks an error raised after the call was written as one that may have run:
@@ -434,7 +428,7 @@ export function runLegacy(address: Address, request: AttemptRequest, maxPayloadB
       }
       const remaining = request.deadline - now;
       if (remaining > 0) {
-        timer = setTimeout(onTimer, Math.min(connected ? remaining : Math.min(remaining, connectBy - now), LONGEST_TIMER_MS));
+        timer = setTimeout(onTimer, timerDelay(connected ? remaining : Math.min(remaining, connectBy - now)));
         return;
       }
       fail(
@@ -476,7 +470,7 @@ export function runLegacy(address: Address, request: AttemptRequest, maxPayloadB
       }
     });
     request.signal?.addEventListener("abort", onAbort);
-    timer = setTimeout(onTimer, Math.min(Math.max(0, Math.min(request.deadline, connectBy) - Date.now()), LONGEST_TIMER_MS));
+    timer = setTimeout(onTimer, timerDelay(Math.min(request.deadline, connectBy) - Date.now()));
     socket.end(request.bytes);
   });
 }

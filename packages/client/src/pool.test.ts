@@ -1,4 +1,3 @@
-import { readFileSync } from "node:fs";
 import type { Socket } from "node:net";
 import { describe, expect, test } from "vitest";
 import { encodeError, encodeResult } from "@funker/protocol";
@@ -8,6 +7,7 @@ import { startFramedServer } from "./test-support/servers.js";
 import type { FramedPeer } from "./test-support/servers.js";
 import { activeResources } from "./test-support/leaks.js";
 import { rejectionOf, useCleanup } from "./test-support/harness.js";
+import { keepaliveTimerOn } from "@funker/test-utils";
 
 const { track } = useCleanup();
 
@@ -237,18 +237,3 @@ describe("kept connections", () => {
     expect(server.accepted).toBe(2);
   });
 });
-
-/**
- * Whether the kernel runs the keepalive timer of our socket bound to
- * 127.0.0.1:`localPort`: an idle socket with SO_KEEPALIVE shows timer type 2
- * in /proc/net/tcp ("tr" of "tr:tm->when"); without it, none.
- */
-function keepaliveTimerOn(localPort: number): boolean {
-  const local = `0100007F:${localPort.toString(16).toUpperCase().padStart(4, "0")}`;
-  const line = readFileSync("/proc/net/tcp", "utf8")
-    .split("\n")
-    .map((text) => text.trim().split(/\s+/))
-    .find((fields) => fields[1] === local);
-  if (line === undefined) throw new Error(`no socket on ${local} in /proc/net/tcp`);
-  return (line[5] ?? "").startsWith("02:");
-}

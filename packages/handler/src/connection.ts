@@ -12,7 +12,7 @@ import {
 } from "@funker/protocol";
 import { checkPayloadSize, encodeResultBody, encodeUtf8, stringifyJson } from "@funker/protocol/internal";
 import type { CallFrame, Frame, WireError, WireMode } from "@funker/protocol";
-import { Alarm } from "./alarm.js";
+import { Alarm, TCP_KEEPALIVE_DELAY_MS } from "@funker/node-utils";
 import type { CallDescription } from "./context.js";
 import { CallControl, noMetadata } from "./context.js";
 import type { AnyHandlerFunction } from "./invoke.js";
@@ -26,8 +26,6 @@ import type { ResolvedOptions } from "./options.js";
  * reset that can destroy the reply in flight.
  */
 const LINGER_MS = 1_000;
-/** TCP keepalive of a quiet call's connection: the Go caller's 30 s, which outlives Swarm's overlay idle drops. */
-const KEEPALIVE_DELAY_MS = 30_000;
 
 /** How long a caller refused as busy has to send its first bytes, so that it is answered in its own protocol. */
 const BUSY_READ_MS = 1_000;
@@ -351,7 +349,7 @@ export class Connection {
     // connection used for one quick call spends no system calls on it.
     if (heartbeatIntervalMs === 0 && options.mode === "reuse" && !this.keepAliveOn) {
       this.keepAliveOn = true;
-      this.socket.setKeepAlive(true, KEEPALIVE_DELAY_MS);
+      this.socket.setKeepAlive(true, TCP_KEEPALIVE_DELAY_MS);
     }
     if (description.protocol === "framed" && options.name !== undefined && description.functionName !== options.name) {
       const error = new FunkerError("not_found", `this replica serves "${options.name}", not "${description.functionName ?? ""}"`);

@@ -1,7 +1,6 @@
 import { spawn } from "node:child_process";
 import type { ChildProcess } from "node:child_process";
 import { existsSync } from "node:fs";
-import { createServer } from "node:net";
 import { once } from "node:events";
 import { createInterface } from "node:readline";
 import { fileURLToPath } from "node:url";
@@ -82,16 +81,7 @@ export function runNode(script: string, args: string[] = [], env: Record<string,
   return new Child(child);
 }
 
-/** A port that was free a moment ago, for programs that cannot report the port they bound. */
-export async function freePort(): Promise<number> {
-  const server = createServer();
-  server.listen(0, "127.0.0.1");
-  await once(server, "listening");
-  const address = server.address();
-  server.close();
-  if (address === null || typeof address === "string") throw new Error("no port");
-  return address.port;
-}
+export { freePort } from "@funker/node-utils";
 
 /** Runs a program to its end and returns its exit code and output. */
 export async function runToEnd(command: string, args: string[]): Promise<{ code: number | null; stdout: string; stderr: string }> {

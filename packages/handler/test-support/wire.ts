@@ -1,4 +1,3 @@
-import { readFileSync } from "node:fs";
 import { connect } from "node:net";
 import type { Socket } from "node:net";
 import { once } from "node:events";
@@ -174,17 +173,4 @@ export function deferred<Value = void>(): { promise: Promise<Value>; resolve: (v
   return { promise, resolve };
 }
 
-/**
- * Whether the kernel runs the keepalive timer of the handler's end of a
- * loopback connection (server port → the caller's port): an idle socket with
- * SO_KEEPALIVE shows timer type 2 in /proc/net/tcp ("tr" of "tr:tm->when").
- */
-export function keepaliveTimerOn(serverPort: number, callerPort: number): boolean {
-  const hex = (port: number): string => `0100007F:${port.toString(16).toUpperCase().padStart(4, "0")}`;
-  const line = readFileSync("/proc/net/tcp", "utf8")
-    .split("\n")
-    .map((text) => text.trim().split(/\s+/))
-    .find((fields) => fields[1] === hex(serverPort) && fields[2] === hex(callerPort));
-  if (line === undefined) throw new Error(`no socket ${hex(serverPort)} → ${hex(callerPort)} in /proc/net/tcp`);
-  return (line[5] ?? "").startsWith("02:");
-}
+export { keepaliveTimerOn } from "@funker/test-utils";

@@ -1,12 +1,11 @@
 import { spawn } from "node:child_process";
 import type { ChildProcess } from "node:child_process";
 import { once } from "node:events";
-import { createServer } from "node:net";
-import type { AddressInfo } from "node:net";
 import { createInterface } from "node:readline";
 import { createClient } from "@funker/client";
 import type { CallOptions, Client, ClientOptions } from "@funker/client";
 import { handler } from "@funker/handler";
+import { freePort as freeLoopbackPort } from "@funker/node-utils";
 import type { FunctionServer, HandlerOptions } from "@funker/handler";
 
 /** Options of `startFunction`. */
@@ -188,12 +187,6 @@ async function startChildren<Args, Result>(modulePath: string, options: StartFun
  * restarts (its callers know it by address), so the port is chosen here
  * rather than by the replica binding port 0.
  */
-export async function freePort(): Promise<number> {
-  const server = createServer();
-  server.listen(0, "127.0.0.1");
-  await once(server, "listening");
-  const { port } = server.address() as AddressInfo;
-  server.close();
-  await once(server, "close");
-  return port;
+export function freePort(): Promise<number> {
+  return freeLoopbackPort();
 }

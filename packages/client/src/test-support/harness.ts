@@ -2,7 +2,6 @@ import { spawn } from "node:child_process";
 import type { ChildProcess } from "node:child_process";
 import diagnosticsChannel from "node:diagnostics_channel";
 import { once } from "node:events";
-import { createServer } from "node:net";
 import type { Socket } from "node:net";
 import { afterEach, beforeEach, expect } from "vitest";
 import { FunkerError } from "@funker/protocol";
@@ -127,13 +126,4 @@ export function countRefusals(port: number): { readonly count: number; stop(): v
 }
 
 /** A port on 127.0.0.1 where nothing listens (it was just freed). */
-export async function closedPort(): Promise<number> {
-  const server = createServer();
-  server.listen(0, "127.0.0.1");
-  await once(server, "listening");
-  const address = server.address();
-  server.close();
-  await once(server, "close");
-  if (address === null || typeof address === "string") throw new Error("not listening");
-  return address.port;
-}
+export { freePort as closedPort } from "@funker/node-utils";

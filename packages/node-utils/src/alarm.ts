@@ -1,9 +1,9 @@
-/** setTimeout's longest delay; a longer one fires at once. */
-const LONGEST_TIMER_MS = 2_147_483_647;
+import { LONGEST_TIMER_MS } from "./timers.js";
 
 /**
- * One timer for every time limit of a connection (deadline, heartbeat
- * silence, idle). Setting and clearing a timer per limit per call costs more
+ * One timer for every time limit of a connection (the handler's read,
+ * deadline, heartbeat, idle and linger limits; the client's deadline,
+ * heartbeat silence and idle limits). Setting and clearing a timer per limit per call costs more
  * than a small call's own work, so the alarm is re-armed only when a limit
  * earlier than the one it is set for is asked; otherwise it may fire early,
  * and its owner checks on each firing which limit is actually due and asks
