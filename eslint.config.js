@@ -1,4 +1,6 @@
 import js from "@eslint/js";
+import { createTypeScriptImportResolver } from "eslint-import-resolver-typescript";
+import { importX } from "eslint-plugin-import-x";
 import globals from "globals";
 import tseslint from "typescript-eslint";
 
@@ -12,6 +14,26 @@ export default tseslint.config(
       "@typescript-eslint/no-unused-vars": ["error", { argsIgnorePattern: "^_", varsIgnorePattern: "^_" }],
       "@typescript-eslint/consistent-type-imports": "error",
     },
+  },
+  {
+    // No import cycles between modules: a cycle ties two jobs into one, and
+    // its evaluation order is a trap. (The rule follows value imports; a
+    // cycle of `import type` alone does nothing at run time.) The resolver
+    // reads each package's exports map through the source condition, as
+    // the tests do.
+    files: ["**/*.ts"],
+    plugins: { "import-x": importX },
+    settings: {
+      "import-x/parsers": { "@typescript-eslint/parser": [".ts"] },
+      "import-x/resolver-next": [
+        createTypeScriptImportResolver({
+          project: ["packages/*/tsconfig.json", "examples/*/tsconfig.json", "bench/tsconfig.json", "docker/tsconfig.json"],
+          noWarnOnMultipleProjects: true,
+          conditionNames: ["@funker/source", "types", "import", "node", "default"],
+        }),
+      ],
+    },
+    rules: { "import-x/no-cycle": ["error", { ignoreExternal: true }] },
   },
   {
     // CommonJS files are 2017-style functions and fixtures, written as 2017 functions were: require() is their import.

@@ -15,50 +15,10 @@ import type { CallFrame, Frame, WireError, WireMode } from "@funker/protocol";
 import { Alarm, TCP_KEEPALIVE_DELAY_MS } from "@funker/node-utils";
 import type { CallDescription } from "./context.js";
 import { CallControl, noMetadata } from "./context.js";
-import type { AnyHandlerFunction } from "./invoke.js";
 import { invoke, thrownToWire, validateArguments } from "./invoke.js";
+import type { ConnectionHost } from "./host.js";
+import { LINGER_MS } from "./linger.js";
 import type { ResolvedOptions } from "./options.js";
-
-/**
- * After the reply, how long the caller has to close its side before the
- * socket is reset. A caller that is still sending (an oversized body) gets
- * its reply first: closing with unread bytes would make the kernel send a
- * reset that can destroy the reply in flight.
- */
-const LINGER_MS = 1_000;
-
-/** How long a caller refused as busy has to send its first bytes, so that it is answered in its own protocol. */
-const BUSY_READ_MS = 1_000;
-
-/** One line of the call log, and one update of the server's state. */
-export interface CallRecord {
-  id: string;
-  functionName: string | undefined;
-  protocol: WireMode | undefined;
-  durationMs: number;
-  /** Undefined for a successful call. */
-  error: WireError | undefined;
-  /** True when the call held a slot (it counts as served). */
-  served: boolean;
-}
-
-/**
- * What a connection needs from whoever accepted it. The listener (single-shot
- * or reuse mode), and later a process that receives an accepted socket from a
- * supervisor, each provide one; the connection logic stays the same.
- */
-export interface ConnectionHost {
-  readonly options: ResolvedOptions;
-  readonly fn: AnyHandlerFunction;
-  /** Takes a slot for a call; false when every slot is busy. */
-  tryStartCall(): boolean;
-  /** Gives back the slot taken by `tryStartCall`. */
-  endCall(): void;
-  /** Logs the call and updates the server's state. */
-  record(record: CallRecord): void;
-  /** Whether a framed caller may keep this connection for another call (reuse mode, not shutting down). */
-  mayKeepConnection(): boolean;
-}
 
 type Phase = "reading" | "calling" | "idle" | "closing";
 
@@ -527,48 +487,3 @@ function encodeResultValue(value: unknown, maxPayloadBytes: number): Uint8Array 
   return bytes;
 }
 
-/**
- * Answers a caller that arrived while every slot was busy: waits briefly for
- * its first bytes so that it is answered in its own protocol, sends
- * `unavailable` (the call did not run, so the caller may try another replica
- * at once) and closes.
- */
-export function answerBusy(socket: Socket, host: Pick<ConnectionHost, "record">): Promise<void> {
-  const acceptedAt = Date.now();
-  return new Promise((resolve) => {
-    let answered = false;
-    const error = new FunkerError("unavailable", "the replica is busy; try another replica").toWire();
-    const answer = (mode: WireMode | undefined, id: string): void => {
-      if (answered) return;
-      answered = true;
-      clearTimeout(timer);
-      host.record({ id, functionName: undefined, protocol: mode, durationMs: Date.now() - acceptedAt, error, served: false });
-      if (!socket.destroyed) socket.end(mode === "framed" ? encodeError(id, error, false, true) : encodeLegacyError(error));
-      // Drain what the caller still sends, so that closing does not reset the connection under the reply.
-      socket.resume();
-      const linger = setTimeout(() => socket.destroy(), LINGER_MS);
-      linger.unref();
-      socket.once("close", () => clearTimeout(linger));
-    };
-    const timer = setTimeout(() => answer(undefined, ""), BUSY_READ_MS);
-    socket.once("close", () => {
-      clearTimeout(timer);
-      resolve();
-    });
-    socket.on("error", () => undefined);
-    socket.once("data", (chunk: Buffer) => {
-      const mode = detectWireMode(chunk);
-      let id = "";
-      if (mode === "framed") {
-        try {
-          const first = new FrameDecoder({ expectPreface: true }).push(chunk)[0];
-          if (first?.type === "call") id = first.id;
-        } catch {
-          // Garbage after a NUL byte still gets the busy answer, without an id.
-        }
-      }
-      answer(mode, id);
-    });
-    socket.once("end", () => answer(undefined, ""));
-  });
-}

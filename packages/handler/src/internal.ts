@@ -4,7 +4,10 @@
  * change in any release; applications must not import it.
  */
 export { thrownToWire } from "./invoke.js";
-export { serveConnection, answerBusy } from "./connection.js";
-export type { CallRecord, Connection, ConnectionHost } from "./connection.js";
+export { serveConnection } from "./connection.js";
+export { answerBusy } from "./busy.js";
+export type { Connection } from "./connection.js";
+export type { CallRecord } from "./call-record.js";
+export type { ConnectionHost } from "./host.js";
 export { resolveOptions } from "./options.js";
 export type { ResolvedOptions } from "./options.js";

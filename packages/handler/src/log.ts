@@ -1,4 +1,4 @@
-import type { CallRecord } from "./connection.js";
+import type { CallRecord } from "./call-record.js";
 
 /** Where log lines go: a function receiving each line as an object (to route them to an application's logger). */
 export type LogSink = (line: Record<string, unknown>) => void;

@@ -1,6 +1,4 @@
-// json.ts builds FunkerErrors, and this module uses its encoder: a cycle, safe
-// because neither module uses the other before its functions are called.
-import { stringifyJson } from "./json.js";
+import { stringifyFaithfully } from "./json-faithful.js";
 
 /**
  * The closed set of error codes that Funker's handler and client share.
@@ -320,8 +318,7 @@ function causeFromWire(wire: WireErrorCause): Error {
  */
 function isJsonSafe(value: unknown): boolean {
   try {
-    stringifyJson(value);
-    return true;
+    return stringifyFaithfully(value) !== undefined;
   } catch {
     return false;
   }

@@ -1,29 +1,11 @@
 export { FunkerError, errorCodes, errorCodeInfo, isErrorCode } from "./errors.js";
 export type { ErrorCode, ErrorCodeInfo, RetryRule, WireError, WireErrorCause, FunkerErrorOptions } from "./errors.js";
 export { encodeJson, decodeJson } from "./json.js";
-export {
-  PROTOCOL_VERSION,
-  PREFACE,
-  FrameType,
-  FRAME_PREFIX_BYTES,
-  FrameDecoder,
-  encodeCall,
-  encodeResult,
-  encodeError,
-  encodeHeartbeat,
-  encodeCancel,
-} from "./framed.js";
-export type {
-  FrameTypeName,
-  CallHeader,
-  CallFrame,
-  ResultFrame,
-  ErrorFrame,
-  HeartbeatFrame,
-  CancelFrame,
-  Frame,
-  FrameDecoderOptions,
-} from "./framed.js";
+export { PROTOCOL_VERSION, PREFACE, FrameType, FRAME_PREFIX_BYTES } from "./frames.js";
+export { encodeCall, encodeResult, encodeError, encodeHeartbeat, encodeCancel } from "./encode.js";
+export { FrameDecoder } from "./decode.js";
+export type { FrameTypeName, CallHeader, CallFrame, ResultFrame, ErrorFrame, HeartbeatFrame, CancelFrame, Frame } from "./frames.js";
+export type { FrameDecoderOptions } from "./decode.js";
 export {
   LEGACY_ERROR_KEY,
   encodeLegacyRequest,

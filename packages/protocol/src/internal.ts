@@ -9,5 +9,6 @@
  */
 export { MAX_CAUSE_DEPTH, causeToWire, describeThrown, thrownName, thrownToWireError } from "./errors.js";
 export { decodeUtf8, encodeUtf8, parseJson, stringifyJson } from "./json.js";
-export { encodeResultBody, readWireError } from "./framed.js";
+export { encodeResultBody } from "./encode.js";
+export { readWireError } from "./wire-error.js";
 export { checkPayloadSize, resolveMaxPayloadBytes } from "./limits.js";

@@ -1,5 +1,6 @@
 import { FunkerError } from "./errors.js";
 import type { ErrorCode } from "./errors.js";
+import { LossyValue, stringifyFaithfully } from "./json-faithful.js";
 
 const utf8Encoder = new TextEncoder();
 // fatal: invalid UTF-8 is an error, never silently replaced by U+FFFD.
@@ -86,14 +87,12 @@ export function encodeJson(value: unknown, what = "value"): Uint8Array {
 /** `encodeJson` without the UTF-8 step. */
 export function stringifyJson(value: unknown, what = "value"): string {
   if (value === undefined) return "null";
-  // Values JSON carries as they are (the usual case) skip the replacer, which
-  // costs a call from C++ into JavaScript per key.
-  if (isPlainJson(value, 0)) return JSON.stringify(value);
   let text: string | undefined;
   try {
-    text = JSON.stringify(value, rejectLossyValues);
+    text = stringifyFaithfully(value);
   } catch (error) {
     if (error instanceof FunkerError) throw error;
+    if (error instanceof LossyValue) throw new FunkerError("bad_arguments", `cannot encode as JSON: ${error.message}, which JSON cannot carry`, { mayHaveRun: false });
     // TypeError: cycles; RangeError: nesting deeper than V8's stack.
     const reason =
       error instanceof RangeError
@@ -112,73 +111,6 @@ export function stringifyJson(value: unknown, what = "value"): string {
     });
   }
   return text;
-}
-
-/** Deeper values take the replacer's path, which also reports cycles. */
-const PLAIN_JSON_DEPTH = 64;
-
-/**
- * True when plain `JSON.stringify` gives exactly what the replacer would
- * accept: strings, booleans, null, finite numbers, and arrays and plain
- * objects (no `toJSON`) of those. Anything else, including whatever the
- * replacer refuses, answers false and goes through the replacer.
- */
-function isPlainJson(value: unknown, depth: number): boolean {
-  switch (typeof value) {
-    case "string":
-    case "boolean":
-    case "undefined":
-      return true;
-    case "number":
-      return Number.isFinite(value);
-    case "object": {
-      if (value === null) return true;
-      if (depth >= PLAIN_JSON_DEPTH) return false;
-      const prototype: unknown = Object.getPrototypeOf(value);
-      if (prototype === Array.prototype) {
-        const items = value as unknown[];
-        for (let index = 0; index < items.length; index += 1) {
-          if (!isPlainJson(items[index], depth + 1)) return false;
-        }
-        return true;
-      }
-      if (prototype !== Object.prototype && prototype !== null) return false;
-      const fields = value as Record<string, unknown>;
-      if (fields["toJSON"] !== undefined) return false;
-      for (const key in fields) {
-        if (!isPlainJson(fields[key], depth + 1)) return false;
-      }
-      return true;
-    }
-    default:
-      return false;
-  }
-}
-
-function rejectLossyValues(this: unknown, key: string, value: unknown): unknown {
-  switch (typeof value) {
-    case "function":
-    case "symbol":
-      throw lossyValue(key, `a ${typeof value}`);
-    case "bigint":
-      // Caught here rather than by JSON.stringify, whose TypeError does not say where the BigInt is.
-      throw lossyValue(key, "a BigInt");
-    case "number":
-      if (!Number.isFinite(value)) throw lossyValue(key, String(value));
-      return value;
-    case "object":
-      if (value instanceof Map || value instanceof Set) throw lossyValue(key, `a ${value.constructor.name}`);
-      return value;
-    default:
-      return value;
-  }
-}
-
-function lossyValue(key: string, what: string): FunkerError {
-  const where = key === "" ? "the top-level value" : `the value at key ${JSON.stringify(key)}`;
-  return new FunkerError("bad_arguments", `cannot encode as JSON: ${where} is ${what}, which JSON cannot carry`, {
-    mayHaveRun: false,
-  });
 }
 
 /**

@@ -1,7 +1,7 @@
 import { FunkerError, isErrorCode } from "./errors.js";
 import type { WireError } from "./errors.js";
 import { decodeJson, encodeJson } from "./json.js";
-import { encodeErrorBody, readWireError } from "./framed.js";
+import { encodeErrorBody, readWireError } from "./wire-error.js";
 import { DEFAULT_MAX_PAYLOAD_BYTES, checkPayloadSize, resolveMaxPayloadBytes } from "./limits.js";
 
 /**

@@ -1,4 +1,4 @@
-import { PREFACE } from "./framed.js";
+import { PREFACE } from "./frames.js";
 
 export type WireMode = "framed" | "legacy";
 
