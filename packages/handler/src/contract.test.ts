@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { callLogLine, ExitCode, expectedValue, isCallLine, LONGEST_TIMER_MS, parseDuration, parseLogLine, SETTINGS } from "@funker/handler/contract";
+import { callLogLine, ExitCode, expectedValue, isCallLine, isDurationTooLong, LONGEST_TIMER_MS, parseDuration, parseLogLine, SETTINGS } from "@funker/handler/contract";
 import * as handlerPackage from "@funker/handler";
 import { logCall, logProcess } from "./log.js";
 
@@ -42,6 +42,16 @@ describe("the duration grammar", () => {
     ["something else", { ms: 5 }],
   ])("refuses %s", (_what, value) => {
     expect(parseDuration(value)).toBeUndefined();
+  });
+
+  it("tells a duration that is too long from one that is not a duration", () => {
+    expect([isDurationTooLong("1000h"), isDurationTooLong(LONGEST_TIMER_MS + 1), isDurationTooLong("1h"), isDurationTooLong("soon"), isDurationTooLong(0)]).toEqual([
+      true,
+      true,
+      false,
+      false,
+      false,
+    ]);
   });
 
   it("is the one the package's main entry exports", () => {

@@ -147,6 +147,18 @@ const BARE_NUMBER = /^\d+(?:\.\d+)?$/;
  * Funker duration means "never" or "at once".
  */
 export function parseDuration(value: unknown): number | undefined {
+  const milliseconds = durationMilliseconds(value);
+  return milliseconds !== undefined && milliseconds >= 1 && milliseconds <= LONGEST_TIMER_MS ? milliseconds : undefined;
+}
+
+/** Whether `value` is written as a duration but is longer than Node's longest timer: for a message that says so. */
+export function isDurationTooLong(value: unknown): boolean {
+  const milliseconds = durationMilliseconds(value);
+  return milliseconds !== undefined && milliseconds > LONGEST_TIMER_MS;
+}
+
+/** The grammar alone: whole milliseconds, or undefined when `value` is not written as a duration. */
+function durationMilliseconds(value: unknown): number | undefined {
   let milliseconds: number;
   if (typeof value === "number") milliseconds = value;
   else if (typeof value !== "string") return undefined;
@@ -158,9 +170,7 @@ export function parseDuration(value: unknown): number | undefined {
       for (const [, amount, unit] of text.matchAll(DURATION_PART)) milliseconds += Number(amount) * (UNIT_MS[unit ?? ""] ?? Number.NaN);
     } else return undefined;
   }
-  if (!Number.isFinite(milliseconds)) return undefined;
-  const rounded = Math.round(milliseconds);
-  return rounded >= 1 && rounded <= LONGEST_TIMER_MS ? rounded : undefined;
+  return Number.isFinite(milliseconds) ? Math.round(milliseconds) : undefined;
 }
 
 /**
