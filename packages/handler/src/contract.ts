@@ -74,17 +74,23 @@ export type Setting = IntegerSetting | DurationSetting | BooleanSetting | Choice
  * variable, the kind with its range, and the default. The handler resolves
  * its options from this table, and `funker` checks funker.yml and sets
  * replicas' variables from it, so a new setting is one row here.
+ *
+ * Why the defaults (kept out of the literal, which ships in every function's bundle):
+ * - `host` 0.0.0.0: every interface, as in 2017.
+ * - `name` unset: any name is served; set, framed calls for another name get `not_found`.
+ * - `timeout` 60 s: long enough for most functions, short enough that a hung call frees the replica within a minute.
+ * - `concurrency` at most 10,000: a thousand-fold above a laptop's cores, and far below the open files a process may hold.
+ * - `readTimeout` 10 s: arguments of 8 MiB arrive in well under a second on any network; 10 s tolerates a congested one.
+ * - `idleTimeout` 60 s: below the idle timeouts that overlay networks and load balancers apply silently.
+ * - `gracePeriod` unset: the timeout, so that SIGTERM never cuts short a call that is within its time.
+ * - `exposeStacks` on: off when `NODE_ENV=production` (the handler reads that too).
  */
 export const SETTINGS = {
   port: { variable: "FUNKER_PORT", kind: "integer", min: 0, max: 65_535, default: 9999 },
-  /** Every interface, as in 2017. */
   host: { variable: "FUNKER_HOST", kind: "text", names: "a host name or address", default: "0.0.0.0" },
-  /** Framed calls for another name get `not_found`; unset, any name is served. */
   name: { variable: "FUNKER_FUNCTION", kind: "text", names: "a function name", maxLength: MAX_FUNCTION_NAME_LENGTH, default: undefined },
   mode: { variable: "FUNKER_MODE", kind: "choice", choices: ["single-shot", "reuse"], default: "single-shot", inFunkerYml: true },
-  /** Long enough for most functions, short enough that a hung call frees the replica within a minute. */
   timeout: { variable: "FUNKER_TIMEOUT", kind: "duration", default: 60_000, inFunkerYml: true },
-  /** A thousand-fold above a laptop's cores, and far below the open files a process may hold. */
   concurrency: { variable: "FUNKER_CONCURRENCY", kind: "integer", min: 1, max: 10_000, default: 1, inFunkerYml: true, reuseOnly: true },
   maxCalls: {
     variable: "FUNKER_MAX_CALLS",
@@ -95,14 +101,10 @@ export const SETTINGS = {
     inFunkerYml: true,
     reuseOnly: true,
   },
-  /** Arguments of 8 MiB arrive in well under a second on any network; 10 s tolerates a congested one. */
   readTimeout: { variable: "FUNKER_READ_TIMEOUT", kind: "duration", default: 10_000 },
-  /** Below the idle timeouts that overlay networks and load balancers apply silently. */
   idleTimeout: { variable: "FUNKER_IDLE_TIMEOUT", kind: "duration", default: 60_000 },
-  /** Default: the timeout, so that SIGTERM never cuts short a call that is within its time. */
   gracePeriod: { variable: "FUNKER_GRACE", kind: "duration", default: undefined },
   maxPayloadBytes: { variable: "FUNKER_MAX_PAYLOAD", kind: "integer", min: 1, max: MAX_PAYLOAD_BYTES_LIMIT, default: DEFAULT_MAX_PAYLOAD_BYTES },
-  /** Default: on, off when `NODE_ENV=production`. */
   exposeStacks: { variable: "FUNKER_EXPOSE_STACKS", kind: "boolean", default: true },
   log: { variable: "FUNKER_LOG", kind: "boolean", default: true },
   exit: { variable: "FUNKER_EXIT", kind: "boolean", default: true },

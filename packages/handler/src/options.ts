@@ -105,7 +105,7 @@ export function resolveOptions(options: HandlerOptions = {}, environment: Enviro
 
   return {
     port: integer(read("port"), SETTINGS.port) ?? SETTINGS.port.default,
-    host: text(read("host"), SETTINGS.host) ?? SETTINGS.host.default,
+    host: nonEmptyText(read("host"), SETTINGS.host) ?? SETTINGS.host.default,
     mode: (choice(read("mode"), SETTINGS.mode) as HandlerMode | undefined) ?? SETTINGS.mode.default,
     maxCalls: integer(read("maxCalls"), SETTINGS.maxCalls) ?? SETTINGS.maxCalls.default,
     concurrency: integer(read("concurrency"), SETTINGS.concurrency) ?? SETTINGS.concurrency.default,
@@ -117,7 +117,7 @@ export function resolveOptions(options: HandlerOptions = {}, environment: Enviro
     exposeStacks: boolean(read("exposeStacks"), SETTINGS.exposeStacks) ?? environment["NODE_ENV"] !== "production",
     log,
     exit: boolean(read("exit"), SETTINGS.exit) ?? SETTINGS.exit.default,
-    name: text(read("name"), SETTINGS.name) ?? SETTINGS.name.default,
+    name: nonEmptyText(read("name"), SETTINGS.name) ?? SETTINGS.name.default,
     schema,
   };
 }
@@ -160,7 +160,7 @@ function choice(setting: Setting, row: ChoiceSetting): string | undefined {
   return setting.value;
 }
 
-function text(setting: Setting, row: TextSetting): string | undefined {
+function nonEmptyText(setting: Setting, row: TextSetting): string | undefined {
   const value = setting.value;
   if (value === undefined) return undefined;
   if (typeof value !== "string" || value.length === 0 || (row.maxLength !== undefined && value.length > row.maxLength)) {

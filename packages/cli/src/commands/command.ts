@@ -5,11 +5,9 @@ import { parseDuration } from "@funker/handler/contract";
 import { findConfigFile, loadConfig } from "../config/funker-yml.js";
 import type { FunkerConfig } from "../config/funker-yml.js";
 import type { TextSink } from "../terminal.js";
+import { UsageError } from "../usage-error.js";
 
-/** A command line that cannot be understood; `funker` prints its message and exits with code 2. */
-export class UsageError extends Error {
-  override readonly name = "UsageError";
-}
+export { UsageError };
 
 /** What a command may use besides its arguments: where its output goes, and funker.yml. */
 export interface CommandContext {

@@ -1,9 +1,9 @@
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import { dirname, join, relative, resolve } from "node:path";
 import { isMap, parseDocument } from "yaml";
-import { UsageError } from "../commands/command.js";
 import { CONFIG_FILE_NAME, findConfigFile, functionNameProblem } from "../config/funker-yml.js";
 import { ExitCode } from "../exit-code.js";
+import { UsageError } from "../usage-error.js";
 import { packageVersion } from "../version.js";
 
 export interface NewCommand {
