@@ -15,7 +15,7 @@ import type { WireMode } from "@funker/protocol";
  *   the orchestrator starts a fresh replica;
  * - `"reuse"`: a long-lived process serving call after call.
  */
-export type HandlerMode = "single-shot" | "reuse";
+export type HandlerMode = (typeof SETTINGS)["mode"]["choices"][number];
 
 /** Node's timers hold at most 2^31-1 ms (about 24.8 days); a longer one fires at once. */
 export const LONGEST_TIMER_MS = 2_147_483_647;
