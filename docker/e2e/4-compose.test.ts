@@ -3,9 +3,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { afterAll, describe, expect, it } from "vitest";
-import { parseConfig } from "../../packages/cli/src/config.js";
-import { composeFile } from "../../packages/cli/src/docker/compose.js";
-import { runDocker } from "../../packages/cli/src/docker/run.js";
+import { parseConfig, composeFile, runDocker } from "../../packages/cli/src/internal.js";
 import { callerRun, images, report, runId, waitFor } from "./support.js";
 
 const repository = fileURLToPath(new URL("../..", import.meta.url));

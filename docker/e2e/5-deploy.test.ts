@@ -1,8 +1,7 @@
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { afterAll, describe, expect, it } from "vitest";
-import { parseConfig } from "../../packages/cli/src/config.js";
-import { deployFunctions, removeFunctions } from "../../packages/cli/src/docker/commands.js";
+import { parseConfig, deployFunctions, removeFunctions } from "../../packages/cli/src/internal.js";
 import { callerRun, docker, images, removeServices, report, runId } from "./support.js";
 
 const repository = fileURLToPath(new URL("../..", import.meta.url));

@@ -3,12 +3,8 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { parseConfig } from "../../packages/cli/src/config.js";
-import type { FunkerConfig } from "../../packages/cli/src/config.js";
-import { buildImages, deployFunctions, removeFunctions } from "../../packages/cli/src/docker/commands.js";
-import { bundleForImage, FUNCTION_BASE_IMAGE } from "../../packages/cli/src/docker/image.js";
-import { buildEnvironment } from "../../packages/cli/src/docker/run.js";
-import { volumeName } from "../../packages/cli/src/docker/service.js";
+import { parseConfig, buildImages, deployFunctions, removeFunctions, bundleForImage, FUNCTION_BASE_IMAGE, buildEnvironment, volumeName } from "../../packages/cli/src/internal.js";
+import type { FunkerConfig } from "../../packages/cli/src/internal.js";
 import { callerRun, docker, dockerResult, dockerRunOn, removeServices, report, runId, TEST_LABEL, waitFor, waitForReplicas } from "./support.js";
 
 const repository = fileURLToPath(new URL("../..", import.meta.url));

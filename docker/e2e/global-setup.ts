@@ -2,9 +2,7 @@ import { randomBytes } from "node:crypto";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import type { TestProject } from "vitest/node";
-import { parseConfig } from "../../packages/cli/src/config.js";
-import { buildImages } from "../../packages/cli/src/docker/commands.js";
-import { buildEnvironment } from "../../packages/cli/src/docker/run.js";
+import { parseConfig, buildImages, buildEnvironment } from "../../packages/cli/src/internal.js";
 import { buildSupportImages } from "../build-images.mjs";
 import { addJsDockerfile, docker, dockerResult, newRunId, removeAbandoned, removeLabelled, report, TEST_LABEL } from "./support.js";
 

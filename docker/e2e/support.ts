@@ -1,8 +1,8 @@
 import { readFileSync } from "node:fs";
 import { inject } from "vitest";
 import type { ProvidedContext } from "vitest";
-import { runDocker } from "../../packages/cli/src/docker/run.js";
-import type { DockerResult } from "../../packages/cli/src/docker/run.js";
+import { runDocker } from "../../packages/cli/src/internal.js";
+import type { DockerResult } from "../../packages/cli/src/internal.js";
 
 declare module "vitest" {
   export interface ProvidedContext {

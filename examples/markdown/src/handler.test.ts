@@ -7,7 +7,7 @@ import { fileURLToPath } from "node:url";
 import { call } from "@funker/client";
 import { freePort } from "@funker/testing";
 import { afterAll, describe, expect, it } from "vitest";
-import { bundleForImage } from "../../../packages/cli/src/docker/image.js";
+import { bundleForImage } from "../../../packages/cli/src/internal.js";
 
 const exampleRoot = fileURLToPath(new URL("..", import.meta.url));
 const work = mkdtempSync(join(tmpdir(), "funker-markdown-"));

@@ -1,15 +1,14 @@
-export { main, ExitCode } from "./main.js";
-export { loadConfig, parseConfig, findConfigFile, ConfigError, CONFIG_FILE_NAME } from "./config.js";
-export type { FunkerConfig, FunctionSpec, FunctionMode, EndpointMode, ScaleSpec, VolumeSpec, ConfigIssue, ConfigPosition } from "./config.js";
-export { runDev, DevExit } from "./dev.js";
-export type { DevOptions } from "./dev.js";
-export { formatEndpoints } from "./endpoints.js";
-export type { EndpointMap } from "./endpoints.js";
-export { readState, stateFilePath } from "./state.js";
-export type { DevState, FunctionStatus, ReplicaStatus, ReplicaState, ReplicaError } from "./state.js";
-export { parseKeyValueArguments, UsageError } from "./arguments.js";
-export { parseDuration } from "./duration.js";
-export { scaffoldFiles } from "./scaffold.js";
-export { bundleForImage } from "./docker/index.js";
+// The public API of @funker/cli, as its README documents it. Glue for
+// Funker's own packages (benchmarks, end-to-end tests) is in ./internal.
+export { main } from "./main.js";
+export { ExitCode } from "./exit-code.js";
+export { loadConfig, parseConfig, ConfigError } from "./config/funker-yml.js";
+export type { FunkerConfig, FunctionSpec, FunctionMode, EndpointMode, ScaleSpec, VolumeSpec, ConfigIssue, ConfigPosition } from "./config/funker-yml.js";
+export type { HandlerSettings } from "./config/handler-settings.js";
+export { runDev } from "./dev/runtime.js";
+export type { DevOptions } from "./dev/runtime.js";
+export { readState } from "./dev/state.js";
+export type { DevState, FunctionStatus, ReplicaStatus, ReplicaState, ReplicaError } from "./dev/state.js";
+export type { EndpointMap } from "./dev/endpoints.js";
+export { bundleForImage } from "./docker/image.js";
 export type { ImageBundleResult } from "./docker/image.js";
-export { HELP } from "./help.js";

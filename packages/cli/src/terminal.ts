@@ -1,5 +1,10 @@
 import type { Writable } from "node:stream";
 
+/** Anything lines of text can be written to: a stream, or a collector in tests. */
+export interface TextSink {
+  write(text: string): unknown;
+}
+
 /** Colours used for replica prefixes, in the order Compose cycles through them. */
 const PREFIX_COLOURS = [36, 33, 32, 35, 34, 96, 93, 92, 95, 94];
 
@@ -62,4 +67,15 @@ export class LineSplitter {
     if (this.pending !== "") this.onLine(this.pending);
     this.pending = "";
   }
+}
+
+/** Prints rows under headers on standard output, in columns as wide as their widest cell. */
+export function printTable(headers: readonly string[], rows: readonly (readonly string[])[]): void {
+  const widths = headers.map((header, column) => Math.max(header.length, ...rows.map((row) => (row[column] ?? "").length)));
+  const format = (cells: readonly string[]): string =>
+    cells
+      .map((cell, column) => (column === cells.length - 1 ? cell : cell.padEnd(widths[column] ?? 0)))
+      .join("  ")
+      .trimEnd();
+  process.stdout.write(`${[format(headers), ...rows.map(format)].join("\n")}\n`);
 }

@@ -1,4 +1,6 @@
 import type { CallRecord } from "./call-record.js";
+import { callLogLine } from "./contract.js";
+import type { ProcessLogLine } from "./contract.js";
 
 /** Where log lines go: a function receiving each line as an object (to route them to an application's logger). */
 export type LogSink = (line: Record<string, unknown>) => void;
@@ -9,21 +11,19 @@ export function writeToStderr(line: Record<string, unknown>): void {
 }
 
 /**
- * One JSON line per call on stderr, for `docker logs` and any log shipper.
- * Argument values, results, metadata and credentials are never logged: they
- * may hold personal data or secrets, and the call id is enough to correlate.
+ * One JSON line per call on stderr (the contract's `CallLogLine`), for
+ * `docker logs`, any log shipper and `funker dev`. Argument values, results,
+ * metadata and credentials are never logged: they may hold personal data or
+ * secrets, and the call id is enough to correlate.
  */
 export function logCall(record: CallRecord, sink: LogSink): void {
-  const line: Record<string, unknown> = {
-    level: record.error === undefined ? "info" : "error",
-    msg: "call",
+  const line = callLogLine({
     id: record.id,
-    function: record.functionName,
+    functionName: record.functionName,
     protocol: record.protocol,
     durationMs: record.durationMs,
-    outcome: record.error === undefined ? "ok" : "error",
-  };
-  if (record.error !== undefined) line["code"] = record.error.code;
+    errorCode: record.error?.code,
+  });
   try {
     sink(line);
   } catch {
@@ -33,14 +33,8 @@ export function logCall(record: CallRecord, sink: LogSink): void {
 
 /** A line about the process itself (a start-up failure, an uncaught exception), never about a call's data. */
 export function logProcess(level: "error" | "fatal", msg: string, error: unknown, sink: LogSink | undefined = writeToStderr): void {
-  const line: Record<string, unknown> = { level, msg };
-  if (error instanceof Error) {
-    line["name"] = error.name;
-    line["message"] = error.message;
-    line["stack"] = error.stack;
-  } else {
-    line["message"] = String(error);
-  }
+  const line: ProcessLogLine =
+    error instanceof Error ? { level, msg, name: error.name, message: error.message, stack: error.stack } : { level, msg, message: String(error) };
   // A process fault is reported even when call logging is off: the exit code alone would not say why.
   (sink ?? writeToStderr)(line);
 }

@@ -105,6 +105,12 @@ describe("options", () => {
     expect(parseDuration(Number.POSITIVE_INFINITY)).toBeUndefined();
   });
 
+  it("reads durations from the environment in the contract's grammar: combined units, no space inside", () => {
+    expect(resolveOptions({}, { FUNKER_TIMEOUT: "1m30s", FUNKER_GRACE: " 2s " })).toMatchObject({ timeoutMs: 90_000, gracePeriodMs: 2_000 });
+    expect(() => resolveOptions({}, { FUNKER_TIMEOUT: "30 s" })).toThrow("FUNKER_TIMEOUT must be a positive duration");
+    expect(() => resolveOptions({}, { FUNKER_IDLE_TIMEOUT: "0s" })).toThrow("FUNKER_IDLE_TIMEOUT");
+  });
+
   it("accepts a function as the log sink", () => {
     const lines: unknown[] = [];
     const options = resolveOptions({ log: (line) => lines.push(line) }, { FUNKER_LOG: "off" });

@@ -1,11 +1,6 @@
 import { readFileSync } from "node:fs";
 import { join } from "node:path";
-
-/** Where Docker mounts a service's secrets; `funker dev` names its own private folder in `FUNKER_SECRETS_DIR`. */
-const DOCKER_SECRETS_FOLDER = "/run/secrets";
-
-/** A secret's name as funker.yml allows it: no path separator, and no "." or ".." (it starts with a letter or digit). */
-const SECRET_NAME = /^[A-Za-z0-9][A-Za-z0-9_.-]{0,254}$/;
+import { DOCKER_SECRETS_FOLDER, SECRET_NAME, SECRETS_FOLDER_VARIABLE } from "./contract.js";
 
 /**
  * The file that holds a secret: `$FUNKER_SECRETS_DIR/<name>` when set (as
@@ -17,7 +12,7 @@ export function secretPath(name: string): string {
   if (typeof name !== "string" || !SECRET_NAME.test(name)) {
     throw new TypeError(`${JSON.stringify(name)} is not a secret name (a letter or digit, then letters, digits, ".", "_", "-")`);
   }
-  return join(process.env["FUNKER_SECRETS_DIR"] ?? DOCKER_SECRETS_FOLDER, name);
+  return join(process.env[SECRETS_FOLDER_VARIABLE] ?? DOCKER_SECRETS_FOLDER, name);
 }
 
 /**

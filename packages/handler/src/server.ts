@@ -7,23 +7,10 @@ import type { CallRecord } from "./call-record.js";
 import type { Connection } from "./connection.js";
 import { serveConnection } from "./connection.js";
 import type { ConnectionHost } from "./host.js";
+import { ExitCode } from "./contract.js";
 import type { AnyHandlerFunction } from "./invoke.js";
 import { logCall, logProcess } from "./log.js";
 import type { ResolvedOptions } from "./options.js";
-
-/**
- * Exit codes. 0 means the replica did its job: it delivered a reply (a result
- * or a typed error) or its caller went away, and the orchestrator should start
- * a fresh one, as in 2017. Anything else means the process itself is broken.
- */
-export const ExitCode = {
-  /** The call was answered (or the caller left), or the process was told to stop. */
-  done: 0,
-  /** Start-up failed: an invalid option, or the port could not be bound. */
-  startupFailed: 1,
-  /** An uncaught exception or unhandled rejection: the process state is suspect (70 is EX_SOFTWARE). */
-  uncaughtFault: 70,
-} as const;
 
 /** After the grace period, how long the last replies have to leave before every socket is reset. */
 const FINAL_FLUSH_MS = 2_000;

@@ -1,4 +1,4 @@
-import type { FunctionSpec, FunkerConfig } from "../config.js";
+import type { FunctionSpec, FunkerConfig } from "../config/funker-yml.js";
 import { functionEnvironment, functionLabels, stopGracePeriod, volumeName } from "./service.js";
 
 export interface ComposeOptions {

@@ -1,6 +1,6 @@
 import { dirname, join } from "node:path";
 import { bundleEntry } from "../bundle.js";
-import type { FunctionSpec, FunkerConfig } from "../config.js";
+import type { FunctionSpec, FunkerConfig } from "../config/funker-yml.js";
 
 /** The base image of function images: Node's official slim image, the one the handler is tested on. */
 export const FUNCTION_BASE_IMAGE = "node:20-bookworm-slim";

@@ -3,7 +3,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, describe, expect, it } from "vitest";
 import { parse } from "yaml";
-import { parseConfig } from "../config.js";
+import { parseConfig } from "../config/funker-yml.js";
 import { composeFile } from "./compose.js";
 import { functionDockerfile, planImageBuilds } from "./image.js";
 import { functionEnvironment, serviceCreateArgs, serviceUpdateArgs, stopGracePeriodMs, volumeName } from "./service.js";

@@ -1,7 +1,9 @@
-import type { FunctionSpec, FunkerConfig, VolumeSpec } from "../config.js";
+import { SETTINGS } from "@funker/handler/contract";
+import type { FunctionSpec, FunkerConfig, VolumeSpec } from "../config/funker-yml.js";
+import { settingsEnvironment } from "../config/handler-settings.js";
 
 /** The handler's default call time limit, used when funker.yml gives no `timeout`. */
-const HANDLER_DEFAULT_TIMEOUT_MS = 60_000;
+const HANDLER_DEFAULT_TIMEOUT_MS = SETTINGS.timeout.default;
 /**
  * Time on top of the longest call before Docker sends SIGKILL: the handler
  * needs a moment to write the reply and exit once its grace period ends.
@@ -15,14 +17,7 @@ const REUSE_RESTART_DELAY = "1s";
 
 /** The environment a function's replicas get: the settings of funker.yml, as the handler reads them, then its own variables. */
 export function functionEnvironment(spec: FunctionSpec, modeOverride?: FunctionSpec["mode"]): Record<string, string> {
-  const environment: Record<string, string> = {
-    FUNKER_FUNCTION: spec.name,
-    FUNKER_MODE: modeOverride ?? spec.mode,
-  };
-  if (spec.timeoutMs !== undefined) environment["FUNKER_TIMEOUT"] = `${spec.timeoutMs}ms`;
-  if (spec.concurrency !== undefined) environment["FUNKER_CONCURRENCY"] = String(spec.concurrency);
-  if (spec.maxCalls !== undefined) environment["FUNKER_MAX_CALLS"] = String(spec.maxCalls);
-  return { ...environment, ...spec.environment };
+  return { ...settingsEnvironment(spec.name, spec.handlerSettings, modeOverride), ...spec.environment };
 }
 
 /**

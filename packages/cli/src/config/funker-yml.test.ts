@@ -2,9 +2,7 @@ import { mkdtempSync, mkdirSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
-import { parseKeyValueArguments, UsageError } from "./arguments.js";
-import { ConfigError, parseConfig } from "./config.js";
-import { parseDuration } from "./duration.js";
+import { ConfigError, parseConfig } from "./funker-yml.js";
 
 let root: string;
 beforeEach(() => {
@@ -172,34 +170,5 @@ functions:
   it("requires functions", () => {
     expect(issuesOf("version: 1\n")).toEqual(["1:1 missing `functions:`, the functions by name"]);
     expect(issuesOf("- a\n")).toEqual(["1:1 expected a mapping with `version: 1` and `functions:`"]);
-  });
-});
-
-describe("key=value arguments", () => {
-  it("reads JSON values and keeps other text as strings", () => {
-    expect(parseKeyValueArguments(["x=1", "ok=true", "name=Ada", 'id="42"', "tags=[1,2]", "empty=", "eq=a=b"])).toEqual({
-      x: 1,
-      ok: true,
-      name: "Ada",
-      id: "42",
-      tags: [1, 2],
-      empty: "",
-      eq: "a=b",
-    });
-  });
-
-  it("rejects words that are not key=value, and repeated keys", () => {
-    expect(() => parseKeyValueArguments(["x"])).toThrow(UsageError);
-    expect(() => parseKeyValueArguments(["=1"])).toThrow('argument "=1" has no name before "="');
-    expect(() => parseKeyValueArguments(["x=1", "x=2"])).toThrow('argument "x" is given twice');
-  });
-});
-
-describe("durations", () => {
-  it("reads units and bare milliseconds", () => {
-    expect([parseDuration("500ms"), parseDuration("30s"), parseDuration("2m"), parseDuration("1h"), parseDuration("1m30s"), parseDuration(250), parseDuration("250")]).toEqual([
-      500, 30_000, 120_000, 3_600_000, 90_000, 250, 250,
-    ]);
-    expect([parseDuration("soon"), parseDuration("5 s"), parseDuration(-1), parseDuration("s")]).toEqual([undefined, undefined, undefined, undefined]);
   });
 });

@@ -1,10 +1,63 @@
 import { dirname, resolve } from "node:path";
-import { call } from "@funker/client";
+import { call as callFunction } from "@funker/client";
 import type { CallOptions } from "@funker/client";
 import { FunkerError } from "@funker/protocol";
-import { parseJsonArguments, parseKeyValueArguments } from "./arguments.js";
-import { findConfigFile } from "./config.js";
-import { readState, stateFilePath } from "./state.js";
+import { findConfigFile } from "../config/funker-yml.js";
+import { ENDPOINTS_VARIABLE } from "../dev/endpoints.js";
+import { readState, stateFilePath } from "../dev/state.js";
+import { ExitCode } from "../exit-code.js";
+import { defineCommand, durationFlag, UsageError } from "./command.js";
+
+/** `funker call`: calls one function through @funker/client and prints its result. */
+export const call = defineCommand({
+  name: "call",
+  aliases: ["invoke"],
+  synopsis: "call <name> [key=value…]",
+  summary: "call a function and print its result as JSON",
+  help: `Usage: funker call <name> [key=value…] [options]
+
+Calls a function and prints its result as JSON on standard output. Arguments:
+key=value pairs (a value that parses as JSON is that JSON: x=1 is a number,
+name=Ada a string), or --data '<json>', or JSON on standard input.
+
+The function is found through --endpoint, else FUNKER_ENDPOINTS, else the
+running \`funker dev\` of this project (.funker/dev.json).
+
+On failure prints "error <code>: <message>" on standard error and exits 1
+(3 when no running funker dev is found, 2 for arguments that do not parse).
+
+Options:
+  -d, --data <json>      the arguments as JSON ("-" reads standard input)
+  -t, --timeout <duration>  the whole call's time limit, e.g. 5s (default 60s)
+      --legacy           speak the 2017 wire format (for a 2017 function)
+      --endpoint <host:port>  call this address, bypassing discovery
+      --json             print {"ok":true,"result":…} or {"ok":false,"error":{…}} on standard output
+  -f, --file <path>      the funker.yml whose runtime to use
+  -h, --help             this help`,
+  options: {
+    data: { type: "string", short: "d" },
+    timeout: { type: "string", short: "t" },
+    legacy: { type: "boolean" },
+    endpoint: { type: "string" },
+    json: { type: "boolean" },
+  },
+  run({ values, positionals }) {
+    const [name, ...pairs] = positionals;
+    if (name === undefined) throw new UsageError("which function? funker call <name> [key=value…]");
+    const timeoutMs = durationFlag("timeout", values.timeout, "5s");
+    if (values.data !== undefined && pairs.length > 0) throw new UsageError("give the arguments as key=value or as --data, not both");
+    return runCall({
+      name,
+      pairs,
+      data: values.data,
+      timeoutMs,
+      legacy: values.legacy === true,
+      endpoint: values.endpoint,
+      json: values.json === true,
+      configFile: values.file,
+    });
+  },
+});
 
 export interface CallCommand {
   readonly name: string;
@@ -34,7 +87,7 @@ export async function runCall(command: CallCommand): Promise<number> {
     const found = findRuntime(command.configFile);
     if (!found.ok) {
       process.stderr.write(`funker: ${found.message}\n`);
-      return 3;
+      return ExitCode.noRuntime;
     }
     const addresses = found.endpoints[command.name];
     if (addresses === undefined || addresses.length === 0) {
@@ -45,11 +98,11 @@ export async function runCall(command: CallCommand): Promise<number> {
   }
 
   try {
-    const result = await call(command.name, args, options);
+    const result = await callFunction(command.name, args, options);
     const shown = result === undefined ? null : result;
     if (command.json) process.stdout.write(`${JSON.stringify({ ok: true, result: shown })}\n`);
     else process.stdout.write(`${JSON.stringify(shown, null, process.stdout.isTTY === true ? 2 : undefined)}\n`);
-    return 0;
+    return ExitCode.ok;
   } catch (error) {
     return printFailure(command, FunkerError.from(error));
   }
@@ -64,11 +117,11 @@ function printFailure(command: CallCommand, error: FunkerError): number {
   } else {
     process.stderr.write(`error ${error.code}: ${error.message}\n`);
   }
-  return 1;
+  return ExitCode.failed;
 }
 
 function hasEndpointsInEnvironment(): boolean {
-  const value = process.env["FUNKER_ENDPOINTS"];
+  const value = process.env[ENDPOINTS_VARIABLE];
   return value !== undefined && value.trim() !== "";
 }
 
@@ -106,4 +159,46 @@ async function readStandardInput(): Promise<string> {
   const chunks: Buffer[] = [];
   for await (const chunk of process.stdin) chunks.push(chunk as Buffer);
   return Buffer.concat(chunks).toString("utf8");
+}
+
+/**
+ * Reads `key=value` arguments into an object, as `dapr invoke --data` and
+ * `faas-cli invoke` users expect: a value that parses as JSON is that JSON
+ * (`x=1` is the number 1, `ok=true` a boolean, `tags=["a"]` an array),
+ * anything else is the string as written (`name=Ada`). Quote to force a
+ * string: `id='"42"'`.
+ */
+export function parseKeyValueArguments(words: readonly string[]): Record<string, unknown> {
+  const args: Record<string, unknown> = {};
+  for (const word of words) {
+    const equals = word.indexOf("=");
+    if (equals <= 0) {
+      throw new UsageError(
+        equals === 0
+          ? `argument "${word}" has no name before "="`
+          : `argument "${word}" is not key=value (use --data '{"…": …}' for other JSON)`,
+      );
+    }
+    const key = word.slice(0, equals);
+    if (Object.hasOwn(args, key)) throw new UsageError(`argument "${key}" is given twice`);
+    args[key] = parseValue(word.slice(equals + 1));
+  }
+  return args;
+}
+
+function parseValue(text: string): unknown {
+  try {
+    return JSON.parse(text);
+  } catch {
+    return text;
+  }
+}
+
+/** Parses `--data` (or standard input) as JSON, with a message that says where it broke. */
+export function parseJsonArguments(text: string, source: string): unknown {
+  try {
+    return JSON.parse(text);
+  } catch (error) {
+    throw new UsageError(`${source} is not valid JSON: ${(error as Error).message}`);
+  }
 }

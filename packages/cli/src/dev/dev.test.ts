@@ -6,7 +6,7 @@ import { dirname, join } from "node:path";
 import { beforeAll, describe, expect, it } from "vitest";
 import { readSocketTable } from "./ports.js";
 import type { DevState } from "./state.js";
-import { assertBuilt, CLI, handlerSource, isAlive, makeProject, runCli, startCli, WAIT_MS } from "./test-support.js";
+import { assertBuilt, CLI, handlerSource, isAlive, makeProject, runCli, startCli, WAIT_MS } from "../test-support.js";
 
 beforeAll(assertBuilt);
 

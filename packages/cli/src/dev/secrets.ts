@@ -1,20 +1,10 @@
 import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { relativeTo } from "./bundle.js";
-import { ConfigError } from "./config.js";
-import type { ConfigIssue, FunkerConfig } from "./config.js";
+import { relativeTo } from "../bundle.js";
+import { ConfigError } from "../config/funker-yml.js";
+import type { ConfigIssue, FunkerConfig } from "../config/funker-yml.js";
 import { isAlive } from "./state.js";
-
-/** Where Docker (Swarm and Compose) gives a container its secrets, one file per secret named after it. */
-export const DOCKER_SECRETS_FOLDER = "/run/secrets";
-
-/**
- * The variable that names the folder of a function's secrets under
- * `funker dev`. A function reads `process.env.FUNKER_SECRETS_DIR ?? "/run/secrets"`
- * and runs unchanged on a laptop and on Docker.
- */
-export const SECRETS_FOLDER_VARIABLE = "FUNKER_SECRETS_DIR";
 
 /**
  * Where `funker dev` reads secrets' values, beside funker.yml: the folder the

@@ -1,14 +1,18 @@
 import { existsSync, readFileSync, statSync } from "node:fs";
 import { basename, dirname, join, posix, relative, resolve } from "node:path";
+import { expectedValue, isDurationTooLong, parseDuration, SECRET_NAME, SETTINGS } from "@funker/handler/contract";
+import type { HandlerMode, Setting, SettingName } from "@funker/handler/contract";
 import { MAX_FUNCTION_NAME_LENGTH } from "@funker/protocol";
 import { isMap, isScalar, isSeq, LineCounter, parseDocument } from "yaml";
 import type { Node, Scalar, YAMLMap } from "yaml";
-import { parseDuration } from "./duration.js";
+import { FUNKER_YML_SETTINGS } from "./handler-settings.js";
+import type { HandlerSettings } from "./handler-settings.js";
 
 /** The file name `funker` looks for, from the working directory upwards. */
 export const CONFIG_FILE_NAME = "funker.yml";
 
-export type FunctionMode = "single-shot" | "reuse";
+/** The handler's two modes (`HandlerMode` of `@funker/handler/contract`). */
+export type FunctionMode = HandlerMode;
 /** Swarm's endpoint modes: `dnsrr` gives callers every replica's address, `vip` one virtual address. */
 export type EndpointMode = "dnsrr" | "vip";
 
@@ -51,6 +55,12 @@ export interface FunctionSpec {
   readonly concurrency: number | undefined;
   /** A reuse-mode replica exits after this many calls (`FUNKER_MAX_CALLS`), to be replaced. */
   readonly maxCalls: number | undefined;
+  /**
+   * Every handler setting funker.yml gave for the function (its `mode`
+   * always), by option name, durations in milliseconds: what the replicas
+   * get as the handler's variables.
+   */
+  readonly handlerSettings: HandlerSettings;
   readonly environment: Readonly<Record<string, string>>;
   /** Docker secrets by name: a file at /run/secrets/<name> on Docker; `funker dev` gives each a local copy. */
   readonly secrets: readonly string[];
@@ -123,11 +133,13 @@ const VOLUME_NAME = /^[A-Za-z0-9][A-Za-z0-9_.-]*$/;
 /** Far beyond a laptop's means; a typo such as 1000 is caught rather than forking a thousand processes. */
 const MAX_REPLICAS = 100;
 /**
- * The handler refuses a timeout longer than Node's longest timer, 2^31-1 ms
+ * The handler refuses a duration longer than Node's longest timer, 2^31-1 ms
  * (about 24.8 days), and every replica would fail to start: refused here, at
  * its line, instead.
  */
-const LONGEST_TIMEOUT = { ms: 2_147_483_647, shown: "about 24 days (Node's longest timer; the handler refuses more)" } as const;
+const LONGEST_DURATION_SHOWN = "about 24 days (Node's longest timer; the handler refuses more)";
+/** Wordings of a choice setting's values clearer than the bare list. */
+const CHOICE_HINTS: Partial<Record<SettingName, string>> = { mode: '"single-shot" (one call per process) or "reuse"' };
 const ENTRY_CANDIDATES = ["src/handler.ts", "src/handler.js", "src/index.ts", "handler.ts", "handler.js", "index.ts", "index.js"];
 
 const TOP_LEVEL_KEYS = ["version", "name", "network", "functions"] as const;
@@ -135,10 +147,7 @@ const FUNCTION_KEYS = [
   "entry",
   "image",
   "replicas",
-  "mode",
-  "timeout",
-  "concurrency",
-  "maxCalls",
+  ...FUNKER_YML_SETTINGS,
   "environment",
   "secrets",
   "volumes",
@@ -262,17 +271,15 @@ class ConfigChecker {
     } else entry = this.resolveEntry(entryNode, path);
 
     const replicas = this.integer(node, "replicas", path, 0, MAX_REPLICAS) ?? 1;
-    const modeNode = node.get("mode", true);
-    let mode: FunctionMode = "single-shot";
-    if (modeNode !== undefined) {
-      if (isScalar(modeNode) && (modeNode.value === "single-shot" || modeNode.value === "reuse")) mode = modeNode.value;
-      else this.issue(modeNode, `${path}mode must be "single-shot" (one call per process) or "reuse"`);
+    const handlerSettings: Partial<Record<SettingName, number | string | boolean>> = {};
+    for (const key of FUNKER_YML_SETTINGS) {
+      const value = this.setting(node, key, path, SETTINGS[key]);
+      if (value !== undefined) handlerSettings[key] = value;
     }
-    const timeoutMs = this.duration(node, "timeout", path, LONGEST_TIMEOUT);
-    const concurrency = this.integer(node, "concurrency", path, 1, 10_000);
-    const maxCalls = this.integer(node, "maxCalls", path, 1, Number.MAX_SAFE_INTEGER);
+    const mode = (handlerSettings.mode ?? SETTINGS.mode.default) as FunctionMode;
+    handlerSettings.mode = mode;
     if (mode === "single-shot") {
-      for (const key of ["concurrency", "maxCalls"] as const) {
+      for (const key of FUNKER_YML_SETTINGS.filter((name) => (SETTINGS[name] as Setting).reuseOnly === true)) {
         const setting = node.get(key, true);
         if (setting !== undefined) this.issue(setting, `${path}${key} applies only to mode: reuse (a single-shot replica serves one call)`);
       }
@@ -303,7 +310,7 @@ class ConfigChecker {
       if (!isSeq(secretsNode)) this.issue(secretsNode, `${path}secrets must be a list of secret names`);
       else {
         for (const item of secretsNode.items as Node[]) {
-          if (isScalar(item) && typeof item.value === "string" && /^[A-Za-z0-9][A-Za-z0-9_.-]*$/.test(item.value)) {
+          if (isScalar(item) && typeof item.value === "string" && SECRET_NAME.test(item.value)) {
             secrets.push(item.value);
             secretPositions[item.value] = this.position(item);
           } else this.issue(item, `${path}secrets: each entry must be a secret name (letters, digits, ".", "_", "-")`);
@@ -355,9 +362,10 @@ class ConfigChecker {
       image,
       replicas,
       mode,
-      timeoutMs,
-      concurrency,
-      maxCalls,
+      timeoutMs: handlerSettings.timeout as number | undefined,
+      concurrency: handlerSettings.concurrency as number | undefined,
+      maxCalls: handlerSettings.maxCalls as number | undefined,
+      handlerSettings,
       environment,
       secrets,
       secretPositions,
@@ -467,17 +475,33 @@ class ConfigChecker {
     return undefined;
   }
 
-  private duration(map: YAMLMap, key: string, path: string, longest?: { readonly ms: number; readonly shown: string }): number | undefined {
+  /** A duration in the handler's grammar (`parseDuration` of its contract), in milliseconds. */
+  private duration(map: YAMLMap, key: string, path: string): number | undefined {
     const node = map.get(key, true);
     if (node === undefined) return undefined;
     const ms = isScalar(node) ? parseDuration(node.value) : undefined;
+    if (ms !== undefined) return ms;
     const shown = isScalar(node) ? JSON.stringify(node.value) : "a collection";
-    if (ms !== undefined && longest !== undefined && ms > longest.ms) {
-      this.issue(node, `${path}${key} must be at most ${longest.shown}, got ${shown}`);
-      return undefined;
-    }
-    if (ms !== undefined && ms > 0) return ms;
-    this.issue(node, `${path}${key} must be a duration such as "30s", "500ms" or "2m", got ${shown}`);
+    if (isScalar(node) && isDurationTooLong(node.value)) this.issue(node, `${path}${key} must be at most ${LONGEST_DURATION_SHOWN}, got ${shown}`);
+    else this.issue(node, `${path}${key} must be a duration such as "30s", "500ms" or "2m", got ${shown}`);
+    return undefined;
+  }
+
+  /** A handler setting, checked by its kind and range in the contract's table. */
+  private setting(map: YAMLMap, key: SettingName, path: string, setting: Setting): number | string | boolean | undefined {
+    if (setting.kind === "integer") return this.integer(map, key, path, setting.min, setting.max);
+    if (setting.kind === "duration") return this.duration(map, key, path);
+    const node = map.get(key, true);
+    if (node === undefined) return undefined;
+    const value: unknown = isScalar(node) ? node.value : undefined;
+    const valid =
+      setting.kind === "boolean"
+        ? typeof value === "boolean"
+        : setting.kind === "choice"
+          ? typeof value === "string" && setting.choices.includes(value)
+          : typeof value === "string" && value !== "" && value.length <= (setting.maxLength ?? Number.POSITIVE_INFINITY);
+    if (valid) return value as string | boolean;
+    this.issue(node, `${path}${key} must be ${CHOICE_HINTS[key] ?? expectedValue(setting)}`);
     return undefined;
   }
 

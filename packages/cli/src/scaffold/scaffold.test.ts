@@ -4,10 +4,10 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { beforeAll, describe, expect, it } from "vitest";
-import { parseConfig } from "./config.js";
-import { assertBuilt, runCli } from "./test-support.js";
+import { parseConfig } from "../config/funker-yml.js";
+import { assertBuilt, runCli } from "../test-support.js";
 
-const WORKSPACE = fileURLToPath(new URL("../../../", import.meta.url));
+const WORKSPACE = fileURLToPath(new URL("../../../../", import.meta.url));
 
 beforeAll(() => {
   assertBuilt();

@@ -1,12 +1,12 @@
 import { readFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { describe, expect, it } from "vitest";
-import { HELP } from "./help.js";
-import { assertBuilt, runCli } from "./test-support.js";
+import { HELP } from "./registry.js";
+import { assertBuilt, runCli } from "../test-support.js";
 
 describe("help", () => {
   it("is quoted word for word in the README", () => {
-    const readme = readFileSync(new URL("../README.md", import.meta.url), "utf8");
+    const readme = readFileSync(new URL("../../README.md", import.meta.url), "utf8");
     for (const [verb, text] of Object.entries(HELP)) expect(readme, `funker ${verb} --help`).toContain(text);
   });
 

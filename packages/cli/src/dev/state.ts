@@ -1,7 +1,7 @@
 import { mkdirSync, readFileSync, renameSync, rmSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import type { EndpointMap } from "./endpoints.js";
-import type { FunctionMode } from "./config.js";
+import type { FunctionMode } from "../config/funker-yml.js";
 
 /** What a replica is doing, as `funker status` shows it. */
 export type ReplicaState = "starting" | "idle" | "busy" | "backing-off" | "stopped";

@@ -1,8 +1,10 @@
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import { dirname, join, relative, resolve } from "node:path";
 import { isMap, parseDocument } from "yaml";
-import { UsageError } from "./arguments.js";
-import { CONFIG_FILE_NAME, findConfigFile, functionNameProblem } from "./config.js";
+import { CONFIG_FILE_NAME, findConfigFile, functionNameProblem } from "../config/funker-yml.js";
+import { ExitCode } from "../exit-code.js";
+import { UsageError } from "../usage-error.js";
+import { packageVersion } from "../version.js";
 
 export interface NewCommand {
   readonly name: string;
@@ -154,7 +156,7 @@ export function runNew(command: NewCommand): number {
     `created ${shown}/ (${Object.keys(files).length} files) and added "${command.name}" to ${relative(process.cwd(), configFile) || configFile}\n` +
       `next: install its dependencies, then run its test and \`funker dev\`\n`,
   );
-  return 0;
+  return ExitCode.ok;
 }
 
 function addToConfig(configFile: string, name: string, entry: string): void {
@@ -186,8 +188,7 @@ function dependencyVersionFor(directory: string): string {
     if (parent === folder) break;
     folder = parent;
   }
-  const own = JSON.parse(readFileSync(new URL("../package.json", import.meta.url), "utf8")) as { version: string };
-  return `^${own.version}`;
+  return `^${packageVersion()}`;
 }
 
 function camelCase(name: string): string {

@@ -1,15 +1,12 @@
 import { spawn } from "node:child_process";
 import type { ChildProcess } from "node:child_process";
-import type { FunctionMode } from "./config.js";
-import { formatDuration } from "./duration.js";
+import { isCallLine, parseLogLine } from "@funker/handler/contract";
+import type { FunctionMode } from "../config/funker-yml.js";
+import { formatDuration } from "../duration.js";
+import { LineSplitter } from "../terminal.js";
+import { decideRestart } from "./restart-policy.js";
 import type { ReplicaError, ReplicaState, ReplicaStatus } from "./state.js";
-import { LineSplitter } from "./terminal.js";
 
-/** Back-off after a failed start: 100 ms, doubling, at most 10 s (Swarm's and Compose's restart delay is 0, but they are not on a laptop's CPU). */
-export const BACKOFF_INITIAL_MS = 100;
-export const BACKOFF_MAX_MS = 10_000;
-/** A replica that stayed up this long is healthy again: its next failure starts the back-off anew. */
-export const BACKOFF_RESET_AFTER_MS = 10_000;
 /** Time a replica gets to finish after SIGTERM before SIGKILL; the handler finishes a call in flight first. */
 export const STOP_GRACE_MS = 5_000;
 
@@ -59,23 +56,8 @@ export interface ReplicaHost {
   /** A line the replica printed (on stdout or stderr), or a line about it. */
   output(replica: Replica, line: string, kind: "stdout" | "stderr" | "event" | "warning"): void;
   changed(replica: Replica): void;
-}
-
-/** One handler's log line about a call (see the handler's log.ts). */
-interface CallLogLine {
-  msg: "call";
-  id?: string;
-  durationMs?: number;
-  outcome?: "ok" | "error";
-  code?: string;
-}
-
-/** A line about the process itself: a start-up failure or an uncaught exception. */
-interface ProcessLogLine {
-  level: "error" | "fatal";
-  msg: string;
-  message?: string;
-  stack?: string;
+  /** Whether a command waits for every replica to listen (and so gives up on one that never starts). */
+  readonly commandWaits: boolean;
 }
 
 /**
@@ -84,7 +66,7 @@ interface ProcessLogLine {
  * again at once on the same port, as Swarm restarts it with delay 0; a
  * replica that fails (non-zero exit, or exit without serving a call) starts
  * again after an exponential back-off, so a function that cannot start does
- * not spin a CPU.
+ * not spin a CPU. When and why is `decideRestart`'s to say (restart-policy.ts).
  */
 export class Replica {
   private child: ChildProcess | undefined;
@@ -95,6 +77,7 @@ export class Replica {
   private callsThisProcess = 0;
   private fatalMessage: string | undefined;
   private everListening = false;
+  private givenUp: string | undefined;
   private readonly listeningWaiters: Array<() => void> = [];
 
   state: ReplicaState = "stopped";
@@ -133,6 +116,11 @@ export class Replica {
     return this.everListening;
   }
 
+  /** Why the restart policy gave up on this slot (its failures while a command waited); undefined while it has not. */
+  get gaveUp(): string | undefined {
+    return this.givenUp;
+  }
+
   start(): void {
     this.stopping = false;
     this.clearRestartTimer();
@@ -144,6 +132,7 @@ export class Replica {
   async replace(): Promise<void> {
     await this.stop();
     this.consecutiveFailures = 0;
+    this.givenUp = undefined;
     this.start();
   }
 
@@ -221,34 +210,32 @@ export class Replica {
   }
 
   private onStderrLine(line: string): void {
-    const parsed = parseJsonObject(line);
-    if (parsed !== undefined && parsed["msg"] === "call") {
-      const call = parsed as unknown as CallLogLine;
+    const parsed = parseLogLine(line);
+    if (parsed === undefined) {
+      this.host.output(this, line, "stderr");
+      return;
+    }
+    if (isCallLine(parsed)) {
       this.callsThisProcess += 1;
       this.calls += 1;
       this.consecutiveFailures = 0;
-      const duration = typeof call.durationMs === "number" ? formatDuration(call.durationMs) : "";
-      if (call.outcome === "error") {
+      const duration = formatDuration(parsed.durationMs);
+      if (parsed.outcome === "error") {
         this.failedCalls += 1;
-        this.lastError = { code: call.code ?? "internal", message: `call ${call.id ?? ""} failed`.replace("  ", " "), at: Date.now() };
-        this.host.output(this, `call ${call.id ?? ""} failed: ${call.code ?? "error"} (${duration})`, "warning");
+        this.lastError = { code: parsed.code ?? "internal", message: `call ${parsed.id} failed`.replace("  ", " "), at: Date.now() };
+        this.host.output(this, `call ${parsed.id} failed: ${parsed.code ?? "error"} (${duration})`, "warning");
       } else {
-        this.host.output(this, `call ${call.id ?? ""} ok (${duration})`, "stderr");
+        this.host.output(this, `call ${parsed.id} ok (${duration})`, "stderr");
       }
       this.host.changed(this);
       return;
     }
-    if (parsed !== undefined && (parsed["level"] === "fatal" || parsed["level"] === "error") && typeof parsed["msg"] === "string") {
-      const event = parsed as unknown as ProcessLogLine;
-      const text = event.message !== undefined && event.message !== event.msg ? `${event.msg}: ${event.message}` : event.msg;
-      if (event.level === "fatal") this.fatalMessage = text;
-      this.host.output(this, `${event.level}: ${text}`, "warning");
-      if (event.stack !== undefined && !/EADDRINUSE/.test(text)) {
-        for (const stackLine of event.stack.split("\n").slice(1)) this.host.output(this, stackLine, "stderr");
-      }
-      return;
+    const text = parsed.message !== undefined && parsed.message !== parsed.msg ? `${parsed.msg}: ${parsed.message}` : parsed.msg;
+    if (parsed.level === "fatal") this.fatalMessage = text;
+    this.host.output(this, `${parsed.level}: ${text}`, "warning");
+    if (parsed.stack !== undefined && !/EADDRINUSE/.test(text)) {
+      for (const stackLine of parsed.stack.split("\n").slice(1)) this.host.output(this, stackLine, "stderr");
     }
-    this.host.output(this, line, "stderr");
   }
 
   private onExit(code: number | null, signal: NodeJS.Signals | null): void {
@@ -257,33 +244,35 @@ export class Replica {
       return;
     }
     const upMs = Date.now() - this.startedAt;
-    if (upMs >= BACKOFF_RESET_AFTER_MS) this.consecutiveFailures = 0;
-    const served = this.callsThisProcess > 0;
-    if (code === 0 && served) {
-      // The normal end of a single-shot replica (or of a reuse replica after maxCalls): replace it at once.
+    const decision = decideRestart(
+      { code, signal, callsServed: this.callsThisProcess, upMs, fatalMessage: this.fatalMessage },
+      { failuresInARow: this.consecutiveFailures, hasListened: this.everListening, commandWaits: this.host.commandWaits },
+    );
+    this.consecutiveFailures = decision.failuresInARow;
+    if (decision.action === "restart-now") {
       this.restarts += 1;
       this.spawnProcess();
       this.host.changed(this);
       return;
     }
 
-    const how = signal !== null ? `was killed by ${signal}` : code === 0 ? "exited without serving a call" : `exited with code ${code}`;
-    const reason = this.fatalMessage ?? describeExitCode(code);
-    this.lastError = { code: code === 1 ? "start_failed" : "crashed", message: reason === undefined ? how : `${how}: ${reason}`, at: Date.now() };
-    const delay = Math.min(BACKOFF_INITIAL_MS * 2 ** this.consecutiveFailures, BACKOFF_MAX_MS);
-    this.consecutiveFailures += 1;
-    this.host.output(
-      this,
-      `${how} after ${formatDuration(upMs)}${reason === undefined ? "" : ` (${reason})`}; restarting in ${formatDuration(delay)} (failure ${this.consecutiveFailures} in a row)`,
-      "warning",
-    );
+    const { how, reason, code: errorCode } = decision.failure;
+    this.lastError = { code: errorCode, message: reason === undefined ? how : `${how}: ${reason}`, at: Date.now() };
+    const exited = `${how} after ${formatDuration(upMs)}${reason === undefined ? "" : ` (${reason})`}`;
+    if (decision.action === "give-up") {
+      this.givenUp = decision.reason;
+      this.host.output(this, `${exited}; not restarted (failure ${decision.failuresInARow} in a row)`, "warning");
+      this.setState("stopped");
+      return;
+    }
+    this.host.output(this, `${exited}; restarting in ${formatDuration(decision.delayMs)} (failure ${decision.failuresInARow} in a row)`, "warning");
     this.setState("backing-off");
     this.restartTimer = setTimeout(() => {
       this.restartTimer = undefined;
       if (this.stopping) return;
       this.restarts += 1;
       this.spawnProcess();
-    }, delay);
+    }, decision.delayMs);
   }
 
   private clearRestartTimer(): void {
@@ -295,22 +284,5 @@ export class Replica {
     if (this.state === state) return;
     this.state = state;
     this.host.changed(this);
-  }
-}
-
-/** The handler's exit codes (see @funker/handler): 1 = could not start, 70 = crashed (EX_SOFTWARE). */
-function describeExitCode(code: number | null): string | undefined {
-  if (code === 1) return "the function could not start";
-  if (code === 70) return "the function crashed";
-  return undefined;
-}
-
-function parseJsonObject(line: string): Record<string, unknown> | undefined {
-  if (!line.startsWith("{")) return undefined;
-  try {
-    const value: unknown = JSON.parse(line);
-    return typeof value === "object" && value !== null && !Array.isArray(value) ? (value as Record<string, unknown>) : undefined;
-  } catch {
-    return undefined;
   }
 }

@@ -1,16 +1,12 @@
 import { writeFileSync } from "node:fs";
-import type { FunctionSpec, FunkerConfig } from "../config.js";
+import type { FunctionSpec, FunkerConfig } from "../config/funker-yml.js";
+import type { TextSink } from "../terminal.js";
 import { composeFile } from "./compose.js";
 import type { ComposeOptions } from "./compose.js";
 import { bundleForImage, planImageBuilds } from "./image.js";
 import type { ImageBuildOptions } from "./image.js";
 import { buildEnvironment, runDocker, tail } from "./run.js";
 import { networkCreateArgs, serviceCreateArgs, serviceUpdateArgs } from "./service.js";
-
-/** Anything lines of text can be written to: a stream, or a collector in tests. */
-export interface TextSink {
-  write(text: string): unknown;
-}
 
 /** Where the Docker verbs report progress (standard error for the CLI) and whether to show every line of Docker's output. */
 export interface ProgressOptions {

@@ -4,20 +4,23 @@ import { mkdirSync, watch } from "node:fs";
 import type { FSWatcher } from "node:fs";
 import { basename, join, resolve } from "node:path";
 import type { Writable } from "node:stream";
-import { bundleFunction, relativeTo, sourceFolders } from "./bundle.js";
-import { ConfigError } from "./config.js";
-import type { FunctionSpec, FunkerConfig, VolumeSpec } from "./config.js";
-import { formatDuration } from "./duration.js";
-import { formatEndpoints } from "./endpoints.js";
+import { DOCKER_SECRETS_FOLDER, SECRETS_FOLDER_VARIABLE, SETTINGS } from "@funker/handler/contract";
+import { bundleFunction, relativeTo, sourceFolders } from "../bundle.js";
+import { ConfigError } from "../config/funker-yml.js";
+import type { FunctionSpec, FunkerConfig, VolumeSpec } from "../config/funker-yml.js";
+import { settingsEnvironment } from "../config/handler-settings.js";
+import { formatDuration } from "../duration.js";
+import { ExitCode, exitCodeOf } from "../exit-code.js";
+import { painter } from "../terminal.js";
+import type { Painter } from "../terminal.js";
+import { ENDPOINTS_VARIABLE, formatEndpoints } from "./endpoints.js";
 import type { EndpointMap } from "./endpoints.js";
 import { allocateFreePorts, isPortFree, LOCAL_HOST, readSocketTable } from "./ports.js";
 import { Replica } from "./replica.js";
 import type { ReplicaHost } from "./replica.js";
-import { DEV_SECRETS_FOLDER, DevSecrets, DOCKER_SECRETS_FOLDER, SECRETS_FOLDER_VARIABLE } from "./secrets.js";
+import { DEV_SECRETS_FOLDER, DevSecrets } from "./secrets.js";
 import { readState, removeState, writeState } from "./state.js";
 import type { FunctionStatus } from "./state.js";
-import { painter } from "./terminal.js";
-import type { Painter } from "./terminal.js";
 
 export interface DevOptions {
   readonly config: FunkerConfig;
@@ -40,17 +43,15 @@ export interface DevOptions {
   readonly colour: boolean;
 }
 
-/** Exit codes of `funker dev` besides the command's own. */
-export const DevExit = { ok: 0, failed: 1, usage: 2, interrupted: 130, terminated: 143 } as const;
-
-/** Five failed starts in a row (about 3 s of back-off) before the first listen: the command would only wait in vain. */
-const FAILURES_BEFORE_GIVING_UP = 5;
 /** How often the kernel's socket table is read while replicas start: cheap (one small file), and quick enough for people. */
 const LISTEN_POLL_MS = 50;
 /** Editors write a file in several steps; one rebuild for them all. */
 const WATCH_DEBOUNCE_MS = 150;
 /** State file writes are coalesced: a busy single-shot function restarts many times a second. */
 const STATE_WRITE_DELAY_MS = 100;
+
+/** Tells each replica its number in its function (1-based), as the `add.1 |` prefix shows it; for the function's own logs. */
+const REPLICA_VARIABLE = "FUNKER_REPLICA";
 
 /** Where `funker dev` keeps named volumes' folders, under the folder of funker.yml. */
 export const DEV_VOLUMES_FOLDER = join(".funker", "volumes");
@@ -106,6 +107,7 @@ export async function runDev(options: DevOptions): Promise<number> {
 }
 
 class DevRuntime implements ReplicaHost {
+  readonly commandWaits: boolean;
   private readonly paint: Painter;
   private readonly functions = new Map<string, RunningFunction>();
   private readonly labelWidth: number;
@@ -124,6 +126,7 @@ class DevRuntime implements ReplicaHost {
 
   constructor(private readonly options: DevOptions) {
     this.paint = painter(options.colour);
+    this.commandWaits = options.command !== undefined && options.command.length > 0;
     this.volumesDirectory = resolve(options.config.root, options.volumesDirectory ?? DEV_VOLUMES_FOLDER);
     this.secretsDirectory = resolve(options.config.root, options.secretsDirectory ?? DEV_SECRETS_FOLDER);
     const labels = options.config.functions.map((spec) => `${spec.name}.${spec.replicas}`);
@@ -136,21 +139,21 @@ class DevRuntime implements ReplicaHost {
     const running = readState(config.root);
     if (running !== undefined && running.pid !== process.pid) {
       this.say(this.paint.red(`funker dev is already running here (pid ${running.pid}); stop it first, or use \`funker call\` against it`));
-      return this.finish(DevExit.usage);
+      return this.finish(ExitCode.usage);
     }
     if (config.functions.length === 0) {
       this.say(this.paint.red(`no functions in ${relativeTo(process.cwd(), config.file)}`));
-      return this.finish(DevExit.usage);
+      return this.finish(ExitCode.usage);
     }
     try {
       this.secrets = DevSecrets.create(config, this.secretsDirectory);
     } catch (error) {
       if (!(error instanceof ConfigError)) {
         this.say(this.paint.red(`cannot copy the secrets: ${(error as Error).message}`));
-        return this.finish(DevExit.failed);
+        return this.finish(ExitCode.failed);
       }
       this.say(error.message);
-      return this.finish(DevExit.usage);
+      return this.finish(ExitCode.usage);
     }
 
     this.say(`building ${config.functions.length} function${config.functions.length === 1 ? "" : "s"} from ${relativeTo(process.cwd(), config.file)}`);
@@ -169,7 +172,7 @@ class DevRuntime implements ReplicaHost {
     }
     if (buildFailed) {
       this.say(this.paint.red("a function failed to build; nothing was started"));
-      return this.finish(DevExit.failed);
+      return this.finish(ExitCode.failed);
     }
     if (this.stopping !== undefined) return this.exited;
 
@@ -193,7 +196,7 @@ class DevRuntime implements ReplicaHost {
         const check = await isPortFree(port);
         if (!check.free) {
           this.say(this.paint.red(`port ${port} on ${LOCAL_HOST} is ${check.reason}; choose another --port or stop what listens there`));
-          return this.finish(DevExit.failed);
+          return this.finish(ExitCode.failed);
         }
       }
     } else {
@@ -230,8 +233,7 @@ class DevRuntime implements ReplicaHost {
     }
     this.poller = setInterval(() => void this.pollListening(), LISTEN_POLL_MS);
 
-    const hasCommand = this.options.command !== undefined && this.options.command.length > 0;
-    if (!hasCommand) {
+    if (!this.commandWaits) {
       // Without a command the runtime stays up whatever happens, retrying failing replicas with back-off.
       this.say(this.paint.dim("Ctrl-C stops every function; `funker call <name>` in another terminal calls them"));
       void this.waitUntilListening(false).then((ready) => {
@@ -243,7 +245,7 @@ class DevRuntime implements ReplicaHost {
     if (this.stopping !== undefined) return this.exited;
     if (!ready.ok) {
       this.say(this.paint.red(ready.reason));
-      void this.shutdown(DevExit.failed);
+      void this.shutdown(ExitCode.failed);
       return this.exited;
     }
     this.say(`${this.paint.green("ready")}: FUNKER_ENDPOINTS=${formatEndpoints(this.endpoints)}`);
@@ -269,15 +271,11 @@ class DevRuntime implements ReplicaHost {
     // Only the secrets the function declares, as on Docker; never a folder inherited from this process's environment.
     if (secretsFolder === undefined) delete environment[SECRETS_FOLDER_VARIABLE];
     else environment[SECRETS_FOLDER_VARIABLE] = secretsFolder;
-    environment["FUNKER_PORT"] = String(replica.port);
-    environment["FUNKER_HOST"] = LOCAL_HOST;
-    environment["FUNKER_FUNCTION"] = replica.functionName;
-    environment["FUNKER_MODE"] = replica.mode;
-    environment["FUNKER_ENDPOINTS"] = formatEndpoints(this.endpoints);
-    environment["FUNKER_REPLICA"] = String(replica.index);
-    if (spec?.timeoutMs !== undefined) environment["FUNKER_TIMEOUT"] = `${spec.timeoutMs}ms`;
-    if (spec?.concurrency !== undefined) environment["FUNKER_CONCURRENCY"] = String(spec.concurrency);
-    if (spec?.maxCalls !== undefined) environment["FUNKER_MAX_CALLS"] = String(spec.maxCalls);
+    environment[SETTINGS.port.variable] = String(replica.port);
+    environment[SETTINGS.host.variable] = LOCAL_HOST;
+    Object.assign(environment, settingsEnvironment(replica.functionName, { ...spec?.handlerSettings, mode: replica.mode }));
+    environment[ENDPOINTS_VARIABLE] = formatEndpoints(this.endpoints);
+    environment[REPLICA_VARIABLE] = String(replica.index);
     return environment;
   }
 
@@ -338,12 +336,9 @@ class DevRuntime implements ReplicaHost {
       if (this.stopping !== undefined) return { ok: true };
       const waiting = replicas.filter((replica) => !replica.hasListened);
       if (waiting.length === 0) return { ok: true };
-      const failing = waiting.find((replica) => replica.failuresInARow >= FAILURES_BEFORE_GIVING_UP);
+      const failing = waiting.find((replica) => replica.gaveUp !== undefined);
       if (giveUp && failing !== undefined) {
-        return {
-          ok: false,
-          reason: `${failing.label} failed to start ${failing.failuresInARow} times in a row (last: ${failing.lastError?.message ?? "unknown"}); stopping`,
-        };
+        return { ok: false, reason: `${failing.label} ${failing.gaveUp} (last: ${failing.lastError?.message ?? "unknown"}); stopping` };
       }
       if (Date.now() > deadline) {
         return { ok: false, reason: `${waiting.map((replica) => replica.label).join(", ")} did not start listening in time; stopping` };
@@ -357,17 +352,17 @@ class DevRuntime implements ReplicaHost {
     this.say(this.paint.dim(`running: ${command.join(" ")}`));
     const child = spawn(file as string, args, {
       stdio: "inherit",
-      env: { ...process.env, FUNKER_ENDPOINTS: formatEndpoints(this.endpoints) },
+      env: { ...process.env, [ENDPOINTS_VARIABLE]: formatEndpoints(this.endpoints) },
     });
     this.command = child;
     child.on("error", (error) => {
       this.say(this.paint.red(`cannot run ${file}: ${error.message}`));
       this.command = undefined;
-      void this.shutdown(DevExit.failed);
+      void this.shutdown(ExitCode.failed);
     });
     child.on("exit", (code, signal) => {
       this.command = undefined;
-      const exitCode = code ?? 128 + signalNumber(signal);
+      const exitCode = exitCodeOf(code, signal);
       if (this.options.keep === true) {
         this.say(this.paint.dim(`${basename(file as string)} exited with code ${exitCode}; still running (Ctrl-C stops)`));
         return;
@@ -425,8 +420,8 @@ class DevRuntime implements ReplicaHost {
   }
 
   private installSignalHandlers(): () => void {
-    const onInterrupt = (): void => void this.shutdown(DevExit.interrupted);
-    const onTerminate = (): void => void this.shutdown(DevExit.terminated);
+    const onInterrupt = (): void => void this.shutdown(ExitCode.interrupted);
+    const onTerminate = (): void => void this.shutdown(ExitCode.terminated);
     process.on("SIGINT", onInterrupt);
     process.on("SIGTERM", onTerminate);
     process.on("SIGHUP", onTerminate);
@@ -447,7 +442,7 @@ class DevRuntime implements ReplicaHost {
   /** Stops everything this runtime started; a second Ctrl-C while stopping kills what is left. */
   private shutdown(code: number): Promise<void> {
     if (this.stopping !== undefined) {
-      if (code === DevExit.interrupted || code === DevExit.terminated) {
+      if (code === ExitCode.interrupted || code === ExitCode.terminated) {
         for (const replica of [...this.functions.values()].flatMap((running) => running.replicas)) {
           if (replica.pid !== undefined) process.kill(replica.pid, "SIGKILL");
         }
@@ -468,14 +463,9 @@ class DevRuntime implements ReplicaHost {
       await Promise.all([...this.functions.values()].flatMap((running) => running.replicas.map((replica) => replica.stop())));
       await commandExited;
       removeState(this.options.config.root, process.pid);
-      if (code === DevExit.interrupted || code === DevExit.terminated) this.say(this.paint.dim("stopped every function"));
+      if (code === ExitCode.interrupted || code === ExitCode.terminated) this.say(this.paint.dim("stopped every function"));
       void this.finish(code);
     })();
     return this.stopping;
   }
-}
-
-function signalNumber(signal: NodeJS.Signals | null): number {
-  const numbers: Partial<Record<NodeJS.Signals, number>> = { SIGHUP: 1, SIGINT: 2, SIGKILL: 9, SIGTERM: 15 };
-  return signal === null ? 0 : (numbers[signal] ?? 0);
 }

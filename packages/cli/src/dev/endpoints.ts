@@ -1,3 +1,6 @@
+/** The variable `@funker/client` reads its endpoints from (`funker dev` sets it for replicas and the command). */
+export const ENDPOINTS_VARIABLE = "FUNKER_ENDPOINTS";
+
 /** Where each function's replicas listen: function name → `host:port` addresses. */
 export type EndpointMap = Readonly<Record<string, readonly string[]>>;
 

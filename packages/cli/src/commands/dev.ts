@@ -1,0 +1,71 @@
+import { resolve } from "node:path";
+import { runDev } from "../dev/runtime.js";
+import { useColour } from "../terminal.js";
+import { defineCommand, durationFlag, UsageError } from "./command.js";
+
+/** `funker dev`: the local runtime (src/dev/). */
+export const dev = defineCommand({
+  name: "dev",
+  synopsis: "dev [-- <command>…]",
+  summary: "run every function of funker.yml on this machine",
+  help: `Usage: funker dev [options] [-- <command> [args…]]
+
+Builds every function of funker.yml and runs its replicas as local processes
+on 127.0.0.1, as Docker would: a single-shot replica is replaced at once after
+each call, on the same port; one that fails to start is restarted with a
+back-off (100 ms doubling to 10 s). Output is prefixed by function and replica
+(add.1 | …) on standard error. A function is rebuilt and restarted when its
+source changes. Ctrl-C (or SIGTERM) stops every process.
+
+Every replica, and the command after --, gets FUNKER_ENDPOINTS, so
+call("add") works unchanged. With a command, funker dev waits until every
+replica listens, runs it, then stops and exits with the command's exit code.
+Other terminals find the runtime through .funker/dev.json beside funker.yml.
+Nothing is mounted: each volume is a local folder (a named volume
+.funker/volumes/<name>, a bind mount its host path), and a variable whose
+value is a volume's target points there instead. Each secret is read from
+secrets/<name> beside funker.yml and copied to a private folder for the run,
+named by FUNKER_SECRETS_DIR (/run/secrets on Docker).
+
+Options:
+  -f, --file <path>      the funker.yml to use
+  -p, --port <port>      give replicas consecutive ports from <port> (default: free ports)
+      --keep             stay up after the command exits, until Ctrl-C
+      --no-watch         do not rebuild when sources change
+      --ready-timeout <duration>  how long the command waits for every replica (default 60s)
+      --volumes <path>   where named volumes' folders are (default .funker/volumes beside funker.yml)
+      --secrets <path>   where secrets' files are (default secrets beside funker.yml)
+  -h, --help             this help`,
+  options: {
+    port: { type: "string", short: "p" },
+    keep: { type: "boolean" },
+    "no-watch": { type: "boolean" },
+    "ready-timeout": { type: "string" },
+    volumes: { type: "string" },
+    secrets: { type: "string" },
+  },
+  takesCommand: true,
+  run({ values, positionals, rest }, context) {
+    if (positionals.length > 0) throw new UsageError(`unexpected "${positionals[0]}"; put a command after --: funker dev -- ${positionals.join(" ")}`);
+    if (rest !== undefined && rest.length === 0) throw new UsageError("nothing after --; give a command to run, or leave out --");
+    let portBase: number | undefined;
+    if (values.port !== undefined) {
+      portBase = Number(values.port);
+      if (!Number.isInteger(portBase) || portBase < 1 || portBase > 65_535) throw new UsageError(`--port "${values.port}" is not a port number`);
+    }
+    const readyTimeoutMs = durationFlag("ready-timeout", values["ready-timeout"], "30s");
+    const config = context.loadConfig(values.file);
+    return runDev({
+      config,
+      command: rest,
+      keep: values.keep === true,
+      watch: values["no-watch"] !== true,
+      portBase,
+      readyTimeoutMs,
+      volumesDirectory: values.volumes === undefined ? undefined : resolve(values.volumes),
+      secretsDirectory: values.secrets === undefined ? undefined : resolve(values.secrets),
+      output: process.stderr,
+      colour: useColour(process.stderr),
+    });
+  },
+});

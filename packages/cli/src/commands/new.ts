@@ -1,0 +1,27 @@
+import { runNew } from "../scaffold/scaffold.js";
+import { defineCommand, UsageError } from "./command.js";
+
+/** `funker new`: scaffolds a function (src/scaffold/) and adds it to funker.yml. */
+export const newFunction = defineCommand({
+  name: "new",
+  synopsis: "new <name>",
+  summary: "scaffold a TypeScript function and add it to funker.yml",
+  help: `Usage: funker new <name> [options]
+
+Scaffolds a TypeScript function: src/<name>.ts (the plain function),
+src/handler.ts (serves it), src/<name>.test.ts (tests it directly and over
+the protocol), package.json, tsconfig.json, Dockerfile and README.md, and
+adds it to funker.yml (created when there is none).
+
+Options:
+  -d, --dir <path>   where to create it (default: ./<name>)
+  -f, --file <path>  the funker.yml to add it to (default: the nearest one, else ./funker.yml)
+  -h, --help         this help`,
+  options: { dir: { type: "string", short: "d" } },
+  run({ values, positionals }) {
+    const [name, extra] = positionals;
+    if (name === undefined) throw new UsageError("which name? funker new <name>");
+    if (extra !== undefined) throw new UsageError(`unexpected "${extra}"`);
+    return runNew({ name, directory: values.dir, configFile: values.file });
+  },
+});

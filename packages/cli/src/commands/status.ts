@@ -1,0 +1,88 @@
+import { readSocketTable } from "../dev/ports.js";
+import { readState } from "../dev/state.js";
+import type { DevState, ReplicaState, ReplicaStatus } from "../dev/state.js";
+import { ExitCode } from "../exit-code.js";
+import { painter, printTable, useColour } from "../terminal.js";
+import { defineCommand, noPositionals } from "./command.js";
+import type { ListOptions } from "./ls.js";
+
+/** `funker status`: every replica of the running `funker dev`. */
+export const status = defineCommand({
+  name: "status",
+  synopsis: "status",
+  summary: "replicas: idle or busy, calls served, last error",
+  help: `Usage: funker status [options]
+
+Shows each replica of the running \`funker dev\`: its port and process,
+whether it is starting, idle, busy or backing off, calls served and failed,
+restarts, and its last error. Exits 3 when no runtime runs.
+
+Options:
+      --json         print JSON
+  -f, --file <path>  the funker.yml whose runtime to show
+  -h, --help         this help`,
+  options: { json: { type: "boolean" } },
+  run({ values, positionals }, context) {
+    noPositionals(positionals);
+    return runStatus({ config: context.loadConfig(values.file), json: values.json === true, colour: useColour(process.stdout) });
+  },
+});
+
+/** A replica as `funker status` shows it: `idle` split into idle and busy by its open connections. */
+interface ReplicaView extends ReplicaStatus {
+  readonly state: ReplicaState;
+}
+
+/** `funker status`: every replica of the running runtime. Exit code 3 when none runs. */
+export async function runStatus(options: ListOptions): Promise<number> {
+  const state = readState(options.config.root);
+  if (state === undefined) {
+    if (options.json) process.stdout.write(`${JSON.stringify({ running: false })}\n`);
+    else process.stderr.write("funker: funker dev is not running here; start it with `funker dev`\n");
+    return ExitCode.noRuntime;
+  }
+  const views = await withBusy(state);
+  if (options.json) {
+    process.stdout.write(`${JSON.stringify({ running: true, pid: state.pid, startedAt: state.startedAt, functions: views }, null, 2)}\n`);
+    return ExitCode.ok;
+  }
+  const paint = painter(options.colour);
+  const rows: string[][] = [];
+  for (const [name, replicas] of Object.entries(views)) {
+    for (const replica of replicas) {
+      const error = replica.lastError === undefined ? "-" : `${replica.lastError.code}: ${replica.lastError.message}`;
+      rows.push([
+        `${name}.${replica.replica}`,
+        String(replica.port),
+        replica.pid === undefined ? "-" : String(replica.pid),
+        replica.state,
+        String(replica.calls),
+        String(replica.failedCalls),
+        String(replica.restarts),
+        error,
+      ]);
+    }
+  }
+  printTable(["REPLICA", "PORT", "PID", "STATE", "CALLS", "FAILED", "RESTARTS", "LAST ERROR"], rows);
+  for (const [name, functionStatus] of Object.entries(state.functions)) {
+    if (functionStatus.buildError !== undefined) process.stdout.write(paint.red(`${name}: the last build failed; running the previous one\n`));
+  }
+  return ExitCode.ok;
+}
+
+/**
+ * The runtime records whether a replica listens; whether it holds a call is
+ * read here from the kernel's socket table (an accepted connection on its
+ * port), without connecting, which would be a call to a single-shot replica.
+ */
+async function withBusy(state: DevState): Promise<Record<string, ReplicaView[]>> {
+  const table = await readSocketTable();
+  const views: Record<string, ReplicaView[]> = {};
+  for (const [name, functionStatus] of Object.entries(state.functions)) {
+    views[name] = functionStatus.replicas.map((replica) => {
+      const busy = replica.state === "idle" && (table?.connections.get(replica.port) ?? 0) > 0;
+      return { ...replica, state: busy ? "busy" : replica.state };
+    });
+  }
+  return views;
+}
