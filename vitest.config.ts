@@ -1,14 +1,37 @@
+import { fileURLToPath } from "node:url";
+import type { Plugin } from "vitest/config";
 import { defineConfig } from "vitest/config";
 
 // Tests import workspace packages through the "@funker/source" export
 // condition, so they run against src/ without a build.
 const conditions = ["@funker/source", "node", "import", "module", "default"];
 
+const dockerFolder = fileURLToPath(new URL("docker/", import.meta.url));
+const cliManifest = fileURLToPath(new URL("packages/cli/package.json", import.meta.url));
+
+/**
+ * docker/ is not a workspace package: the caller image's tools import
+ * @funker/* as docker/build-images.mjs bundles them, from the CLI's
+ * node_modules. Their tests (docker/caller/*.test.ts) resolve them the same way.
+ */
+function resolveDockerToolsLikeTheirBundle(): Plugin {
+  return {
+    name: "funker:docker-tools-resolve",
+    enforce: "pre",
+    resolveId(source, importer) {
+      if (!source.startsWith("@funker/") || importer === undefined || !importer.startsWith(dockerFolder)) return null;
+      return this.resolve(source, cliManifest, { skipSelf: true });
+    },
+  };
+}
+
 export default defineConfig({
+  plugins: [resolveDockerToolsLikeTheirBundle()],
   resolve: { conditions },
   ssr: { resolve: { conditions, externalConditions: ["@funker/source"] } },
   test: {
-    include: ["packages/*/src/**/*.test.ts", "examples/*/src/**/*.test.ts", "examples/*/test/**/*.test.ts"],
+    // docker/caller's tests need no Docker: they run the caller image's tools against local sockets.
+    include: ["packages/*/src/**/*.test.ts", "examples/*/src/**/*.test.ts", "examples/*/test/**/*.test.ts", "docker/caller/**/*.test.ts"],
     exclude: ["**/node_modules/**", "**/dist/**"],
     typecheck: {
       enabled: true,

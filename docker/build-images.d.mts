@@ -1,5 +1,6 @@
 export declare const DEFAULT_CALLER_IMAGE: string;
 export declare const DEFAULT_HANDLER_NODE_IMAGE: string;
+export declare function bundleCallerTools(folder: string): Promise<void>;
 export declare function buildSupportImages(options?: {
   caller?: string;
   handlerNode?: string;

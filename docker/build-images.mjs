@@ -8,7 +8,7 @@
 //
 //   node docker/build-images.mjs [--caller <tag>] [--handler-node <tag>]
 import { spawnSync } from "node:child_process";
-import { copyFileSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { chmodSync, copyFileSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { createRequire } from "node:module";
 import { tmpdir } from "node:os";
 import { dirname, join } from "node:path";
@@ -50,6 +50,20 @@ function dockerBuild(tag, context, labels, log) {
 }
 
 /**
+ * Bundles the caller image's tools into `folder` (created if missing):
+ * `call.mjs` and `load.mjs` (`funker-load`), executable, and `repl.mjs`.
+ * Their tests run these same bundles.
+ */
+export async function bundleCallerTools(folder) {
+  mkdirSync(folder, { recursive: true });
+  for (const name of ["call", "load"]) {
+    await bundle(join(here, `caller/${name}.ts`), join(folder, `${name}.mjs`), { shebang: true });
+    chmodSync(join(folder, `${name}.mjs`), 0o755);
+  }
+  await bundle(join(here, "caller/repl.ts"), join(folder, "repl.mjs"));
+}
+
+/**
  * Builds both images; returns their tags. `labels` are added to each (the
  * end-to-end tests mark theirs to remove them afterwards).
  */
@@ -62,11 +76,8 @@ export async function buildSupportImages({
   const work = mkdtempSync(join(tmpdir(), "funker-images-"));
   try {
     const callerContext = join(work, "caller");
-    mkdirSync(callerContext);
-    for (const name of ["call", "load"]) await bundle(join(here, `caller/${name}.ts`), join(callerContext, `${name}.mjs`), { shebang: true });
-    await bundle(join(here, "caller/repl.ts"), join(callerContext, "repl.mjs"));
+    await bundleCallerTools(callerContext);
     copyFileSync(join(here, "caller/Dockerfile"), join(callerContext, "Dockerfile"));
-    spawnSync("chmod", ["755", join(callerContext, "call.mjs"), join(callerContext, "load.mjs")]);
     dockerBuild(caller, callerContext, labels, log);
 
     const handlerContext = join(work, "handler-node");

@@ -1,15 +1,33 @@
 import { afterAll, describe, expect, it } from "vitest";
-import { callerRun, docker, dockerResult, dockerRunOn, images, removeServices, report, runId, TEST_LABEL, waitFor, waitForReplicas } from "./support.js";
+import {
+  callerCommand,
+  callerRun,
+  createDocumentedService,
+  docker,
+  dockerResult,
+  dockerRunOn,
+  documentedCommand,
+  images,
+  removeServices,
+  report,
+  runId,
+  TEST_LABEL,
+  waitFor,
+  waitForReplicas,
+} from "./support.js";
 
-// The seed's walkthrough, command for command: build the image (global
-// setup), create the network, create the service, call it from the caller
-// image on the network. dnsrr because this kernel has no IPVS for a virtual IP.
+// The seed's walkthrough, command for command as the README gives it (read
+// from README.md, with this run's service and image names): build the images
+// (global setup), create the network, create the service, call it from the
+// caller image on the network. dnsrr because this kernel has no IPVS for a
+// virtual IP.
 describe("the seed's walkthrough on a real Swarm", () => {
   const service = `${runId()}-add`;
+  const addJs = `${runId()}-add-js`;
   const started = Date.now();
 
   afterAll(async () => {
-    await removeServices([service]);
+    await removeServices([service, addJs]);
     report("walkthrough", { seconds: Math.round((Date.now() - started) / 100) / 10 });
   });
 
@@ -20,24 +38,35 @@ describe("the seed's walkthrough on a real Swarm", () => {
   });
 
   it("serves the seed's call: 3; the replica exits after it, Swarm replaces it, and a second call succeeds", async () => {
-    await docker([
-      "service", "create", "--detach", "--name", service, "--network", "funker",
-      "--endpoint-mode", "dnsrr", "--restart-delay", "0s", "--label", `${TEST_LABEL}=${runId()}`, images().add,
-    ]);
+    const names = { add: service, "funker/add:latest": images().add };
+    await createDocumentedService(documentedCommand("README.md", "docker service create"), names);
     await waitForReplicas(service, 1);
-    const first = await callerRun("funker", ["call", service, "x=1", "y=2"]);
+    const call = documentedCommand("README.md", "docker run --rm --net funker funker/caller call");
+    expect(call.comment).toBe("3");
+    const first = await callerRun("funker", callerCommand(call, names));
     expect(first).toMatchObject({ code: 0, stdout: "3\n" });
+    expect(JSON.parse(await docker(["service", "inspect", "--format", "{{json .Spec.TaskTemplate.ContainerSpec.Init}}", service]))).toBe(true);
 
     // The task that served the call completed (exit 0) and a new one was started for the next call.
-    const tasks = await waitFor("the first task to complete and a second to be scheduled", async () => {
+    // A replacement is first desired "Ready" (its restart delay), then "Running": wait for the second.
+    await waitFor("the first task to complete and a second to be started", async () => {
       const listed = await docker(["service", "ps", "--no-trunc", "--format", "{{.DesiredState}}|{{.CurrentState}}", service]);
       const rows = listed.trim().split("\n");
-      return rows.length >= 2 && rows.some((row) => row.startsWith("Shutdown|Complete")) ? rows : undefined;
+      return rows.some((row) => row.startsWith("Shutdown|Complete")) && rows.some((row) => row.startsWith("Running|")) ? true : undefined;
     });
-    expect(tasks.some((row) => row.startsWith("Running|"))).toBe(true);
 
-    const second = await callerRun("funker", ["call", service, "x=1", "y=2"]);
+    const second = await callerRun("funker", callerCommand(call, names));
     expect(second).toMatchObject({ code: 0, stdout: "3\n" });
+  });
+
+  it("runs examples/add-js's README: the 2017 callback-style function as a service, called from the caller image", async () => {
+    const file = "examples/add-js/README.md";
+    // The image is built from the example's Dockerfile in the global setup, FROM this run's handler-node image.
+    const names = { add: addJs, "add-js": images().addJs };
+    await createDocumentedService(documentedCommand(file, "docker service create"), names);
+    await waitForReplicas(addJs, 1);
+    const call = documentedCommand(file, "docker run --rm --net funker funker/caller call");
+    expect(await callerRun("funker", callerCommand(call, names))).toMatchObject({ code: 0, stdout: `${call.comment}\n` });
   });
 
   it("opens a REPL with call() ready when the caller image runs without a command", async () => {

@@ -3,6 +3,7 @@ import { inject } from "vitest";
 import type { ProvidedContext } from "vitest";
 import { runDocker } from "../../packages/cli/src/internal.js";
 import type { DockerResult } from "../../packages/cli/src/internal.js";
+import type { LoadFigures } from "../caller/load-run.js";
 
 declare module "vitest" {
   export interface ProvidedContext {
@@ -161,21 +162,58 @@ export async function removeLabelled(id: string): Promise<void> {
   if (dangling.length > 0) await dockerResult(["image", "rm", "-f", ...dangling]);
 }
 
-/** The JSON line `funker-load` prints (docker/caller/load.ts). */
-export interface LoadFigures {
-  failureExamples: Record<string, string>;
-  calls: number;
-  ok: number;
-  wrong: number;
-  failures: Record<string, number>;
-  callsPerSecond: number;
-  socketsOpened: number;
-  connectErrors: Record<string, number>;
-  failedAttemptsPerSuccess: number | null;
-}
-
+/** The JSON line `funker-load --json` prints. */
 export function parseLoadFigures(stdout: string): LoadFigures {
   const line = stdout.trim().split("\n").pop() ?? "";
   return JSON.parse(line) as LoadFigures;
 }
 
+/** A shell command as a document gives it: its words, and the text of its trailing `# comment` (often the output it prints). */
+export interface DocumentedCommand {
+  words: string[];
+  comment: string;
+}
+
+/**
+ * The first command in a ```sh block of `file` (relative to the repository)
+ * whose words start with `prefix`, lines continued with `\` joined. The
+ * tests run the documents' commands so that a reader can copy them as they
+ * are; a command the tests cannot split plainly (quotes, variables) is refused.
+ */
+export function documentedCommand(file: string, prefix: string): DocumentedCommand {
+  const text = readFileSync(new URL(`../../${file}`, import.meta.url), "utf8");
+  const blocks = [...text.matchAll(/^```sh\n([\s\S]*?)^```$/gm)].map((match) => match[1] ?? "");
+  const lines = blocks.flatMap((block) => block.replace(/\\\n\s*/g, " ").split("\n"));
+  for (const line of lines) {
+    const [command = "", ...comment] = line.split(" # ");
+    const words = command.trim().split(/\s+/);
+    if (words.join(" ").startsWith(prefix)) {
+      if (/["'$`]/.test(command)) throw new Error(`${file}: the command "${command.trim()}" needs a shell to split it`);
+      return { words, comment: comment.join(" # ").trim() };
+    }
+  }
+  throw new Error(`${file} has no command starting with "${prefix}" in a sh block`);
+}
+
+/** Replaces whole words (a document's service and image names by this run's). */
+export function replaceWords(words: readonly string[], replacements: Readonly<Record<string, string>>): string[] {
+  return words.map((word) => (Object.hasOwn(replacements, word) ? (replacements[word] as string) : word));
+}
+
+/**
+ * A document's `docker service create …` as this run creates it: its names
+ * and image replaced, created detached (the test waits for the replicas
+ * itself) and labelled for clean-up.
+ */
+export async function createDocumentedService(command: DocumentedCommand, replacements: Readonly<Record<string, string>>): Promise<void> {
+  const [docker1, service, create, ...options] = replaceWords(command.words, replacements);
+  if (`${docker1} ${service} ${create}` !== "docker service create") throw new Error(`not a docker service create: ${command.words.join(" ")}`);
+  await docker(["service", "create", "--detach", "--label", `${TEST_LABEL}=${runId()}`, ...options]);
+}
+
+/** The command a document runs in the caller image (`docker run --rm --net funker funker/caller <command…>`): the words after the image. */
+export function callerCommand(command: DocumentedCommand, replacements: Readonly<Record<string, string>>): string[] {
+  const prefix = ["docker", "run", "--rm", "--net", "funker", "funker/caller"];
+  if (command.words.slice(0, prefix.length).join(" ") !== prefix.join(" ")) throw new Error(`not a command in the caller image: ${command.words.join(" ")}`);
+  return replaceWords(command.words.slice(prefix.length), replacements);
+}
