@@ -9,14 +9,10 @@ export type {
 } from "./fake.js";
 export { startFunction, freePort } from "./harness.js";
 export type { RunningFunction, StartFunctionOptions } from "./harness.js";
-export { runHandlerConformance, runCallerConformance } from "./conformance.js";
-export type {
-  CallerConformanceOptions,
-  CallerUnderTest,
-  CheckResult,
-  ConformanceReport,
-  HandlerConformanceOptions,
-  HandlerUnderTest,
-} from "./conformance.js";
-export { conformanceFunction } from "./conformance-function.js";
-export type { ConformanceArgs } from "./conformance-function.js";
+export { runHandlerConformance } from "./conformance/handler-conformance.js";
+export type { HandlerConformanceOptions, HandlerUnderTest } from "./conformance/handler-conformance.js";
+export { runCallerConformance } from "./conformance/caller-conformance.js";
+export type { CallerConformanceOptions, CallerUnderTest } from "./conformance/caller-conformance.js";
+export type { CheckResult, ConformanceReport } from "./conformance/report.js";
+export { conformanceFunction } from "./conformance/conformance-function.js";
+export type { ConformanceArgs } from "./conformance/conformance-function.js";

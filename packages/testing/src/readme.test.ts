@@ -4,7 +4,11 @@ import { describe, expect, it } from "vitest";
 // The README's imports, as a user writes them.
 import { call } from "@funker/client";
 import { handler } from "@funker/handler";
-import { conformanceFunction, fakeFunctions, runHandlerConformance, startFunction } from "@funker/testing";
+import { conformanceFunction, fakeFunctions, runCallerConformance, runHandlerConformance, startFunction } from "@funker/testing";
+import type { CallerUnderTest, ConformanceReport } from "@funker/testing";
+import { call2017, start2017Function } from "@funker/test-utils";
+import { callerChecks } from "./conformance/caller-checks.js";
+import { handlerChecks } from "./conformance/handler-checks.js";
 
 // Each test body below is a code block of README.md, verbatim between the
 // markers; the last test checks that the README still says the same.
@@ -42,6 +46,32 @@ describe("README examples", () => {
     });
     expect(report.failures).toEqual([]);
     // readme:end
+  });
+
+  it("the README has a row for every conformance check", () => {
+    const readme = readFileSync(fileURLToPath(new URL("../README.md", import.meta.url)), "utf8");
+    for (const { id } of [...handlerChecks, ...callerChecks]) expect(readme).toContain(`| \`${id}\` |`);
+  });
+
+  it("the README quotes failures as the kit reports them for the 2017 library and caller", async () => {
+    const readme = readFileSync(fileURLToPath(new URL("../README.md", import.meta.url)), "utf8");
+    const quoted = (report: ConformanceReport) => `> ${report.failures[0]?.failure}\n`;
+    const handler2017 = await runHandlerConformance({
+      only: /^legacy\.bad-json$/,
+      async start() {
+        const fn = await start2017Function("add");
+        return { host: "127.0.0.1", port: fn.port, stop: async () => await fn[Symbol.asyncDispose]() };
+      },
+    });
+    expect(readme).toContain(quoted(handler2017));
+    const python2017: CallerUnderTest = {
+      protocol: "legacy",
+      async call(host, port, args) {
+        const { stdout } = await call2017(host, port, JSON.stringify(args), "python");
+        return { ok: true, value: JSON.parse(stdout) as unknown };
+      },
+    };
+    expect(readme).toContain(quoted(await runCallerConformance({ caller: python2017, only: /^caller\.legacy-closed-without-reply$/ })));
   });
 
   it("the README shows exactly these examples", () => {
