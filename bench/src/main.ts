@@ -55,6 +55,7 @@ async function main(): Promise<number> {
     rounds: values.rounds !== undefined ? Number(values.rounds) : quick ? 2 : 7,
     roundMs: quick ? 300 : 2_000,
     warmupMs: quick ? 300 : 2_000,
+    warmupCalls: quick ? 0 : 10_000,
     cyclesPerRound: quick ? 2 : 5,
     profileArgs: (role) => (profileDirectory === undefined ? [] : ["--cpu-prof", `--cpu-prof-dir=${profileDirectory}`, `--cpu-prof-name=${role}-${Date.now()}-${process.pid}.cpuprofile`]),
   };

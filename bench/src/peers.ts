@@ -22,6 +22,7 @@ import {
   http1Post,
   httpExchange,
   idleMs,
+  MAX_WARMUP_STEPS,
   medianOf,
   p50,
   p99,
@@ -89,7 +90,7 @@ async function connectHttp2FirstCall(socket: Socket): Promise<void> {
 
 async function connectHttp1FirstCall(socket: Socket): Promise<void> {
   const { contentType, body } = firstRequest.connectBody();
-  await http1Post(socket, ADD_PATH, contentType, body);
+  if (firstRequest.result(await http1Post(socket, ADD_PATH, contentType, body)) !== 3) throw new Error("unexpected Connect reply");
 }
 
 const peers: readonly Peer[] = [
@@ -171,8 +172,9 @@ function ranking(pairs: readonly PeerPair[], better: "higher" | "lower", format:
     .join(", ");
 }
 
-/** The limit of a scenario whose rounds alternate Funker with every peer: twice the time its rounds and warm-ups take, and a minute. */
-const peersTimeoutMs = (settings: Settings): number => 60_000 + 2 * (settings.rounds * peers.length * 2 * settings.roundMs + (peers.length + 1) * settings.warmupMs);
+/** The limit of a scenario whose rounds alternate Funker with every peer: twice the time its rounds and longest warm-ups take, and a minute. */
+const peersTimeoutMs = (settings: Settings): number =>
+  60_000 + 2 * (settings.rounds * peers.length * 2 * settings.roundMs + (peers.length + 1) * MAX_WARMUP_STEPS * settings.warmupMs);
 
 function peerLoad(name: string, concurrency: number, nodeHttpGoal: number): Scenario {
   const load = concurrency === 1 ? "one call at a time" : `${concurrency} calls in flight`;
@@ -226,8 +228,8 @@ const funkerServer: ServerProcess = { server: funkerReuse(), firstCall: framedEx
 
 /** Whole-process figures against every peer, interleaved in each round: peer 1, Funker, peer 2, Funker, … */
 async function wholeProcessPairs(settings: Settings, measure: (side: ServerProcess) => Promise<number>): Promise<PeerPair[]> {
-  // One cycle of each first, so that every side starts from the same warm file cache.
-  for (const side of [...peers, funkerServer]) await measure(side);
+  // One cycle of each first, so that every side starts from the same warm file cache (a smoke run skips it).
+  if (!settings.quick) for (const side of [...peers, funkerServer]) await measure(side);
   const pairs: PeerPair[] = peers.map(() => ({ funker: [], peer: [] }));
   for (let round = 0; round < settings.rounds; round += 1) {
     for (const [index, peer] of peers.entries()) {

@@ -39,6 +39,13 @@ export interface Settings {
   roundMs: number;
   /** Calls made by each caller before its first measured round (JIT, pools, connections). */
   warmupMs: number;
+  /**
+   * Calls each caller of a throughput scenario makes before its first
+   * measured round, at least: a heavy stack (gRPC, Connect) still speeds up
+   * after thousands of calls, which take it more than `warmupMs`. Warm-up
+   * then goes on in `warmupMs` steps, up to `MAX_WARMUP_STEPS` of them.
+   */
+  warmupCalls: number;
   /** Process cycles per round in the whole-process scenarios. */
   cyclesPerRound: number;
   /** Extra Node flags for Funker's processes (`--cpu-prof`), empty when not profiling. */
@@ -177,9 +184,13 @@ export async function throughputAgainst(settings: Settings, funkerSide: Side, ba
   const funker = await started(funkerSide);
   const baselines: Awaited<ReturnType<typeof started>>[] = [];
   try {
-    for (const side of baselineSides) baselines.push(await started(side));
-    for (const baseline of baselines) await baseline.caller.run(settings.warmupMs, concurrency);
-    await funker.caller.run(settings.warmupMs, concurrency);
+    // Side by side: a peer's server can take a few hundred ms to listen.
+    const outcomes = await Promise.allSettled(baselineSides.map(started));
+    for (const outcome of outcomes) if (outcome.status === "fulfilled") baselines.push(outcome.value);
+    const failed = outcomes.find((outcome) => outcome.status === "rejected");
+    if (failed !== undefined) throw failed.reason;
+    for (const baseline of baselines) await warm(baseline.caller, settings, concurrency);
+    await warm(funker.caller, settings, concurrency);
     const measure = async ({ side, children, caller }: typeof funker): Promise<[RoundMeasurement, number]> => {
       const cpuBefore = await totalCpuMilliseconds(children);
       const measurement = checked(await caller.run(settings.roundMs, concurrency), side.caller);
@@ -203,6 +214,17 @@ export async function throughputAgainst(settings: Settings, funkerSide: Side, ba
     const all = [funker, ...baselines];
     await Promise.all(all.map(({ caller }) => caller.close()));
     await Promise.all(all.flatMap(({ children }) => children).map(stop));
+  }
+}
+
+/** The longest warm-up of a caller, in steps of `warmupMs`: a stack still slow after it is measured as it is. */
+export const MAX_WARMUP_STEPS = 5;
+
+/** Calls for `warmupMs`, and on until the caller has made `warmupCalls` calls or used `MAX_WARMUP_STEPS` steps. */
+async function warm(caller: CallerProcess, settings: Settings, concurrency: number): Promise<void> {
+  let calls = 0;
+  for (let step = 0; step < MAX_WARMUP_STEPS && (step === 0 || calls < settings.warmupCalls); step += 1) {
+    calls += (await caller.run(settings.warmupMs, concurrency)).calls;
   }
 }
 
@@ -404,19 +426,24 @@ async function jsonExchange(socket: Socket): Promise<void> {
   if (text !== "3") throw new Error(`unexpected reply ${text}`);
 }
 
-/** One HTTP/1.1 POST on the socket, `Connection: close`; succeeds on a 200. */
-export async function http1Post(socket: Socket, path: string, contentType: string, body: Buffer): Promise<void> {
+/** One HTTP/1.1 POST on the socket, `Connection: close`: the body of its 200 reply (every server here sends a Content-Length, no chunks). */
+export async function http1Post(socket: Socket, path: string, contentType: string, body: Buffer): Promise<Buffer> {
   const reply = readToEnd(socket);
   socket.cork();
   socket.write(`POST ${path} HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: ${contentType}\r\nContent-Length: ${body.length}\r\nConnection: close\r\n\r\n`);
   socket.write(body);
   socket.uncork();
-  const text = (await reply).toString("latin1");
+  const bytes = await reply;
+  const text = bytes.toString("latin1");
   if (!text.startsWith("HTTP/1.1 200")) throw new Error(`unexpected reply ${text.slice(0, 200)}`);
+  return bytes.subarray(text.indexOf("\r\n\r\n") + 4);
 }
 
-/** `{x: 1, y: 2}` as JSON to `/`: the Functions Framework's and bare `node:http`'s first call. */
-export const httpExchange = (socket: Socket): Promise<void> => http1Post(socket, "/", "application/json", Buffer.from(JSON.stringify({ x: 1, y: 2 }), "utf8"));
+/** `{x: 1, y: 2}` as JSON to `/`, answered with `3`: the Functions Framework's and bare `node:http`'s first call. */
+export async function httpExchange(socket: Socket): Promise<void> {
+  const reply = (await http1Post(socket, "/", "application/json", Buffer.from(JSON.stringify({ x: 1, y: 2 }), "utf8"))).toString("utf8");
+  if (reply !== "3") throw new Error(`unexpected reply body ${reply.slice(0, 200)}`);
+}
 
 const funkerSingleShotEnvironment = (port: number): Record<string, string> => ({
   FUNKER_PORT: String(port),
