@@ -11,6 +11,7 @@ import type { Socket } from "node:net";
 import { performance } from "node:perf_hooks";
 import { createClient } from "@funker/client";
 import type { ClientOptions } from "@funker/client";
+import type { Transport } from "@connectrpc/connect";
 import type { CallerKind, CallerSetup, RoundMeasurement, RunCommand } from "./messages.js";
 
 type CallOnce = (loop: number, sequence: number) => Promise<number>;
@@ -133,13 +134,59 @@ function httpKeepAlive(addresses: readonly Address[], concurrency: number): Call
   };
 }
 
+/** gRPC: one channel (one `Client`), every loop's calls on it at once, as HTTP/2 streams. */
+async function grpc(address: Address): Promise<Caller> {
+  const { Client, credentials } = await import("@grpc/grpc-js");
+  const { addRequest, grpcAddMethod } = await import("./add-rpc.js");
+  const client = new Client(`${address.host}:${address.port}`, credentials.createInsecure());
+  const { path, requestSerialize, responseDeserialize } = grpcAddMethod;
+  return {
+    call: (_loop, sequence) =>
+      new Promise((resolve, reject) => {
+        // What a generated stub's method does: one unary request on the channel.
+        client.makeUnaryRequest(path, requestSerialize, responseDeserialize, addRequest(sequence, 2), (error, reply) => {
+          if (error !== null || reply === undefined) reject(error ?? new Error("no reply"));
+          else resolve(reply.result);
+        });
+      }),
+    close: async () => client.close(),
+  };
+}
+
+/**
+ * Connect's client with its Node transport and Connect's own protocol. Over
+ * HTTP/2, one session carries every loop's calls; over HTTP/1.1, a keep-alive
+ * agent keeps one connection per loop, as the bare `node:http` caller does.
+ */
+async function connectRpc(address: Address, httpVersion: "1.1" | "2", concurrency: number): Promise<Caller> {
+  const { createClient } = await import("@connectrpc/connect");
+  const { createConnectTransport, Http2SessionManager } = await import("@connectrpc/connect-node");
+  const { Adder, peerCodec } = await import("./add-rpc.js");
+  const baseUrl = `http://${address.host}:${address.port}`;
+  const useBinaryFormat = peerCodec === "proto";
+  const caller = (transport: Transport, close: () => void): Caller => {
+    const client = createClient(Adder, transport);
+    return {
+      call: async (_loop, sequence) => (await client.add({ x: sequence, y: 2 })).result,
+      close: async () => close(),
+    };
+  };
+  if (httpVersion === "2") {
+    const sessionManager = new Http2SessionManager(baseUrl);
+    return caller(createConnectTransport({ baseUrl, httpVersion, useBinaryFormat, sessionManager }), () => sessionManager.abort());
+  }
+  const agent = new Agent({ keepAlive: true, maxSockets: concurrency });
+  return caller(createConnectTransport({ baseUrl, httpVersion, useBinaryFormat, nodeOptions: { agent } }), () => agent.destroy());
+}
+
 interface Address {
   host: string;
   port: number;
 }
 
-function createCaller(kind: CallerKind, setup: CallerSetup): Caller {
+function createCaller(kind: CallerKind, setup: CallerSetup): Caller | Promise<Caller> {
   const addresses = setup.ports.map((port) => ({ host: "127.0.0.1", port }));
+  const first = addresses[0] as Address;
   switch (kind) {
     case "raw-per-call":
       return rawPerCall(addresses);
@@ -151,6 +198,13 @@ function createCaller(kind: CallerKind, setup: CallerSetup): Caller {
       return funker(addresses, true);
     case "http-keep-alive":
       return httpKeepAlive(addresses, setup.concurrency);
+    // The peers' libraries load only in their own callers.
+    case "grpc":
+      return grpc(first);
+    case "connect-h1":
+      return connectRpc(first, "1.1", setup.concurrency);
+    case "connect-h2":
+      return connectRpc(first, "2", setup.concurrency);
     default: {
       const unexpected: never = kind;
       throw new Error(`unknown caller kind ${String(unexpected)}`);
@@ -208,7 +262,7 @@ async function run(caller: Caller, command: RunCommand): Promise<RoundMeasuremen
 }
 
 const setup = JSON.parse(process.env["BENCH_CALLER"] ?? "{}") as CallerSetup;
-const caller = createCaller(setup.kind, setup);
+const caller = await createCaller(setup.kind, setup);
 process.on("message", (message: RunCommand | { type: "close" }) => {
   if (message.type === "close") {
     void caller.close().then(() => process.disconnect());

@@ -15,12 +15,16 @@ import { parseArgs } from "node:util";
 import { killAll, prepareFunkerAdd, repositoryRoot } from "./processes.js";
 import { markdownReport, markdownTable } from "./report.js";
 import type { Machine } from "./report.js";
-import { scenarios } from "./scenarios.js";
-import type { Row, Settings } from "./scenarios.js";
+import { peerScenarios } from "./peers.js";
+import { scenarios as baselineScenarios } from "./scenarios.js";
+import type { Row, Scenario, Settings } from "./scenarios.js";
 import { summarizeProfile } from "./summarize-profile.js";
 
-/** A scenario that has not finished in this time is stopped and reported as failed: the run always ends. */
+/** A scenario that has not finished in this time (or its own limit) is stopped and reported as failed: the run always ends. */
 const SCENARIO_TIMEOUT_MS = 150_000;
+
+/** The raw limits, the Functions Framework and the local runtime first, then the peers (src/peers.ts). */
+const scenarios: readonly Scenario[] = [...baselineScenarios, ...peerScenarios];
 
 async function main(): Promise<number> {
   const { values } = parseArgs({
@@ -51,6 +55,7 @@ async function main(): Promise<number> {
     rounds: values.rounds !== undefined ? Number(values.rounds) : quick ? 2 : 7,
     roundMs: quick ? 300 : 2_000,
     warmupMs: quick ? 300 : 2_000,
+    warmupCalls: quick ? 0 : 10_000,
     cyclesPerRound: quick ? 2 : 5,
     profileArgs: (role) => (profileDirectory === undefined ? [] : ["--cpu-prof", `--cpu-prof-dir=${profileDirectory}`, `--cpu-prof-name=${role}-${Date.now()}-${process.pid}.cpuprofile`]),
   };
@@ -67,8 +72,9 @@ async function main(): Promise<number> {
     const scenarioStartedAt = Date.now();
     let timer: NodeJS.Timeout | undefined;
     try {
+      const timeoutMs = scenario.timeoutMs?.(settings) ?? SCENARIO_TIMEOUT_MS;
       const timeout = new Promise<never>((_, reject) => {
-        timer = setTimeout(() => reject(new Error(`did not finish within ${SCENARIO_TIMEOUT_MS / 1000} s`)), SCENARIO_TIMEOUT_MS);
+        timer = setTimeout(() => reject(new Error(`did not finish within ${Math.round(timeoutMs / 1000)} s`)), timeoutMs);
       });
       const result = await Promise.race([scenario.run(settings), timeout]);
       rows.push(...result.rows);

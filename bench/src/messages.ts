@@ -1,7 +1,11 @@
 /** What the orchestrator and its caller processes say to each other over IPC. */
 
-/** How a caller calls: the raw baselines, the Funker client, and HTTP for the Functions Framework. */
-export type CallerKind = "raw-per-call" | "raw-persistent" | "funker-per-call" | "funker-kept" | "http-keep-alive";
+/**
+ * How a caller calls: the raw baselines, the Funker client, HTTP/1.1 with a
+ * keep-alive agent (the Functions Framework, bare `node:http`), and the RPC
+ * peers' own clients.
+ */
+export type CallerKind = "raw-per-call" | "raw-persistent" | "funker-per-call" | "funker-kept" | "http-keep-alive" | "grpc" | "connect-h1" | "connect-h2";
 
 /** Given to a caller process at start (in `BENCH_CALLER`). */
 export interface CallerSetup {

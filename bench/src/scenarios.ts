@@ -39,6 +39,13 @@ export interface Settings {
   roundMs: number;
   /** Calls made by each caller before its first measured round (JIT, pools, connections). */
   warmupMs: number;
+  /**
+   * Calls each caller of a throughput scenario makes before its first
+   * measured round, at least: a heavy stack (gRPC, Connect) still speeds up
+   * after thousands of calls, which take it more than `warmupMs`. Warm-up
+   * then goes on in `warmupMs` steps, up to `MAX_WARMUP_STEPS` of them.
+   */
+  warmupCalls: number;
   /** Process cycles per round in the whole-process scenarios. */
   cyclesPerRound: number;
   /** Extra Node flags for Funker's processes (`--cpu-prof`), empty when not profiling. */
@@ -72,10 +79,12 @@ export interface ScenarioResult {
 export interface Scenario {
   name: string;
   title: string;
+  /** The limit on the whole scenario, when the usual one (main.ts) is too short for its rounds. */
+  timeoutMs?: (settings: Settings) => number;
   run(settings: Settings): Promise<ScenarioResult>;
 }
 
-function row(
+export function row(
   scenario: string,
   metric: string,
   unit: Row["unit"],
@@ -99,13 +108,13 @@ function row(
   };
 }
 
-interface ServerSpec {
+export interface ServerSpec {
   role: string;
   args: (port: number) => string[];
   environment: (port: number) => Record<string, string>;
 }
 
-const funkerReuse = (concurrency = 1): ServerSpec => ({
+export const funkerReuse = (concurrency = 1): ServerSpec => ({
   role: "handler",
   args: () => [funkerAddBundle],
   environment: (port) => ({
@@ -117,10 +126,11 @@ const funkerReuse = (concurrency = 1): ServerSpec => ({
   }),
 });
 
-const rawServer = (name: "raw-per-call" | "raw-persistent"): ServerSpec => ({
-  role: name,
+/** One of the bench's own servers (src/servers/<name>.ts), told its port by BENCH_PORT. */
+export const benchServer = (name: string, environment: Record<string, string> = {}, role = name): ServerSpec => ({
+  role,
   args: () => [serverScript(name)],
-  environment: (port) => ({ BENCH_PORT: String(port) }),
+  environment: (port) => ({ BENCH_PORT: String(port), ...environment }),
 });
 
 function functionsFrameworkMain(): string {
@@ -146,48 +156,82 @@ async function startServers(spec: ServerSpec, count: number, settings: Settings)
   return { ports, children };
 }
 
-interface Side {
+export interface Side {
   server: ServerSpec;
   replicas: number;
   caller: CallerKind;
 }
 
-/** Runs both sides' callers against their servers, interleaved round by round. */
-async function throughputPairs(
-  settings: Settings,
-  funkerSide: Side,
-  baselineSide: Side,
-  concurrency: number,
-): Promise<{ funker: RoundMeasurement[]; baseline: RoundMeasurement[]; serverCpu: { funker: number[]; baseline: number[] } }> {
-  const funkerServers = await startServers(funkerSide.server, funkerSide.replicas, settings);
-  const baselineServers = await startServers(baselineSide.server, baselineSide.replicas, settings);
-  const funkerCaller = new CallerProcess({ kind: funkerSide.caller, ports: funkerServers.ports, concurrency }, settings.profileArgs(`caller-${funkerSide.caller}`));
-  const baselineCaller = new CallerProcess({ kind: baselineSide.caller, ports: baselineServers.ports, concurrency }, settings.profileArgs(`caller-${baselineSide.caller}`));
+/** A side's rounds against one baseline: each baseline round is paired with the Funker round right after it. */
+export interface PairedRounds {
+  funker: RoundMeasurement[];
+  baseline: RoundMeasurement[];
+  /** Server CPU µs per call of each round, from /proc/<pid>/stat of the side's servers. */
+  serverCpu: { funker: number[]; baseline: number[] };
+}
+
+/**
+ * Runs the Funker side against each baseline, interleaved round by round:
+ * baseline 1, Funker, baseline 2, Funker, … Every server and caller stays up
+ * for the whole scenario; one caller calls at a time.
+ */
+export async function throughputAgainst(settings: Settings, funkerSide: Side, baselineSides: readonly Side[], concurrency: number): Promise<PairedRounds[]> {
+  const started = async (side: Side): Promise<{ side: Side; children: ChildProcess[]; caller: CallerProcess }> => {
+    const servers = await startServers(side.server, side.replicas, settings);
+    const caller = new CallerProcess({ kind: side.caller, ports: servers.ports, concurrency }, settings.profileArgs(`caller-${side.caller}`));
+    return { side, children: servers.children, caller };
+  };
+  const funker = await started(funkerSide);
+  const baselines: Awaited<ReturnType<typeof started>>[] = [];
   try {
-    await baselineCaller.run(settings.warmupMs, concurrency);
-    await funkerCaller.run(settings.warmupMs, concurrency);
-    const funker: RoundMeasurement[] = [];
-    const baseline: RoundMeasurement[] = [];
-    const serverCpu = { funker: [] as number[], baseline: [] as number[] };
-    const measure = async (caller: CallerProcess, side: Side, servers: ChildProcess[]): Promise<[RoundMeasurement, number]> => {
-      const cpuBefore = await totalCpuMilliseconds(servers);
+    // Side by side: a peer's server can take a few hundred ms to listen.
+    const outcomes = await Promise.allSettled(baselineSides.map(started));
+    for (const outcome of outcomes) if (outcome.status === "fulfilled") baselines.push(outcome.value);
+    const failed = outcomes.find((outcome) => outcome.status === "rejected");
+    if (failed !== undefined) throw failed.reason;
+    for (const baseline of baselines) await warm(baseline.caller, settings, concurrency);
+    await warm(funker.caller, settings, concurrency);
+    const measure = async ({ side, children, caller }: typeof funker): Promise<[RoundMeasurement, number]> => {
+      const cpuBefore = await totalCpuMilliseconds(children);
       const measurement = checked(await caller.run(settings.roundMs, concurrency), side.caller);
-      const cpuMs = (await totalCpuMilliseconds(servers)) - cpuBefore;
+      const cpuMs = (await totalCpuMilliseconds(children)) - cpuBefore;
       return [measurement, (cpuMs * 1_000) / measurement.calls];
     };
+    const pairs: PairedRounds[] = baselines.map(() => ({ funker: [], baseline: [], serverCpu: { funker: [], baseline: [] } }));
     for (let round = 0; round < settings.rounds; round += 1) {
-      const [baselineRound, baselineCpu] = await measure(baselineCaller, baselineSide, baselineServers.children);
-      baseline.push(baselineRound);
-      serverCpu.baseline.push(baselineCpu);
-      const [funkerRound, funkerCpu] = await measure(funkerCaller, funkerSide, funkerServers.children);
-      funker.push(funkerRound);
-      serverCpu.funker.push(funkerCpu);
+      for (const [index, baseline] of baselines.entries()) {
+        const pair = pairs[index] as PairedRounds;
+        const [baselineRound, baselineCpu] = await measure(baseline);
+        pair.baseline.push(baselineRound);
+        pair.serverCpu.baseline.push(baselineCpu);
+        const [funkerRound, funkerCpu] = await measure(funker);
+        pair.funker.push(funkerRound);
+        pair.serverCpu.funker.push(funkerCpu);
+      }
     }
-    return { funker, baseline, serverCpu };
+    return pairs;
   } finally {
-    await Promise.all([funkerCaller.close(), baselineCaller.close()]);
-    await Promise.all([...funkerServers.children, ...baselineServers.children].map(stop));
+    const all = [funker, ...baselines];
+    await Promise.all(all.map(({ caller }) => caller.close()));
+    await Promise.all(all.flatMap(({ children }) => children).map(stop));
   }
+}
+
+/** The longest warm-up of a caller, in steps of `warmupMs`: a stack still slow after it is measured as it is. */
+export const MAX_WARMUP_STEPS = 5;
+
+/** Calls for `warmupMs`, and on until the caller has made `warmupCalls` calls or used `MAX_WARMUP_STEPS` steps. */
+async function warm(caller: CallerProcess, settings: Settings, concurrency: number): Promise<void> {
+  let calls = 0;
+  for (let step = 0; step < MAX_WARMUP_STEPS && (step === 0 || calls < settings.warmupCalls); step += 1) {
+    calls += (await caller.run(settings.warmupMs, concurrency)).calls;
+  }
+}
+
+/** Both sides' callers against their servers, interleaved round by round: baseline, Funker, baseline, Funker, … */
+async function throughputPairs(settings: Settings, funkerSide: Side, baselineSide: Side, concurrency: number): Promise<PairedRounds> {
+  const [pair] = await throughputAgainst(settings, funkerSide, [baselineSide], concurrency);
+  return pair as PairedRounds;
 }
 
 async function totalCpuMilliseconds(children: readonly ChildProcess[]): Promise<number> {
@@ -203,10 +247,10 @@ function checked(measurement: RoundMeasurement, kind: CallerKind): RoundMeasurem
   return measurement;
 }
 
-const callsPerSecond = (rounds: RoundMeasurement[]): number[] => rounds.map((round) => round.callsPerSecond);
-const p50 = (rounds: RoundMeasurement[]): number[] => rounds.map((round) => round.p50Ms);
-const p99 = (rounds: RoundMeasurement[]): number[] => rounds.map((round) => round.p99Ms);
-const cpuPerCall = (rounds: RoundMeasurement[]): number[] => rounds.map((round) => round.cpuMicrosPerCall);
+export const callsPerSecond = (rounds: RoundMeasurement[]): number[] => rounds.map((round) => round.callsPerSecond);
+export const p50 = (rounds: RoundMeasurement[]): number[] => rounds.map((round) => round.p50Ms);
+export const p99 = (rounds: RoundMeasurement[]): number[] => rounds.map((round) => round.p99Ms);
+export const cpuPerCall = (rounds: RoundMeasurement[]): number[] => rounds.map((round) => round.cpuMicrosPerCall);
 
 const warmPerCall: Scenario = {
   name: "per-call",
@@ -215,7 +259,7 @@ const warmPerCall: Scenario = {
     const result = await throughputPairs(
       settings,
       { server: funkerReuse(), replicas: 1, caller: "funker-per-call" },
-      { server: rawServer("raw-per-call"), replicas: 1, caller: "raw-per-call" },
+      { server: benchServer("raw-per-call"), replicas: 1, caller: "raw-per-call" },
       1,
     );
     return {
@@ -245,7 +289,7 @@ const warmKept: Scenario = {
     const result = await throughputPairs(
       settings,
       { server: funkerReuse(), replicas: 1, caller: "funker-kept" },
-      { server: rawServer("raw-persistent"), replicas: 1, caller: "raw-persistent" },
+      { server: benchServer("raw-persistent"), replicas: 1, caller: "raw-persistent" },
       1,
     );
     return {
@@ -283,7 +327,7 @@ const concurrent: Scenario = {
     const result = await throughputPairs(
       settings,
       { server: funkerReuse(CONCURRENT_CALLERS / REPLICAS), replicas: REPLICAS, caller: "funker-kept" },
-      { server: rawServer("raw-persistent"), replicas: REPLICAS, caller: "raw-persistent" },
+      { server: benchServer("raw-persistent"), replicas: REPLICAS, caller: "raw-persistent" },
       CONCURRENT_CALLERS,
     );
     return {
@@ -335,12 +379,7 @@ async function cycle(args: string[], environment: Record<string, string>, port: 
   const startedAt = performance.now();
   const child = spawnNode(args, childEnvironment(environment), execArgv);
   const exited = once(child, "exit");
-  const socket = await connectWhenListening(port, 15_000, child);
-  try {
-    await exchange(socket);
-  } finally {
-    socket.destroy();
-  }
+  await callWhenListening(port, child, exchange);
   const replyMs = performance.now() - startedAt;
   const [code] = (await exited) as [number | null];
   const exitMs = performance.now() - startedAt;
@@ -348,7 +387,17 @@ async function cycle(args: string[], environment: Record<string, string>, port: 
   return { replyMs, exitMs };
 }
 
-function readToEnd(socket: Socket): Promise<Buffer> {
+/** Connects as soon as the child's port listens, makes the one call, and closes the connection. */
+async function callWhenListening(port: number, child: ChildProcess, exchange: (socket: Socket) => Promise<void>): Promise<void> {
+  const socket = await connectWhenListening(port, 15_000, child);
+  try {
+    await exchange(socket);
+  } finally {
+    socket.destroy();
+  }
+}
+
+export function readToEnd(socket: Socket): Promise<Buffer> {
   return new Promise((resolve, reject) => {
     const chunks: Buffer[] = [];
     socket.on("data", (chunk: Buffer) => chunks.push(chunk));
@@ -377,12 +426,23 @@ async function jsonExchange(socket: Socket): Promise<void> {
   if (text !== "3") throw new Error(`unexpected reply ${text}`);
 }
 
-async function httpExchange(socket: Socket): Promise<void> {
+/** One HTTP/1.1 POST on the socket, `Connection: close`: the body of its 200 reply (every server here sends a Content-Length, no chunks). */
+export async function http1Post(socket: Socket, path: string, contentType: string, body: Buffer): Promise<Buffer> {
   const reply = readToEnd(socket);
-  const body = JSON.stringify({ x: 1, y: 2 });
-  socket.write(`POST / HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\nContent-Length: ${body.length}\r\nConnection: close\r\n\r\n${body}`);
-  const text = (await reply).toString("utf8");
+  socket.cork();
+  socket.write(`POST ${path} HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: ${contentType}\r\nContent-Length: ${body.length}\r\nConnection: close\r\n\r\n`);
+  socket.write(body);
+  socket.uncork();
+  const bytes = await reply;
+  const text = bytes.toString("latin1");
   if (!text.startsWith("HTTP/1.1 200")) throw new Error(`unexpected reply ${text.slice(0, 200)}`);
+  return bytes.subarray(text.indexOf("\r\n\r\n") + 4);
+}
+
+/** `{x: 1, y: 2}` as JSON to `/`, answered with `3`: the Functions Framework's and bare `node:http`'s first call. */
+export async function httpExchange(socket: Socket): Promise<void> {
+  const reply = (await http1Post(socket, "/", "application/json", Buffer.from(JSON.stringify({ x: 1, y: 2 }), "utf8"))).toString("utf8");
+  if (reply !== "3") throw new Error(`unexpected reply body ${reply.slice(0, 200)}`);
 }
 
 const funkerSingleShotEnvironment = (port: number): Record<string, string> => ({
@@ -416,7 +476,7 @@ async function cycles(count: number, measure: () => Promise<Cycle>): Promise<Cyc
 }
 
 /** Medians of a few cycles make one round's figure; rounds then alternate between the sides. */
-async function medianOf<T>(count: number, measure: () => Promise<T>, pick: (value: T) => number): Promise<number> {
+export async function medianOf<T>(count: number, measure: () => Promise<T>, pick: (value: T) => number): Promise<number> {
   const values: number[] = [];
   for (let index = 0; index < count; index += 1) values.push(pick(await measure()));
   return summarize(values).median;
@@ -453,29 +513,41 @@ const singleShotCycle: Scenario = {
   },
 };
 
+/**
+ * Spawn → first reply of a server that stays up, as a deployment starts it:
+ * the clock starts before the spawn, the caller connects as soon as the port
+ * listens and makes one call. With `idleMs`, also its RSS once the call's
+ * connection is closed and it has sat idle that long. The server is stopped after.
+ */
+export async function firstReply(spec: ServerSpec, exchange: (socket: Socket) => Promise<void>, idleMs?: number): Promise<{ replyMs: number; rssMiB: number }> {
+  const port = await freePort();
+  const startedAt = performance.now();
+  const child = spawnNode(spec.args(port), childEnvironment(spec.environment(port)));
+  try {
+    await callWhenListening(port, child, exchange);
+    const replyMs = performance.now() - startedAt;
+    if (idleMs === undefined) return { replyMs, rssMiB: Number.NaN };
+    // Idle: let the call's garbage and timers settle before reading the RSS.
+    await new Promise((resolve) => setTimeout(resolve, idleMs));
+    return { replyMs, rssMiB: (await residentBytes(child.pid as number)) / (1024 * 1024) };
+  } finally {
+    await stop(child);
+  }
+}
+
+/** How long a server sits idle after its one call before its RSS is read. */
+export const idleMs = (settings: Settings): number => (settings.quick ? 100 : 300);
+
 const coldStart: Scenario = {
   name: "cold-start",
   title: "cold start to first reply",
   async run(settings) {
     const funker: number[] = [];
     const framework: number[] = [];
-    const frameworkCycle = async (): Promise<Cycle> => {
-      const port = await freePort();
-      const child = spawnNode(functionsFramework.args(port), childEnvironment());
-      const startedAt = performance.now();
-      const socket = await connectWhenListening(port, 15_000, child);
-      try {
-        await httpExchange(socket);
-      } finally {
-        socket.destroy();
-      }
-      const replyMs = performance.now() - startedAt;
-      await stop(child);
-      return { replyMs, exitMs: Number.NaN };
-    };
+    const frameworkCycle = (): Promise<number> => firstReply(functionsFramework, httpExchange).then((value) => value.replyMs);
     await frameworkCycle();
     for (let round = 0; round < settings.rounds; round += 1) {
-      framework.push(await medianOf(settings.cyclesPerRound, frameworkCycle, (value) => value.replyMs));
+      framework.push(await medianOf(settings.cyclesPerRound, frameworkCycle, (value) => value));
       funker.push(await medianOf(settings.cyclesPerRound, () => funkerSingleShot(settings), (value) => value.replyMs));
     }
     return {
@@ -489,27 +561,11 @@ const idleMemory: Scenario = {
   name: "idle-rss",
   title: "idle RSS of a handler (reuse mode, after one call)",
   async run(settings) {
-    const measure = async (spec: ServerSpec, exchange: (socket: Socket) => Promise<void>): Promise<number> => {
-      const port = await freePort();
-      const child = spawnNode(spec.args(port), childEnvironment(spec.environment(port)));
-      try {
-        const socket = await connectWhenListening(port, 15_000, child);
-        try {
-          await exchange(socket);
-        } finally {
-          socket.destroy();
-        }
-        // Idle: let the call's garbage and timers settle before reading the RSS.
-        await new Promise((resolve) => setTimeout(resolve, settings.quick ? 100 : 300));
-        return (await residentBytes(child.pid as number)) / (1024 * 1024);
-      } finally {
-        await stop(child);
-      }
-    };
+    const measure = async (spec: ServerSpec, exchange: (socket: Socket) => Promise<void>): Promise<number> => (await firstReply(spec, exchange, idleMs(settings))).rssMiB;
     const funker: number[] = [];
     const bare: number[] = [];
     for (let round = 0; round < settings.rounds; round += 1) {
-      bare.push(await measure(rawServer("raw-per-call"), jsonExchange));
+      bare.push(await measure(benchServer("raw-per-call"), jsonExchange));
       funker.push(await measure(funkerReuse(), framedExchangeKept));
     }
     return {
@@ -520,7 +576,7 @@ const idleMemory: Scenario = {
 };
 
 /** A framed call to a reuse-mode replica, which keeps the connection: read the one RESULT frame, then leave. */
-async function framedExchangeKept(socket: Socket): Promise<void> {
+export async function framedExchangeKept(socket: Socket): Promise<void> {
   const decoder = new FrameDecoder();
   const result = new Promise<void>((resolve, reject) => {
     socket.on("data", (chunk: Buffer) => {
