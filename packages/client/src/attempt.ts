@@ -1,14 +1,21 @@
-import type { FunkerError } from "@funker/protocol";
+import type { CallHeader, FunkerError } from "@funker/protocol";
 import type { Address } from "./discovery.js";
 import type { CallProtocol } from "./options.js";
 
-/** One attempt of a call, already encoded: the same bytes for every attempt. */
+/**
+ * One attempt of a call: its header, already checked, and its arguments,
+ * already encoded. Each attempt frames them in the wire format its replica
+ * speaks (framed version 2 or 1, or the 2017 format).
+ */
 export interface AttemptRequest {
   readonly name: string;
   readonly id: string;
+  /** "auto": the format the function speaks, as the transport finds out; "framed" or "legacy" when pinned. */
   readonly protocol: CallProtocol;
-  /** The encoded call frame (framed) or request body (legacy). */
-  readonly bytes: Uint8Array;
+  /** The call header, checked with `checkCallHeader` for version 2 (the id, function and deadline are the call's). */
+  readonly header: CallHeader;
+  /** The arguments' JSON text, checked against the payload limit. */
+  readonly body: Uint8Array;
   /** Epoch ms. */
   readonly deadline: number;
   /** 0 when the handler sends no heartbeats. */

@@ -1,17 +1,11 @@
 import { randomBytes } from "node:crypto";
-import {
-  DEFAULT_HEARTBEAT_INTERVAL_MS,
-  FunkerError,
-  MAX_FUNCTION_NAME_LENGTH,
-  encodeCall,
-  encodeLegacyRequest,
-} from "@funker/protocol";
-import { resolveMaxPayloadBytes } from "@funker/protocol/internal";
+import { DEFAULT_HEARTBEAT_INTERVAL_MS, FunkerError, MAX_FUNCTION_NAME_LENGTH, encodeJson } from "@funker/protocol";
+import { checkCallHeader, checkPayloadSize, resolveMaxPayloadBytes } from "@funker/protocol/internal";
 import { timerDelay } from "@funker/node-utils";
 import type { CallHeader } from "@funker/protocol";
 import type { AttemptOutcome, AttemptRequest, AttemptTransport } from "./attempt.js";
 import { Discovery, DnsNameSource, endpointTableFrom, parseAddress, parseEndpoints, systemDnsResolver } from "./discovery.js";
-import type { Address, EndpointTable } from "./discovery.js";
+import type { Address, EndpointTable, ProtocolPins } from "./discovery.js";
 import { NetworkTransport, installedNetwork } from "./network.js";
 import type { Network } from "./network.js";
 import type { CallOptions, CallProtocol, ClientOptions, RetryPolicy } from "./options.js";
@@ -49,6 +43,13 @@ const DEFAULTS = {
   idleConnectionTimeoutMs: 4_000,
   /** Enough for a burst of concurrent calls to one replica without keeping hundreds of sockets. */
   maxIdleConnectionsPerAddress: 16,
+  /**
+   * A Funker handler sends its HELLO as it reads the preface, in well under
+   * a millisecond when it is idle and within one turn of its event loop when
+   * busy; a second is far above that, and is what a 2017 function's first
+   * call per client waits before it is known for one.
+   */
+  helloTimeoutMs: 1_000,
 } as const;
 
 /** Call ids: a random prefix per process and a counter, unique without a random draw per call. */
@@ -115,6 +116,8 @@ export class ClientCore {
   private readonly notFoundGraceMs: number;
   private readonly connectTimeoutMs: number;
   private readonly deadAddressMs: number;
+  /** Protocols pinned per function (the client's `protocols`, `FUNKER_ENDPOINTS`' `name@protocol`). */
+  private readonly pins: ProtocolPins;
   private closed = false;
   /** The route over the installed network, made when a call first meets that network. */
   private installed: { network: Network; route: Route } | undefined;
@@ -124,8 +127,8 @@ export class ClientCore {
   private readonly attemptsInFlight = new Map<string, number>();
 
   constructor(options: ClientOptions = {}, environmentEndpoints: string | undefined = process.env["FUNKER_ENDPOINTS"]) {
-    for (const key of ["timeout", "dnsCacheMs", "lookupTimeoutMs", "connectTimeoutMs", "deadAddressMs", "notFoundGraceMs", "idleConnectionTimeoutMs"] as const) {
-      checkPositive(options[key], key, key !== "timeout" && key !== "lookupTimeoutMs" && key !== "connectTimeoutMs");
+    for (const key of ["timeout", "dnsCacheMs", "lookupTimeoutMs", "connectTimeoutMs", "deadAddressMs", "notFoundGraceMs", "idleConnectionTimeoutMs", "helloTimeoutMs"] as const) {
+      checkPositive(options[key], key, key !== "timeout" && key !== "lookupTimeoutMs" && key !== "connectTimeoutMs" && key !== "helloTimeoutMs");
     }
     checkPositive(options.heartbeatIntervalMs, "heartbeatIntervalMs", true);
     this.options = options;
@@ -134,14 +137,26 @@ export class ClientCore {
     this.notFoundGraceMs = options.notFoundGraceMs ?? DEFAULTS.notFoundGraceMs;
     this.deadAddressMs = options.deadAddressMs ?? DEFAULTS.deadAddressMs;
     let endpoints: EndpointTable = new Map();
+    let pins: ProtocolPins = new Map();
     if (environmentEndpoints !== undefined && environmentEndpoints.trim() !== "") {
       try {
-        endpoints = parseEndpoints(environmentEndpoints);
+        ({ addresses: endpoints, protocols: pins } = parseEndpoints(environmentEndpoints));
       } catch (error) {
         throw new TypeError(`FUNKER_ENDPOINTS: ${(error as Error).message}`, { cause: error });
       }
     }
-    for (const [name, addresses] of endpointTableFrom(options.endpoints)) endpoints.set(name, addresses);
+    if (typeof options.endpoints === "string") {
+      const parsed = parseEndpoints(options.endpoints);
+      for (const [name, addresses] of parsed.addresses) endpoints.set(name, addresses);
+      for (const [name, protocol] of parsed.protocols) pins.set(name, protocol);
+    } else {
+      for (const [name, addresses] of endpointTableFrom(options.endpoints)) endpoints.set(name, addresses);
+    }
+    for (const [name, protocol] of Object.entries(options.protocols ?? {})) {
+      if (protocol !== "auto" && protocol !== "framed" && protocol !== "legacy") throw new TypeError(`protocols.${name} must be "auto", "framed" or "legacy"`);
+      pins.set(name, protocol);
+    }
+    this.pins = pins;
     const lookupTimeoutMs = options.lookupTimeoutMs ?? DEFAULTS.lookupTimeoutMs;
     this.connectTimeoutMs = options.connectTimeoutMs ?? DEFAULTS.connectTimeoutMs;
     this.own = {
@@ -155,6 +170,7 @@ export class ClientCore {
         this.maxPayloadBytes,
         options.idleConnectionTimeoutMs ?? DEFAULTS.idleConnectionTimeoutMs,
         options.maxIdleConnectionsPerAddress ?? DEFAULTS.maxIdleConnectionsPerAddress,
+        options.helloTimeoutMs ?? DEFAULTS.helloTimeoutMs,
       ),
     };
   }
@@ -196,7 +212,7 @@ export class ClientCore {
     }
     // The 2017 Python caller sent {} when given no arguments; handlers may rely on an object.
     const sentArgs = args === undefined ? {} : args;
-    const protocol: CallProtocol = options.protocol ?? this.options.protocol ?? "framed";
+    const protocol: CallProtocol = options.protocol ?? this.pins.get(name) ?? this.options.protocol ?? "auto";
     const metadata =
       options.metadata === undefined ? this.options.metadata : this.options.metadata === undefined ? options.metadata : { ...this.options.metadata, ...options.metadata };
     let traceparent = options.traceparent;
@@ -218,21 +234,21 @@ export class ClientCore {
     }
     const id = nextCallId();
     const heartbeatIntervalMs = options.heartbeatIntervalMs ?? this.options.heartbeatIntervalMs ?? DEFAULT_HEARTBEAT_INTERVAL_MS;
-    let bytes: Uint8Array;
-    if (protocol === "legacy") {
-      bytes = encodeLegacyRequest(sentArgs, this.maxPayloadBytes);
-    } else {
-      const header: CallHeader = { id, function: name, deadline, heartbeatIntervalMs };
-      if (traceparent !== undefined) header.traceparent = traceparent;
-      if (tracestate !== undefined) header.tracestate = tracestate;
-      if (metadata !== undefined) header.metadata = metadata;
-      bytes = encodeCall(header, sentArgs, this.maxPayloadBytes);
-    }
+    // Checked once, before anything is sent, as the handler would check it;
+    // each attempt then frames it in the format its replica speaks.
+    const header: CallHeader = { id, function: name, deadline, heartbeatIntervalMs };
+    if (traceparent !== undefined) header.traceparent = traceparent;
+    if (tracestate !== undefined) header.tracestate = tracestate;
+    if (metadata !== undefined) header.metadata = metadata;
+    checkCallHeader(header, 2);
+    const body = encodeJson(sentArgs, "arguments");
+    checkPayloadSize(body.length, this.maxPayloadBytes, "arguments");
     const request: AttemptRequest = {
       name,
       id,
       protocol,
-      bytes,
+      header,
+      body,
       deadline,
       heartbeatIntervalMs: protocol === "legacy" ? 0 : heartbeatIntervalMs,
       signal,
@@ -413,7 +429,7 @@ export class ClientCore {
       if (failedThisRound?.has(address.key) === true || discovery.isDead(address, now)) continue;
       const inFlight = this.attemptsInFlight.size === 0 ? 0 : (this.attemptsInFlight.get(address.key) ?? 0);
       // Twice the in-flight count, less one for an idle connection ready to use.
-      const score = 2 * inFlight + (protocol === "framed" && transport.hasIdle(address.key) ? 0 : 1);
+      const score = 2 * inFlight + (protocol !== "legacy" && transport.hasIdle(address.key) ? 0 : 1);
       if (score === 0) return address;
       if (score < bestScore) {
         best = address;

@@ -9,11 +9,15 @@ import {
   decodeJson,
   decodeLegacyReply,
   encodeCancel,
+  prefaceFor,
+  withLegacyMark,
 } from "@funker/protocol";
-import type { Frame } from "@funker/protocol";
+import { writeCallFrame } from "@funker/protocol/internal";
+import type { Frame, HelloFrame, ProtocolVersion } from "@funker/protocol";
 import { Alarm, TCP_KEEPALIVE_DELAY_MS, timerDelay } from "@funker/node-utils";
 import type { AttemptOutcome, AttemptRequest } from "./attempt.js";
 import type { Address } from "./discovery.js";
+import type { ProtocolMemory } from "./protocol-memory.js";
 import { failureFromSocketError } from "./socket-errors.js";
 
 /**
@@ -83,16 +87,36 @@ export interface ConnectionHome {
   closedWhileIdle(connection: FramedConnection): void;
 }
 
+/** What a framed connection needs to know besides its address. */
+export interface FramedConnectionSettings {
+  readonly maxPayloadBytes: number;
+  readonly memory: ProtocolMemory;
+  /** How long a probing connection waits for the HELLO (ms). */
+  readonly helloTimeoutMs: number;
+}
+
 /**
  * A framed-protocol connection to one replica. It carries one call at a time
  * and, when the handler answers with `keepAlive`, goes back to its home pool
  * for the next call. Listeners are attached once, for the socket's life.
+ *
+ * It speaks the version its replica is known to speak, sending the preface
+ * and the first call together; to a replica not known yet it sends the
+ * version 2 preface alone and writes the call only once the handler's HELLO
+ * came (PROTOCOL.md section 4), so that a 2017 function, which waits for
+ * the caller to half-close and answers no preface, never receives a call it
+ * cannot read.
  */
 export class FramedConnection {
   readonly address: Address;
   private readonly socket: Socket;
   private readonly decoder: FrameDecoder;
   private readonly home: ConnectionHome;
+  private readonly settings: FramedConnectionSettings;
+  /** The version spoken once known; undefined while a probe waits for the HELLO. */
+  private version: ProtocolVersion | undefined;
+  /** Epoch ms by which the HELLO must come; infinite once it came, or when none is awaited. */
+  private helloBy = Number.POSITIVE_INFINITY;
   private connected = false;
   private closed = false;
   private socketError: unknown;
@@ -115,10 +139,14 @@ export class FramedConnection {
   private accepted = false;
   private keepAliveOn = false;
 
-  constructor(address: Address, maxPayloadBytes: number, home: ConnectionHome) {
+  /** `version`: the one the replica at `address` is known to speak, or undefined to find out. */
+  constructor(address: Address, settings: FramedConnectionSettings, home: ConnectionHome, version: ProtocolVersion | undefined) {
     this.address = address;
     this.home = home;
-    this.decoder = new FrameDecoder({ maxPayloadBytes, reusedChunks: true });
+    this.settings = settings;
+    this.version = version;
+    // A version 2 handler's first frame is its HELLO (or a version 1 handler's refusal of the version 2 preface).
+    this.decoder = new FrameDecoder({ maxPayloadBytes: settings.maxPayloadBytes, reusedChunks: true, version: version ?? 2, expectHello: version !== 1 });
     this.alarm.unref();
     this.socket = openSocket(address, false, this.onData);
     this.socket.on("connect", this.onConnect);
@@ -144,15 +172,20 @@ export class FramedConnection {
       this.silenceLimitMs = request.heartbeatIntervalMs > 0 ? request.heartbeatIntervalMs * HEARTBEAT_MISSES_BEFORE_DEAD : 0;
       request.signal?.addEventListener("abort", this.onAbort);
       if (request.heartbeatIntervalMs === 0) this.keepQuietPathAlive();
+      const version = this.version;
+      if (version === undefined) this.helloBy = this.lastByteAt + this.settings.helloTimeoutMs;
       this.armTimer(this.lastByteAt);
       if (reused) {
         this.socket.ref();
-        this.socket.write(request.bytes);
+        this.socket.write(writeCallFrame(request.header, request.body, version as ProtocolVersion));
+      } else if (version === undefined) {
+        // A probe: the preface alone; the call follows the HELLO.
+        this.socket.write(PREFACE);
       } else {
         // Corked, the preface and the call leave in one writev once connected.
         this.socket.cork();
-        this.socket.write(PREFACE);
-        this.socket.write(request.bytes);
+        this.socket.write(prefaceFor(version));
+        this.socket.write(writeCallFrame(request.header, request.body, version));
         this.socket.uncork();
       }
     });
@@ -180,7 +213,84 @@ export class FramedConnection {
   private readonly onConnect = (): void => {
     this.connected = true;
     this.lastByteAt = Date.now();
+    if (this.version === undefined && this.request !== undefined) {
+      this.helloBy = this.lastByteAt + this.settings.helloTimeoutMs;
+      this.armTimer(this.lastByteAt);
+    }
   };
+
+  /**
+   * The handler's HELLO: the replica speaks version 2. A probe now writes
+   * its call, unless the HELLO shows the call would be refused anyway
+   * (another function's replica at a stale address, or a handler that wants
+   * signed calls): then nothing was sent and the call goes elsewhere or fails.
+   */
+  private onHello(request: AttemptRequest, hello: HelloFrame): void {
+    const waiting = this.version === undefined;
+    this.version = 2;
+    this.helloBy = Number.POSITIVE_INFINITY;
+    this.settings.memory.learnVersion(this.address.key, 2);
+    this.settings.memory.sawHello(request.name);
+    if (!waiting) return;
+    const key = this.address.key;
+    if (hello.functionName !== undefined && hello.functionName !== request.name) {
+      this.fail(
+        new FunkerError("connection_failed", `${key} serves "${hello.functionName}", not "${request.name}" (a stale address; the call was not sent)`, { mayHaveRun: false }),
+        true,
+      );
+      return;
+    }
+    if (hello.authRequired && request.header.auth === undefined) {
+      this.fail(new FunkerError("unauthenticated", `${key} accepts only signed calls, and this client has no secret (the call was not sent)`, { mayHaveRun: false }), false);
+      return;
+    }
+    this.socket.write(writeCallFrame(request.header, request.body, 2));
+  }
+
+  /**
+   * A version 1 handler refused the version 2 preface, before reading any
+   * call (PROTOCOL.md section 11): remember the address speaks version 1,
+   * and deliver the call again, in version 1, on a new connection.
+   */
+  private onVersion1(data: unknown): void {
+    const supported = (data as { supportedVersions?: unknown } | undefined)?.supportedVersions;
+    this.settings.memory.learnVersion(this.address.key, 1);
+    this.fail(
+      new FunkerError("connection_failed", `${this.address.key} speaks protocol version 1 only (it supports ${JSON.stringify(supported)}); the call goes again in version 1`, {
+        mayHaveRun: false,
+      }),
+      false,
+    );
+  }
+
+  /**
+   * No HELLO in time after the preface: a 2017 function (it waits for the
+   * caller to half-close), or a stalled replica. Either way it has read
+   * nothing it could run, so the call was not delivered, and goes to
+   * another connection; after a second silent probe in a row an "auto"
+   * call is delivered in the 2017 format (each probed 2017 replica is lost:
+   * it reads the preface at the close and fails to parse it). A call that
+   * pins the framed protocol, or is signed, fails instead.
+   */
+  private onNoHello(request: AttemptRequest, now: number): void {
+    const key = this.address.key;
+    const waited = this.settings.helloTimeoutMs;
+    if (request.protocol === "auto" && request.header.auth === undefined) {
+      const legacy = this.settings.memory.sawSilentProbe(request.name, key, waited, now);
+      const next = legacy ? `"${request.name}" is taken for a 2017 function and called in the 2017 format` : "another connection is tried";
+      this.fail(new FunkerError("connection_failed", `${key} did not answer the framed preface within ${waited} ms: ${next} (the call was not sent)`, { mayHaveRun: false }), true);
+      return;
+    }
+    const why = request.header.auth !== undefined ? "a signed call is never sent in the 2017 format, which cannot carry a signature" : "this call pins the framed protocol";
+    this.fail(
+      new FunkerError(
+        "protocol_error",
+        `${key} did not answer the framed preface within ${waited} ms: it does not speak Funker's framed protocol (is it a 2017 function?); ${why}; the call was not sent`,
+        { mayHaveRun: false },
+      ),
+      true,
+    );
+  }
 
   private readonly onError = (error: Error): void => {
     this.socketError ??= error;
@@ -213,6 +323,9 @@ export class FramedConnection {
     const wasAccepted = this.accepted;
     this.accepted = true;
     switch (frame.type) {
+      case "hello":
+        this.onHello(request, frame);
+        return;
       case "heartbeat":
         if (frame.id !== request.id) this.fail(wrongId(frame.id, request.id), false);
         return;
@@ -232,6 +345,10 @@ export class FramedConnection {
         return;
       }
       case "error":
+        if (this.decoder.version === 1 && this.version !== 1) {
+          this.onVersion1(frame.error.data);
+          return;
+        }
         // An empty id: the handler failed before it could read the call's id.
         if (frame.id !== request.id && frame.id !== "") {
           this.fail(wrongId(frame.id, request.id), false);
@@ -308,7 +425,8 @@ export class FramedConnection {
   private readonly onAbort = (): void => {
     const request = this.request;
     if (request === undefined) return;
-    const sent = this.connected;
+    // A probe has sent only the preface until the HELLO came.
+    const sent = this.connected && this.version !== undefined;
     this.fail(
       new FunkerError("cancelled", `the call to "${request.name}" was cancelled`, { mayHaveRun: sent, cause: request.signal?.reason }),
       false,
@@ -328,8 +446,12 @@ export class FramedConnection {
       this.fail(connectTimedOut(this.address, request), true);
       return;
     }
+    if (this.connected && now >= this.helloBy && now < request.deadline) {
+      this.onNoHello(request, now);
+      return;
+    }
     if (now >= request.deadline) {
-      const sent = this.connected;
+      const sent = this.connected && this.version !== undefined;
       this.fail(
         new FunkerError("deadline_exceeded", `the call to "${request.name}" passed its deadline ${sent ? "waiting for a reply" : "while connecting"}`, {
           mayHaveRun: sent,
@@ -357,7 +479,7 @@ export class FramedConnection {
   private armTimer(now: number): void {
     const request = this.request as AttemptRequest;
     const silenceAt = this.connected && this.silenceLimitMs > 0 ? this.lastByteAt + this.silenceLimitMs : Number.POSITIVE_INFINITY;
-    let wakeAt = Math.min(request.deadline, silenceAt);
+    let wakeAt = Math.min(request.deadline, silenceAt, this.helloBy);
     if (!this.connected) wakeAt = Math.min(wakeAt, this.connectBy);
     // Before the connection is up, check again at the first heartbeat limit after it could be.
     if (!this.connected && this.silenceLimitMs > 0) wakeAt = Math.min(wakeAt, now + this.silenceLimitMs);
@@ -379,7 +501,7 @@ export class FramedConnection {
       if (cancelReason !== undefined && this.usable) {
         // Small writes go to the kernel at once, so the cancel frame leaves
         // before the close; if it cannot, the close tells the handler as much.
-        this.socket.write(encodeCancel(request.id, cancelReason));
+        this.socket.write(encodeCancel(request.id, cancelReason, { version: this.version ?? 2 }));
       }
       this.socket.destroy();
     }
@@ -397,7 +519,7 @@ function wrongId(received: string, expected: string): FunkerError {
  * One call in the 2017 wire format: write the arguments, half-close, read
  * the reply until the handler closes. No connection is ever reused.
  */
-export function runLegacy(address: Address, request: AttemptRequest, maxPayloadBytes: number): Promise<AttemptOutcome> {
+export function runLegacy(address: Address, request: AttemptRequest, maxPayloadBytes: number, memory: ProtocolMemory): Promise<AttemptOutcome> {
   return new Promise((resolve) => {
     // A 2017 call carries no heartbeats: its connection may be quiet for as long as the function runs.
     const socket = openSocket(address, true);
@@ -459,6 +581,8 @@ export function runLegacy(address: Address, request: AttemptRequest, maxPayloadB
         fail(afterSendError(error));
         return;
       }
+      // A reply with the legacy mark came from a Funker handler; one without it, from a 2017 function.
+      if (request.protocol === "auto") memory.sawLegacyReply(request.name, reply.marked, Date.now());
       finish(reply.ok ? { ok: true, value: reply.value } : { ok: false, error: afterSendError(reply.error, "handler_crashed"), addressDead: false });
     });
     socket.on("close", () => {
@@ -471,6 +595,7 @@ export function runLegacy(address: Address, request: AttemptRequest, maxPayloadB
     });
     request.signal?.addEventListener("abort", onAbort);
     timer = setTimeout(onTimer, timerDelay(Math.min(request.deadline, connectBy) - Date.now()));
-    socket.end(request.bytes);
+    // An "auto" call marks its request, so that a Funker handler marks its reply (PROTOCOL.md section 4.1).
+    socket.end(request.protocol === "auto" ? withLegacyMark(request.body) : request.body);
   });
 }

@@ -1,5 +1,6 @@
 import { promises as dnsPromises } from "node:dns";
 import { FunkerError } from "@funker/protocol";
+import type { CallProtocol } from "./options.js";
 
 /** A replica's address. `key` ("host:port") names it in caches and pools. */
 export interface Address {
@@ -103,36 +104,50 @@ export function makeAddress(host: string, port: number): Address {
 /** Addresses as written by a user, not yet given a default port. */
 export type EndpointTable = Map<string, readonly string[]>;
 
+/** Protocols pinned per function name (`name@legacy` in `FUNKER_ENDPOINTS`). */
+export type ProtocolPins = Map<string, CallProtocol>;
+
+const PINNABLE: readonly CallProtocol[] = ["auto", "framed", "legacy"];
+
 /**
  * Parses the `FUNKER_ENDPOINTS` format: entries separated by `;`, each
  * `name=address,address`; `*` names the addresses used for any function not
- * listed. Whitespace around parts is ignored, and so are empty entries.
+ * listed. A name may pin its protocol, `name@legacy=address` or, without
+ * addresses (found by DNS), `name@legacy`. Whitespace around parts is
+ * ignored, and so are empty entries.
  */
-export function parseEndpoints(text: string): EndpointTable {
+export function parseEndpoints(text: string): { addresses: EndpointTable; protocols: ProtocolPins } {
   const table: EndpointTable = new Map();
+  const protocols: ProtocolPins = new Map();
   for (const entry of text.split(";")) {
     if (entry.trim() === "") continue;
     const equals = entry.indexOf("=");
-    if (equals < 0) throw new TypeError(`invalid endpoints entry "${entry.trim()}": expected name=host:port[,host:port…]`);
-    const name = entry.slice(0, equals).trim();
-    const addresses = entry
-      .slice(equals + 1)
+    const target = (equals < 0 ? entry : entry.slice(0, equals)).trim();
+    const [name = "", protocol, ...rest] = target.split("@").map((part) => part.trim());
+    if (protocol !== undefined) {
+      if (!PINNABLE.includes(protocol as CallProtocol) || rest.length > 0 || name === "" || name === "*") {
+        throw new TypeError(`invalid endpoints entry "${entry.trim()}": a protocol is pinned as name@auto, name@framed or name@legacy`);
+      }
+      protocols.set(name, protocol as CallProtocol);
+      if (equals < 0) continue;
+    }
+    const addresses = (equals < 0 ? "" : entry.slice(equals + 1))
       .split(",")
       .map((part) => part.trim())
       .filter((part) => part !== "");
     if (name === "" || addresses.length === 0) {
-      throw new TypeError(`invalid endpoints entry "${entry.trim()}": expected name=host:port[,host:port…]`);
+      throw new TypeError(`invalid endpoints entry "${entry.trim()}": expected name=host:port[,host:port…] or name@protocol`);
     }
     for (const address of addresses) parseAddress(address, 1);
     table.set(name, addresses);
   }
-  return table;
+  return { addresses: table, protocols };
 }
 
 /** Turns the client's `endpoints` option into a table; checks every address. */
 export function endpointTableFrom(option: string | Readonly<Record<string, string | readonly string[]>> | undefined): EndpointTable {
   if (option === undefined) return new Map();
-  if (typeof option === "string") return parseEndpoints(option);
+  if (typeof option === "string") return parseEndpoints(option).addresses;
   const table: EndpointTable = new Map();
   for (const [name, value] of Object.entries(option)) {
     const addresses = typeof value === "string" ? value.split(",").map((part) => part.trim()).filter((part) => part !== "") : [...value];

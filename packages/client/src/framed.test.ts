@@ -180,22 +180,18 @@ describe("bad input and faults", () => {
   });
 
   test("a connection that ends before the handler accepted the call is delivered again, even when not idempotent", async () => {
-    // The first connection ends unanswered, as a single-shot replica's queued
-    // connections do when it closes its listener; the second is served.
-    let connections = 0;
+    // The first connection ends before any HELLO, as a single-shot replica's
+    // queued connections do when it closes its listener; the second is served.
     const server = track(
       await startFramedServer({
-        accept: false,
-        onCall(call, peer) {
-          connections += 1;
-          if (connections === 1) peer.socket.destroy();
-          else peer.send(encodeResult(call.id, "second"));
-        },
+        dropBeforeHello: (connection) => connection === 1,
+        onCall: (call, peer) => peer.send(encodeResult(call.id, "second")),
       }),
     );
     const client = track(createClient({ endpoints: { add: server.endpoint }, deadAddressMs: 1 }));
     expect(await client.call("add", {})).toBe("second");
-    expect(server.calls).toHaveLength(2);
+    expect(server.calls).toHaveLength(1);
+    expect(server.accepted).toBe(2);
   });
 
   test("a handler killed mid-call is handler_crashed, not a hang", async () => {

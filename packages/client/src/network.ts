@@ -1,23 +1,40 @@
-import type { FunkerError } from "@funker/protocol";
+import { FunkerError } from "@funker/protocol";
 import { runLegacy } from "./connection.js";
 import type { AttemptOutcome, AttemptRequest, AttemptTransport } from "./attempt.js";
 import type { Address, NameSource } from "./discovery.js";
 import { ConnectionPool } from "./pool.js";
+import { ProtocolMemory } from "./protocol-memory.js";
 
-/** The network: framed calls over pooled connections, legacy calls on a connection each. */
+/**
+ * How long a function found to speak only the 2017 format is called in it
+ * after the last 2017 reply: five minutes outlasts a rolling update, and a
+ * function whose 2017 replicas are all gone then speaks framed again.
+ */
+const LEGACY_MEMORY_MS = 5 * 60_000;
+
+/**
+ * The network: framed calls over pooled connections, legacy calls on a
+ * connection each; an "auto" call goes in the format the function was found
+ * to speak (PROTOCOL.md section 4).
+ */
 export class NetworkTransport implements AttemptTransport {
   private readonly pool: ConnectionPool;
+  private readonly memory = new ProtocolMemory(LEGACY_MEMORY_MS);
 
   constructor(
     private readonly maxPayloadBytes: number,
     idleConnectionTimeoutMs: number,
     maxIdleConnectionsPerAddress: number,
+    helloTimeoutMs: number,
   ) {
-    this.pool = new ConnectionPool(maxPayloadBytes, idleConnectionTimeoutMs, maxIdleConnectionsPerAddress);
+    this.pool = new ConnectionPool({ maxPayloadBytes, memory: this.memory, helloTimeoutMs }, idleConnectionTimeoutMs, maxIdleConnectionsPerAddress);
   }
 
   attempt(address: Address, request: AttemptRequest): Promise<AttemptOutcome> {
-    return request.protocol === "legacy" ? runLegacy(address, request, this.maxPayloadBytes) : this.pool.acquire(address).run(request);
+    const legacy = request.protocol === "legacy" || (request.protocol === "auto" && this.memory.speaksLegacy(request.name, Date.now()));
+    if (!legacy) return this.pool.acquire(address).run(request);
+    if (request.header.auth !== undefined) return Promise.resolve(unsignable(request));
+    return runLegacy(address, request, this.maxPayloadBytes, this.memory);
   }
 
   hasIdle(addressKey: string): boolean {
@@ -55,4 +72,15 @@ export function installedNetwork(): Network | undefined {
 
 export function setInstalledNetwork(network: Network | undefined): void {
   (globalThis as unknown as NetworkHolder)[NETWORK_KEY] = network;
+}
+
+/** A signed call to a function that speaks only the 2017 format, which carries no signature: refused before anything is sent. */
+function unsignable(request: AttemptRequest): AttemptOutcome {
+  return {
+    ok: false,
+    addressDead: false,
+    error: new FunkerError("protocol_error", `"${request.name}" speaks only the 2017 format, which cannot carry a signature; a client with a secret never calls it (the call was not sent)`, {
+      mayHaveRun: false,
+    }),
+  };
 }

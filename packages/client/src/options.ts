@@ -15,8 +15,13 @@ export interface RetryPolicy {
   maxBackoffMs: number;
 }
 
-/** Which wire format a call speaks: Funker's framed protocol, or the 2017 one. */
-export type CallProtocol = "framed" | "legacy";
+/**
+ * Which wire format a call speaks. `"auto"` (the default) finds out per
+ * function: Funker's framed protocol, or the 2017 format for a function
+ * whose replicas do not answer the framed preface (PROTOCOL.md section 4).
+ * `"framed"` and `"legacy"` pin it.
+ */
+export type CallProtocol = "auto" | "framed" | "legacy";
 
 /** Settings a call may take, per call or as a client's defaults. */
 export interface CallSettings {
@@ -28,7 +33,11 @@ export interface CallSettings {
   /** Marks the call safe to run more than once, so failures after delivery may be retried. */
   idempotent?: boolean;
   retry?: Partial<RetryPolicy>;
-  /** Default "framed". Use "legacy" to call a 2017 Funker function. */
+  /**
+   * Default "auto": framed, or the 2017 format for a function that does not
+   * answer the framed preface (a 2017 function). A client's `protocols`
+   * and `FUNKER_ENDPOINTS` pin it per function; a call's own setting wins.
+   */
   protocol?: CallProtocol;
   /** Caller metadata sent with a framed call (string keys to string values). */
   metadata?: Record<string, string>;
@@ -94,4 +103,16 @@ export interface ClientOptions extends CallSettings {
   idleConnectionTimeoutMs?: number;
   /** Most idle connections kept per address. Default 16. */
   maxIdleConnectionsPerAddress?: number;
+  /**
+   * Protocols pinned per function name (`{ "old-add": "legacy" }`), over the
+   * client's `protocol` and `FUNKER_ENDPOINTS` (`old-add@legacy`).
+   */
+  protocols?: Readonly<Record<string, CallProtocol>>;
+  /**
+   * How long a new connection to a replica whose protocol is not known yet
+   * waits for the handler's HELLO before the function is taken for a 2017
+   * one, in ms. Default 1000. A Funker handler sends it as soon as it reads
+   * the preface, so only a stalled replica comes near this.
+   */
+  helloTimeoutMs?: number;
 }

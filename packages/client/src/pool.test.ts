@@ -19,7 +19,7 @@ function reuseMode(answer?: (call: CallFrame, peer: FramedPeer, nthOnConnection:
       const nth = (perConnection.get(peer.socket) ?? 0) + 1;
       perConnection.set(peer.socket, nth);
       if (answer !== undefined) answer(call, peer, nth);
-      else peer.send(encodeResult(call.id, nth, true));
+      else peer.send(encodeResult(call.id, nth, { keepAlive: true }));
     },
   });
 }
@@ -48,7 +48,7 @@ describe("kept connections", () => {
     const held: { call: CallFrame; peer: FramedPeer }[] = [];
     const holdFirst = (call: CallFrame, peer: FramedPeer): void => {
       if ((call.body.length > 0 && new TextDecoder().decode(call.body).includes("hold")) === true) held.push({ call, peer });
-      else peer.send(encodeResult(call.id, "done", true));
+      else peer.send(encodeResult(call.id, "done", { keepAlive: true }));
     };
     const replicas = [track(await reuseMode(holdFirst)), track(await reuseMode(holdFirst))];
     // No kept connections, so that an idle one cannot be what steers the choice.
@@ -61,7 +61,7 @@ describe("kept connections", () => {
     expect(replicas[busy]?.calls.length).toBe(1);
     expect(replicas[1 - busy]?.calls.length).toBe(6);
     const { call, peer } = held[0] as { call: CallFrame; peer: FramedPeer };
-    peer.send(encodeResult(call.id, "released", true));
+    peer.send(encodeResult(call.id, "released", { keepAlive: true }));
     expect(await holding).toBe("released");
   });
 
@@ -69,8 +69,8 @@ describe("kept connections", () => {
     const busy = { code: "unavailable" as const, message: "busy", name: "FunkerError" };
     const server = track(
       await reuseMode((call, peer, nth) => {
-        if (nth === 2) peer.send(encodeError(call.id, busy, false, true));
-        else peer.send(encodeResult(call.id, `answer ${nth}`, true));
+        if (nth === 2) peer.send(encodeError(call.id, busy, { refused: true }));
+        else peer.send(encodeResult(call.id, `answer ${nth}`, { keepAlive: true }));
       }),
     );
     const client = track(createClient({ endpoints: { count: server.endpoint }, retry: { initialBackoffMs: 1, maxBackoffMs: 5 } }));
@@ -83,7 +83,7 @@ describe("kept connections", () => {
   test("an unrefused error on a kept connection may have run, whatever its code: reported, not delivered again", async () => {
     const escaped = { code: "unavailable" as const, message: "a nested call's error escaped", name: "FunkerError" };
     const server = track(
-      await reuseMode((call, peer, nth) => peer.send(nth === 1 ? encodeResult(call.id, "first", true) : encodeError(call.id, escaped, true))),
+      await reuseMode((call, peer, nth) => peer.send(nth === 1 ? encodeResult(call.id, "first", { keepAlive: true }) : encodeError(call.id, escaped, { keepAlive: true }))),
     );
     const client = track(createClient({ endpoints: { count: server.endpoint } }));
     await client.call("count", {});
@@ -96,9 +96,9 @@ describe("kept connections", () => {
     const server = track(
       await reuseMode((call, peer, nth) => {
         if (nth === 2) {
-          peer.send(encodeError("", goingAway, false, true));
+          peer.send(encodeError("", goingAway, { refused: true }));
           peer.socket.end();
-        } else peer.send(encodeResult(call.id, `answer ${nth}`, true));
+        } else peer.send(encodeResult(call.id, `answer ${nth}`, { keepAlive: true }));
       }),
     );
     const client = track(createClient({ endpoints: { count: server.endpoint }, retry: { initialBackoffMs: 1, maxBackoffMs: 5 } }));
@@ -115,7 +115,7 @@ describe("kept connections", () => {
     const release = async (): Promise<void> => {
       await expect.poll(() => held.length).toBe(1);
       const { call, peer } = held.pop() as { call: CallFrame; peer: FramedPeer };
-      peer.send(encodeResult(call.id, "ok", true));
+      peer.send(encodeResult(call.id, "ok", { keepAlive: true }));
     };
 
     const withHeartbeats = client.call("count", {});
@@ -184,7 +184,7 @@ describe("kept connections", () => {
   test("a kept connection the handler closed is not reused", async () => {
     const server = track(
       await reuseMode((call, peer) => {
-        peer.send(encodeResult(call.id, "ok", true));
+        peer.send(encodeResult(call.id, "ok", { keepAlive: true }));
         peer.socket.end();
       }),
     );
@@ -212,7 +212,7 @@ describe("kept connections", () => {
   test("a reused connection that breaks before replying: reported when not idempotent", async () => {
     const server = track(
       await reuseMode((call, peer, nth) => {
-        if (nth === 1) peer.send(encodeResult(call.id, "first", true));
+        if (nth === 1) peer.send(encodeResult(call.id, "first", { keepAlive: true }));
         else peer.socket.destroy();
       }),
     );
@@ -228,7 +228,7 @@ describe("kept connections", () => {
     const server = track(
       await reuseMode((call, peer, nth) => {
         if (nth === 2) peer.socket.destroy();
-        else peer.send(encodeResult(call.id, `call ${nth}`, true));
+        else peer.send(encodeResult(call.id, `call ${nth}`, { keepAlive: true }));
       }),
     );
     const client = track(createClient({ endpoints: { count: server.endpoint }, retry: { initialBackoffMs: 5 } }));

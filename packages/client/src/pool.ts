@@ -1,6 +1,6 @@
 import type { Address } from "./discovery.js";
 import { FramedConnection } from "./connection.js";
-import type { ConnectionHome } from "./connection.js";
+import type { ConnectionHome, FramedConnectionSettings } from "./connection.js";
 
 /**
  * Idle framed connections, per replica address. A handler in reuse mode
@@ -14,7 +14,7 @@ export class ConnectionPool implements ConnectionHome {
   private closed = false;
 
   constructor(
-    private readonly maxPayloadBytes: number,
+    private readonly settings: FramedConnectionSettings,
     private readonly idleTimeoutMs: number,
     private readonly maxIdlePerAddress: number,
   ) {}
@@ -24,7 +24,7 @@ export class ConnectionPool implements ConnectionHome {
     return list !== undefined && list.length > 0;
   }
 
-  /** A pooled connection that still looks open, or a new one. */
+  /** A pooled connection that still looks open, or a new one, speaking what the address is known to speak. */
   acquire(address: Address): FramedConnection {
     const list = this.idle.get(address.key);
     if (list !== undefined) {
@@ -33,7 +33,7 @@ export class ConnectionPool implements ConnectionHome {
         connection.destroy();
       }
     }
-    return new FramedConnection(address, this.maxPayloadBytes, this);
+    return new FramedConnection(address, this.settings, this, this.settings.memory.versionAt(address.key));
   }
 
   release(connection: FramedConnection): boolean {

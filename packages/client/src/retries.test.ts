@@ -1,5 +1,5 @@
 import { afterEach, describe, expect, test } from "vitest";
-import { encodeError, encodeHeartbeat, encodeResult } from "@funker/protocol";
+import { encodeError, encodeResult } from "@funker/protocol";
 import type { WireError } from "@funker/protocol";
 import { createClient } from "@funker/client";
 import { startFramedServer } from "./test-support/servers.js";
@@ -56,7 +56,7 @@ describe("undelivered calls are retried at once, elsewhere", () => {
   });
 
   test("a busy answer moves to another replica at once", async () => {
-    const busyReplica = track(await startFramedServer({ accept: false, onCall: (call, peer) => peer.send(encodeError(call.id, busy)) }));
+    const busyReplica = track(await startFramedServer({ onCall: (call, peer) => peer.send(encodeError(call.id, busy, { refused: true })) }));
     const live = track(await answering("ok"));
     const client = track(createClient({ endpoints: { add: [busyReplica.endpoint, live.endpoint] }, retry: NEVER_BACK_OFF }));
     for (let index = 0; index < 5; index += 1) await expect(client.call("add", {}, { timeout: 20_000 })).resolves.toBe("ok");
@@ -64,8 +64,8 @@ describe("undelivered calls are retried at once, elsewhere", () => {
   });
 
   test("when every replica is busy, the client backs off and tries again until the deadline", async () => {
-    const first = track(await startFramedServer({ accept: false, onCall: (call, peer) => peer.send(encodeError(call.id, busy)) }));
-    const second = track(await startFramedServer({ accept: false, onCall: (call, peer) => peer.send(encodeError(call.id, busy)) }));
+    const first = track(await startFramedServer({ onCall: (call, peer) => peer.send(encodeError(call.id, busy, { refused: true })) }));
+    const second = track(await startFramedServer({ onCall: (call, peer) => peer.send(encodeError(call.id, busy, { refused: true })) }));
     const client = track(createClient({ endpoints: { add: [first.endpoint, second.endpoint] }, retry: { initialBackoffMs: 5, maxBackoffMs: 20 } }));
     const error = await rejectionOf(client.call("add", {}, { timeout: 400 }));
     expect(error.code).toBe("deadline_exceeded");
@@ -89,12 +89,10 @@ describe("undelivered calls are retried at once, elsewhere", () => {
     let seen = 0;
     const server = track(
       await startFramedServer({
-        // A busy answer comes before any acceptance; the call that is served is accepted first.
-        accept: false,
+        // A busy answer says it refused the call; the call that is served is answered.
         onCall(call, peer) {
           seen += 1;
-          if (seen > 3) peer.send(encodeHeartbeat(call.id));
-          peer.send(seen <= 3 ? encodeError(call.id, busy) : encodeResult(call.id, "finally"));
+          peer.send(seen <= 3 ? encodeError(call.id, busy, { refused: true }) : encodeResult(call.id, "finally"));
         },
       }),
     );
@@ -161,7 +159,7 @@ describe("delivered calls: at most once unless idempotent", () => {
   });
 
   test("a replica serving another function (not_found) is not retried", async () => {
-    const server = track(await startFramedServer({ accept: false, onCall: (call, peer) => peer.send(encodeError(call.id, { code: "not_found", message: "this replica serves add" })) }));
+    const server = track(await startFramedServer({ onCall: (call, peer) => peer.send(encodeError(call.id, { code: "not_found", message: "this replica serves add" }, { refused: true })) }));
     const client = track(createClient({ endpoints: { sub: server.endpoint } }));
     const error = await rejectionOf(client.call("sub", {}, { idempotent: true }));
     expect(error.code).toBe("not_found");

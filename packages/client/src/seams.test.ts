@@ -1,5 +1,5 @@
 import { afterEach, describe, expect, test } from "vitest";
-import { FrameDecoder, FunkerError, decodeJson, encodeResult } from "@funker/protocol";
+import { FunkerError, decodeJson, encodeResult } from "@funker/protocol";
 import { call, createClient, setDefaultClient } from "@funker/client";
 import { installNetwork } from "@funker/client/internal";
 import type { Address, AttemptOutcome, AttemptRequest, Network } from "@funker/client/internal";
@@ -29,15 +29,13 @@ function oneReplicaNetwork(answer: (address: Address, request: AttemptRequest) =
   };
 }
 
-/** The arguments of an encoded framed call, as a handler would read them. */
+/** The arguments of an attempt, as a handler would read them. */
 function argumentsOf(request: AttemptRequest): unknown {
-  const [frame] = new FrameDecoder({ expectPreface: false }).push(request.bytes);
-  if (frame?.type !== "call") throw new Error("not a call frame");
-  return decodeJson(frame.body);
+  return decodeJson(request.body);
 }
 
 describe("the network seam (@funker/client/internal)", () => {
-  test("routes every call of every client to the installed network, endpoints included, with the call encoded as for the wire", async () => {
+  test("routes every call of every client to the installed network, endpoints included, with the call checked and encoded as for the wire", async () => {
     const network = oneReplicaNetwork(async (address, request) => ({ ok: true, value: { at: address.host, echoed: argumentsOf(request) } }));
     restorers.push(installNetwork(network));
     const nowhere = await closedPort();
@@ -49,9 +47,8 @@ describe("the network seam (@funker/client/internal)", () => {
     const first = network.requests[0] as AttemptRequest;
     expect(first.deadline).toBeGreaterThanOrEqual(before + 5_000);
     expect(first.idempotent).toBe(true);
-    expect(first.protocol).toBe("framed");
-    const [frame] = new FrameDecoder({ expectPreface: false }).push(first.bytes);
-    expect(frame).toMatchObject({ type: "call", function: "add", metadata: { tenant: "t" } });
+    expect(first.protocol).toBe("auto");
+    expect(first.header).toMatchObject({ id: first.id, function: "add", metadata: { tenant: "t" } });
   });
 
   test("the client's own retry loop runs over it: a refused attempt goes elsewhere, a crash is retried only when idempotent", async () => {

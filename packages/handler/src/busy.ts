@@ -1,6 +1,7 @@
 import type { Socket } from "node:net";
-import { FrameDecoder, FunkerError, detectWireMode, encodeError, encodeLegacyError } from "@funker/protocol";
-import type { WireMode } from "@funker/protocol";
+import { FrameDecoder, FunkerError, detectWireMode, encodeError, encodeLegacyError, hasLegacyMark, withLegacyMark } from "@funker/protocol";
+import type { ProtocolVersion, WireMode } from "@funker/protocol";
+import { helloFor } from "./hello.js";
 import type { ConnectionHost } from "./host.js";
 import { LINGER_MS } from "./linger.js";
 
@@ -13,24 +14,25 @@ const BUSY_READ_MS = 1_000;
  * `unavailable` (the call did not run, so the caller may try another replica
  * at once) and closes.
  */
-export function answerBusy(socket: Socket, host: Pick<ConnectionHost, "record">): Promise<void> {
+export function answerBusy(socket: Socket, host: Pick<ConnectionHost, "record" | "options">): Promise<void> {
   const acceptedAt = Date.now();
   return new Promise((resolve) => {
     let answered = false;
     const error = new FunkerError("unavailable", "the replica is busy; try another replica").toWire();
-    const answer = (mode: WireMode | undefined, id: string): void => {
+    const answer = (mode: WireMode | undefined, id: string, reply: () => Uint8Array): void => {
       if (answered) return;
       answered = true;
       clearTimeout(timer);
       host.record({ id, functionName: undefined, protocol: mode, durationMs: Date.now() - acceptedAt, error, served: false });
-      if (!socket.destroyed) socket.end(mode === "framed" ? encodeError(id, error, false, true) : encodeLegacyError(error));
+      if (!socket.destroyed) socket.end(reply());
       // Drain what the caller still sends, so that closing does not reset the connection under the reply.
       socket.resume();
       const linger = setTimeout(() => socket.destroy(), LINGER_MS);
       linger.unref();
       socket.once("close", () => clearTimeout(linger));
     };
-    const timer = setTimeout(() => answer(undefined, ""), BUSY_READ_MS);
+    const silent = (): Uint8Array => encodeLegacyError(error);
+    const timer = setTimeout(() => answer(undefined, "", silent), BUSY_READ_MS);
     socket.once("close", () => {
       clearTimeout(timer);
       resolve();
@@ -38,17 +40,31 @@ export function answerBusy(socket: Socket, host: Pick<ConnectionHost, "record">)
     socket.on("error", () => undefined);
     socket.once("data", (chunk: Buffer) => {
       const mode = detectWireMode(chunk);
-      let id = "";
-      if (mode === "framed") {
-        try {
-          const first = new FrameDecoder({ expectPreface: true }).push(chunk)[0];
-          if (first?.type === "call") id = first.id;
-        } catch {
-          // Garbage after a NUL byte still gets the busy answer, without an id.
-        }
+      if (mode === "legacy") {
+        const marked = hasLegacyMark(chunk);
+        answer(mode, "", () => (marked ? withLegacyMark(encodeLegacyError(error)) : encodeLegacyError(error)));
+        return;
       }
-      answer(mode, id);
+      let id = "";
+      const decoder = new FrameDecoder({ expectPreface: true });
+      try {
+        const first = decoder.push(chunk)[0];
+        if (first?.type === "call") id = first.id;
+      } catch {
+        // Garbage after a NUL byte still gets the busy answer, without an id.
+      }
+      // A version 2 caller reads a HELLO before anything else; any other gets a version 1 ERROR.
+      const version: ProtocolVersion = decoder.version ?? 1;
+      answer(mode, id, () => {
+        const busy = encodeError(id, error, { refused: true, version });
+        if (version === 1) return busy;
+        const hello = helloFor(host.options);
+        const both = new Uint8Array(hello.length + busy.length);
+        both.set(hello);
+        both.set(busy, hello.length);
+        return both;
+      });
     });
-    socket.once("end", () => answer(undefined, ""));
+    socket.once("end", () => answer(undefined, "", silent));
   });
 }

@@ -9,14 +9,17 @@ import {
   encodeError,
   encodeHeartbeat,
   encodeLegacyError,
+  hasLegacyMark,
+  withLegacyMark,
 } from "@funker/protocol";
 import { checkPayloadSize, encodeResultBody, encodeUtf8, stringifyJson } from "@funker/protocol/internal";
-import type { CallFrame, Frame, WireError, WireMode } from "@funker/protocol";
+import type { CallFrame, Frame, ProtocolVersion, WireError, WireMode } from "@funker/protocol";
 import { Alarm, TCP_KEEPALIVE_DELAY_MS } from "@funker/node-utils";
 import type { CallDescription } from "./context.js";
 import { CallControl, noMetadata } from "./context.js";
 import { invoke, thrownToWire, validateArguments } from "./invoke.js";
 import type { ConnectionHost } from "./host.js";
+import { helloFor } from "./hello.js";
 import { LINGER_MS } from "./linger.js";
 import type { ResolvedOptions } from "./options.js";
 
@@ -73,6 +76,9 @@ export class Connection {
   /** Calls started on this connection: only the first is accepted with a heartbeat (PROTOCOL.md 6.4). */
   private callsStarted = 0;
   private keepAliveOn = false;
+  private helloSent = false;
+  /** A Funker caller's legacy request (it starts with the legacy mark): the reply is marked too, so it learns this handler speaks framed. */
+  private legacyMarked = false;
 
   constructor(
     private readonly socket: Socket,
@@ -96,7 +102,7 @@ export class Connection {
    * at this moment is then known not to have run, and is delivered elsewhere.
    */
   closeIfIdle(): void {
-    if (this.phase === "idle") this.finish(encodeError("", goingAway, false, true));
+    if (this.phase === "idle") this.finish(encodeError("", goingAway, { refused: true, version: this.version }));
   }
 
   /** Aborts the call in progress, if any, with `reason` (at the end of a shutdown grace period, or on a process fault). */
@@ -133,6 +139,9 @@ export class Connection {
         this.failConnection(FunkerError.from(error, "protocol_error"));
         return;
       }
+      // Version 2: the HELLO leaves as soon as the preface is read, before
+      // any call on the connection is looked at (PROTOCOL.md section 5.5).
+      if (!this.helloSent && this.decoder.version === 2) this.sendHello();
       for (const frame of frames) {
         this.onFrame(frame);
         if ((this.phase as Phase) === "closing") return;
@@ -166,6 +175,7 @@ export class Connection {
       case "result":
       case "error":
       case "heartbeat":
+      case "hello":
         this.failConnection(new FunkerError("protocol_error", `a caller may not send a ${frame.type} frame`));
         return;
       default: {
@@ -202,6 +212,7 @@ export class Connection {
       return;
     }
     const body = this.collector === undefined ? new Uint8Array(0) : this.collector.bytes();
+    this.legacyMarked = hasLegacyMark(body);
     this.collector = undefined;
     this.startCall(
       {
@@ -248,7 +259,7 @@ export class Connection {
         return;
       }
       if (now >= call.nextHeartbeatAt) {
-        if (this.socket.writable) this.socket.write((call.heartbeatFrame ??= encodeHeartbeat(call.description.id)));
+        if (this.socket.writable) this.socket.write((call.heartbeatFrame ??= encodeHeartbeat(call.description.id, { version: this.version })));
         call.nextHeartbeatAt = now + call.heartbeatIntervalMs;
       }
       this.alarm.setBy(Math.min(call.description.deadline, call.nextHeartbeatAt), now);
@@ -331,7 +342,8 @@ export class Connection {
     const now = Date.now();
     const sendsHeartbeats = description.protocol === "framed" && heartbeatIntervalMs > 0;
     const intervalMs = Math.max(heartbeatIntervalMs, MIN_HEARTBEAT_INTERVAL_MS);
-    const acceptance = description.protocol === "framed" && this.callsStarted === 1 ? encodeHeartbeat(description.id) : undefined;
+    // Version 1 accepts a connection's first call with a heartbeat; version 2's HELLO has done that.
+    const acceptance = description.protocol === "framed" && this.callsStarted === 1 && this.version === 1 ? encodeHeartbeat(description.id, { version: 1 }) : undefined;
     const call: ActiveCall = {
       description,
       control,
@@ -400,11 +412,14 @@ export class Connection {
     try {
       if (this.phase === "closing" || this.socket.destroyed) return;
       if (description.protocol === "legacy") {
-        this.finish(resultBody ?? encodeLegacyError(error as WireError));
+        const reply = resultBody ?? encodeLegacyError(error as WireError);
+        this.finish(this.legacyMarked ? withLegacyMark(reply) : reply);
         return;
       }
       const keepAlive = !this.readEnded && this.host.mayKeepConnection();
-      const bytes = resultBody !== undefined ? encodeResultBody(description.id, resultBody, keepAlive) : encodeError(description.id, error as WireError, keepAlive, refused);
+      const version = this.version;
+      const bytes =
+        resultBody !== undefined ? encodeResultBody(description.id, resultBody, { keepAlive, version }) : encodeError(description.id, error as WireError, { keepAlive, refused, version });
       if (!keepAlive) {
         this.finish(bytes);
         return;
@@ -445,7 +460,25 @@ export class Connection {
     const wire = error.toWire();
     this.host.record({ id: "", functionName: undefined, protocol: this.mode, durationMs: Date.now() - this.readStartedAt, error: wire, served: false });
     // A silent caller is most likely a 2017 one (framed callers send the preface at once).
-    this.finish(this.mode === "framed" ? encodeError("", wire, false, true) : encodeLegacyError(wire));
+    if (this.mode !== "framed") {
+      const reply = encodeLegacyError(wire);
+      this.finish(this.legacyMarked ? withLegacyMark(reply) : reply);
+      return;
+    }
+    // A version 2 caller reads a HELLO first, even before an error; a caller
+    // whose preface was not understood gets a version 1 ERROR (section 11).
+    if (!this.helloSent && this.decoder?.version === 2) this.sendHello();
+    this.finish(encodeError("", wire, { refused: true, version: this.version }));
+  }
+
+  /** The framed version this connection speaks: its caller's, or 1 when the preface was not understood. */
+  private get version(): ProtocolVersion {
+    return this.decoder?.version ?? 1;
+  }
+
+  private sendHello(): void {
+    this.helloSent = true;
+    if (this.socket.writable) this.socket.write(helloFor(this.host.options));
   }
 
   /** Sends the last bytes and closes our side; resets the socket if the caller does not close its side soon. */

@@ -6,8 +6,9 @@ import { FramedCaller, deferred, frameError, framedCall, legacyCall, legacyError
 const add = (args: { x: number; y: number }) => args.x + args.y;
 
 /** Reads every frame a handler sent on a raw socket. */
+/** The frames a version 2 caller reads after the handler's HELLO (or a version 1 ERROR, for a preface the handler could not read). */
 function framesOf(bytes: Buffer) {
-  return new FrameDecoder().push(bytes);
+  return new FrameDecoder({ expectHello: true }).push(bytes).filter((frame) => frame.type !== "hello");
 }
 
 describe("bad input: a typed error reply, no crash", () => {

@@ -1,7 +1,7 @@
 import { connect } from "node:net";
 import { once } from "node:events";
 import { describe, expect, it } from "vitest";
-import { FrameDecoder } from "@funker/protocol";
+import { FrameDecoder, LEGACY_MARK, PREFACE, hasLegacyMark } from "@funker/protocol";
 import { FramedCaller, deferred, frameError, framedCall, keepaliveTimerOn, legacyCall, legacyCallJson, legacyError, open, readAll, resultValue, serve } from "../test-support/wire.js";
 
 /** Connects and reports the error code of a refused connection, or "connected". */
@@ -185,9 +185,10 @@ describe("reuse mode", () => {
     const id = caller.send({});
     await caller.reply();
     await caller.closed();
-    // The heartbeat that accepted the call, then the going-away error: a call sent meanwhile was not run.
+    // The HELLO, then the going-away error: a call sent meanwhile was not run.
+    expect(id).toBeTruthy();
     expect(caller.frames).toMatchObject([
-      { type: "heartbeat", id },
+      { type: "hello", version: 2 },
       { type: "error", id: "", refused: true, keepAlive: false, error: { code: "unavailable" } },
     ]);
   });
@@ -209,9 +210,37 @@ describe("reuse mode", () => {
     expect(keepaliveTimerOn(server.port, quiet.socket.localPort as number)).toBe(true);
   });
 
-  it("accepts only the first call on a connection; later calls on the kept connection get just their reply", async () => {
-    await using server = await serve((args: { n: number }) => args.n, { mode: "reuse" });
+  it("version 2: sends a HELLO naming the function as soon as it reads the preface, then only replies", async () => {
+    const { fn, started, release } = gate();
+    await using server = await serve(fn, { mode: "reuse", name: "test" });
     await using caller = await FramedCaller.open(server.port);
+    caller.send({ hold: true }, { heartbeatIntervalMs: 0 });
+    await started;
+    await caller.waitFor((frames) => frames.length > 0);
+    expect(caller.frames).toEqual([{ type: "hello", version: 2, authRequired: false, functionName: "test" }]);
+    release();
+    expect(resultValue(await caller.reply())).toBe("done");
+    caller.send({}, { heartbeatIntervalMs: 0 });
+    expect(resultValue(await caller.reply())).toBe("done");
+    expect(caller.frames).toEqual([{ type: "hello", version: 2, authRequired: false, functionName: "test" }]);
+  });
+
+  it("version 2: the HELLO leaves before the call is even read", async () => {
+    await using server = await serve(() => "ok", { mode: "reuse" });
+    const socket = await open(server.port);
+    try {
+      const decoder = new FrameDecoder({ expectHello: true });
+      const first = new Promise<unknown>((resolve) => socket.once("data", (chunk: Buffer) => resolve(decoder.push(chunk)[0])));
+      socket.write(PREFACE);
+      expect(await first).toMatchObject({ type: "hello", version: 2 });
+    } finally {
+      socket.destroy();
+    }
+  });
+
+  it("version 1: accepts only the first call on a connection; later calls on the kept connection get just their reply", async () => {
+    await using server = await serve((args: { n: number }) => args.n, { mode: "reuse" });
+    await using caller = await FramedCaller.open(server.port, 1);
     const first = caller.send({ n: 1 }, { heartbeatIntervalMs: 0 });
     expect(resultValue(await caller.reply())).toBe(1);
     expect(caller.frames).toEqual([{ type: "heartbeat", id: first }]);
@@ -266,23 +295,23 @@ describe("heartbeats and cancellation", () => {
     await using caller = await FramedCaller.open(server.port);
     const id = caller.send({}, { heartbeatIntervalMs: 20 });
     await caller.waitFor((frames) => frames.filter((frame) => frame.type === "heartbeat").length >= 2);
-    expect(caller.frames.every((frame) => frame.type === "heartbeat" && frame.id === id)).toBe(true);
+    expect(caller.frames.filter((frame) => frame.type !== "hello").every((frame) => frame.type === "heartbeat" && frame.id === id)).toBe(true);
     release.resolve();
     expect(resultValue(await caller.reply())).toBe("ok");
   });
 
-  it("sends no heartbeat beyond the one that accepts the call when the caller asks for none", async () => {
+  it("version 1: sends no heartbeat beyond the one that accepts the call when the caller asks for none", async () => {
     await using server = await serve(async () => {
       await new Promise((resolve) => setTimeout(resolve, 50));
       return "ok";
     });
-    await using caller = await FramedCaller.open(server.port);
+    await using caller = await FramedCaller.open(server.port, 1);
     const id = caller.send({}, { heartbeatIntervalMs: 0 });
     expect(resultValue(await caller.reply())).toBe("ok");
     expect(caller.frames).toEqual([{ type: "heartbeat", id }]);
   });
 
-  it("accepts a call with a heartbeat before the function runs, so a caller can tell delivery", async () => {
+  it("version 1: accepts a call with a heartbeat before the function runs, so a caller can tell delivery", async () => {
     const started = deferred();
     const release = deferred();
     await using server = await serve(async () => {
@@ -290,7 +319,7 @@ describe("heartbeats and cancellation", () => {
       await release.promise;
       return "ok";
     });
-    await using caller = await FramedCaller.open(server.port);
+    await using caller = await FramedCaller.open(server.port, 1);
     const id = caller.send({}, { heartbeatIntervalMs: 0 });
     await started.promise;
     await caller.waitFor((frames) => frames.length > 0);
@@ -299,9 +328,9 @@ describe("heartbeats and cancellation", () => {
     expect(resultValue(await caller.reply())).toBe("ok");
   });
 
-  it("does not accept a call it refuses before the function runs: the error is the first frame, and says refused", async () => {
+  it("version 1: does not accept a call it refuses before the function runs: the error is the first frame, and says refused", async () => {
     await using server = await serve(() => "never", { name: "add" });
-    await using caller = await FramedCaller.open(server.port);
+    await using caller = await FramedCaller.open(server.port, 1);
     caller.send({}, { function: "sub" });
     const frame = await caller.reply();
     expect(frame).toMatchObject({ type: "error", refused: true, error: { code: "not_found" } });
@@ -378,7 +407,7 @@ describe("heartbeats and cancellation", () => {
 });
 
 describe("a raw busy answer", () => {
-  it("reads a framed busy answer without a call id when the caller sent only the preface", async () => {
+  it("version 1: reads a framed busy answer without a call id when the caller sent only the preface", async () => {
     const { fn, started, release } = gate();
     await using server = await serve(fn, { mode: "reuse" });
     await using first = await FramedCaller.open(server.port);
@@ -387,9 +416,38 @@ describe("a raw busy answer", () => {
     const socket = await open(server.port);
     const reply = readAll(socket);
     socket.write(Buffer.from([0, 0x46, 0x55, 0x4e, 0x4b, 0x45, 0x52, 1]));
-    const [frame] = new FrameDecoder().push(await reply);
+    const [frame] = new FrameDecoder({ version: 1 }).push(await reply);
     expect(frame === undefined ? undefined : frameError(frame).code).toBe("unavailable");
     release();
     await first.reply();
+  });
+
+  it("version 2: a busy answer is the HELLO, then the refused error", async () => {
+    const { fn, started, release } = gate();
+    await using server = await serve(fn, { mode: "reuse" });
+    await using first = await FramedCaller.open(server.port);
+    first.send({ hold: true });
+    await started;
+    const socket = await open(server.port);
+    const reply = readAll(socket);
+    socket.write(PREFACE);
+    const frames = new FrameDecoder({ expectHello: true }).push(await reply);
+    expect(frames).toMatchObject([{ type: "hello" }, { type: "error", id: "", refused: true, error: { code: "unavailable" } }]);
+    release();
+    await first.reply();
+  });
+});
+
+describe("the legacy mark", () => {
+  it("marks the reply to a marked 2017-format request, so a Funker caller learns this handler speaks framed; a 2017 caller's request gets a plain reply", async () => {
+    await using server = await serve((args: { x: number; y: number }) => args.x + args.y, { mode: "reuse" });
+    const marked = await legacyCall(server.port, Buffer.concat([Buffer.from(LEGACY_MARK), Buffer.from('{"x":1,"y":2}')]));
+    expect(hasLegacyMark(marked)).toBe(true);
+    expect(JSON.parse(marked.toString("utf8"))).toBe(3);
+    const plain = await legacyCall(server.port, '{"x":1,"y":2}');
+    expect(plain.toString("utf8")).toBe("3");
+    const markedError = await legacyCall(server.port, Buffer.concat([Buffer.from(LEGACY_MARK), Buffer.from('{"x":')]));
+    expect(hasLegacyMark(markedError)).toBe(true);
+    expect(legacyError(markedError).code).toBe("bad_arguments");
   });
 });

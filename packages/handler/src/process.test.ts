@@ -126,7 +126,7 @@ describe("the process (reuse mode)", () => {
     await using child = runFixture("serve", ["add"], { FUNKER_MODE: "reuse" });
     const port = await portOf(child);
     expect(await legacyCallJson(port, '{"x":1,"y":2,"password":"hunter2-legacy"}')).toBe(3);
-    const frame = await framedCall(port, { x: 1, y: 1, secret: "hunter2-framed" }, { id: "call-with-auth", function: "add", auth: { token: "hunter2-auth" }, metadata: { apiKey: "hunter2-metadata" } });
+    const frame = await framedCall(port, { x: 1, y: 1, secret: "hunter2-framed" }, { id: "call-with-auth", function: "add", auth: { keyId: "hunter2-key-id", timestamp: Date.now(), mac: new Uint8Array(32) }, metadata: { apiKey: "hunter2-metadata" } });
     expect(resultValue(frame)).toBe(2);
     expect(legacyError(await legacyCall(port, '{"x":')).code).toBe("bad_arguments");
     child.process.kill("SIGTERM");

@@ -1,8 +1,8 @@
 import { connect } from "node:net";
 import type { Socket } from "node:net";
 import { once } from "node:events";
-import { FrameDecoder, PREFACE, encodeCall, encodeCancel } from "@funker/protocol";
-import type { CallHeader, Frame } from "@funker/protocol";
+import { FrameDecoder, PROTOCOL_VERSION, encodeCall, encodeCancel, prefaceFor } from "@funker/protocol";
+import type { CallHeader, Frame, ProtocolVersion } from "@funker/protocol";
 import { handler } from "@funker/handler";
 import type { FunctionServer, HandlerContext, HandlerOptions, HandlerResult } from "@funker/handler";
 
@@ -68,11 +68,16 @@ let callCounter = 0;
 export class FramedCaller implements AsyncDisposable {
   readonly frames: Frame[] = [];
   ended = false;
-  private readonly decoder = new FrameDecoder();
+  private readonly decoder: FrameDecoder;
   private waiters: (() => void)[] = [];
   private prefaceSent = false;
 
-  constructor(readonly socket: Socket) {
+  /** `version`: the framed protocol version this caller speaks; a version 2 handler's HELLO is then among `frames`. */
+  constructor(
+    readonly socket: Socket,
+    readonly version: ProtocolVersion = PROTOCOL_VERSION,
+  ) {
+    this.decoder = new FrameDecoder({ version, expectHello: version === 2 });
     socket.on("data", (chunk: Buffer) => {
       for (const frame of this.decoder.push(chunk)) this.frames.push(frame);
       this.wake();
@@ -83,23 +88,23 @@ export class FramedCaller implements AsyncDisposable {
     });
   }
 
-  static async open(port: number): Promise<FramedCaller> {
-    return new FramedCaller(await open(port));
+  static async open(port: number, version: ProtocolVersion = PROTOCOL_VERSION): Promise<FramedCaller> {
+    return new FramedCaller(await open(port), version);
   }
 
   /** Sends a call; returns its id. */
   send(args: unknown, header: Partial<CallHeader> = {}): string {
     const id = header.id ?? `call-${(callCounter += 1)}`;
-    const frame = encodeCall({ id, function: "test", deadline: Date.now() + 30_000, ...header }, args);
+    const frame = encodeCall({ id, function: "test", deadline: Date.now() + 30_000, ...header }, args, { version: this.version });
     if (!this.prefaceSent) {
       this.prefaceSent = true;
-      this.socket.write(Buffer.concat([PREFACE, frame]));
+      this.socket.write(Buffer.concat([prefaceFor(this.version), frame]));
     } else this.socket.write(frame);
     return id;
   }
 
   cancel(id: string, reason?: string): void {
-    this.socket.write(encodeCancel(id, reason));
+    this.socket.write(encodeCancel(id, reason, { version: this.version }));
   }
 
   /** Waits for the next frame that is a result or an error (skipping heartbeats), and removes it. */
@@ -141,8 +146,8 @@ export class FramedCaller implements AsyncDisposable {
 }
 
 /** A framed call on its own connection. */
-export async function framedCall(port: number, args: unknown, header: Partial<CallHeader> = {}): Promise<Frame> {
-  await using caller = await FramedCaller.open(port);
+export async function framedCall(port: number, args: unknown, header: Partial<CallHeader> = {}, version: ProtocolVersion = PROTOCOL_VERSION): Promise<Frame> {
+  await using caller = await FramedCaller.open(port, version);
   caller.send(args, header);
   return await caller.reply();
 }

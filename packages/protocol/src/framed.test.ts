@@ -14,6 +14,8 @@ import {
   MAX_TRACE_CONTEXT_LENGTH,
   PREFACE,
   decodeJson,
+  encodeHello,
+  prefaceFor,
   encodeCall,
   encodeCancel,
   encodeError,
@@ -22,7 +24,10 @@ import {
   errorCodes,
 } from "@funker/protocol";
 import { encodeResultBody, encodeUtf8 } from "@funker/protocol/internal";
-import type { CallHeader, Frame, WireError } from "@funker/protocol";
+import type { CallHeader, Frame, ProtocolVersion, WireError } from "@funker/protocol";
+
+const V1 = { version: 1 } as const;
+const PREFACE_V1 = prefaceFor(1);
 
 /** Every decoded frame plus the payload overhead: the most a decoder may hold between pushes. */
 const HEADER_LENGTH_BYTES = 4;
@@ -34,6 +39,16 @@ function concat(parts: readonly Uint8Array[]): Uint8Array {
     bytes.set(part, offset);
     offset += part.length;
   }
+  return bytes;
+}
+
+/** A version 2 frame of any type and payload, as it comes on the wire. */
+function rawFrameV2(type: number, payload: Uint8Array): Uint8Array {
+  const bytes = new Uint8Array(FRAME_PREFIX_BYTES + payload.length);
+  const view = new DataView(bytes.buffer);
+  view.setUint8(0, type);
+  view.setUint32(1, payload.length);
+  bytes.set(payload, FRAME_PREFIX_BYTES);
   return bytes;
 }
 
@@ -52,8 +67,13 @@ function rawFrame(type: number, header: Uint8Array, body: Uint8Array = new Uint8
 function meaning(frame: Frame): unknown {
   switch (frame.type) {
     case "call": {
-      const { body, metadata, ...rest } = frame;
-      return { ...rest, ...(metadata === undefined ? {} : { metadata: { ...metadata } }), args: decodeJson(body) };
+      const { body, metadata, auth, ...rest } = frame;
+      return {
+        ...rest,
+        ...(metadata === undefined ? {} : { metadata: { ...metadata } }),
+        ...(auth === undefined ? {} : { auth: { keyId: auth.keyId, timestamp: auth.timestamp, mac: [...auth.mac] } }),
+        args: decodeJson(body),
+      };
     }
     case "result": {
       const { body, ...rest } = frame;
@@ -97,7 +117,7 @@ const wireError: fc.Arbitrary<WireError> = fc.record(
   { requiredKeys: ["code", "message"] },
 );
 
-const callHeader: fc.Arbitrary<CallHeader> = fc.record(
+const callHeaderV1: fc.Arbitrary<CallHeader> = fc.record(
   {
     id: callId,
     function: fc.string({ minLength: 1, maxLength: MAX_FUNCTION_NAME_LENGTH }),
@@ -106,10 +126,18 @@ const callHeader: fc.Arbitrary<CallHeader> = fc.record(
     traceparent: fc.string({ maxLength: 512 }),
     tracestate: fc.string({ maxLength: 512 }),
     metadata: fc.dictionary(fc.string().filter((key) => key !== "__proto__"), fc.string(), { maxKeys: 4 }),
-    auth: safeJson.filter((value) => value !== null),
   },
   { requiredKeys: ["id", "function", "deadline"] },
 );
+
+/** Version 2 adds the signature, and carries any deadline a double can (fractions included). */
+const callHeaderV2: fc.Arbitrary<CallHeader> = fc
+  .tuple(
+    callHeaderV1,
+    fc.option(fc.double({ min: 0, max: Number.MAX_SAFE_INTEGER, noNaN: true }), { nil: undefined }),
+    fc.option(fc.record({ keyId: fc.string({ minLength: 1, maxLength: 64 }), timestamp: fc.nat(), mac: fc.uint8Array({ minLength: 32, maxLength: 32 }) }), { nil: undefined }),
+  )
+  .map(([header, deadline, auth]) => ({ ...header, ...(deadline === undefined ? {} : { deadline }), ...(auth === undefined ? {} : { auth }) }));
 
 /** A frame's bytes and what a decoder must report for it (nothing, for an extension). */
 interface Sample {
@@ -117,50 +145,60 @@ interface Sample {
   expected: unknown[];
 }
 
-const sample: fc.Arbitrary<Sample> = fc.oneof(
-  fc.tuple(callHeader, safeJson).map(([header, args]) => ({
-    bytes: encodeCall(header, args),
-    expected: [{ type: "call", ...(asJson(header) as object), args: asJson(args) }],
-  })),
-  fc.tuple(callId, safeJson, fc.boolean()).map(([id, value, keepAlive]) => ({
-    bytes: encodeResult(id, value, keepAlive),
-    expected: [{ type: "result", id, keepAlive, value: asJson(value) }],
-  })),
-  fc.tuple(fc.string({ maxLength: MAX_CALL_ID_LENGTH }), wireError, fc.boolean(), fc.boolean()).map(([id, error, keepAlive, refused]) => ({
-    bytes: encodeError(id, error, keepAlive, refused),
-    expected: [{ type: "error", id, keepAlive, refused, error: asJson(error) }],
-  })),
-  callId.map((id) => ({ bytes: encodeHeartbeat(id), expected: [{ type: "heartbeat", id }] })),
-  fc.tuple(callId, fc.option(text, { nil: undefined })).map(([id, reason]) => ({
-    bytes: encodeCancel(id, reason),
-    expected: [reason === undefined ? { type: "cancel", id } : { type: "cancel", id, reason }],
-  })),
-  fc.tuple(fc.integer({ min: 0x80, max: 0xff }), fc.uint8Array({ maxLength: 30 }), fc.uint8Array({ maxLength: 300 })).map(([type, header, body]) => ({
-    bytes: rawFrame(type, header, body),
-    expected: [],
-  })),
-);
+function sampleOf(version: ProtocolVersion): fc.Arbitrary<Sample> {
+  const options = { version };
+  return fc.oneof(
+    fc.tuple(version === 1 ? callHeaderV1 : callHeaderV2, safeJson).map(([header, args]) => ({
+      bytes: encodeCall(header, args, options),
+      expected: [{ type: "call", ...(asJson({ ...header, auth: header.auth === undefined ? undefined : { ...header.auth, mac: [...header.auth.mac] } }) as object), args: asJson(args) }],
+    })),
+    fc.tuple(callId, safeJson, fc.boolean()).map(([id, value, keepAlive]) => ({
+      bytes: encodeResult(id, value, { keepAlive, version }),
+      expected: [{ type: "result", id, keepAlive, value: asJson(value) }],
+    })),
+    fc.tuple(fc.string({ maxLength: MAX_CALL_ID_LENGTH }), wireError, fc.boolean(), fc.boolean()).map(([id, error, keepAlive, refused]) => ({
+      bytes: encodeError(id, error, { keepAlive, refused, version }),
+      expected: [{ type: "error", id, keepAlive, refused, error: asJson(error) }],
+    })),
+    callId.map((id) => ({ bytes: encodeHeartbeat(id, options), expected: [{ type: "heartbeat", id }] })),
+    fc.tuple(callId, fc.option(text, { nil: undefined })).map(([id, reason]) => ({
+      bytes: encodeCancel(id, reason, options),
+      expected: [reason === undefined || (version === 2 && reason === "") ? { type: "cancel", id } : { type: "cancel", id, reason }],
+    })),
+    version === 1
+      ? fc.tuple(fc.integer({ min: 0x80, max: 0xff }), fc.uint8Array({ maxLength: 30 }), fc.uint8Array({ maxLength: 300 })).map(([type, header, body]) => ({
+          bytes: rawFrame(type, header, body),
+          expected: [],
+        }))
+      : fc.tuple(fc.integer({ min: 0x80, max: 0xff }), fc.uint8Array({ maxLength: 300 })).map(([type, payload]) => ({ bytes: rawFrameV2(type, payload), expected: [] })),
+  );
+}
 
 /** Several frames in one stream, some large enough that chunks overrun the decoder's first buffer. */
-const stream = fc.array(fc.oneof({ weight: 5, arbitrary: sample }, { weight: 1, arbitrary: fc.tuple(callId, fc.string({ minLength: 3000, maxLength: 9000 })).map(([id, value]) => ({ bytes: encodeResult(id, value), expected: [{ type: "result", id, keepAlive: false, value }] })) }), {
-  minLength: 1,
-  maxLength: 8,
-});
+function streamOf(version: ProtocolVersion): fc.Arbitrary<Sample[]> {
+  const large = fc.tuple(callId, fc.string({ minLength: 3000, maxLength: 9000 })).map(([id, value]) => ({ bytes: encodeResult(id, value, { version }), expected: [{ type: "result", id, keepAlive: false, value }] }));
+  return fc.array(fc.oneof({ weight: 5, arbitrary: sampleOf(version) }, { weight: 1, arbitrary: large }), { minLength: 1, maxLength: 8 });
+}
 
 /** Decodes pieces in order and reports the frames only after the last push, so views handed out must survive later pushes. */
-function decodeAll(pieces: readonly Uint8Array[], expectPreface = false): unknown[] {
-  const decoder = new FrameDecoder({ expectPreface });
+function decodeAll(pieces: readonly Uint8Array[], version: ProtocolVersion, expectPreface = false): unknown[] {
+  const decoder = new FrameDecoder({ expectPreface, version });
   const frames: Frame[] = [];
   for (const piece of pieces) frames.push(...decoder.push(piece));
   decoder.end();
   return frames.map(meaning);
 }
 
-describe("FrameDecoder: round trip and chunking", () => {
+describe.each([1, 2] as const)("FrameDecoder: round trip and chunking, version %i", (version) => {
+  const stream = streamOf(version);
+  const sample = sampleOf(version);
+  const preface = prefaceFor(version);
+  const options = { version };
+
   it("decodes what the encoders wrote, for any frames and values", () => {
     fc.assert(
       fc.property(stream, (samples) => {
-        expect(decodeAll([concat(samples.map((item) => item.bytes))])).toEqual(samples.flatMap((item) => item.expected));
+        expect(decodeAll([concat(samples.map((item) => item.bytes))], version)).toEqual(samples.flatMap((item) => item.expected));
       }),
       { numRuns: 150 },
     );
@@ -169,10 +207,10 @@ describe("FrameDecoder: round trip and chunking", () => {
   it("gives the same frames for any split of the stream as for one chunk, without changing the chunks", () => {
     fc.assert(
       fc.property(stream, fc.array(fc.nat(), { maxLength: 30 }), fc.boolean(), (samples, cuts, withPreface) => {
-        const bytes = concat([...(withPreface ? [PREFACE] : []), ...samples.map((item) => item.bytes)]);
+        const bytes = concat([...(withPreface ? [preface] : []), ...samples.map((item) => item.bytes)]);
         const pieces = split(bytes, cuts);
         const copies = pieces.map((piece) => piece.slice());
-        expect(decodeAll(pieces, withPreface)).toEqual(samples.flatMap((item) => item.expected));
+        expect(decodeAll(pieces, version, withPreface)).toEqual(samples.flatMap((item) => item.expected));
         expect(pieces).toEqual(copies);
       }),
       { numRuns: 80 },
@@ -182,7 +220,7 @@ describe("FrameDecoder: round trip and chunking", () => {
   it("with reusedChunks, gives the same frames when every chunk's memory is overwritten as soon as push returns", () => {
     fc.assert(
       fc.property(stream, fc.array(fc.nat(), { maxLength: 30 }), (samples, cuts) => {
-        const bytes = concat([PREFACE, ...samples.map((item) => item.bytes)]);
+        const bytes = concat([preface, ...samples.map((item) => item.bytes)]);
         // One read buffer for every chunk, as a socket read with Node's onread fills it.
         const readBuffer = new Uint8Array(bytes.length + 1);
         const decoder = new FrameDecoder({ expectPreface: true, reusedChunks: true });
@@ -203,20 +241,20 @@ describe("FrameDecoder: round trip and chunking", () => {
   it("gives the same frames fed one byte at a time", () => {
     fc.assert(
       fc.property(fc.array(sample, { minLength: 1, maxLength: 4 }), (samples) => {
-        const bytes = concat([PREFACE, ...samples.map((item) => item.bytes)]);
+        const bytes = concat([preface, ...samples.map((item) => item.bytes)]);
         const bytewise = Array.from(bytes, (byte) => Uint8Array.of(byte));
-        expect(decodeAll(bytewise, true)).toEqual(samples.flatMap((item) => item.expected));
+        expect(decodeAll(bytewise, version, true)).toEqual(samples.flatMap((item) => item.expected));
       }),
       { numRuns: 60 },
     );
   });
 
   it("keeps handed-out bodies intact while later pushes grow, refill and reuse its buffer", () => {
-    const first = encodeResult("a", "x".repeat(5000));
-    const second = encodeResult("b", "y".repeat(20));
-    const third = encodeResult("c", "z".repeat(70000));
+    const first = encodeResult("a", "x".repeat(5000), options);
+    const second = encodeResult("b", "y".repeat(20), options);
+    const third = encodeResult("c", "z".repeat(70000), options);
     const stream = concat([first, second, third]);
-    const decoder = new FrameDecoder();
+    const decoder = new FrameDecoder(options);
     const frames: Frame[] = [];
     // Odd-sized pieces: frames end mid-piece, so each push appends behind bytes already handed out.
     for (let offset = 0; offset < stream.length; offset += 997) frames.push(...decoder.push(stream.slice(offset, offset + 997)));
@@ -228,26 +266,28 @@ describe("FrameDecoder: round trip and chunking", () => {
   });
 
   it("skips extension frames (0x80 and above) between the frames it knows", () => {
-    const frames = new FrameDecoder().push(concat([rawFrame(0x80, encodeUtf8("not json")), encodeHeartbeat("h"), rawFrame(0xff, new Uint8Array(0), Uint8Array.of(1, 2, 3))]));
+    const extensions = version === 1 ? [rawFrame(0x80, encodeUtf8("not json")), rawFrame(0xff, new Uint8Array(0), Uint8Array.of(1, 2, 3))] : [rawFrameV2(0x80, encodeUtf8("not json")), rawFrameV2(0xff, Uint8Array.of(1, 2, 3))];
+    const frames = new FrameDecoder(options).push(concat([extensions[0] as Uint8Array, encodeHeartbeat("h", options), extensions[1] as Uint8Array]));
     expect(frames).toEqual([{ type: "heartbeat", id: "h" }]);
   });
 
-  it("ignores header fields it does not know, so later versions may add optional ones", () => {
-    const frames = new FrameDecoder().push(rawFrame(FrameType.result, encodeUtf8('{"id":"r","keepAlive":true,"compression":"none"}'), encodeUtf8("1")));
-    expect(frames.map(meaning)).toEqual([{ type: "result", id: "r", keepAlive: true, value: 1 }]);
-  });
-
   it("encodeResultBody frames a body encoded beforehand", () => {
-    expect(encodeResultBody("r", encodeUtf8("[1,2]"), true)).toEqual(encodeResult("r", [1, 2], true));
+    expect(encodeResultBody("r", encodeUtf8("[1,2]"), { keepAlive: true, version })).toEqual(encodeResult("r", [1, 2], { keepAlive: true, version }));
   });
 });
 
-describe("FrameDecoder: bad input", () => {
+it("version 1 ignores header fields it does not know, so later versions may add optional ones", () => {
+  const frames = new FrameDecoder({ version: 1 }).push(rawFrame(FrameType.result, encodeUtf8('{"id":"r","keepAlive":true,"compression":"none"}'), encodeUtf8("1")));
+  expect(frames.map(meaning)).toEqual([{ type: "result", id: "r", keepAlive: true, value: 1 }]);
+});
+
+describe("FrameDecoder: bad input (version 1 layout)", () => {
+  const stream = streamOf(1);
   const allowedCodes = ["protocol_error", "payload_too_large"];
 
   /** Feeds pieces and checks the decoder's contract at every step; returns the failure, if any. */
   function feed(pieces: readonly Uint8Array[], options: { expectPreface: boolean; maxPayloadBytes: number }): FunkerError | undefined {
-    const decoder = new FrameDecoder(options);
+    const decoder = new FrameDecoder({ ...options, version: 1 });
     const bound = FRAME_PREFIX_BYTES + HEADER_LENGTH_BYTES + MAX_HEADER_BYTES + options.maxPayloadBytes;
     let failed: FunkerError | undefined;
     for (const piece of [...pieces, undefined]) {
@@ -264,7 +304,7 @@ describe("FrameDecoder: bad input", () => {
     }
     if (failed !== undefined) {
       // Once failed, a decoder stays failed: it cannot resynchronise inside a stream.
-      expect(() => decoder.push(encodeHeartbeat("h"))).toThrow(failed);
+      expect(() => decoder.push(encodeHeartbeat("h", V1))).toThrow(failed);
       expect(() => decoder.end()).toThrow(failed);
     }
     return failed;
@@ -284,7 +324,7 @@ describe("FrameDecoder: bad input", () => {
   it("random bytes after a valid preface only ever fail with protocol_error or payload_too_large", () => {
     fc.assert(
       fc.property(fc.uint8Array({ maxLength: 300 }), fc.array(fc.nat(), { maxLength: 10 }), limit, (bytes, cuts, maxPayloadBytes) => {
-        feed(split(concat([PREFACE, bytes]), cuts), { expectPreface: true, maxPayloadBytes });
+        feed(split(concat([PREFACE_V1, bytes]), cuts), { expectPreface: true, maxPayloadBytes });
       }),
       { numRuns: 300 },
     );
@@ -302,7 +342,7 @@ describe("FrameDecoder: bad input", () => {
   });
 
   it("refuses a claimed 4 GiB payload after 5 bytes, holding no more than those bytes", () => {
-    const decoder = new FrameDecoder({ maxPayloadBytes: MAX_PAYLOAD_BYTES_LIMIT });
+    const decoder = new FrameDecoder({ version: 1, maxPayloadBytes: MAX_PAYLOAD_BYTES_LIMIT });
     const claim = Uint8Array.of(FrameType.result, 0xff, 0xff, 0xff, 0xff);
     for (const byte of claim.subarray(0, 4)) {
       expect(decoder.push(Uint8Array.of(byte))).toEqual([]);
@@ -314,65 +354,65 @@ describe("FrameDecoder: bad input", () => {
   });
 
   it("accepts a body of exactly the limit and refuses one byte more once the header length is known", () => {
-    const atLimit = encodeResultBody("r", encodeUtf8(`"${"x".repeat(14)}"`));
-    expect(new FrameDecoder({ maxPayloadBytes: 16 }).push(atLimit)).toHaveLength(1);
-    const overLimit = encodeResultBody("r", encodeUtf8(`"${"x".repeat(15)}"`));
-    const decoder = new FrameDecoder({ maxPayloadBytes: 16 });
+    const atLimit = encodeResultBody("r", encodeUtf8(`"${"x".repeat(14)}"`), V1);
+    expect(new FrameDecoder({ version: 1, maxPayloadBytes: 16 }).push(atLimit)).toHaveLength(1);
+    const overLimit = encodeResultBody("r", encodeUtf8(`"${"x".repeat(15)}"`), V1);
+    const decoder = new FrameDecoder({ version: 1, maxPayloadBytes: 16 });
     expect(decoder.push(overLimit.subarray(0, 8))).toEqual([]);
     expect(failure(() => decoder.push(overLimit.subarray(8, 9))).code).toBe("payload_too_large");
   });
 
   it("refuses a header longer than MAX_HEADER_BYTES on both sides", () => {
     const header = { id: "c", function: "f", deadline: 0, metadata: { big: "x".repeat(MAX_HEADER_BYTES) } };
-    expect(failure(() => encodeCall(header, null)).code).toBe("payload_too_large");
+    expect(failure(() => encodeCall(header, null, V1)).code).toBe("payload_too_large");
     const claim = new Uint8Array(9);
     new DataView(claim.buffer).setUint8(0, FrameType.call);
     new DataView(claim.buffer).setUint32(1, MAX_HEADER_BYTES + 5);
     new DataView(claim.buffer).setUint32(5, MAX_HEADER_BYTES + 1);
-    expect(failure(() => new FrameDecoder().push(claim)).code).toBe("protocol_error");
+    expect(failure(() => new FrameDecoder(V1).push(claim)).code).toBe("protocol_error");
   });
 
   it("refuses arguments above the payload limit before framing them", () => {
-    const error = failure(() => encodeCall({ id: "c", function: "f", deadline: 0 }, "x".repeat(100), 50));
+    const error = failure(() => encodeCall({ id: "c", function: "f", deadline: 0 }, "x".repeat(100), { maxPayloadBytes: 50, version: 1 }));
     expect(error.code).toBe("payload_too_large");
     expect(error.mayHaveRun).toBe(false);
   });
 
   it("end() inside a frame or a preface is a truncated stream", () => {
-    const frame = encodeHeartbeat("h");
+    const frame = encodeHeartbeat("h", V1);
     for (let length = 1; length < frame.length; length += 1) {
-      const decoder = new FrameDecoder();
+      const decoder = new FrameDecoder(V1);
       decoder.push(frame.subarray(0, length));
       expect(failure(() => decoder.end()).code).toBe("protocol_error");
     }
-    const handlerSide = new FrameDecoder({ expectPreface: true });
-    handlerSide.push(PREFACE.subarray(0, 3));
+    const handlerSide = new FrameDecoder({ version: 1, expectPreface: true });
+    handlerSide.push(PREFACE_V1.subarray(0, 3));
     expect(failure(() => handlerSide.end()).code).toBe("protocol_error");
-    const finished = new FrameDecoder({ expectPreface: true });
-    finished.push(concat([PREFACE, frame]));
+    const finished = new FrameDecoder({ version: 1, expectPreface: true });
+    finished.push(concat([PREFACE_V1, frame]));
     expect(() => finished.end()).not.toThrow();
   });
 
   it("reports the supported versions when the preface names another version", () => {
-    const error = failure(() => new FrameDecoder({ expectPreface: true }).push(Uint8Array.of(...PREFACE.subarray(0, 7), 2)));
+    const error = failure(() => new FrameDecoder({ version: 1, expectPreface: true }).push(Uint8Array.of(...PREFACE_V1.subarray(0, 7), 3)));
     expect(error.code).toBe("protocol_error");
-    expect(error.data).toEqual({ supportedVersions: [1] });
+    expect(error.data).toEqual({ supportedVersions: [1, 2] });
   });
 
   it("fails at the first byte that departs from the preface", () => {
-    const decoder = new FrameDecoder({ expectPreface: true });
-    expect(decoder.push(PREFACE.subarray(0, 2))).toEqual([]);
+    const decoder = new FrameDecoder({ version: 1, expectPreface: true });
+    expect(decoder.push(PREFACE_V1.subarray(0, 2))).toEqual([]);
     expect(failure(() => decoder.push(encodeUtf8("X"))).code).toBe("protocol_error");
   });
 
   it("refuses maxPayloadBytes outside 1 to MAX_PAYLOAD_BYTES_LIMIT", () => {
-    for (const maxPayloadBytes of [0, -5, 2.5, MAX_PAYLOAD_BYTES_LIMIT + 1]) expect(() => new FrameDecoder({ maxPayloadBytes })).toThrow(RangeError);
+    for (const maxPayloadBytes of [0, -5, 2.5, MAX_PAYLOAD_BYTES_LIMIT + 1]) expect(() => new FrameDecoder({ version: 1, maxPayloadBytes })).toThrow(RangeError);
   });
 });
 
 describe("call header validation", () => {
   function decodeCallHeader(header: Record<string, unknown>): Frame[] {
-    return new FrameDecoder().push(rawFrame(FrameType.call, encodeUtf8(JSON.stringify(header)), encodeUtf8("null")));
+    return new FrameDecoder(V1).push(rawFrame(FrameType.call, encodeUtf8(JSON.stringify(header)), encodeUtf8("null")));
   }
   const valid = { id: "c1", function: "add", deadline: 1_767_225_600_000 };
 
@@ -405,8 +445,6 @@ describe("call header validation", () => {
     ["metadata with a number value", { ...valid, metadata: { retries: 3 } }],
     ["metadata with an object value", { ...valid, metadata: { tenant: { id: "acme" } } }],
     ["metadata with a __proto__ key", { ...valid, metadata: JSON.parse('{"__proto__":"x"}') as unknown }],
-    ["auth with a __proto__ key", { ...valid, auth: JSON.parse('{"key":{"__proto__":{"polluted":1}}}') as unknown }],
-    ["auth with a constructor.prototype key", { ...valid, auth: { constructor: { prototype: { polluted: 1 } } } }],
   ];
 
   it.each(badHeaders)("refuses %s with protocol_error", (_what, header) => {
@@ -414,7 +452,7 @@ describe("call header validation", () => {
   });
 
   it.each(badHeaders)("refuses to encode %s, with bad_arguments before anything is sent", (_what, header) => {
-    const error = failure(() => encodeCall(header as unknown as CallHeader, null));
+    const error = failure(() => encodeCall(header as unknown as CallHeader, null, V1));
     expect(error.code).toBe("bad_arguments");
     expect(error.mayHaveRun).toBe(false);
   });
@@ -433,8 +471,6 @@ describe("call header validation", () => {
         traceparent: field(fc.string({ maxLength: MAX_TRACE_CONTEXT_LENGTH })),
         tracestate: field(fc.string({ maxLength: MAX_TRACE_CONTEXT_LENGTH })),
         metadata: field(fc.dictionary(fc.string(), fc.oneof({ weight: 8, arbitrary: fc.string() }, { weight: 1, arbitrary: fc.jsonValue({ maxDepth: 1 }) }), { maxKeys: 4 })),
-        // Credentials of any shape are JSON values: NaN or Infinity there is refused as lossy by design.
-        auth: fc.jsonValue({ maxDepth: 3 }),
       },
       { requiredKeys: ["id", "function", "deadline"] },
     );
@@ -449,7 +485,7 @@ describe("call header validation", () => {
     };
     fc.assert(
       fc.property(anyHeader, (header) => {
-        const encoded = outcome(() => encodeCall(header as unknown as CallHeader, null));
+        const encoded = outcome(() => encodeCall(header as unknown as CallHeader, null, V1));
         const decoded = outcome(() => decodeCallHeader(header));
         expect(encoded).toBe(decoded);
       }),
@@ -459,14 +495,15 @@ describe("call header validation", () => {
 
   it("refuses to encode metadata that JSON would not write as the entries it holds", () => {
     for (const metadata of [new Map([["tenant", "acme"]]), Object.assign(new String("ab"), {}), new (class Tags { tenant = "acme"; })()]) {
-      const error = failure(() => encodeCall({ ...valid, metadata } as unknown as CallHeader, null));
+      const error = failure(() => encodeCall({ ...valid, metadata } as unknown as CallHeader, null, V1));
       expect(error.code).toBe("bad_arguments");
       expect(error.message).toContain('"metadata"');
     }
   });
 
-  it("keeps refusing credentials that JSON cannot carry", () => {
-    expect(failure(() => encodeCall({ ...valid, auth: { expires: 10n } }, null)).code).toBe("bad_arguments");
+  it("refuses to sign a call in version 1, which carries no signature", () => {
+    const auth = { keyId: "k", timestamp: 0, mac: new Uint8Array(32) };
+    expect(failure(() => encodeCall({ ...valid, auth }, null, V1))).toMatchObject({ code: "bad_arguments", message: expect.stringContaining("version 2") as unknown });
   });
 
   it("accepts the longest id, function name and trace context, on both sides", () => {
@@ -480,7 +517,7 @@ describe("call header validation", () => {
     };
     const [frame] = decodeCallHeader(header);
     expect(frame?.type).toBe("call");
-    const [encoded] = new FrameDecoder().push(encodeCall(header, null));
+    const [encoded] = new FrameDecoder(V1).push(encodeCall(header, null, V1));
     expect(encoded === undefined ? undefined : meaning(encoded)).toEqual({ type: "call", ...header, args: null });
   });
 
@@ -495,21 +532,137 @@ describe("call header validation", () => {
 
   it("refuses __proto__ anywhere in a header and leaves Object.prototype untouched", () => {
     for (const header of ['{"id":"c1","__proto__":{"polluted":1}}', '{"id":"c1","function":"f","deadline":0,"metadata":{"__proto__":"x"}}', '{"id":"c1","function":"f","deadline":0,"auth":[{"a":{"__proto__":{"polluted":1}}}]}']) {
-      expect(failure(() => new FrameDecoder().push(rawFrame(FrameType.call, encodeUtf8(header)))).code).toBe("protocol_error");
+      expect(failure(() => new FrameDecoder(V1).push(rawFrame(FrameType.call, encodeUtf8(header)))).code).toBe("protocol_error");
     }
     expect(Object.prototype).not.toHaveProperty("polluted");
   });
 
-  it("only error frames may carry an empty id", () => {
-    expect(new FrameDecoder().push(encodeError("", { code: "protocol_error", message: "m" }))).toHaveLength(1);
-    for (const frame of [encodeHeartbeat(""), encodeResult("", 1), encodeCancel("")]) {
-      expect(failure(() => new FrameDecoder().push(frame)).code).toBe("protocol_error");
+  it.each([1, 2] as const)("only error frames may carry an empty id (version %i)", (version) => {
+    const options = { version };
+    expect(new FrameDecoder(options).push(encodeError("", { code: "protocol_error", message: "m" }, options))).toHaveLength(1);
+    for (const frame of [encodeHeartbeat("", options), encodeResult("", 1, options), encodeCancel("", undefined, options)]) {
+      expect(failure(() => new FrameDecoder(options).push(frame)).code).toBe("protocol_error");
     }
   });
 
   it("refuses an unknown frame type below 0x80, even with a valid header", () => {
     for (const type of [0x00, 0x06, 0x10, 0x7f]) {
-      expect(failure(() => new FrameDecoder().push(rawFrame(type, encodeUtf8('{"id":"c1"}')))).message).toContain("unknown frame type");
+      expect(failure(() => new FrameDecoder(V1).push(rawFrame(type, encodeUtf8('{"id":"c1"}')))).message).toContain("unknown frame type");
     }
+  });
+});
+
+describe("version 2", () => {
+  const call = { id: "c1", function: "add", deadline: 1_767_225_600_000 };
+
+  it("a handler's decoder learns the version from the preface and reads each version's layout", () => {
+    for (const version of [1, 2] as const) {
+      const decoder = new FrameDecoder({ expectPreface: true });
+      expect(decoder.version).toBeUndefined();
+      const [frame] = decoder.push(concat([prefaceFor(version), encodeCall(call, { x: 1 }, { version })]));
+      expect(decoder.version).toBe(version);
+      expect(frame === undefined ? undefined : meaning(frame)).toEqual({ type: "call", ...call, args: { x: 1 } });
+    }
+  });
+
+  it("a caller's decoder expecting a HELLO reads it, then version 2 frames", () => {
+    const decoder = new FrameDecoder({ expectHello: true });
+    const frames = decoder.push(concat([encodeHello({ authRequired: true, functionName: "add" }), encodeResult("c1", 3)]));
+    expect(frames.map(meaning)).toEqual([
+      { type: "hello", version: 2, authRequired: true, functionName: "add" },
+      { type: "result", id: "c1", keepAlive: false, value: 3 },
+    ]);
+    expect(decoder.version).toBe(2);
+  });
+
+  it("a caller's decoder expecting a HELLO reads a version 1 handler's refusal of the preface in the version 1 layout", () => {
+    const decoder = new FrameDecoder({ expectHello: true });
+    const refusal = encodeError("", { code: "protocol_error", message: "unsupported protocol version 2", data: { supportedVersions: [1] } }, { version: 1, refused: true });
+    const [frame] = decoder.push(refusal);
+    expect(frame).toMatchObject({ type: "error", id: "", refused: true, error: { code: "protocol_error", data: { supportedVersions: [1] } } });
+    expect(decoder.version).toBe(1);
+  });
+
+  it("a caller's decoder expecting a HELLO refuses any other first frame", () => {
+    expect(failure(() => new FrameDecoder({ expectHello: true }).push(encodeResult("c1", 3))).code).toBe("protocol_error");
+  });
+
+  it("a HELLO is in version 2 only", () => {
+    expect(failure(() => new FrameDecoder(V1).push(encodeHello())).code).toBe("protocol_error");
+  });
+
+  it("carries a signature: key id, timestamp and the 32 bytes of the MAC", () => {
+    const auth = { keyId: "2024-rotation", timestamp: 1_767_225_590_000, mac: Uint8Array.from({ length: 32 }, (_, index) => 255 - index) };
+    const [frame] = new FrameDecoder().push(encodeCall({ ...call, auth }, null));
+    expect(frame?.type === "call" ? frame.auth : undefined).toEqual(auth);
+  });
+
+  it("refuses signatures that break the rules, on both sides", () => {
+    const bad = [
+      { keyId: "", timestamp: 0, mac: new Uint8Array(32) },
+      { keyId: "k".repeat(65), timestamp: 0, mac: new Uint8Array(32) },
+      { keyId: "k", timestamp: -1, mac: new Uint8Array(32) },
+      { keyId: "k", timestamp: 0, mac: new Uint8Array(31) },
+    ];
+    for (const auth of bad) expect(failure(() => encodeCall({ ...call, auth }, null)).code, JSON.stringify(auth.keyId)).toBe("bad_arguments");
+    // On the wire: a key id of 0 bytes.
+    const wire = concat([encodeCall(call, null)]);
+    const withAuth = encodeCall({ ...call, auth: { keyId: "k", timestamp: 0, mac: new Uint8Array(32) } }, null);
+    expect(withAuth.length).toBeGreaterThan(wire.length);
+    const emptyKeyId = withAuth.slice();
+    const keyIdOffset = withAuth.length - "null".length - 32 - 8 - 2;
+    emptyKeyId[keyIdOffset] = 0;
+    expect(failure(() => new FrameDecoder().push(emptyKeyId)).code).toBe("protocol_error");
+  });
+
+  it("writes a deadline with a fraction of a millisecond as it is", () => {
+    const [frame] = new FrameDecoder().push(encodeCall({ ...call, deadline: 1_767_225_600_000.5 }, null));
+    expect(frame?.type === "call" ? frame.deadline : undefined).toBe(1_767_225_600_000.5);
+  });
+
+  it("refuses an id whose UTF-8 is longer than its one-byte length can say", () => {
+    expect(failure(() => encodeResult("é".repeat(128), 1)).code).toBe("bad_arguments");
+    expect(new FrameDecoder().push(encodeResult("é".repeat(127), 1))).toHaveLength(1);
+  });
+
+  it("cuts a cancel reason longer than 512 bytes at a character boundary", () => {
+    const [frame] = new FrameDecoder().push(encodeCancel("c1", "ü".repeat(400)));
+    expect(frame?.type === "cancel" ? frame.reason : undefined).toBe("ü".repeat(256));
+  });
+
+  it("refuses flag bits it does not define, and headers cut short", () => {
+    const result = encodeResult("c1", 3);
+    const flagged = result.slice();
+    flagged[5] = 0x04;
+    expect(failure(() => new FrameDecoder().push(flagged)).code).toBe("protocol_error");
+    const minimal = encodeCall(call, null);
+    for (let cut = 6; cut < minimal.length - 4; cut += 1) {
+      const truncated = minimal.slice(0, cut);
+      new DataView(truncated.buffer).setUint32(1, cut - 5);
+      expect(failure(() => new FrameDecoder({ expectPreface: true }).push(concat([PREFACE, truncated]))).code).toBe("protocol_error");
+    }
+  });
+
+  it("random bytes after a version 2 preface only ever fail with protocol_error or payload_too_large", () => {
+    fc.assert(
+      fc.property(fc.uint8Array({ maxLength: 300 }), fc.array(fc.nat(), { maxLength: 10 }), (bytes, cuts) => {
+        const decoder = new FrameDecoder({ expectPreface: true, maxPayloadBytes: 64 });
+        try {
+          for (const piece of split(concat([PREFACE, bytes]), cuts)) decoder.push(piece);
+          decoder.end();
+        } catch (error) {
+          expect(error).toBeInstanceOf(FunkerError);
+          expect(["protocol_error", "payload_too_large"]).toContain((error as FunkerError).code);
+        }
+      }),
+      { numRuns: 300 },
+    );
+  });
+
+  it("refuses a call body above the limit once the payload has arrived, and a claim above header + limit at once", () => {
+    const over = encodeCall(call, "x".repeat(100));
+    expect(failure(() => new FrameDecoder({ expectPreface: true, maxPayloadBytes: 50 }).push(concat([PREFACE, over]))).code).toBe("payload_too_large");
+    const claim = Uint8Array.of(FrameType.result, 0xff, 0xff, 0xff, 0xff);
+    expect(failure(() => new FrameDecoder().push(claim)).code).toBe("payload_too_large");
   });
 });

@@ -1,8 +1,8 @@
 import { FunkerError } from "./errors.js";
 import type { ErrorCode } from "./errors.js";
 import { FrameType } from "./frames.js";
-import type { CallHeader } from "./frames.js";
-import { MAX_CALL_ID_LENGTH, MAX_FUNCTION_NAME_LENGTH, MAX_TRACE_CONTEXT_LENGTH } from "./limits.js";
+import type { CallAuth, CallHeader, ProtocolVersion } from "./frames.js";
+import { MAC_BYTES, MAX_CALL_ID_LENGTH, MAX_FUNCTION_NAME_LENGTH, MAX_KEY_ID_LENGTH, MAX_TRACE_CONTEXT_LENGTH } from "./limits.js";
 
 /*
  * The rules of a call header, shared by `encodeCall` and the decoder so that
@@ -61,7 +61,7 @@ export function checkMetadata(metadata: unknown, code: ErrorCode): asserts metad
  * metadata, trace context or credentials it costs a few comparisons: the
  * optional fields are checked only when present.
  */
-export function checkCallHeader(header: CallHeader): void {
+export function checkCallHeader(header: CallHeader, version: ProtocolVersion): void {
   const code = "bad_arguments";
   checkId(header.id, FrameType.call, code);
   checkFunctionName(header.function, code);
@@ -76,5 +76,26 @@ export function checkCallHeader(header: CallHeader): void {
     const prototype: unknown = Object.getPrototypeOf(header.metadata);
     if (prototype !== Object.prototype && prototype !== null) throw headerError(code, '"metadata" must be a plain object of strings');
   }
+  if (header.auth !== undefined) {
+    if (version === 1) throw headerError(code, "a signed call needs protocol version 2: version 1 carries no signature");
+    checkAuth(header.auth, code);
+  }
+  if (version === 2 && header.heartbeatIntervalMs !== undefined && header.heartbeatIntervalMs > MAX_UINT32) {
+    throw headerError(code, `"heartbeatIntervalMs" must be at most ${MAX_UINT32} in version 2`);
+  }
+}
+
+const MAX_UINT32 = 0xffff_ffff;
+
+export function checkAuth(auth: unknown, code: ErrorCode): asserts auth is CallAuth {
+  const fields = auth as Partial<CallAuth> | null;
+  if (typeof auth !== "object" || fields === null) throw headerError(code, "the call's signature must be { keyId, timestamp, mac }");
+  if (typeof fields.keyId !== "string" || fields.keyId.length === 0 || fields.keyId.length > MAX_KEY_ID_LENGTH) {
+    throw headerError(code, `the signature's key id must be a string of 1 to ${MAX_KEY_ID_LENGTH} characters`);
+  }
+  if (typeof fields.timestamp !== "number" || !Number.isFinite(fields.timestamp) || fields.timestamp < 0) {
+    throw headerError(code, "the signature's timestamp must be milliseconds since the Unix epoch");
+  }
+  if (!(fields.mac instanceof Uint8Array) || fields.mac.length !== MAC_BYTES) throw headerError(code, `the signature's MAC must be ${MAC_BYTES} bytes`);
 }
 

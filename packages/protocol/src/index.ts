@@ -1,13 +1,17 @@
 export { FunkerError, errorCodes, errorCodeInfo, isErrorCode } from "./errors.js";
 export type { ErrorCode, ErrorCodeInfo, RetryRule, WireError, WireErrorCause, FunkerErrorOptions } from "./errors.js";
 export { encodeJson, decodeJson } from "./json.js";
-export { PROTOCOL_VERSION, PREFACE, FrameType, FRAME_PREFIX_BYTES } from "./frames.js";
-export { encodeCall, encodeResult, encodeError, encodeHeartbeat, encodeCancel } from "./encode.js";
+export { PROTOCOL_VERSION, SUPPORTED_VERSIONS, PREFACE, FrameType, FRAME_PREFIX_BYTES, prefaceFor, isSupportedVersion } from "./frames.js";
+export { encodeCall, encodeResult, encodeError, encodeHeartbeat, encodeCancel, encodeHello } from "./encode.js";
+export type { VersionOption } from "./encode.js";
 export { FrameDecoder } from "./decode.js";
-export type { FrameTypeName, CallHeader, CallFrame, ResultFrame, ErrorFrame, HeartbeatFrame, CancelFrame, Frame } from "./frames.js";
+export type { FrameTypeName, ProtocolVersion, CallHeader, CallAuth, CallFrame, ResultFrame, ErrorFrame, HeartbeatFrame, CancelFrame, HelloFrame, Frame } from "./frames.js";
 export type { FrameDecoderOptions } from "./decode.js";
 export {
   LEGACY_ERROR_KEY,
+  LEGACY_MARK,
+  hasLegacyMark,
+  withLegacyMark,
   encodeLegacyRequest,
   encodeLegacyReply,
   encodeLegacyError,
@@ -27,4 +31,6 @@ export {
   DEFAULT_HEARTBEAT_INTERVAL_MS,
   MIN_HEARTBEAT_INTERVAL_MS,
   HEARTBEAT_MISSES_BEFORE_DEAD,
+  MAX_KEY_ID_LENGTH,
+  MAC_BYTES,
 } from "./limits.js";

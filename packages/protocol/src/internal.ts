@@ -9,6 +9,7 @@
  */
 export { MAX_CAUSE_DEPTH, causeToWire, describeThrown, thrownName, thrownToWireError } from "./errors.js";
 export { decodeUtf8, encodeUtf8, parseJson, stringifyJson } from "./json.js";
-export { encodeResultBody } from "./encode.js";
+export { encodeCallBody, encodeResultBody, writeCallFrame } from "./encode.js";
+export { checkCallHeader } from "./header-rules.js";
 export { readWireError } from "./wire-error.js";
 export { checkPayloadSize, resolveMaxPayloadBytes } from "./limits.js";

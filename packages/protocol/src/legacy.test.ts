@@ -9,6 +9,8 @@ import {
   PREFACE,
   decodeJson,
   decodeLegacyReply,
+  hasLegacyMark,
+  withLegacyMark,
   detectWireMode,
   encodeLegacyError,
   encodeLegacyReply,
@@ -27,8 +29,8 @@ describe("legacy mode", () => {
   });
 
   it("reads a reply value, and undefined as null", () => {
-    expect(decodeLegacyReply(encodeLegacyReply({ sum: 3 }))).toEqual({ ok: true, value: { sum: 3 } });
-    expect(decodeLegacyReply(encodeLegacyReply(undefined))).toEqual({ ok: true, value: null });
+    expect(decodeLegacyReply(encodeLegacyReply({ sum: 3 }))).toEqual({ ok: true, value: { sum: 3 }, marked: false });
+    expect(decodeLegacyReply(encodeLegacyReply(undefined))).toEqual({ ok: true, value: null, marked: false });
   });
 
   it("reads Funker's legacy error object as a remote FunkerError", () => {
@@ -42,12 +44,12 @@ describe("legacy mode", () => {
 
   it("reads an object that merely contains a funkerError key among others as a value, not an error", () => {
     const value = { [LEGACY_ERROR_KEY]: { code: "handler_error", message: "m" }, other: true };
-    expect(decodeLegacyReply(encodeLegacyReply(value))).toEqual({ ok: true, value });
+    expect(decodeLegacyReply(encodeLegacyReply(value))).toEqual({ ok: true, value, marked: false });
   });
 
   it("reads a funkerError object without a known code as a value", () => {
     for (const value of [{ [LEGACY_ERROR_KEY]: { code: "nope", message: "m" } }, { [LEGACY_ERROR_KEY]: "text" }, { [LEGACY_ERROR_KEY]: null }]) {
-      expect(decodeLegacyReply(encodeLegacyReply(value))).toEqual({ ok: true, value });
+      expect(decodeLegacyReply(encodeLegacyReply(value))).toEqual({ ok: true, value, marked: false });
     }
   });
 
@@ -69,7 +71,7 @@ describe("legacy mode", () => {
       fc.property(fc.jsonValue(), (value) => {
         fc.pre(!JSON.stringify(value).includes("__proto__") && !JSON.stringify(value).includes("constructor"));
         const reply = decodeLegacyReply(encodeLegacyReply(value));
-        expect(reply).toEqual({ ok: true, value: decodeJson(encodeUtf8(JSON.stringify(value))) });
+        expect(reply).toEqual({ ok: true, value: decodeJson(encodeUtf8(JSON.stringify(value))), marked: false });
       }),
       { numRuns: 200 },
     );
@@ -124,6 +126,31 @@ describe("detectWireMode", () => {
         expect(detectWireMode(encodeLegacyRequest(value))).toBe("legacy");
       }),
       { numRuns: 200 },
+    );
+  });
+});
+
+describe("the legacy mark", () => {
+  it("is JSON whitespace: a marked request parses to the same arguments, as a 2017 function reads it", () => {
+    const marked = encodeLegacyRequest({ x: 1, y: 2 }, undefined, { marked: true });
+    expect(hasLegacyMark(marked)).toBe(true);
+    expect(JSON.parse(new TextDecoder().decode(marked))).toEqual({ x: 1, y: 2 });
+    expect(decodeJson(marked)).toEqual({ x: 1, y: 2 });
+  });
+
+  it("says whether a reply came from a Funker handler, for values and errors alike", () => {
+    expect(decodeLegacyReply(withLegacyMark(encodeLegacyReply(3)))).toEqual({ ok: true, value: 3, marked: true });
+    const error = decodeLegacyReply(withLegacyMark(encodeLegacyError({ code: "handler_error", message: "m" })));
+    expect(error).toMatchObject({ ok: false, marked: true, error: { code: "handler_error" } });
+    expect(hasLegacyMark(encodeLegacyReply(3))).toBe(false);
+    expect(hasLegacyMark(encodeLegacyReply(" leading space in a string"))).toBe(false);
+  });
+
+  it("is never written by a plain JSON encoder, so a 2017 peer never sends it", () => {
+    fc.assert(
+      fc.property(fc.jsonValue(), (value) => {
+        expect(hasLegacyMark(encodeUtf8(JSON.stringify(value)))).toBe(false);
+      }),
     );
   });
 });

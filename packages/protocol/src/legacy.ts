@@ -13,11 +13,34 @@ import { DEFAULT_MAX_PAYLOAD_BYTES, checkPayloadSize, resolveMaxPayloadBytes } f
 /** The key of the object a handler sends a legacy caller when a call fails. */
 export const LEGACY_ERROR_KEY = "funkerError";
 
-/** Encodes a caller's arguments as a legacy request body. */
-export function encodeLegacyRequest(args: unknown, maxPayloadBytes = DEFAULT_MAX_PAYLOAD_BYTES): Uint8Array {
+/**
+ * Three bytes of JSON whitespace (tab, space, tab) with which a Funker
+ * caller starts a legacy request, and a Funker handler its reply to such a
+ * request (PROTOCOL.md section 4.1). JSON allows whitespace before a text,
+ * so a 2017 function reads the request as it always did and replies without
+ * the mark; a Funker handler's marked reply tells the caller the function
+ * speaks the framed protocol too. No 2017 encoder writes leading whitespace.
+ */
+export const LEGACY_MARK: Uint8Array = Uint8Array.of(0x09, 0x20, 0x09);
+
+/** Whether a legacy request or reply starts with `LEGACY_MARK`. */
+export function hasLegacyMark(bytes: Uint8Array): boolean {
+  return bytes.length >= 3 && bytes[0] === 0x09 && bytes[1] === 0x20 && bytes[2] === 0x09;
+}
+
+/** `bytes` with `LEGACY_MARK` in front. */
+export function withLegacyMark(bytes: Uint8Array): Uint8Array {
+  const marked = new Uint8Array(LEGACY_MARK.length + bytes.length);
+  marked.set(LEGACY_MARK);
+  marked.set(bytes, LEGACY_MARK.length);
+  return marked;
+}
+
+/** Encodes a caller's arguments as a legacy request body; `marked` starts it with `LEGACY_MARK`. */
+export function encodeLegacyRequest(args: unknown, maxPayloadBytes = DEFAULT_MAX_PAYLOAD_BYTES, options: { marked?: boolean } = {}): Uint8Array {
   const body = encodeJson(args, "arguments");
   checkPayloadSize(body.length, maxPayloadBytes, "arguments");
-  return body;
+  return options.marked === true ? withLegacyMark(body) : body;
 }
 
 /** Encodes a function's return value as a legacy reply. `undefined` becomes `null`. */
@@ -34,7 +57,8 @@ export function encodeLegacyError(error: WireError): Uint8Array {
   return encodeErrorBody(error, (wire) => ({ [LEGACY_ERROR_KEY]: wire }));
 }
 
-export type LegacyReply = { ok: true; value: unknown } | { ok: false; error: FunkerError };
+/** A legacy reply as a caller reads it. `marked`: a Funker handler sent it (it also speaks the framed protocol). */
+export type LegacyReply = { ok: true; value: unknown; marked: boolean } | { ok: false; error: FunkerError; marked: boolean };
 
 /**
  * Reads a legacy reply. An object whose only key is `funkerError` holding a
@@ -46,13 +70,15 @@ export function decodeLegacyReply(bytes: Uint8Array): LegacyReply {
     return {
       ok: false,
       error: new FunkerError("handler_crashed", "the function closed the connection without a reply (it threw or crashed)"),
+      marked: false,
     };
   }
+  const marked = hasLegacyMark(bytes);
   const value = decodeJson(bytes, "protocol_error", "reply");
   if (isLegacyError(value)) {
-    return { ok: false, error: FunkerError.fromWire(readWireError(value[LEGACY_ERROR_KEY])) };
+    return { ok: false, error: FunkerError.fromWire(readWireError(value[LEGACY_ERROR_KEY])), marked };
   }
-  return { ok: true, value };
+  return { ok: true, value, marked };
 }
 
 function isLegacyError(value: unknown): value is Record<typeof LEGACY_ERROR_KEY, unknown> {

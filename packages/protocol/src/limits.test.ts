@@ -33,6 +33,6 @@ describe("checkPayloadSize: the one payload_too_large of a sender", () => {
     const args = "x".repeat(18); // 20 bytes of JSON
     const expected = { code: "payload_too_large", message: "the arguments are 20 bytes; the limit is 10", data: { size: 20, limit: 10 }, mayHaveRun: false };
     expect(failure(() => encodeLegacyRequest(args, 10))).toMatchObject(expected);
-    expect(failure(() => encodeCall({ id: "c", function: "f", deadline: 0 }, args, 10))).toMatchObject(expected);
+    expect(failure(() => encodeCall({ id: "c", function: "f", deadline: 0 }, args, { maxPayloadBytes: 10 }))).toMatchObject(expected);
   });
 });

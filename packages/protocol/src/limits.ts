@@ -43,6 +43,15 @@ export const MAX_FUNCTION_NAME_LENGTH = 63;
  */
 export const MAX_TRACE_CONTEXT_LENGTH = 512;
 
+/** The longest key id of a signed call (characters): room for a name or a hash prefix. */
+export const MAX_KEY_ID_LENGTH = 64;
+
+/** The size of a call's HMAC-SHA256 in bytes. */
+export const MAC_BYTES = 32;
+
+/** The longest cancel reason (bytes, version 2): for logs, not for prose. */
+export const MAX_CANCEL_REASON_BYTES = 512;
+
 /**
  * The heartbeat interval a caller asks for when it does not say: 5 s. The
  * caller declares a handler dead after `HEARTBEAT_MISSES_BEFORE_DEAD` missed

@@ -6,10 +6,13 @@ import { DEFAULT_MAX_PAYLOAD_BYTES, MAX_HEADER_BYTES, errorCodeInfo, errorCodes 
 // checks keep the two from drifting apart.
 
 const specification = readFileSync(new URL("../PROTOCOL.md", import.meta.url), "utf8");
-const vectors = JSON.parse(readFileSync(new URL("../test-vectors/vectors.json", import.meta.url), "utf8")) as {
+interface VersionSection {
   frames: { hex: string }[];
-  legacy: { hex: string }[];
   exchanges: { callerToHandler: string; handlerToCaller: string }[];
+}
+const vectors = JSON.parse(readFileSync(new URL("../test-vectors/vectors.json", import.meta.url), "utf8")) as {
+  versions: Record<"1" | "2", VersionSection>;
+  legacy: { hex: string }[];
 };
 
 describe("PROTOCOL.md", () => {
@@ -27,9 +30,11 @@ describe("PROTOCOL.md", () => {
 
   it("shows only hex dumps taken from the golden vectors", () => {
     const known = new Set([
-      ...vectors.frames.map((frame) => frame.hex),
+      ...Object.values(vectors.versions).flatMap((section) => [
+        ...section.frames.map((frame) => frame.hex),
+        ...section.exchanges.flatMap((exchange) => [exchange.callerToHandler, exchange.handlerToCaller]),
+      ]),
       ...vectors.legacy.map((body) => body.hex),
-      ...vectors.exchanges.flatMap((exchange) => [exchange.callerToHandler, exchange.handlerToCaller]),
     ]);
     const dumps = [...specification.matchAll(/```text\n([\s\S]*?)```/g)].map((match) =>
       (match[1] ?? "")

@@ -5,7 +5,10 @@ import {
   FunkerError,
   PREFACE,
   PROTOCOL_VERSION,
+  SUPPORTED_VERSIONS,
   decodeJson,
+  encodeHello,
+  prefaceFor,
   decodeLegacyReply,
   encodeCall,
   encodeCancel,
@@ -17,7 +20,7 @@ import {
   encodeResult,
 } from "@funker/protocol";
 import { encodeUtf8 } from "@funker/protocol/internal";
-import type { CallHeader, Frame, WireError } from "@funker/protocol";
+import type { CallHeader, Frame, ProtocolVersion, WireError } from "@funker/protocol";
 
 /*
  * The golden vectors in ../test-vectors/vectors.json are built here from the
@@ -59,9 +62,10 @@ function rawFrame(type: number, header: Uint8Array | string, body: Uint8Array | 
 function meaning(frame: Frame): Record<string, unknown> {
   switch (frame.type) {
     case "call": {
-      const { body, metadata, ...rest } = frame;
+      const { body, metadata, auth, ...rest } = frame;
       const call: Record<string, unknown> = { ...rest };
       if (metadata !== undefined) call["metadata"] = { ...metadata };
+      if (auth !== undefined) call["auth"] = { keyId: auth.keyId, timestamp: auth.timestamp, macHex: toHex(auth.mac) };
       call["args"] = decodeJson(body);
       return call;
     }
@@ -72,6 +76,7 @@ function meaning(frame: Frame): Record<string, unknown> {
     case "error":
     case "heartbeat":
     case "cancel":
+    case "hello":
       return { ...frame };
     default: {
       const unreachable: never = frame;
@@ -80,7 +85,7 @@ function meaning(frame: Frame): Record<string, unknown> {
   }
 }
 
-const typeNames: Record<number, string> = { 1: "call", 2: "result", 3: "error", 4: "heartbeat", 5: "cancel" };
+const typeNames: Record<number, string> = { 1: "call", 2: "result", 3: "error", 4: "heartbeat", 5: "cancel", 6: "hello" };
 
 interface FrameVector {
   name: string;
@@ -89,42 +94,36 @@ interface FrameVector {
   type: number;
   typeName: string;
   payloadLength: number;
-  headerLength: number;
-  header: Record<string, unknown>;
+  /** Version 1: the JSON header's length and content. */
+  headerLength?: number;
+  header?: Record<string, unknown>;
   /** The body's JSON value; absent when the body is empty. */
   body?: unknown;
   /** Raw body bytes, for extension frames whose body is not JSON. */
   bodyHex?: string;
-  /** True when a v1 receiver must skip the frame. */
+  /** True when a receiver must skip the frame. */
   skip?: boolean;
-  /** The frame as a v1 decoder reports it (absent when skipped). */
+  /** The frame as a receiver of its version reports it (absent when skipped). */
   decoded?: Record<string, unknown>;
 }
 
-function frameVector(name: string, description: string, bytes: Uint8Array, skip = false): FrameVector {
+function frameVector(version: ProtocolVersion, name: string, description: string, bytes: Uint8Array, skip = false): FrameVector {
   const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
   const type = view.getUint8(0);
-  const payloadLength = view.getUint32(1);
-  const headerLength = view.getUint32(5);
-  const headerBytes = bytes.subarray(9, 9 + headerLength);
-  const bodyBytes = bytes.subarray(9 + headerLength);
-  const vector: FrameVector = {
-    name,
-    description,
-    hex: toHex(bytes),
-    type,
-    typeName: typeNames[type] ?? "extension",
-    payloadLength,
-    headerLength,
-    header: decodeJson(headerBytes) as Record<string, unknown>,
-  };
+  const vector: FrameVector = { name, description, hex: toHex(bytes), type, typeName: typeNames[type] ?? "extension", payloadLength: view.getUint32(1) };
+  if (version === 1) {
+    const headerLength = view.getUint32(5);
+    vector.headerLength = headerLength;
+    vector.header = decodeJson(bytes.subarray(9, 9 + headerLength)) as Record<string, unknown>;
+    const bodyBytes = bytes.subarray(9 + headerLength);
+    if (skip) vector.bodyHex = toHex(bodyBytes);
+    else if (bodyBytes.length > 0) vector.body = decodeJson(bodyBytes);
+  }
   if (skip) {
-    vector.bodyHex = toHex(bodyBytes);
     vector.skip = true;
     return vector;
   }
-  if (bodyBytes.length > 0) vector.body = decodeJson(bodyBytes);
-  const [decoded, ...extra] = new FrameDecoder().push(bytes);
+  const [decoded, ...extra] = new FrameDecoder({ version, expectHello: type === 6 }).push(bytes);
   if (decoded === undefined || extra.length > 0) throw new Error(`${name} is not exactly one frame`);
   vector.decoded = meaning(decoded);
   return vector;
@@ -140,8 +139,10 @@ const fullCallHeader: CallHeader = {
   traceparent: "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01",
   tracestate: "congo=t61rcWkgMzE",
   metadata: { tenant: "acme", "request-id": "r-42" },
-  auth: { scheme: "hmac-sha256", keyId: "k1", signature: "c2lnbmF0dXJl" },
 };
+
+/** A version 2 call's signature: the MAC is made-up bytes here (PROTOCOL.md 6.8 says how a real one is computed). */
+const exampleAuth = { keyId: "k1", timestamp: DEADLINE - 10_000, mac: Uint8Array.from({ length: 32 }, (_, index) => index) };
 
 const errorWithCauses: WireError = {
   code: "handler_error",
@@ -178,6 +179,8 @@ interface NegativeVector {
   description: string;
   /** True for the handler side: the bytes are a caller's stream and start with the preface. */
   expectPreface: boolean;
+  /** The caller side's version (when `expectPreface` is false). */
+  version: ProtocolVersion;
   hex: string;
   /** The error a v1 receiver must report. */
   error: "protocol_error" | "payload_too_large";
@@ -188,8 +191,8 @@ interface NegativeVector {
   failsAfter: number | "end";
 }
 
-function failurePoint(bytes: Uint8Array, expectPreface: boolean): { code: string; failsAfter: number | "end" } {
-  const decoder = new FrameDecoder({ expectPreface });
+function failurePoint(bytes: Uint8Array, expectPreface: boolean, version: ProtocolVersion): { code: string; failsAfter: number | "end" } {
+  const decoder = new FrameDecoder({ expectPreface, version });
   for (let index = 0; index < bytes.length; index += 1) {
     try {
       decoder.push(bytes.subarray(index, index + 1));
@@ -207,83 +210,190 @@ function failurePoint(bytes: Uint8Array, expectPreface: boolean): { code: string
   throw new Error("the bytes decoded without an error");
 }
 
-function negativeVector(name: string, description: string, bytes: Uint8Array, expectPreface: boolean): NegativeVector {
-  const { code, failsAfter } = failurePoint(bytes, expectPreface);
+function negativeVector(version: ProtocolVersion, name: string, description: string, bytes: Uint8Array, expectPreface: boolean): NegativeVector {
+  const { code, failsAfter } = failurePoint(bytes, expectPreface, version);
   if (code !== "protocol_error" && code !== "payload_too_large") throw new Error(`unexpected code ${code}`);
-  return { name, description, expectPreface, hex: toHex(bytes), error: code, failsAfter };
+  return { name, description, expectPreface, version, hex: toHex(bytes), error: code, failsAfter };
 }
 
-function buildVectors() {
+/** A version 2 frame built by hand: for extensions and for malformed frames the encoders refuse to make. */
+function rawFrameV2(type: number, payload: Uint8Array | string): Uint8Array {
+  const payloadBytes = typeof payload === "string" ? encodeUtf8(payload) : payload;
+  const bytes = new Uint8Array(5 + payloadBytes.length);
+  new DataView(bytes.buffer).setUint8(0, type);
+  new DataView(bytes.buffer).setUint32(1, payloadBytes.length);
+  bytes.set(payloadBytes, 5);
+  return bytes;
+}
+
+function buildVersion1() {
+  const v1 = { version: 1 } as const;
   const callId = fullCallHeader.id;
-  const addCall = encodeCall({ id: "call-1", function: "add", deadline: DEADLINE }, { x: 1, y: 2 });
-  const addResult = encodeResult("call-1", 3);
-  const validHeartbeat = encodeHeartbeat("call-1");
+  const addCall = encodeCall({ id: "call-1", function: "add", deadline: DEADLINE }, { x: 1, y: 2 }, v1);
+  const addResult = encodeResult("call-1", 3, v1);
+  const validHeartbeat = encodeHeartbeat("call-1", v1);
+  const preface = prefaceFor(1);
   return {
-    format: "funker-protocol-test-vectors",
-    protocolVersion: PROTOCOL_VERSION,
-    notes: [
-      "Every hex string is the exact bytes on the wire. JSON texts are compact, with keys in the order shown; a receiver MUST accept any valid JSON (whitespace, key order), so compare decoded meaning when your encoder orders keys differently.",
-      "frames: one frame each, without the preface. 'decoded' is what a v1 receiver reports: absent optional header fields are omitted, keepAlive defaults to false, call and result bodies are shown decoded as 'args' and 'value'.",
-      "negative: feed 'hex' to a receiver (after which it would see the end of the stream); it must fail with 'error'. 'failsAfter' is when the reference decoder fails when fed one byte at a time; a receiver SHOULD fail no later.",
-    ],
-    preface: { hex: toHex(PREFACE), text: "\u0000FUNKER\u0001", version: PROTOCOL_VERSION },
+    preface: { hex: toHex(preface), text: "\u0000FUNKER\u0001", version: 1 },
     frames: [
-      frameVector("call-full", "a call with every optional header field", encodeCall(fullCallHeader, { x: 1, y: 2 })),
-      frameVector("call-minimal", "a call with only the required header fields", addCall),
-      frameVector("call-no-arguments", "a call whose arguments are undefined: the body is null", encodeCall({ id: "call-2", function: "tick", deadline: DEADLINE }, undefined)),
-      frameVector("result", "the result of call-1; the handler closes after it", addResult),
-      frameVector("result-keep-alive", "a result after which the handler keeps the connection for another call", encodeResult("call-1", 3, true)),
-      frameVector("result-undefined", "a function that returned undefined: the result is null", encodeResult("call-1", undefined)),
-      frameVector("error-with-causes", "a handler error with data and a cause chain", encodeError(callId, errorWithCauses)),
+      frameVector(1, "call-full", "a call with every optional header field", encodeCall(fullCallHeader, { x: 1, y: 2 }, v1)),
+      frameVector(1, "call-minimal", "a call with only the required header fields", addCall),
+      frameVector(1, "call-no-arguments", "a call whose arguments are undefined: the body is null", encodeCall({ id: "call-2", function: "tick", deadline: DEADLINE }, undefined, v1)),
+      frameVector(1, "result", "the result of call-1; the handler closes after it", addResult),
+      frameVector(1, "result-keep-alive", "a result after which the handler keeps the connection for another call", encodeResult("call-1", 3, { ...v1, keepAlive: true })),
+      frameVector(1, "result-undefined", "a function that returned undefined: the result is null", encodeResult("call-1", undefined, v1)),
+      frameVector(1, "error-with-causes", "a handler error with data and a cause chain", encodeError(callId, errorWithCauses, v1)),
       frameVector(
+        1,
         "error-empty-id",
         "an error sent before any call id was known (the caller's stream did not start with the preface)",
-        encodeError("", { code: "protocol_error", message: "the stream does not start with the Funker preface", name: "FunkerError" }, false, true),
+        encodeError("", { code: "protocol_error", message: "the stream does not start with the Funker preface", name: "FunkerError" }, { ...v1, refused: true }),
       ),
       frameVector(
+        1,
         "error-unsupported-version",
-        "a v1 handler's reply to a caller that sent a preface with version 2",
-        encodeError("", {
-          code: "protocol_error",
-          message: "unsupported protocol version 2; this peer speaks version 1",
-          name: "FunkerError",
-          data: { supportedVersions: [1] },
-        }, false, true),
+        "a handler's reply to a caller that sent a preface with a version it does not speak (here 3): always in version 1, listing the versions it speaks",
+        encodeError(
+          "",
+          { code: "protocol_error", message: "unsupported protocol version 3; this peer speaks versions 1 and 2", name: "FunkerError", data: { supportedVersions: [...SUPPORTED_VERSIONS] } },
+          { ...v1, refused: true },
+        ),
       ),
       frameVector(
+        1,
         "error-busy",
         "a reuse-mode handler that is already serving its limit of calls: the call was not delivered",
-        encodeError("call-2", { code: "unavailable", message: "the replica is busy", name: "FunkerError" }, false, true),
+        encodeError("call-2", { code: "unavailable", message: "the replica is busy", name: "FunkerError" }, { ...v1, refused: true }),
       ),
       frameVector(
+        1,
         "error-misrouted",
         "a replica that serves another function than the call names",
-        encodeError("call-3", { code: "not_found", message: 'this replica serves "add", not "multiply"', name: "FunkerError" }, false, true),
+        encodeError("call-3", { code: "not_found", message: 'this replica serves "add", not "multiply"', name: "FunkerError" }, { ...v1, refused: true }),
       ),
       frameVector(
+        1,
         "error-going-away",
         "a reuse-mode handler closing a kept connection that is idle: whatever call the caller just sent was not run",
-        encodeError("", { code: "unavailable", message: "the replica closed this idle connection", name: "FunkerError" }, false, true),
+        encodeError("", { code: "unavailable", message: "the replica closed this idle connection", name: "FunkerError" }, { ...v1, refused: true }),
       ),
-      frameVector("heartbeat", "the handler is alive and still running call-1", validHeartbeat),
-      frameVector("cancel", "the caller gave up on call-1", encodeCancel("call-1")),
-      frameVector("cancel-with-reason", "the caller gave up on call-1 and says why", encodeCancel("call-1", "the user closed the page")),
-      frameVector("extension-0x80", "an extension frame a v1 receiver does not know: it must skip it", rawFrame(0x80, '{"id":"call-1","note":"skip me"}', Uint8Array.of(0xde, 0xad, 0xbe, 0xef)), true),
+      frameVector(1, "heartbeat", "the handler is alive and still running call-1", validHeartbeat),
+      frameVector(1, "cancel", "the caller gave up on call-1", encodeCancel("call-1", undefined, v1)),
+      frameVector(1, "cancel-with-reason", "the caller gave up on call-1 and says why", encodeCancel("call-1", "the user closed the page", v1)),
+      frameVector(1, "extension-0x80", "an extension frame a receiver does not know: it must skip it", rawFrame(0x80, '{"id":"call-1","note":"skip me"}', Uint8Array.of(0xde, 0xad, 0xbe, 0xef)), true),
     ],
     exchanges: [
       {
         name: "add",
         description: "a framed call of add({x: 1, y: 2}) answered with 3",
-        callerToHandler: toHex(concat(PREFACE, addCall)),
+        callerToHandler: toHex(concat(preface, addCall)),
         handlerToCaller: toHex(addResult),
       },
       {
         name: "add-with-heartbeat-and-extension",
         description: "the same call, answered after a heartbeat and an extension frame the caller skips",
-        callerToHandler: toHex(concat(PREFACE, addCall)),
+        callerToHandler: toHex(concat(preface, addCall)),
         handlerToCaller: toHex(concat(validHeartbeat, rawFrame(0x80, '{"id":"call-1"}'), addResult)),
       },
     ],
+    negative: [
+      negativeVector(1, "bad-preface", "NUL then FUNKY: not the preface", encodeUtf8("\u0000FUNKY!\u0001"), true),
+      negativeVector(1, "unsupported-version", "the preface of version 3", Uint8Array.of(...preface.subarray(0, 7), 3), true),
+      negativeVector(1, "truncated-frame", "a result frame whose last byte never came", addResult.subarray(0, addResult.length - 1), false),
+      negativeVector(1, "oversized-length-claim", "a frame claiming a 4 GiB payload: refused after 5 bytes, nothing buffered", Uint8Array.of(0x02, 0xff, 0xff, 0xff, 0xff), false),
+      negativeVector(
+        1,
+        "body-over-limit",
+        "a result whose body would be 8 MiB + 1 byte, one past the default limit: refused once the header length is known",
+        Uint8Array.of(0x02, 0x00, 0x80, 0x00, 0x05, 0x00, 0x00, 0x00, 0x00),
+        false,
+      ),
+      negativeVector(1, "payload-shorter-than-header-length-field", "a payload of 2 bytes cannot hold the 4-byte header length", Uint8Array.of(0x04, 0x00, 0x00, 0x00, 0x02, 0x00, 0x00), false),
+      negativeVector(1, "header-length-larger-than-payload", "a header length of 16 in a payload of 8 bytes", rawFrame(0x04, '{"id"', "", 16).subarray(0, 13), false),
+      negativeVector(1, "header-over-limit", "a header length of 64 KiB + 1", Uint8Array.of(0x04, 0x00, 0x01, 0x00, 0x05, 0x00, 0x01, 0x00, 0x01), false),
+      negativeVector(1, "non-object-header", "a heartbeat whose header is a JSON array", rawFrame(0x04, '["call-1"]'), false),
+      negativeVector(1, "header-not-json", "a heartbeat whose header is not JSON", rawFrame(0x04, "{id:call-1}"), false),
+      negativeVector(1, "invalid-utf8", "a heartbeat header with a byte that is not UTF-8", rawFrame(0x04, Uint8Array.of(...encodeUtf8('{"id":"'), 0xff, ...encodeUtf8('"}'))), false),
+      negativeVector(1, "proto-key", "a header with a __proto__ key", rawFrame(0x04, '{"id":"call-1","__proto__":{"polluted":true}}'), false),
+      negativeVector(1, "constructor-prototype-key", "call metadata with a constructor.prototype key", concat(preface, rawFrame(0x01, `{"id":"call-1","function":"add","deadline":${DEADLINE},"metadata":{"constructor":{"prototype":{"polluted":"yes"}}}}`, "{}")), true),
+      negativeVector(1, "unknown-critical-type-0x07", "type 0x07 is below 0x80, so a receiver that does not know it must fail", rawFrame(0x07, '{"id":"call-1"}'), false),
+      negativeVector(1, "hello-in-version-1", "a HELLO (type 0x06) belongs to version 2: a version 1 stream must not carry one", rawFrame(0x06, '{"id":"call-1"}'), false),
+      negativeVector(1, "missing-id", "a call without an id", concat(preface, rawFrame(0x01, `{"function":"add","deadline":${DEADLINE}}`, '{"x":1,"y":2}')), true),
+      negativeVector(1, "empty-id", "a heartbeat with an empty id (only error frames may have one)", rawFrame(0x04, '{"id":""}'), false),
+      negativeVector(1, "call-missing-function", "a call without a function name", concat(preface, rawFrame(0x01, `{"id":"call-1","deadline":${DEADLINE}}`, "{}")), true),
+      negativeVector(1, "call-bad-deadline", "a call whose deadline is an ISO date, not epoch milliseconds", concat(preface, rawFrame(0x01, '{"id":"call-1","function":"add","deadline":"2026-01-01T00:00:00Z"}', "{}")), true),
+      negativeVector(1, "error-body-not-object", "an error frame whose body is a string", rawFrame(0x03, '{"id":"call-1"}', '"boom"'), false),
+      negativeVector(1, "legacy-json-to-framed-handler-side", "JSON bytes fed to a decoder that expects the preface", encodeUtf8('{"x":1}'), true),
+    ],
+  };
+}
+
+function buildVersion2() {
+  const callId = fullCallHeader.id;
+  const addCall = encodeCall({ id: "call-1", function: "add", deadline: DEADLINE }, { x: 1, y: 2 });
+  const addResult = encodeResult("call-1", 3);
+  const hello = encodeHello({ functionName: "add" });
+  const validHeartbeat = encodeHeartbeat("call-1");
+  return {
+    preface: { hex: toHex(PREFACE), text: "\u0000FUNKER\u0002", version: 2 },
+    frames: [
+      frameVector(2, "hello", "the handler's first frame, sent as soon as it reads the preface: version 2, no signature required, serving add", hello),
+      frameVector(2, "hello-auth-required", "a HELLO from a handler that refuses unsigned calls and was given no function name", encodeHello({ authRequired: true })),
+      frameVector(2, "call-full", "a call with every optional field", encodeCall({ ...fullCallHeader, auth: exampleAuth }, { x: 1, y: 2 })),
+      frameVector(2, "call-minimal", "a call with only the required fields", addCall),
+      frameVector(2, "call-no-arguments", "a call whose arguments are undefined: the body is null", encodeCall({ id: "call-2", function: "tick", deadline: DEADLINE }, undefined)),
+      frameVector(2, "result", "the result of call-1; the handler closes after it", addResult),
+      frameVector(2, "result-keep-alive", "a result after which the handler keeps the connection for another call", encodeResult("call-1", 3, { keepAlive: true })),
+      frameVector(2, "error-with-causes", "a handler error with data and a cause chain", encodeError(callId, errorWithCauses)),
+      frameVector(2, "error-busy", "a reuse-mode handler at its limit: the call was not delivered", encodeError("call-2", { code: "unavailable", message: "the replica is busy", name: "FunkerError" }, { refused: true })),
+      frameVector(
+        2,
+        "error-going-away",
+        "a reuse-mode handler closing a kept connection that is idle",
+        encodeError("", { code: "unavailable", message: "the replica closed this idle connection", name: "FunkerError" }, { refused: true }),
+      ),
+      frameVector(2, "heartbeat", "the handler is alive and still running call-1", validHeartbeat),
+      frameVector(2, "cancel-with-reason", "the caller gave up on call-1 and says why", encodeCancel("call-1", "the user closed the page")),
+      frameVector(2, "extension-0x80", "an extension frame a receiver does not know: it must skip it", rawFrameV2(0x80, Uint8Array.of(0xde, 0xad, 0xbe, 0xef)), true),
+    ],
+    exchanges: [
+      {
+        name: "add",
+        description: "a framed call of add({x: 1, y: 2}) answered with 3: the handler's HELLO comes first",
+        callerToHandler: toHex(concat(PREFACE, addCall)),
+        handlerToCaller: toHex(concat(hello, addResult)),
+      },
+    ],
+    negative: [
+      negativeVector(2, "flags-unknown", "a result with a flag bit version 2 does not define", rawFrameV2(0x02, Uint8Array.of(0x80, 1, 0x61, 0x33)), false),
+      negativeVector(2, "id-runs-past-payload", "a heartbeat whose id length claims more bytes than the payload holds", rawFrameV2(0x04, Uint8Array.of(0, 9, 0x61)), false),
+      negativeVector(2, "empty-id", "a heartbeat with an empty id (only error frames may have one)", rawFrameV2(0x04, Uint8Array.of(0, 0)), false),
+      negativeVector(2, "heartbeat-with-body", "a heartbeat carries nothing after its id", rawFrameV2(0x04, Uint8Array.of(0, 1, 0x61, 0x00)), false),
+      negativeVector(2, "invalid-utf8-id", "an id that is not UTF-8", rawFrameV2(0x04, Uint8Array.of(0, 2, 0xc3, 0x28)), false),
+      negativeVector(
+        2,
+        "call-metadata-proto-key",
+        "call metadata with a __proto__ key",
+        concat(PREFACE, rawFrameV2(0x01, concat(Uint8Array.of(0x08, 1, 0x63, 3), encodeUtf8("add"), new Uint8Array(8), Uint8Array.of(0, 0, 0, 30), encodeUtf8('{"__proto__":{"polluted":"x"}}'), encodeUtf8("{}")))),
+        true,
+      ),
+      negativeVector(2, "call-truncated-header", "a call that ends inside its deadline", concat(PREFACE, rawFrameV2(0x01, Uint8Array.of(0, 1, 0x63, 3, 0x61, 0x64, 0x64, 0x41))), true),
+      negativeVector(2, "oversized-length-claim", "a frame claiming a 4 GiB payload: refused after 5 bytes, nothing buffered", Uint8Array.of(0x02, 0xff, 0xff, 0xff, 0xff), false),
+    ],
+  };
+}
+
+function buildVectors() {
+  return {
+    format: "funker-protocol-test-vectors",
+    protocolVersion: PROTOCOL_VERSION,
+    notes: [
+      "Every hex string is the exact bytes on the wire. 'versions' holds one section per framed protocol version; 'legacy' is the 2017 format.",
+      "Version 1 frame headers are JSON texts, compact, with keys in the order shown; a receiver MUST accept any valid JSON (whitespace, key order), so compare decoded meaning when your encoder orders keys differently. Version 2 headers are binary and exact.",
+      "frames: one frame each, without the preface. 'decoded' is what a receiver of that version reports: absent optional fields are omitted, flags default to false, call and result bodies are shown decoded as 'args' and 'value', a signature's MAC as 'macHex'.",
+      "negative: feed 'hex' to a receiver (after which it would see the end of the stream); it must fail with 'error'. 'failsAfter' is when the reference decoder fails when fed one byte at a time; a receiver SHOULD fail no later.",
+    ],
+    versions: { "1": buildVersion1(), "2": buildVersion2() },
     legacy: [
       {
         name: "request",
@@ -312,33 +422,6 @@ function buildVectors() {
       { name: "reply-invalid-utf8", description: "a reply with a byte that is not UTF-8", hex: toHex(Uint8Array.of(0x22, 0xc3, 0x28, 0x22)), error: "protocol_error" },
       { name: "reply-proto-key", description: "a reply with a __proto__ key", hex: toHex(encodeUtf8('{"__proto__":{"polluted":true}}')), error: "protocol_error" },
     ],
-    negative: [
-      negativeVector("bad-preface", "NUL then FUNKY: not the preface", encodeUtf8("\u0000FUNKY!\u0001"), true),
-      negativeVector("unsupported-version", "the preface of version 2", Uint8Array.of(...PREFACE.subarray(0, 7), 2), true),
-      negativeVector("truncated-frame", "a result frame whose last byte never came", addResult.subarray(0, addResult.length - 1), false),
-      negativeVector("oversized-length-claim", "a frame claiming a 4 GiB payload: refused after 5 bytes, nothing buffered", Uint8Array.of(0x02, 0xff, 0xff, 0xff, 0xff), false),
-      negativeVector(
-        "body-over-limit",
-        "a result whose body would be 8 MiB + 1 byte, one past the default limit: refused once the header length is known",
-        Uint8Array.of(0x02, 0x00, 0x80, 0x00, 0x05, 0x00, 0x00, 0x00, 0x00),
-        false,
-      ),
-      negativeVector("payload-shorter-than-header-length-field", "a payload of 2 bytes cannot hold the 4-byte header length", Uint8Array.of(0x04, 0x00, 0x00, 0x00, 0x02, 0x00, 0x00), false),
-      negativeVector("header-length-larger-than-payload", "a header length of 16 in a payload of 8 bytes", rawFrame(0x04, '{"id"', "", 16).subarray(0, 13), false),
-      negativeVector("header-over-limit", "a header length of 64 KiB + 1", Uint8Array.of(0x04, 0x00, 0x01, 0x00, 0x05, 0x00, 0x01, 0x00, 0x01), false),
-      negativeVector("non-object-header", "a heartbeat whose header is a JSON array", rawFrame(0x04, '["call-1"]'), false),
-      negativeVector("header-not-json", "a heartbeat whose header is not JSON", rawFrame(0x04, "{id:call-1}"), false),
-      negativeVector("invalid-utf8", "a heartbeat header with a byte that is not UTF-8", rawFrame(0x04, Uint8Array.of(...encodeUtf8('{"id":"'), 0xff, ...encodeUtf8('"}'))), false),
-      negativeVector("proto-key", "a header with a __proto__ key", rawFrame(0x04, '{"id":"call-1","__proto__":{"polluted":true}}'), false),
-      negativeVector("constructor-prototype-key", "call metadata with a constructor.prototype key", concat(PREFACE, rawFrame(0x01, `{"id":"call-1","function":"add","deadline":${DEADLINE},"metadata":{"constructor":{"prototype":{"polluted":"yes"}}}}`, "{}")), true),
-      negativeVector("unknown-critical-type-0x06", "type 0x06 is below 0x80, so a receiver that does not know it must fail", rawFrame(0x06, '{"id":"call-1"}'), false),
-      negativeVector("missing-id", "a call without an id", concat(PREFACE, rawFrame(0x01, `{"function":"add","deadline":${DEADLINE}}`, '{"x":1,"y":2}')), true),
-      negativeVector("empty-id", "a heartbeat with an empty id (only error frames may have one)", rawFrame(0x04, '{"id":""}'), false),
-      negativeVector("call-missing-function", "a call without a function name", concat(PREFACE, rawFrame(0x01, `{"id":"call-1","deadline":${DEADLINE}}`, "{}")), true),
-      negativeVector("call-bad-deadline", "a call whose deadline is an ISO date, not epoch milliseconds", concat(PREFACE, rawFrame(0x01, '{"id":"call-1","function":"add","deadline":"2026-01-01T00:00:00Z"}', "{}")), true),
-      negativeVector("error-body-not-object", "an error frame whose body is a string", rawFrame(0x03, '{"id":"call-1"}', '"boom"'), false),
-      negativeVector("legacy-json-to-framed-handler-side", "JSON bytes fed to a decoder that expects the preface", encodeUtf8('{"x":1}'), true),
-    ],
   };
 }
 
@@ -358,35 +441,59 @@ describe("golden vectors", () => {
 
   const vectors = readVectors();
 
-  it("the preface vector is the PREFACE constant", () => {
-    expect(fromHex(vectors.preface.hex)).toEqual(PREFACE);
+  it("the preface vectors are the prefaces of each version", () => {
+    expect(fromHex(vectors.versions["1"].preface.hex)).toEqual(prefaceFor(1));
+    expect(fromHex(vectors.versions["2"].preface.hex)).toEqual(PREFACE);
   });
 
-  it.each(vectors.frames.map((vector) => [vector.name, vector] as const))("frame %s decodes to its meaning, whole and byte by byte", (_name, vector) => {
-    const bytes = fromHex(vector.hex);
-    const whole = new FrameDecoder().push(bytes).map(meaning);
-    const decoder = new FrameDecoder();
-    const trickled: Record<string, unknown>[] = [];
-    for (let index = 0; index < bytes.length; index += 1) trickled.push(...decoder.push(bytes.slice(index, index + 1)).map(meaning));
-    decoder.end();
-    expect(trickled).toEqual(whole);
-    if (vector.skip === true) {
-      expect(whole).toEqual([]);
-    } else {
-      expect(whole).toEqual([vector.decoded]);
-    }
-    expect(bytes.length).toBe(5 + vector.payloadLength);
-  });
+  for (const version of [1, 2] as const) {
+    const section = vectors.versions[String(version) as "1" | "2"];
+    const decoderFor = (vector: { type: number }) => new FrameDecoder({ version, expectHello: vector.type === 6 });
 
-  it("every frame type is covered", () => {
-    expect(new Set(vectors.frames.map((vector) => vector.typeName))).toEqual(new Set(["call", "result", "error", "heartbeat", "cancel", "extension"]));
-  });
+    it.each(section.frames.map((vector) => [vector.name, vector] as const))(`version ${version} frame %s decodes to its meaning, whole and byte by byte`, (_name, vector) => {
+      const bytes = fromHex(vector.hex);
+      const whole = decoderFor(vector).push(bytes).map(meaning);
+      const decoder = decoderFor(vector);
+      const trickled: Record<string, unknown>[] = [];
+      for (let index = 0; index < bytes.length; index += 1) trickled.push(...decoder.push(bytes.slice(index, index + 1)).map(meaning));
+      decoder.end();
+      expect(trickled).toEqual(whole);
+      if (vector.skip === true) {
+        expect(whole).toEqual([]);
+      } else {
+        expect(JSON.parse(JSON.stringify(whole))).toEqual([vector.decoded]);
+      }
+      expect(bytes.length).toBe(5 + vector.payloadLength);
+    });
 
-  it.each(vectors.exchanges.map((exchange) => [exchange.name, exchange] as const))("exchange %s decodes on both sides", (_name, exchange) => {
-    const handlerSide = new FrameDecoder({ expectPreface: true }).push(fromHex(exchange.callerToHandler));
-    expect(handlerSide.map(meaning)).toEqual([{ type: "call", id: "call-1", function: "add", deadline: DEADLINE, args: { x: 1, y: 2 } }]);
-    const callerSide = new FrameDecoder().push(fromHex(exchange.handlerToCaller)).map(meaning);
-    expect(callerSide.at(-1)).toEqual({ type: "result", id: "call-1", keepAlive: false, value: 3 });
+    it.each(section.exchanges.map((exchange) => [exchange.name, exchange] as const))(`version ${version} exchange %s decodes on both sides`, (_name, exchange) => {
+      const handlerSide = new FrameDecoder({ expectPreface: true }).push(fromHex(exchange.callerToHandler));
+      expect(handlerSide.map(meaning)).toEqual([{ type: "call", id: "call-1", function: "add", deadline: DEADLINE, args: { x: 1, y: 2 } }]);
+      const callerSide = new FrameDecoder({ version, expectHello: version === 2 }).push(fromHex(exchange.handlerToCaller)).map(meaning);
+      expect(callerSide.at(-1)).toEqual({ type: "result", id: "call-1", keepAlive: false, value: 3 });
+    });
+
+    it.each(section.negative.map((vector) => [vector.name, vector] as const))(`version ${version} negative %s fails with its code, whole and byte by byte`, (_name, vector) => {
+      const bytes = fromHex(vector.hex);
+      const decoder = new FrameDecoder({ expectPreface: vector.expectPreface, version: vector.version });
+      const failure = (() => {
+        try {
+          decoder.push(bytes);
+          decoder.end();
+        } catch (error) {
+          return error;
+        }
+        return undefined;
+      })();
+      expect(failure).toBeInstanceOf(FunkerError);
+      expect((failure as FunkerError).code).toBe(vector.error);
+      expect(failurePoint(bytes, vector.expectPreface, vector.version)).toEqual({ code: vector.error, failsAfter: vector.failsAfter });
+    });
+  }
+
+  it("every frame type is covered in each version", () => {
+    expect(new Set(vectors.versions["1"].frames.map((vector) => vector.typeName))).toEqual(new Set(["call", "result", "error", "heartbeat", "cancel", "extension"]));
+    expect(new Set(vectors.versions["2"].frames.map((vector) => vector.typeName))).toEqual(new Set(["hello", "call", "result", "error", "heartbeat", "cancel", "extension"]));
   });
 
   it.each(vectors.legacy.map((vector) => [vector.name, vector] as const))("legacy %s decodes to its meaning", (_name, vector) => {
@@ -404,25 +511,9 @@ describe("golden vectors", () => {
     expect(() => decodeLegacyReply(fromHex(vector.hex))).toThrow(expect.objectContaining({ code: vector.error }));
   });
 
-  it.each(vectors.negative.map((vector) => [vector.name, vector] as const))("negative %s fails with its code, whole and byte by byte", (_name, vector) => {
-    const bytes = fromHex(vector.hex);
-    const decoder = new FrameDecoder({ expectPreface: vector.expectPreface });
-    const failure = (() => {
-      try {
-        decoder.push(bytes);
-        decoder.end();
-      } catch (error) {
-        return error;
-      }
-      return undefined;
-    })();
-    expect(failure).toBeInstanceOf(FunkerError);
-    expect((failure as FunkerError).code).toBe(vector.error);
-    expect(failurePoint(bytes, vector.expectPreface)).toEqual({ code: vector.error, failsAfter: vector.failsAfter });
-  });
-
-  it("the oversized length claim fails after its 5 bytes, with nothing buffered for it", () => {
-    const vector = vectors.negative.find((candidate) => candidate.name === "oversized-length-claim");
-    expect(vector?.failsAfter).toBe(5);
+  it("an oversized length claim fails after its 5 bytes, with nothing buffered for it, in both versions", () => {
+    for (const version of ["1", "2"] as const) {
+      expect(vectors.versions[version].negative.find((candidate) => candidate.name === "oversized-length-claim")?.failsAfter).toBe(5);
+    }
   });
 });

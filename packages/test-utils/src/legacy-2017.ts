@@ -93,3 +93,42 @@ export async function start2017Function(name: Legacy2017FunctionName, port = 0):
     },
   };
 }
+
+/** A 2017 function kept running on one port, restarted whenever it exits, as `restart: always` does. */
+export interface Kept2017Replica extends AsyncDisposable {
+  readonly port: number;
+  /** Processes started so far, the first included. */
+  readonly starts: number;
+}
+
+/**
+ * Keeps a 2017 function serving on `port` (a free one by default): each
+ * process serves one connection and exits, or dies on a request it cannot
+ * parse, and a new one is started on the same port at once.
+ */
+export async function keep2017Replica(name: Legacy2017FunctionName): Promise<Kept2017Replica> {
+  let stopped = false;
+  let starts = 0;
+  let current: Running2017Function | undefined = await start2017Function(name);
+  starts += 1;
+  const port = current.port;
+  const loop = (async () => {
+    while (!stopped && current !== undefined) {
+      await current.exited;
+      if (stopped) break;
+      current = await start2017Function(name, port);
+      starts += 1;
+    }
+  })();
+  return {
+    port,
+    get starts() {
+      return starts;
+    },
+    async [Symbol.asyncDispose]() {
+      stopped = true;
+      await current?.[Symbol.asyncDispose]();
+      await loop;
+    },
+  };
+}

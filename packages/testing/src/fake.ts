@@ -3,7 +3,7 @@ import { installNetwork } from "@funker/client/internal";
 import type { AttemptOutcome, AttemptRequest, CallEnd } from "@funker/client/internal";
 import type { CallInfo } from "@funker/handler";
 import { thrownToWire } from "@funker/handler/internal";
-import { FrameDecoder, FunkerError, decodeJson, encodeJson } from "@funker/protocol";
+import { FunkerError, decodeJson, encodeJson } from "@funker/protocol";
 import type { ErrorCode } from "@funker/protocol";
 
 /** The map of an untyped fake: any name, any arguments. */
@@ -93,18 +93,21 @@ interface DecodedCall {
 }
 
 function decodeAttempt(request: AttemptRequest): DecodedCall {
-  if (request.protocol === "legacy") {
-    return { args: decodeJson(request.bytes), deadline: request.deadline, metadata: {}, traceparent: undefined, tracestate: undefined };
-  }
-  const [frame] = new FrameDecoder().push(request.bytes);
-  if (frame?.type !== "call") throw new Error("the client sent something other than a call frame");
+  const { header } = request;
+  // A 2017-format call carries none of the header: the function sees what a 2017 caller sends.
+  if (request.protocol === "legacy") return { args: decodeJson(request.body), deadline: request.deadline, metadata: {}, traceparent: undefined, tracestate: undefined };
   return {
-    args: decodeJson(frame.body),
-    deadline: frame.deadline,
-    metadata: Object.freeze({ ...(frame.metadata ?? {}) }),
-    traceparent: frame.traceparent,
-    tracestate: frame.tracestate,
+    args: decodeJson(request.body),
+    deadline: header.deadline,
+    metadata: Object.freeze({ ...(header.metadata ?? {}) }),
+    traceparent: header.traceparent,
+    tracestate: header.tracestate,
   };
+}
+
+/** A fake replica speaks the framed protocol: an "auto" call reaches it framed. */
+function wireModeOf(request: AttemptRequest): "framed" | "legacy" {
+  return request.protocol === "legacy" ? "legacy" : "framed";
 }
 
 /**
@@ -154,7 +157,7 @@ export function fakeFunctions<Functions extends FunctionMap<Functions> = Untyped
         metadata: decoded.metadata,
         deadline: decoded.deadline,
         idempotent: request.idempotent,
-        protocol: request.protocol,
+        protocol: wireModeOf(request),
         traceparent: decoded.traceparent,
         deliveries: 0,
         outcome: undefined,
@@ -273,7 +276,7 @@ async function run(implementation: FakeImplementation<never, unknown>, request: 
     remainingMs: () => Math.max(0, decoded.deadline - Date.now()),
     id: request.id,
     functionName: request.name,
-    protocol: request.protocol,
+    protocol: wireModeOf(request),
     traceparent: decoded.traceparent,
     tracestate: decoded.tracestate,
     metadata: decoded.metadata,

@@ -41,6 +41,7 @@ functions:
     secrets: [db-password]
     scale: { min: 1, max: 8, idle: 5m }
     endpointMode: vip
+    protocol: legacy
   plain:
     entry: add/src/handler.ts
 `,
@@ -64,10 +65,11 @@ functions:
       secretPositions: { "db-password": { line: 13, column: 15 } },
       scale: { min: 1, max: 8, idleMs: 300_000 },
       endpointMode: "vip",
+      protocol: "legacy",
     });
     // Positions name the file as messages show it: relative to the working directory when that is shorter.
     expect(resolve(add?.secretPositions["db-password"]?.file ?? "")).toBe(join(root, "funker.yml"));
-    expect(plain).toMatchObject({ image: "plain:latest", replicas: 1, mode: "single-shot", endpointMode: "dnsrr", timeoutMs: undefined });
+    expect(plain).toMatchObject({ image: "plain:latest", replicas: 1, mode: "single-shot", endpointMode: "dnsrr", protocol: "auto", timeoutMs: undefined });
   });
 
   it("names the line and column of each problem", () => {
@@ -81,6 +83,7 @@ functions:
     timeout: soon
     concurrency: 2
     colour: blue
+    protocol: 2017
   missing:
     entry: nowhere/handler.ts
   Add_1:
@@ -88,13 +91,14 @@ functions:
 `),
     ).toEqual([
       "1:10 `version` must be 1, the only version of this file format",
-      "9:5 unknown setting functions.add.colour; expected one of: entry, image, replicas, mode, timeout, concurrency, maxCalls, environment, secrets, volumes, scale, endpointMode, dockerfile",
+      "9:5 unknown setting functions.add.colour; expected one of: entry, image, replicas, mode, timeout, concurrency, maxCalls, environment, secrets, volumes, scale, endpointMode, protocol, dockerfile",
       "5:15 functions.add.replicas must be a whole number from 0 to 100, got -1",
       '6:11 functions.add.mode must be "single-shot" (one call per process) or "reuse"',
       '7:14 functions.add.timeout must be a duration such as "30s", "500ms" or "2m", got "soon"',
       "8:18 functions.add.concurrency applies only to mode: reuse (a single-shot replica serves one call)",
-      "11:12 functions.missing.entry: nowhere/handler.ts does not exist",
-      '12:3 function name "Add_1" is not a valid Docker service name: use lower case letters, digits and inner hyphens, at most 63 characters',
+      '10:15 functions.add.protocol must be "auto" (callers find out), "framed" or "legacy" (a function that runs a 2017 Funker library)',
+      "12:12 functions.missing.entry: nowhere/handler.ts does not exist",
+      '13:3 function name "Add_1" is not a valid Docker service name: use lower case letters, digits and inner hyphens, at most 63 characters',
     ]);
   });
 

@@ -15,6 +15,8 @@ export const CONFIG_FILE_NAME = "funker.yml";
 export type FunctionMode = HandlerMode;
 /** Swarm's endpoint modes: `dnsrr` gives callers every replica's address, `vip` one virtual address. */
 export type EndpointMode = "dnsrr" | "vip";
+/** The wire format callers use for a function: `auto` finds out; `legacy` for a function that still runs a 2017 Funker library. */
+export type CallerProtocol = "auto" | "framed" | "legacy";
 
 /** Bounds for the autoscaler; `idleMs` is how long a function may sit unused before it scales down to `min`. */
 export interface ScaleSpec {
@@ -70,6 +72,8 @@ export interface FunctionSpec {
   readonly volumes: readonly VolumeSpec[];
   readonly scale: ScaleSpec | undefined;
   readonly endpointMode: EndpointMode;
+  /** How callers speak to it; `auto` unless pinned (`protocol: legacy` for a 2017 function). */
+  readonly protocol: CallerProtocol;
   /** A Dockerfile of the function's own, absolute; undefined = Funker's standard one. */
   readonly dockerfile: string | undefined;
 }
@@ -153,6 +157,7 @@ const FUNCTION_KEYS = [
   "volumes",
   "scale",
   "endpointMode",
+  "protocol",
   "dockerfile",
 ] as const;
 const SCALE_KEYS = ["min", "max", "idle"] as const;
@@ -341,6 +346,14 @@ class ConfigChecker {
       } else this.issue(endpointModeNode, `${path}endpointMode must be "dnsrr" (callers see every replica) or "vip"`);
     }
 
+    const protocolNode = node.get("protocol", true);
+    let protocol: CallerProtocol = "auto";
+    if (protocolNode !== undefined) {
+      if (isScalar(protocolNode) && (protocolNode.value === "auto" || protocolNode.value === "framed" || protocolNode.value === "legacy")) {
+        protocol = protocolNode.value;
+      } else this.issue(protocolNode, `${path}protocol must be "auto" (callers find out), "framed" or "legacy" (a function that runs a 2017 Funker library)`);
+    }
+
     const imageNode = node.get("image", true);
     const image = this.optionalString(node, "image", path) ?? `${name}:latest`;
     if (imageNode !== undefined && !IMAGE_NAME.test(image)) {
@@ -372,6 +385,7 @@ class ConfigChecker {
       volumes,
       scale,
       endpointMode,
+      protocol,
       dockerfile,
     };
   }

@@ -13,7 +13,7 @@ import { formatDuration } from "../duration.js";
 import { ExitCode, exitCodeOf } from "../exit-code.js";
 import { painter } from "../terminal.js";
 import type { Painter } from "../terminal.js";
-import { ENDPOINTS_VARIABLE, formatEndpoints } from "./endpoints.js";
+import { ENDPOINTS_VARIABLE, formatEndpoints, protocolPins } from "./endpoints.js";
 import type { EndpointMap } from "./endpoints.js";
 import { allocateFreePorts, isPortFree, LOCAL_HOST, readSocketTable } from "./ports.js";
 import { Replica } from "./replica.js";
@@ -237,7 +237,7 @@ class DevRuntime implements ReplicaHost {
       // Without a command the runtime stays up whatever happens, retrying failing replicas with back-off.
       this.say(this.paint.dim("Ctrl-C stops every function; `funker call <name>` in another terminal calls them"));
       void this.waitUntilListening(false).then((ready) => {
-        if (ready.ok && this.stopping === undefined) this.say(`${this.paint.green("ready")}: FUNKER_ENDPOINTS=${formatEndpoints(this.endpoints)}`);
+        if (ready.ok && this.stopping === undefined) this.say(`${this.paint.green("ready")}: FUNKER_ENDPOINTS=${formatEndpoints(this.endpoints, protocolPins(this.options.config.functions))}`);
       });
       return this.exited;
     }
@@ -248,7 +248,7 @@ class DevRuntime implements ReplicaHost {
       void this.shutdown(ExitCode.failed);
       return this.exited;
     }
-    this.say(`${this.paint.green("ready")}: FUNKER_ENDPOINTS=${formatEndpoints(this.endpoints)}`);
+    this.say(`${this.paint.green("ready")}: FUNKER_ENDPOINTS=${formatEndpoints(this.endpoints, protocolPins(this.options.config.functions))}`);
     this.runCommand(this.options.command as readonly string[]);
     return this.exited;
   }
@@ -274,7 +274,7 @@ class DevRuntime implements ReplicaHost {
     environment[SETTINGS.port.variable] = String(replica.port);
     environment[SETTINGS.host.variable] = LOCAL_HOST;
     Object.assign(environment, settingsEnvironment(replica.functionName, { ...spec?.handlerSettings, mode: replica.mode }));
-    environment[ENDPOINTS_VARIABLE] = formatEndpoints(this.endpoints);
+    environment[ENDPOINTS_VARIABLE] = formatEndpoints(this.endpoints, protocolPins(this.options.config.functions));
     environment[REPLICA_VARIABLE] = String(replica.index);
     return environment;
   }
@@ -352,7 +352,7 @@ class DevRuntime implements ReplicaHost {
     this.say(this.paint.dim(`running: ${command.join(" ")}`));
     const child = spawn(file as string, args, {
       stdio: "inherit",
-      env: { ...process.env, [ENDPOINTS_VARIABLE]: formatEndpoints(this.endpoints) },
+      env: { ...process.env, [ENDPOINTS_VARIABLE]: formatEndpoints(this.endpoints, protocolPins(this.options.config.functions)) },
     });
     this.command = child;
     child.on("error", (error) => {

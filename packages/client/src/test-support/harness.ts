@@ -64,22 +64,25 @@ export async function rejectionOf(promise: Promise<unknown>): Promise<FunkerErro
  * mid-call. Plain JavaScript, so it needs no build.
  */
 export async function startSilentChild(): Promise<{ child: ChildProcess; port: number; received: Promise<void> }> {
+  // A version 2 handler reduced to what the test needs: the HELLO after the
+  // preface, then one heartbeat once the call has arrived, then silence.
   const script = `
     const net = require("node:net");
     const server = net.createServer((socket) => {
       let bytes = Buffer.alloc(0);
+      let greeted = false;
       const onData = (chunk) => {
         bytes = Buffer.concat([bytes, chunk]);
-        // preface (8) + type (1) + length (4) + header length (4) + header
-        if (bytes.length < 17 || bytes.length < 17 + bytes.readUInt32BE(13)) return;
+        if (!greeted && bytes.length >= 8) {
+          greeted = true;
+          socket.write(Buffer.from([6, 0, 0, 0, 3, 2, 0, 0]));
+        }
+        // preface (8), type (1), length (4), then the payload: flags (1), id length (1), id
+        if (bytes.length < 15 || bytes.length < 13 + bytes.readUInt32BE(9)) return;
         socket.off("data", onData);
-        const id = JSON.parse(bytes.subarray(17, 17 + bytes.readUInt32BE(13)).toString()).id;
-        const header = Buffer.from(JSON.stringify({ id }));
-        const frame = Buffer.alloc(9);
-        frame.writeUInt8(4, 0);
-        frame.writeUInt32BE(4 + header.length, 1);
-        frame.writeUInt32BE(header.length, 5);
-        socket.write(Buffer.concat([frame, header]), () => process.stdout.write("received\\n"));
+        const id = bytes.subarray(15, 15 + bytes[14]);
+        const heartbeat = Buffer.concat([Buffer.from([4, 0, 0, 0, 2 + id.length, 0, id.length]), id]);
+        socket.write(heartbeat, () => process.stdout.write("received\\n"));
       };
       socket.on("data", onData);
     });

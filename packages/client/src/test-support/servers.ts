@@ -1,8 +1,8 @@
 import { once } from "node:events";
 import { createServer } from "node:net";
 import type { Server, Socket } from "node:net";
-import { FrameDecoder, encodeHeartbeat } from "@funker/protocol";
-import type { CallFrame, CancelFrame } from "@funker/protocol";
+import { FrameDecoder, SUPPORTED_VERSIONS, encodeError, encodeHeartbeat, encodeHello } from "@funker/protocol";
+import type { CallFrame, CancelFrame, ProtocolVersion } from "@funker/protocol";
 
 /**
  * Real TCP servers on 127.0.0.1, port 0, that misbehave on purpose. Every
@@ -96,28 +96,45 @@ export class TestServer {
 
 export interface FramedPeer {
   readonly socket: Socket;
+  /** The version the caller's preface named: frames the test sends must be encoded in it. */
+  readonly version: ProtocolVersion;
   send(bytes: Uint8Array): void;
 }
 
 export interface FramedServerHandlers {
   /**
    * Called with each call, after the server accepted it: like a real handler,
-   * it first sends a heartbeat for the first call on a connection (its proof
-   * of delivery), unless `accept` is false.
+   * a version 2 server sends its HELLO as soon as it reads the preface; a
+   * version 1 server sends a heartbeat for the first call on a connection
+   * (its proof of delivery), unless `accept` is false.
    */
   onCall(call: CallFrame, peer: FramedPeer): void;
-  /** False: answer nothing before `onCall` does (a peer that never accepts the call). Default true. */
+  /** Version 1: false answers nothing before `onCall` does (a peer that never accepts the call). Default true. */
   accept?: boolean;
   onCancel?(cancel: CancelFrame, peer: FramedPeer): void;
+  /** The versions the server speaks; a preface naming another gets the version 1 refusal. Default both. */
+  versions?: readonly ProtocolVersion[];
+  /** Called with the 1-based number of each connection once its preface is read: true closes it at once, before any HELLO (a replica resetting its accept queue). */
+  dropBeforeHello?(connection: number): boolean;
+  /** The function its HELLO names. */
+  functionName?: string;
 }
 
 /** A server that reads the framed protocol (preface, then frames) and lets the test answer. */
 export async function startFramedServer(handlers: FramedServerHandlers, host?: string, port?: number): Promise<TestServer> {
+  const versions = handlers.versions ?? SUPPORTED_VERSIONS;
+  let connections = 0;
   const server: TestServer = await TestServer.start((socket) => {
     const decoder = new FrameDecoder({ expectPreface: true });
     let callsOnConnection = 0;
+    let greeted = false;
+    connections += 1;
+    const connection = connections;
     const peer: FramedPeer = {
       socket,
+      get version() {
+        return decoder.version ?? 1;
+      },
       send: (bytes) => {
         if (!socket.destroyed) socket.write(bytes);
       },
@@ -126,15 +143,30 @@ export async function startFramedServer(handlers: FramedServerHandlers, host?: s
       let frames;
       try {
         frames = decoder.push(chunk);
-      } catch {
-        socket.destroy();
+      } catch (error) {
+        const data = (error as { data?: unknown }).data;
+        socket.end(encodeError("", { code: "protocol_error", message: String((error as Error).message), data }, { refused: true, version: 1 }));
         return;
+      }
+      if (!greeted && decoder.version !== undefined) {
+        greeted = true;
+        if (!versions.includes(decoder.version)) {
+          socket.end(
+            encodeError("", { code: "protocol_error", message: `unsupported protocol version ${decoder.version}`, data: { supportedVersions: versions } }, { refused: true, version: 1 }),
+          );
+          return;
+        }
+        if (handlers.dropBeforeHello?.(connection) === true) {
+          socket.destroy();
+          return;
+        }
+        if (decoder.version === 2) peer.send(encodeHello({ functionName: handlers.functionName }));
       }
       for (const frame of frames) {
         if (frame.type === "call") {
           server.calls.push(frame);
           callsOnConnection += 1;
-          if (handlers.accept !== false && callsOnConnection === 1) peer.send(encodeHeartbeat(frame.id));
+          if (handlers.accept !== false && callsOnConnection === 1 && peer.version === 1) peer.send(encodeHeartbeat(frame.id, { version: 1 }));
           handlers.onCall(frame, peer);
         } else if (frame.type === "cancel") {
           server.cancels.push(frame);

@@ -14,8 +14,8 @@ export interface CallerCheck extends Check {
 
 /** Answers with `value`: a RESULT frame, or a 2017 reply; `chunkSize` bytes at a time, 1 ms apart, when given. */
 function replyWith(value: unknown, chunkSize?: number): ReferenceBehaviour {
-  return ({ frame }, socket) => {
-    const bytes = frame === undefined ? encodeJson(value) : encodeResult(frame.id, value);
+  return ({ frame, version }, socket) => {
+    const bytes = frame === undefined ? encodeJson(value) : encodeResult(frame.id, value, { version });
     if (chunkSize === undefined) {
       socket.end(bytes);
       return;
@@ -125,8 +125,8 @@ export const callerChecks: readonly CallerCheck[] = [
     title: "an error frame makes the caller report the error's code",
     protocols: ["framed"],
     args: {},
-    behaviour: ({ frame }, socket) => {
-      socket.end(encodeError(frame?.id ?? "", { code: "handler_error", message: "boom", name: "TypeError" }));
+    behaviour: ({ frame, version }, socket) => {
+      socket.end(encodeError(frame?.id ?? "", { code: "handler_error", message: "boom", name: "TypeError" }, { version }));
     },
     expect(outcome) {
       expectErrorOutcome(outcome, "handler_error", "an ERROR frame is the error with its body's code, never a result (PROTOCOL.md 5.3, 8)");
@@ -137,11 +137,11 @@ export const callerChecks: readonly CallerCheck[] = [
     title: "heartbeats before the result are not mistaken for a reply",
     protocols: ["framed"],
     args: {},
-    behaviour: ({ frame }, socket) => {
+    behaviour: ({ frame, version }, socket) => {
       const id = frame?.id ?? "";
-      socket.write(encodeHeartbeat(id));
-      setTimeout(() => socket.write(encodeHeartbeat(id)), 20);
-      setTimeout(() => socket.end(encodeResult(id, "done")), 40);
+      socket.write(encodeHeartbeat(id, { version }));
+      setTimeout(() => socket.write(encodeHeartbeat(id, { version })), 20);
+      setTimeout(() => socket.end(encodeResult(id, "done", { version })), 40);
     },
     expect: expectValue("done", "a HEARTBEAT only says that the call is alive; the reply is the RESULT or ERROR after it (PROTOCOL.md 6.4)"),
   },
@@ -150,8 +150,8 @@ export const callerChecks: readonly CallerCheck[] = [
     title: "a reply for another call id is a protocol error, not a result",
     protocols: ["framed"],
     args: {},
-    behaviour: (_request, socket) => {
-      socket.end(encodeResult("someone-else", 42));
+    behaviour: ({ version }, socket) => {
+      socket.end(encodeResult("someone-else", 42, { version }));
     },
     expect(outcome) {
       expectErrorOutcome(outcome, undefined, 'a frame about another call id (here "someone-else") is a protocol_error: a caller compares each reply\'s id with its call\'s (PROTOCOL.md 6.1)');

@@ -124,6 +124,8 @@ describe("caller conformance", () => {
         const socket = connect(port, host);
         await once(socket, "connect");
         socket.write(Buffer.concat([PREFACE, encodeCall({ id: "c-1", function: "conformance", deadline: Math.floor(Date.now() / 1000) + 10 }, args)]));
+        // Reads the HELLO and whatever follows, as a caller does.
+        socket.resume();
         await once(socket, "close");
         return { ok: false, code: "connection_failed" };
       },

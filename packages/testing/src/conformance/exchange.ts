@@ -45,7 +45,8 @@ export class Exchange {
   readonly frames: Frame[] = [];
   private readonly chunks: Buffer[] = [];
   private receivedLength = 0;
-  private readonly decoder = new FrameDecoder({ maxPayloadBytes: MAX_REPLY_BYTES });
+  // A version 2 handler's first frame is its HELLO; one that refuses the preface answers with a version 1 ERROR.
+  private readonly decoder = new FrameDecoder({ maxPayloadBytes: MAX_REPLY_BYTES, expectHello: true });
   private decodeError: unknown;
   private ending: Ending | undefined;
   /** Date.now() of the last byte written or received: silence is counted from it. */
@@ -281,6 +282,8 @@ export function describeFrame(frame: Frame): string {
       return "a CALL, which only callers send";
     case "cancel":
       return "a CANCEL, which only callers send";
+    case "hello":
+      return `a HELLO (version ${frame.version}${frame.functionName === undefined ? "" : `, serving ${JSON.stringify(frame.functionName)}`})`;
     default:
       return frame satisfies never;
   }

@@ -52,10 +52,10 @@ export async function framedCall<E extends ReplyExpectation>(
   exchange: Exchange,
   args: unknown,
   context: CheckContext,
-  expectation: E & { header?: Partial<CallHeader> },
+  expectation: E & { header?: Partial<CallHeader>; prefaceSent?: boolean },
 ): Promise<{ reply: ReplyFor<E>; call: CallHeader }> {
   const call = callHeader(expectation.header);
-  exchange.send(concat(PREFACE, encodeCall(call, args)));
+  exchange.send(expectation.prefaceSent === true ? encodeCall(call, args) : concat(PREFACE, encodeCall(call, args)));
   return { reply: await expectReply(exchange, context, { ...expectation, callId: call.id }), call };
 }
 

@@ -76,18 +76,27 @@ export const handlerChecks: readonly HandlerCheck[] = [
     }),
   },
   {
-    id: "framed.accepted",
-    title: "the first call on a connection is accepted with a heartbeat before the function runs (the caller's proof of delivery)",
+    id: "framed.hello",
+    title: "a version 2 handler sends its HELLO as soon as it reads the preface, before any call (the caller's proof that a Funker handler took the connection)",
     mode: "single-shot",
     run: onFramedConnection(async (exchange, context) => {
-      const { call } = await framedCall(exchange, { op: "add", x: 1, y: 2 }, context, { result: 3, header: { heartbeatIntervalMs: 0 } });
+      exchange.send(PREFACE);
+      await exchange.waitFor(() => exchange.frames.length > 0, context.timeoutMs, {
+        expected: "a HELLO after the version 2 preface alone, before any CALL was sent",
+        ifSilent:
+          "a version 2 handler MUST answer the preface with its HELLO at once: a caller that knows nothing of the function sends the preface alone and takes silence for a 2017 function (PROTOCOL.md 4, 5.5)",
+      });
       const first = exchange.frames[0];
-      if (first?.type !== "heartbeat" || first.id !== call.id) {
+      if (first?.type !== "hello") {
+        fail({ expected: "a HELLO as the first frame", instead: first === undefined ? "no frame" : `${describeFrame(first)} first`, cause: "a version 2 handler's first frame is its HELLO (PROTOCOL.md 5.5)" });
+      }
+      const { call } = await framedCall(exchange, { op: "add", x: 1, y: 2 }, context, { result: 3, header: { heartbeatIntervalMs: 0 }, prefaceSent: true });
+      const heartbeats = exchange.frames.filter((frame) => frame.type === "heartbeat" && frame.id === call.id);
+      if (heartbeats.length > 0) {
         fail({
-          expected: `a HEARTBEAT for call "${call.id}" as the first frame, though the call asked for none (heartbeatIntervalMs: 0)`,
-          instead: first === undefined ? "no frame" : `${describeFrame(first)} first`,
-          cause:
-            "a handler MUST accept the first call on a connection with one HEARTBEAT before it runs the function, whatever heartbeatIntervalMs says: a caller reads a connection that ends before it as a call never delivered (PROTOCOL.md 6.4)",
+          expected: "no HEARTBEAT for a call that asked for none (heartbeatIntervalMs: 0)",
+          instead: `${heartbeats.length} HEARTBEAT frame(s)`,
+          cause: "version 2 accepts a connection with its HELLO; the version 1 acceptance heartbeat is not sent (PROTOCOL.md 6.4)",
         });
       }
     }),
@@ -196,7 +205,7 @@ export const handlerChecks: readonly HandlerCheck[] = [
     title: "an unknown critical frame type gets protocol_error",
     mode: "single-shot",
     run: refuses(
-      () => concat(PREFACE, Uint8Array.of(0x06, 0, 0, 0, 6, 0, 0, 0, 2, 0x7b, 0x7d)),
+      () => concat(PREFACE, Uint8Array.of(0x07, 0, 0, 0, 6, 0, 0, 0, 2, 0x7b, 0x7d)),
       "protocol_error",
       "a frame type below 0x80 that the receiver does not know is a protocol_error (PROTOCOL.md 5.3)",
     ),

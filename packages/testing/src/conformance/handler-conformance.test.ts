@@ -3,7 +3,7 @@ import type { AddressInfo, Socket } from "node:net";
 import { once } from "node:events";
 import { describe, expect, it } from "vitest";
 import { handler } from "@funker/handler";
-import { FrameDecoder, encodeHeartbeat, encodeJson, encodeResult } from "@funker/protocol";
+import { FrameDecoder, encodeHeartbeat, encodeHello, encodeJson, encodeResult } from "@funker/protocol";
 import type { CallFrame } from "@funker/protocol";
 import { start2017Function } from "@funker/test-utils";
 import { freePort } from "../harness.js";
@@ -39,7 +39,8 @@ type Request = { readonly wire: "framed"; readonly call: CallFrame } | { readonl
  * each connection's request (a framed call as soon as its CALL frame is
  * whole, a 2017 request at the half-close) and its socket.
  */
-function misbehavingHandler(answer: (request: Request, socket: Socket) => void): HandlerConformanceOptions["start"] {
+/** `hello`: it speaks version 2 as far as sending the HELLO; what it answers next is the test's. */
+function misbehavingHandler(answer: (request: Request, socket: Socket) => void, { hello = false } = {}): HandlerConformanceOptions["start"] {
   return async () => {
     const sockets = new Set<Socket>();
     const server = createServer({ allowHalfOpen: true }, (socket) => {
@@ -48,13 +49,19 @@ function misbehavingHandler(answer: (request: Request, socket: Socket) => void):
       const chunks: Buffer[] = [];
       const decoder = new FrameDecoder({ expectPreface: true });
       let answered = false;
+      let greeted = false;
       const framed = () => chunks[0]?.[0] === 0;
       socket.on("data", (chunk: Buffer) => {
         chunks.push(chunk);
         if (!framed() || answered) return;
         let call: CallFrame | undefined;
         try {
-          call = decoder.push(chunk).find((frame): frame is CallFrame => frame.type === "call");
+          const frames = decoder.push(chunk);
+          if (hello && !greeted && decoder.version === 2) {
+            greeted = true;
+            socket.write(encodeHello());
+          }
+          call = frames.find((frame): frame is CallFrame => frame.type === "call");
         } catch {
           return; // bytes no call is made of (a bad preface): this handler says nothing
         }
@@ -139,9 +146,9 @@ describe("handler conformance", () => {
       "framed.result",
       misbehavingHandler((request, socket) => {
         if (request.wire === "framed") socket.end(encodeHeartbeat(request.call.id));
-      }),
+      }, { hello: true }),
     );
-    expect(failure).toMatch(/; instead the connection was closed by the target after \d+ bytes: a HEARTBEAT for call "c-\w+"\. Likely cause: the handler closed the connection without a RESULT or an ERROR/);
+    expect(failure).toMatch(/; instead the connection was closed by the target after \d+ bytes: a HELLO \(version 2\), a HEARTBEAT for call "c-\w+"\. Likely cause: the handler closed the connection without a RESULT or an ERROR/);
   });
 
   it("shows bytes that do not decode as frames, in hex and as text, and reads plain JSON as a 2017 answer", async () => {
@@ -170,8 +177,8 @@ describe("handler conformance", () => {
     const failure = await runOne(
       "framed.result",
       misbehavingHandler((request, socket) => {
-        if (request.wire === "framed") socket.end(Buffer.concat([encodeHeartbeat(request.call.id), encodeResult("someone-else", 3)]));
-      }),
+        if (request.wire === "framed") socket.end(encodeResult("someone-else", 3));
+      }, { hello: true }),
     );
     expect(failure).toMatch(/^expected a reply for call "c-\w+"; instead a RESULT frame for call "someone-else"\. Likely cause: every frame about a call carries the CALL's id, copied as it came \(PROTOCOL\.md 6\.1\)\.$/);
   });
@@ -186,8 +193,8 @@ describe("handler conformance", () => {
     const failure = await runOne(
       "framed.bad-arguments",
       misbehavingHandler((request, socket) => {
-        if (request.wire === "framed") socket.end(Buffer.concat([encodeHeartbeat(request.call.id), encodeResult(request.call.id, null)]));
-      }),
+        if (request.wire === "framed") socket.end(encodeResult(request.call.id, null));
+      }, { hello: true }),
     );
     expect(failure).toBe(
       "expected an ERROR bad_arguments (refused); instead a RESULT null. Likely cause: arguments that are not valid JSON are bad_arguments, refused before the function runs (PROTOCOL.md 5.3, CALL).",

@@ -1,8 +1,8 @@
 import { createServer } from "node:net";
 import type { AddressInfo, Server, Socket } from "node:net";
 import { once } from "node:events";
-import { FrameDecoder, LegacyBodyCollector, decodeJson } from "@funker/protocol";
-import type { CallFrame } from "@funker/protocol";
+import { FrameDecoder, LegacyBodyCollector, decodeJson, encodeHello } from "@funker/protocol";
+import type { CallFrame, ProtocolVersion } from "@funker/protocol";
 import { startsAJsonText } from "./causes.js";
 import { describeBytes, describeError, fail } from "./failure.js";
 import type { FailureExplanation } from "./failure.js";
@@ -11,6 +11,8 @@ import type { FailureExplanation } from "./failure.js";
 export interface CallerRequest {
   /** The CALL frame (framed callers only). */
   readonly frame?: CallFrame;
+  /** The framed version the caller's preface named: replies go in it (1 for 2017 callers, which have none). */
+  readonly version: ProtocolVersion;
   readonly args: unknown;
 }
 
@@ -125,7 +127,7 @@ function readLegacyRequest(socket: Socket, sent: () => Uint8Array): Promise<Call
     });
     socket.once("end", () => {
       try {
-        resolve({ args: decodeJson(body.bytes(), "bad_arguments", "arguments") });
+        resolve({ version: 1, args: decodeJson(body.bytes(), "bad_arguments", "arguments") });
       } catch (error) {
         const bytes = sent();
         reject({
@@ -142,10 +144,17 @@ function readLegacyRequest(socket: Socket, sent: () => Uint8Array): Promise<Call
 function readFramedRequest(socket: Socket, sent: () => Uint8Array): Promise<CallerRequest> {
   return new Promise((resolve, reject: (explanation: FailureExplanation) => void) => {
     const decoder = new FrameDecoder({ expectPreface: true });
+    let greeted = false;
     socket.on("data", (chunk: Buffer) => {
       let frame: CallFrame | undefined;
       try {
-        frame = decoder.push(chunk).find((candidate): candidate is CallFrame => candidate.type === "call");
+        const frames = decoder.push(chunk);
+        // A version 2 handler's HELLO leaves as soon as the preface is read (PROTOCOL.md 5.5).
+        if (!greeted && decoder.version === 2) {
+          greeted = true;
+          socket.write(encodeHello());
+        }
+        frame = frames.find((candidate): candidate is CallFrame => candidate.type === "call");
       } catch (error) {
         const bytes = sent();
         reject({
@@ -165,7 +174,7 @@ function readFramedRequest(socket: Socket, sent: () => Uint8Array): Promise<Call
         return;
       }
       try {
-        resolve({ frame, args: decodeJson(frame.body, "bad_arguments", "arguments") });
+        resolve({ frame, version: decoder.version ?? 1, args: decodeJson(frame.body, "bad_arguments", "arguments") });
       } catch (error) {
         reject({ expected: "a CALL whose body is the arguments as one JSON text", instead: `${describeBytes(frame.body)} (${describeError(error)})`, cause: "PROTOCOL.md 5.3 (CALL) and 9" });
       }
