@@ -88,8 +88,12 @@ export async function buildSupportImages({
       join(moduleFolder, "package.json"),
       `${JSON.stringify({ name: "@funker/handler", type: "module", exports: "./index.js" }, null, 2)}\n`,
     );
-    writeFileSync(join(handlerContext, "package.json"), `${JSON.stringify({ private: true, type: "module" }, null, 2)}\n`);
-    copyFileSync(join(here, "handler-node/Dockerfile"), join(handlerContext, "Dockerfile"));
+    // The 2017 library's name: `var funker = require('funker')` gives the handler (Node's require of an ES module).
+    const legacyFolder = join(handlerContext, "node_modules/funker");
+    mkdirSync(legacyFolder, { recursive: true });
+    writeFileSync(join(legacyFolder, "package.json"), `${JSON.stringify({ name: "funker", main: "index.js" }, null, 2)}\n`);
+    writeFileSync(join(legacyFolder, "index.js"), 'module.exports = require("@funker/handler");\n');
+    for (const file of ["Dockerfile", "start.mjs", "install-dependencies.mjs"]) copyFileSync(join(here, `handler-node/${file}`), join(handlerContext, file));
     dockerBuild(handlerNode, handlerContext, labels, log);
     return { caller, handlerNode };
   } finally {

@@ -4,7 +4,7 @@ import { fileURLToPath } from "node:url";
 import type { TestProject } from "vitest/node";
 import { parseConfig, buildImages, buildEnvironment } from "../../packages/cli/src/internal.js";
 import { buildSupportImages } from "../build-images.mjs";
-import { addJsDockerfile, docker, dockerResult, newRunId, removeAbandoned, removeLabelled, report, TEST_LABEL } from "./support.js";
+import { docker, handlerNodeDockerfile, dockerResult, newRunId, removeAbandoned, removeLabelled, report, TEST_LABEL } from "./support.js";
 
 const repository = fileURLToPath(new URL("../..", import.meta.url));
 
@@ -37,18 +37,30 @@ functions:
   );
   const built = await buildImages(config, { output: { write: () => true }, labels, imageFor: (spec) => tag(spec.name) });
   if (!built.ok) throw new Error(built.message);
-  // examples/add-js/Dockerfile as written, FROM this run's handler-node image.
-  await docker(["build", "--tag", tag("add-js"), "--label", `${TEST_LABEL}=${runId}`, "--file", "-", join(repository, "examples/add-js")], {
-    input: addJsDockerfile(repository, support.handlerNode),
-    env: await buildEnvironment(),
-  });
+  // examples/add-js/Dockerfile and the 2017 walkthrough's as written, FROM this run's handler-node image.
+  for (const [name, folder] of [
+    ["add-js", "examples/add-js"],
+    ["seed-add", "docker/e2e/fixtures/seed-add"],
+  ] as const) {
+    await docker(["build", "--tag", tag(name), "--label", `${TEST_LABEL}=${runId}`, "--file", "-", join(repository, folder)], {
+      input: handlerNodeDockerfile(repository, folder, support.handlerNode),
+      env: await buildEnvironment(),
+    });
+  }
 
   const sizes = await docker(["image", "ls", "--filter", `label=${TEST_LABEL}=${runId}`, "--format", "{{.Repository}} {{.Size}}"]);
   report("images", Object.fromEntries(sizes.trim().split("\n").map((line) => line.split(" ") as [string, string])));
   report("build", { seconds: Math.round((Date.now() - started) / 100) / 10 });
 
   project.provide("runId", runId);
-  project.provide("images", { caller: support.caller, handlerNode: support.handlerNode, add: tag("add"), markdown: tag("markdown"), addJs: tag("add-js") });
+  project.provide("images", {
+    caller: support.caller,
+    handlerNode: support.handlerNode,
+    add: tag("add"),
+    markdown: tag("markdown"),
+    addJs: tag("add-js"),
+    seedAdd: tag("seed-add"),
+  });
 
   return async () => {
     await removeLabelled(runId);

@@ -9,7 +9,7 @@ declare module "vitest" {
   export interface ProvidedContext {
     /** This run's prefix: every service, container, image tag and network the tests create carries it. */
     runId: string;
-    images: { caller: string; handlerNode: string; add: string; markdown: string; addJs: string };
+    images: { caller: string; handlerNode: string; add: string; markdown: string; addJs: string; seedAdd: string };
   }
 }
 
@@ -98,8 +98,9 @@ export function report(stage: string, figures: object): void {
 }
 
 /** The Dockerfile of examples/add-js with its base image replaced by this run's tag. */
-export function addJsDockerfile(repository: string, handlerNodeImage: string): string {
-  return readFileSync(`${repository}/examples/add-js/Dockerfile`, "utf8").replace("funker/handler-node", handlerNodeImage);
+/** A Dockerfile of the repository (`folder/Dockerfile`) that starts FROM funker/handler-node, made to start FROM this run's image of it. */
+export function handlerNodeDockerfile(repository: string, folder: string, handlerNodeImage: string): string {
+  return readFileSync(`${repository}/${folder}/Dockerfile`, "utf8").replace("funker/handler-node", handlerNodeImage);
 }
 
 /**

@@ -298,9 +298,19 @@ export class ClientCore {
     let backoffs = 0;
     let notFoundSince: number | undefined;
     let failedThisRound: Set<string> | undefined;
+    /** Set while a name that had replicas resolves nowhere: they are restarting. */
+    let restartingSince: number | undefined;
 
     const stop = (kind: "deadline" | "aborted"): FunkerError => {
       const last = lastError === undefined ? "" : `; the last attempt failed: ${lastError.message}`;
+      if (kind === "deadline" && restartingSince !== undefined && !state.delivered) {
+        // Replicas that never came back: the call was never delivered, so "unavailable", not a deadline of a call that ran.
+        return new FunkerError(
+          "unavailable",
+          `no replica of "${name}" came back within the call's ${timeout} ms: it had replicas before, and none has been in DNS for ${Date.now() - restartingSince} ms (restarting, or removed); the call was not delivered`,
+          { mayHaveRun: false, cause: lastError },
+        );
+      }
       return kind === "deadline"
         ? new FunkerError("deadline_exceeded", `the call to "${name}" did not finish within ${timeout} ms${last}`, { mayHaveRun: state.delivered, cause: lastError })
         : new FunkerError("cancelled", `the call to "${name}" was cancelled`, { mayHaveRun: state.delivered, cause: signal?.reason });
@@ -322,6 +332,13 @@ export class ClientCore {
         const waited = await waitFor(discovery.lookUp(name, port), Number.POSITIVE_INFINITY, deadline, signal);
         if (waited.kind !== "value") throw stop(waited.kind);
         const resolution = waited.value;
+        if (resolution.kind === "not_found" && !resolution.final && discovery.foundAt(name, Date.now()) !== undefined) {
+          // A function whose replicas are all restarting (a single-shot replica under a restart delay): wait for them until the deadline.
+          restartingSince ??= Date.now();
+          lastError = new FunkerError("unavailable", `no replica of "${name}" is in DNS now, though it had some: they are restarting`, { mayHaveRun: false });
+          await backOff();
+          continue;
+        }
         if (resolution.kind === "not_found") {
           notFoundSince ??= Date.now();
           lastError = new FunkerError("not_found", `no function "${name}" was found (neither tasks.${name} nor ${name} resolves)`, { mayHaveRun: false });
@@ -337,6 +354,7 @@ export class ClientCore {
         addresses = resolution.addresses;
       }
       notFoundSince = undefined;
+      restartingSince = undefined;
 
       const address = this.pick(addresses, failedThisRound, request.protocol, transport, discovery, Date.now());
       if (address === undefined) {

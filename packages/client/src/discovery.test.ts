@@ -223,3 +223,38 @@ describe("a resolver of the app's own that breaks its contract", () => {
     expect(await client.call("add", {})).toBe("found");
   });
 });
+
+describe("a name whose replicas are all restarting", () => {
+  test("is waited for past the not-found grace, until a replica is back, as a single-shot replica under a restart delay", async () => {
+    const server = track(await startFramedServer({ onCall: (call, peer) => peer.send(encodeResult(call.id, "back")) }, "127.0.0.1"));
+    let gone = false;
+    const dns = fakeDns((hostname) => (hostname === "tasks.add" && !gone ? ["127.0.0.1"] : dnsError("ENOTFOUND")));
+    const client = track(createClient({ dns, port: server.port, dnsCacheMs: 1, notFoundGraceMs: 100 }));
+    expect(await client.call("add", {})).toBe("back");
+    gone = true;
+    const pending = client.call("add", {}, { timeout: 10_000 });
+    await new Promise((resolve) => setTimeout(resolve, 700));
+    gone = false;
+    expect(await pending).toBe("back");
+  });
+
+  test("that never come back end the call at its deadline with unavailable, not delivered", async () => {
+    const server = await startFramedServer({ onCall: (call, peer) => peer.send(encodeResult(call.id, "once")) }, "127.0.0.1");
+    let gone = false;
+    const dns = fakeDns((hostname) => (hostname === "tasks.add" && !gone ? ["127.0.0.1"] : dnsError("ENOTFOUND")));
+    const client = track(createClient({ dns, port: server.port, dnsCacheMs: 1, notFoundGraceMs: 100 }));
+    await client.call("add", {});
+    // The replica and its DNS entry go, and none comes back.
+    await server.close();
+    gone = true;
+    const error = await rejectionOf(client.call("add", {}, { timeout: 600 }));
+    expect(error).toMatchObject({ code: "unavailable", mayHaveRun: false });
+    expect(error.message).toContain("came back");
+  });
+
+  test("a name never seen is still not_found after the grace", async () => {
+    const dns = fakeDns(() => dnsError("ENOTFOUND"));
+    const client = track(createClient({ dns, notFoundGraceMs: 100 }));
+    expect(await rejectionOf(client.call("nowhere", {}, { timeout: 5_000 }))).toMatchObject({ code: "not_found", mayHaveRun: false });
+  });
+});

@@ -206,6 +206,18 @@ interface CacheEntry {
 const STALE_ANSWER_MS = 30_000;
 
 /**
+ * How long a name that resolved is taken for a function that exists: when
+ * it resolves nowhere within this time, its replicas are restarting (a
+ * single-shot replica under Swarm's default restart delay leaves
+ * `tasks.<name>` empty for about 5 s), not gone. Ten minutes outlasts a
+ * rolling update; a name seen longer ago is a name never seen.
+ */
+export const KNOWN_NAME_MS = 10 * 60_000;
+
+/** Names remembered as found at once; the oldest is forgotten first. */
+const MOST_KNOWN_NAMES = 4_096;
+
+/**
  * Finds a function's replicas: explicit endpoints, then Swarm's
  * `tasks.<name>`, then `<name>`. Answers are cached briefly, concurrent
  * look-ups of a name are shared, and addresses that refused a connection are
@@ -217,6 +229,8 @@ export class Discovery {
   private readonly cache = new Map<string, CacheEntry>();
   private readonly inflight = new Map<string, Promise<Resolution>>();
   private readonly dead = new Map<string, DeadAddress>();
+  /** Name → when a look-up last found replicas for it. */
+  private readonly lastFound = new Map<string, number>();
 
   constructor(private readonly options: DiscoveryOptions) {}
 
@@ -288,6 +302,12 @@ export class Discovery {
     return earliest;
   }
 
+  /** When `name` last resolved to replicas, if within `KNOWN_NAME_MS`: a name that resolves nowhere now is then restarting. */
+  foundAt(name: string, now: number): number | undefined {
+    const at = this.lastFound.get(name);
+    return at !== undefined && now - at < KNOWN_NAME_MS ? at : undefined;
+  }
+
   isDead(address: Address, now: number): boolean {
     if (this.dead.size === 0) return false;
     const entry = this.dead.get(address.key);
@@ -303,6 +323,9 @@ export class Discovery {
     const answer = await this.options.names.lookUp(name);
     const now = Date.now();
     if (answer.kind === "found" && answer.hosts.length > 0) {
+      this.lastFound.delete(name);
+      if (this.lastFound.size >= MOST_KNOWN_NAMES) this.lastFound.delete(this.lastFound.keys().next().value as string);
+      this.lastFound.set(name, now);
       const resolved = answer.hosts.map((host) => makeAddress(host, port));
       this.cache.set(key, { addresses: resolved, expiresAt: now + this.options.cacheMs });
       return { kind: "found", addresses: resolved };

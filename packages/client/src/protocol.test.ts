@@ -41,9 +41,9 @@ describe("finding out what a function speaks (PROTOCOL.md section 4)", () => {
     const client = track(createClient({ endpoints: { add: `127.0.0.1:${replica.port}` }, helloTimeoutMs: 200, deadAddressMs: 50 }));
     expect(await client.call("add", { x: 1, y: 2 }, { timeout: 20_000 })).toBe(3);
     // Two probes (each loses the replica it reached), then the call.
-    await expect.poll(() => replica.starts).toBe(4);
+    await expect.poll(() => replica.starts, { timeout: 15_000 }).toBe(4);
     expect(await client.call("add", { x: 2, y: 3 }, { timeout: 20_000 })).toBe(5);
-    await expect.poll(() => replica.starts).toBe(5);
+    await expect.poll(() => replica.starts, { timeout: 15_000 }).toBe(5);
   });
 
   test("a probe sends the preface alone: a silent replica never receives a call it could run", async () => {

@@ -44,3 +44,10 @@ export function handler(fn: AnyHandlerFunction, options?: HandlerOptions): Funct
   if (typeof fn !== "function") throw new TypeError("handler(fn): fn must be a function");
   return new Server(fn, resolveOptions(options));
 }
+
+/**
+ * `handler` under the name the 2017 funker-node README gave it
+ * (`funker.handle(fn)`), so that functions written to it run unchanged; the
+ * seed's own example used `funker.handler(fn)`. The same function.
+ */
+export const handle: typeof handler = handler;

@@ -1,4 +1,4 @@
-export { handler } from "./handler.js";
+export { handle, handler } from "./handler.js";
 export type { HandlerFunction, HandlerResult } from "./handler.js";
 export type { CallInfo, HandlerContext } from "./context.js";
 export { HandlerOptionsError, parseDuration } from "./options.js";

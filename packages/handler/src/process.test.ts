@@ -2,7 +2,8 @@ import { connect } from "node:net";
 import { once } from "node:events";
 import { describe, expect, it } from "vitest";
 import { FramedCaller, framedCall, legacyCall, legacyCallJson, legacyError, frameError, resultValue } from "../test-support/wire.js";
-import { freePort, runFixture } from "../test-support/child.js";
+import { freePort, packageRoot, requireBuilt, runFixture, runNode } from "../test-support/child.js";
+import { OLDEST_SUPPORTED_NODE, oldestNode } from "@funker/test-utils";
 import type { Child } from "../test-support/child.js";
 
 // Exit codes and signals need real processes: these tests run the built package.
@@ -35,6 +36,21 @@ describe("the process (single-shot)", () => {
     expect(await legacyCallWhenListening(port, '{"x":1,"y":2}')).toBe(3);
     expect(await child.exited).toEqual({ code: 0, signal: null });
   });
+
+  const oldest = oldestNode();
+  const nodes: [string, string][] = [[`Node ${process.versions.node} (this one)`, process.execPath]];
+  if (oldest !== undefined) nodes.push([`Node ${OLDEST_SUPPORTED_NODE}, the oldest the package claims`, oldest]);
+  it.each(nodes.flatMap(([what, node]) => ["seed-require", "seed-handle"].map((fixture) => [fixture, what, node] as const)))(
+    "runs the seed's CommonJS handler.js (%s: require, funker.handler or funker.handle) on %s",
+    async (fixture, _what, node) => {
+      requireBuilt(`${packageRoot}dist/index.js`, "@funker/handler");
+      const port = await freePort();
+      await using child = runNode(`${packageRoot}test-fixtures/${fixture}.cjs`, [], { FUNKER_PORT: String(port) }, node);
+      expect(await legacyCallWhenListening(port, '{"x":1,"y":2}')).toBe(3);
+      expect(await child.exited).toEqual({ code: 0, signal: null });
+      expect(child.stderr.join("\n")).not.toMatch(/ExperimentalWarning|require\(\) of ES Module/);
+    },
+  );
 
   it("exits 0 after answering a failed call with a typed error", async () => {
     await using child = runFixture("serve", ["throws"]);

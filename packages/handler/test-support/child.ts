@@ -5,7 +5,7 @@ import { once } from "node:events";
 import { createInterface } from "node:readline";
 import { fileURLToPath } from "node:url";
 
-const packageRoot = fileURLToPath(new URL("..", import.meta.url));
+export const packageRoot = fileURLToPath(new URL("..", import.meta.url));
 export const repoRoot = fileURLToPath(new URL("../../..", import.meta.url));
 
 /** Child processes run the built package: fail with the fix when it is missing. */
@@ -72,9 +72,9 @@ export function runFixture(name: string, args: string[] = [], env: Record<string
   return runNode(`${packageRoot}test-fixtures/${name}.mjs`, args, env);
 }
 
-/** Runs a Node script with the handler's test defaults (loopback, port 0) under `env`. */
-export function runNode(script: string, args: string[] = [], env: Record<string, string> = {}): Child {
-  const child = spawn(process.execPath, [script, ...args], {
+/** Runs a Node script with the handler's test defaults (loopback, port 0) under `env`; `node`: another Node binary. */
+export function runNode(script: string, args: string[] = [], env: Record<string, string> = {}, node: string = process.execPath): Child {
+  const child = spawn(node, [script, ...args], {
     env: { ...process.env, FUNKER_HOST: "127.0.0.1", FUNKER_PORT: "0", NODE_ENV: "", ...env },
     stdio: ["ignore", "pipe", "pipe"],
   });

@@ -6,6 +6,7 @@ import { dirname, join } from "node:path";
 import { beforeAll, describe, expect, it } from "vitest";
 import { readSocketTable } from "./ports.js";
 import type { DevState } from "./state.js";
+import { LEGACY_2017_FOLDER } from "@funker/test-utils";
 import { assertBuilt, CLI, handlerSource, isAlive, makeProject, runCli, startCli, WAIT_MS } from "../test-support.js";
 
 beforeAll(assertBuilt);
@@ -227,6 +228,26 @@ functions:
     const after = await runCli(["call", "add", "x=1", "y=2"], { cwd: project.root });
     expect(after.code).toBe(3);
     expect(after.stderr).toMatch(/no running funker dev for .*funker\.yml/);
+  });
+
+  it("serves a function that runs the 2017 library: funker call finds out what it speaks and answers 3; pinned to legacy in funker.yml, no replica is lost to a probe", async () => {
+    const legacyFiles = Object.fromEntries(["funker.cjs", "serve.cjs"].map((file) => [`legacy/${file}`, readFileSync(join(LEGACY_2017_FOLDER, file), "utf8")]));
+    const calls = [`node ${CLI} call add x=1 y=2`, `node ${CLI} call add x=3 y=4`].join(" && ");
+    {
+      using project = makeProject({ "funker.yml": "version: 1\nfunctions:\n  add:\n    entry: legacy/serve.cjs\n    replicas: 2\n", ...legacyFiles });
+      const result = await runCli(["dev", "--no-watch", "--", "sh", "-c", calls], { cwd: project.root });
+      expect(result.code, result.stderr).toBe(0);
+      expect(result.stdout).toBe("3\n7\n");
+      // Each call's fresh client probed twice; each probed 2017 replica died on the preface it could not parse.
+      expect(result.stderr).toMatch(/is not valid JSON/);
+    }
+    {
+      using project = makeProject({ "funker.yml": "version: 1\nfunctions:\n  add:\n    entry: legacy/serve.cjs\n    replicas: 2\n    protocol: legacy\n", ...legacyFiles });
+      const result = await runCli(["dev", "--no-watch", "--", "sh", "-c", `echo "$FUNKER_ENDPOINTS" && ${calls}`], { cwd: project.root });
+      expect(result.code, result.stderr).toBe(0);
+      expect(result.stdout).toMatch(/^add@legacy=127\.0\.0\.1:\d+,127\.0\.0\.1:\d+\n3\n7\n$/);
+      expect(result.stderr).not.toMatch(/is not valid JSON|restarting in/);
+    }
   });
 
   it("ends every replica within seconds when funker dev itself is killed with SIGKILL, and the functions see no difference before", async () => {

@@ -95,6 +95,12 @@ export class Replica {
     readonly mode: FunctionMode,
     readonly cwd: string,
     private readonly host: ReplicaHost,
+    /**
+     * The function runs a 2017 Funker library (funker.yml's `protocol:
+     * legacy`): it writes no call log line, so an exit 0 is a served call,
+     * as the 2017 library exits after its one call.
+     */
+    private readonly speaks2017 = false,
   ) {}
 
   /** `add.1`, as in the output prefix. */
@@ -245,7 +251,7 @@ export class Replica {
     }
     const upMs = Date.now() - this.startedAt;
     const decision = decideRestart(
-      { code, signal, callsServed: this.callsThisProcess, upMs, fatalMessage: this.fatalMessage },
+      { code, signal, callsServed: this.speaks2017 && code === 0 ? Math.max(1, this.callsThisProcess) : this.callsThisProcess, upMs, fatalMessage: this.fatalMessage },
       { failuresInARow: this.consecutiveFailures, hasListened: this.everListening, commandWaits: this.host.commandWaits },
     );
     this.consecutiveFailures = decision.failuresInARow;

@@ -209,7 +209,7 @@ class DevRuntime implements ReplicaHost {
       if (!result.ok) continue;
       const replicas: Replica[] = [];
       for (let index = 1; index <= spec.replicas; index += 1) {
-        replicas.push(new Replica(spec.name, index, ports[next++] as number, spec.mode, spec.directory, this));
+        replicas.push(new Replica(spec.name, index, ports[next++] as number, spec.mode, spec.directory, this, spec.protocol === "legacy"));
       }
       endpoints[spec.name] = replicas.map((replica) => `${LOCAL_HOST}:${replica.port}`);
       this.functions.set(spec.name, {
