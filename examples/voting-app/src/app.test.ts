@@ -10,7 +10,7 @@ import { connectTo, createProcessVote } from "./functions.js";
 import { ResultsFeed } from "./results.js";
 import type { TestDatabase } from "./test-support/database.js";
 import { startTestDatabase, testPool } from "./test-support/database.js";
-import { countVotes, optionLabels } from "./votes.js";
+import { countVotes, ensureVotesTable, optionLabels } from "./votes.js";
 
 const labels = optionLabels({});
 let database: TestDatabase;
@@ -27,10 +27,10 @@ beforeEach(async () => {
  * the real handler and called over TCP by the real client, and a real
  * Postgres (PGlite through its socket server) for both.
  */
-async function startApp(processVote: Parameters<typeof startFunction>[0] = createProcessVote(connectTo(database.url), "strict")) {
+async function startApp(processVote: Parameters<typeof startFunction>[0] = createProcessVote(connectTo(database.url), "strict"), resultsUrl = database.url) {
   const fn = await startFunction(processVote, { name: "process-vote" });
   const client = createClient<VotingFunctions>({ endpoints: { "process-vote": fn.endpoints } });
-  const pool = testPool(database.url);
+  const pool = testPool(resultsUrl);
   const results = new ResultsFeed(pool, 50);
   const web = await startVotingServer({ client, results, labels, port: 0, host: "127.0.0.1" });
   return {
@@ -143,14 +143,29 @@ describe("the web service against the real function and database", () => {
   });
 
   it("answers 502, saying the vote may not be counted, when the database is down; the results answer 503", async () => {
-    await using app = await startApp(createProcessVote(connectTo(`postgres://postgres@127.0.0.1:${await freePort()}/postgres`), "strict"));
+    const down = `postgres://postgres@127.0.0.1:${await freePort()}/postgres`;
+    await using app = await startApp(createProcessVote(connectTo(down), "strict"), down);
     const failed = await vote(app.url, await voterCookie(app.url), "a");
     expect(failed.status).toBe(502);
     expect(await failed.text()).toContain("may or may not be counted");
-    await database.stopServing();
     const results = await fetch(`${app.url}/results.json`);
     expect(results.status).toBe(503);
     expect(await results.json()).toEqual({ error: { code: "unavailable", message: expect.stringContaining("cannot be read") as unknown } });
+  });
+});
+
+describe("the results feed", () => {
+  it("prepares the database (creates the table) before its first read, once", async () => {
+    await using pool = testPool(database.url);
+    let prepared = 0;
+    const feed = new ResultsFeed(pool, 50, undefined, async () => {
+      prepared += 1;
+      await ensureVotesTable(pool);
+    });
+    expect(await feed.current()).toEqual({ counts: { a: 0, b: 0 }, total: 0 });
+    await feed.current();
+    expect(prepared).toBe(1);
+    expect((await database.db.query("SELECT count(*)::int AS n FROM votes")).rows).toEqual([{ n: 0 }]);
   });
 });
 

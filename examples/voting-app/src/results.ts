@@ -24,7 +24,8 @@ type Listener = (tally: Tally) => void;
  * The current counts, read every `intervalMs` while anyone listens, and each
  * change handed to every listener. A failed read (the database restarting)
  * is reported once and tried again at the next tick; listeners keep the
- * last counts meanwhile.
+ * last counts meanwhile. `prepare` (creating the table) runs before the
+ * first read, and again before each read until it has succeeded once.
  */
 export class ResultsFeed {
   private readonly listeners = new Set<Listener>();
@@ -33,11 +34,13 @@ export class ResultsFeed {
   private timer: NodeJS.Timeout | undefined;
   private reading: Promise<void> | undefined;
   private failing = false;
+  private prepared = false;
 
   constructor(
     private readonly db: Queryable,
     private readonly intervalMs: number = RESULTS_POLL_MS,
     private readonly onError: (error: unknown) => void = () => undefined,
+    private readonly prepare: () => Promise<void> = async () => undefined,
   ) {}
 
   /** The counts now, read afresh (for a page or a JSON request). */
@@ -75,6 +78,8 @@ export class ResultsFeed {
   private read(): Promise<void> {
     this.reading ??= (async () => {
       try {
+        if (!this.prepared) await this.prepare();
+        this.prepared = true;
         this.publish(await countVotes(this.db));
         this.failing = false;
       } catch (error) {

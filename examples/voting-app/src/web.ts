@@ -8,7 +8,7 @@ import { startVotingServer } from "./app.js";
 import type { VotingFunctions } from "./functions.js";
 import { databaseUrlFrom } from "./functions.js";
 import { ResultsFeed } from "./results.js";
-import { optionLabels } from "./votes.js";
+import { ensureVotesTable, optionLabels } from "./votes.js";
 
 const port = Number(process.env["PORT"] ?? "8080");
 if (!Number.isInteger(port) || port < 0 || port > 65_535) {
@@ -22,7 +22,26 @@ const host = process.env["HOST"] ?? "0.0.0.0";
 const pool = new pg.Pool({ connectionString: databaseUrlFrom(), max: 2, connectionTimeoutMillis: 5_000 });
 // A dropped idle connection (the database restarting) is replaced at the next read.
 pool.on("error", () => undefined);
-const results = new ResultsFeed(pool, undefined, (error) => process.stderr.write(`cannot read the results (retrying): ${String(error)}\n`));
+// The table is created here, before the first vote: replicas that create it
+// at the same moment on a new database race (one fails on Postgres's
+// catalogue), which the seed's function does not survive.
+const results = new ResultsFeed(
+  pool,
+  undefined,
+  (error) => process.stderr.write(`cannot read the results (retrying): ${String(error)}\n`),
+  () => ensureVotesTable(pool),
+);
+// Read now, and until the database answers, so the table exists before the first vote.
+void (async () => {
+  for (;;) {
+    try {
+      await results.current();
+      return;
+    } catch {
+      await new Promise((resolve) => setTimeout(resolve, 500));
+    }
+  }
+})();
 const client = createClient<VotingFunctions>();
 const running = await startVotingServer({ client, results, labels: optionLabels(), port, host });
 // Tests and scripts read the bound address from this line (PORT=0 picks one).

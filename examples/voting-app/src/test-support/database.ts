@@ -8,8 +8,6 @@ export interface TestDatabase extends AsyncDisposable {
   readonly url: string;
   /** PGlite itself, to look at the data without a connection of the code under test. */
   readonly db: PGlite;
-  /** Stops serving (connections are refused from then on) but keeps the data, as a database that went down. */
-  stopServing(): Promise<void>;
 }
 
 export async function startTestDatabase(maxConnections = 100): Promise<TestDatabase> {
@@ -18,17 +16,11 @@ export async function startTestDatabase(maxConnections = 100): Promise<TestDatab
   let port = 0;
   server.addEventListener("listening", (event) => (port = (event as CustomEvent<{ port: number }>).detail.port));
   await server.start();
-  let serving = true;
-  const stopServing = async (): Promise<void> => {
-    if (serving) await server.stop();
-    serving = false;
-  };
   return {
     url: `postgres://postgres@127.0.0.1:${port}/postgres`,
     db,
-    stopServing,
     async [Symbol.asyncDispose]() {
-      await stopServing();
+      await server.stop();
       await db.close();
     },
   };

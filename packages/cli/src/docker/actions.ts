@@ -70,7 +70,9 @@ export async function imageSize(image: string): Promise<number | undefined> {
 export interface DeployOptions extends ProgressOptions {
   /** Only these functions and services (by name); all when absent or empty. */
   readonly only?: readonly string[];
-  readonly imageFor?: (spec: FunctionSpec | ServiceSpec) => string;
+  readonly imageFor?: (spec: FunctionSpec) => string;
+  /** Replaces a service's image, when it returns one. */
+  readonly serviceImageFor?: (spec: ServiceSpec) => string | undefined;
   /** Network aliases of a function's or a service's Docker service, given when it is created (see `ServiceOptions.networkAliases`). */
   readonly networkAliasesFor?: (spec: FunctionSpec | ServiceSpec) => readonly string[];
   readonly resolveImage?: boolean;
@@ -113,7 +115,7 @@ export async function deployFunctions(config: FunkerConfig, options: DeployOptio
       options.output.write(`${spec.name}: not deployed (no image; it runs under funker dev only)\n`);
       continue;
     }
-    const image = options.imageFor?.(spec);
+    const image = options.serviceImageFor?.(spec);
     const serviceOptions = { ...(image === undefined ? {} : { image }), resolveImage: options.resolveImage === true, networkAliases: options.networkAliasesFor?.(spec) ?? [] };
     const current = await inspectService(spec.name);
     if (current !== undefined && current.service !== spec.name) {

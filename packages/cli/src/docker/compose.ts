@@ -12,8 +12,10 @@ export interface ComposeOptions {
   readonly singleShot?: "reuse" | "keep";
   /** The bridge network the functions and their callers join; `<network>-bridge` by default. */
   readonly network?: string;
-  /** Replaces each function's or service's image (e.g. a test-only tag). */
-  readonly imageFor?: (spec: FunctionSpec | ServiceSpec) => string;
+  /** Replaces each function's image (e.g. a test-only tag). */
+  readonly imageFor?: (spec: FunctionSpec) => string;
+  /** Replaces a service's image, when it returns one. */
+  readonly serviceImageFor?: (spec: ServiceSpec) => string | undefined;
 }
 
 /** The bridge network a generated compose file declares unless told otherwise. */
@@ -58,7 +60,7 @@ export function composeFile(config: FunkerConfig, options: ComposeOptions = {}):
       lines.push(`  # ${spec.name}: no image in funker.yml (it runs under funker dev only)`);
       continue;
     }
-    lines.push(`  ${spec.name}:`, `    image: ${quote(options.imageFor?.(spec) ?? spec.image)}`, "    restart: always");
+    lines.push(`  ${spec.name}:`, `    image: ${quote(options.serviceImageFor?.(spec) ?? spec.image)}`, "    restart: always");
     if (Object.keys(spec.environment).length > 0) {
       lines.push("    environment:");
       for (const [key, value] of Object.entries(spec.environment)) lines.push(`      ${key}: ${quote(value)}`);

@@ -99,6 +99,7 @@ describe("Swarm services", () => {
     expect(valuesOf(args, "--endpoint-mode")).toEqual(["dnsrr"]);
     expect(valuesOf(args, "--replicas")).toEqual(["2"]);
     expect(valuesOf(args, "--restart-condition")).toEqual(["any"]);
+    expect(valuesOf(args, "--endpoint-mode")).toEqual(["dnsrr"]);
     expect(valuesOf(args, "--restart-delay")).toEqual(["0s"]);
     expect(valuesOf(args, "--stop-grace-period")).toEqual(["35s"]);
     expect(args).toContain("--init");
@@ -235,13 +236,14 @@ services:
     const args = backingServiceCreateArgs(stack, db);
     expect(args.slice(0, 7)).toEqual(["service", "create", "--detach", "--name", "db", "--network", "funker"]);
     expect(valuesOf(args, "--restart-condition")).toEqual(["any"]);
+    expect(valuesOf(args, "--endpoint-mode")).toEqual(["dnsrr"]);
     expect(valuesOf(args, "--restart-delay")).toEqual([]);
     expect(valuesOf(args, "--label")).toEqual(["io.funker.service=db", "io.funker.stack=polls", "com.docker.stack.namespace=polls"]);
     expect(valuesOf(args, "--env")).toEqual(["POSTGRES_HOST_AUTH_METHOD=trust"]);
     expect(valuesOf(args, "--mount")).toEqual(["type=volume,source=polls_db-data,target=/var/lib/postgresql/data,volume-label=io.funker.stack=polls"]);
     expect(valuesOf(args, "--publish")).toEqual([]);
     expect(args.at(-1)).toBe("postgres:15-bookworm");
-    expect(valuesOf(backingServiceCreateArgs(stack, web, { image: "test/web" }), "--publish")).toEqual(["published=8081,target=8080"]);
+    expect(valuesOf(backingServiceCreateArgs(stack, web, { image: "test/web" }), "--publish")).toEqual(["published=8081,target=8080,mode=host"]);
   });
 
   it("are updated without forcing new tasks, dropping variables, mounts and ports funker.yml no longer lists", () => {
@@ -250,7 +252,7 @@ services:
     expect(valuesOf(args, "--env-rm")).toEqual(["OLD"]);
     expect(valuesOf(args, "--mount-rm")).toEqual(["/data"]);
     expect(valuesOf(args, "--publish-rm")).toEqual(["80"]);
-    expect(valuesOf(args, "--publish-add")).toEqual(["published=8081,target=8080"]);
+    expect(valuesOf(args, "--publish-add")).toEqual(["published=8081,target=8080,mode=host"]);
     expect(args.at(-1)).toBe("web");
   });
 

@@ -224,9 +224,15 @@ export function backingServiceLabels(config: FunkerConfig, spec: ServiceSpec): R
   return { "io.funker.service": spec.name, "io.funker.stack": config.name, "com.docker.stack.namespace": config.name };
 }
 
-/** `--publish`'s value for a service with a publish port: the host port, then the port inside. */
+/**
+ * `--publish`'s value for a service with a publish port: the host port, the
+ * port inside, and host mode, on the node that runs the task. Services use
+ * DNS round robin as functions do (`tasks.<name>` and `<name>` give the
+ * tasks' own addresses), which Swarm's ingress mesh does not serve; it also
+ * needs IPVS in the kernel, which some hosts lack.
+ */
 function publishArgument(spec: ServiceSpec): string | undefined {
-  return spec.publish === undefined ? undefined : `published=${spec.publish},target=${spec.port}`;
+  return spec.publish === undefined ? undefined : `published=${spec.publish},target=${spec.port},mode=host`;
 }
 
 /**
@@ -234,12 +240,12 @@ function publishArgument(spec: ServiceSpec): string | undefined {
  * ordinary long-running service, as `docker stack deploy` would make it, on
  * the functions' network under its own name (so `<name>:<port>` reaches it),
  * restarted whenever it exits with Swarm's own delay, its volumes mounted and
- * its publish port published. The image must exist: `funker build` builds
- * functions only.
+ * its publish port published (in host mode: see `publishArgument`). The
+ * image must exist: `funker build` builds functions only.
  */
 export function backingServiceCreateArgs(config: FunkerConfig, spec: ServiceSpec, options: ServiceOptions = {}): string[] {
   const args = ["service", "create", "--detach", "--name", spec.name, "--network", networkArgument(config.network, options.networkAliases ?? [])];
-  args.push("--replicas", "1", "--restart-condition", "any");
+  args.push("--endpoint-mode", "dnsrr", "--replicas", "1", "--restart-condition", "any");
   if (options.resolveImage !== true) args.push("--no-resolve-image");
   for (const [key, value] of Object.entries(backingServiceLabels(config, spec))) args.push("--label", `${key}=${value}`);
   args.push("--container-label", `io.funker.service=${spec.name}`);
