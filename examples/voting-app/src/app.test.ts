@@ -182,9 +182,8 @@ describe("the web service without a function", () => {
   });
 
   it("gives a connection that hangs up one attempt's time, and makes the vote again on a fresh connection", async () => {
-    const local = await startTestDatabase();
-    try {
-      await using processVote = await startFunction(createProcessVote(connectTo(local.url), "strict"), { name: "process-vote" });
+    {
+      await using processVote = await startFunction(createProcessVote(connectTo(database.url), "strict"), { name: "process-vote" });
       // In front of the function: the first connection is held open and never
       // answered (a replica that died under it); later ones pass through.
       const held: Socket[] = [];
@@ -209,14 +208,12 @@ describe("the web service without a function", () => {
         const response = await vote(web.url, `${VOTER_COOKIE}=voter-0001`, "b");
         expect(response.headers.get("location")).toBe("/?voted=b&stored=yes");
         expect(held).toHaveLength(1);
-        await using pool = testPool(local.url);
+        await using pool = testPool(database.url);
         expect(await countVotes(pool)).toEqual({ counts: { a: 0, b: 1 }, total: 1 });
       } finally {
         for (const socket of held) socket.destroy();
         front.close();
       }
-    } finally {
-      await local[Symbol.asyncDispose]();
     }
   }, 30_000);
 });
