@@ -5,6 +5,14 @@ import { defineConfig } from "vitest/config";
 // Tests import workspace packages through the "@funker/source" export
 // condition, so they run against src/ without a build.
 const conditions = ["@funker/source", "node", "import", "module", "default"];
+/**
+ * Vitest hands the server-side conditions to Node as --conditions for the
+ * modules it leaves to Node, where they apply to require() too: with
+ * "import" among them, a CommonJS package's require() of a dual package
+ * (pg requires pg-pool) would get its ES module. Vite adds "import" or
+ * "require" by the kind of each import by itself.
+ */
+const serverConditions = conditions.filter((condition) => condition !== "import");
 
 const dockerFolder = fileURLToPath(new URL("docker/", import.meta.url));
 const cliManifest = fileURLToPath(new URL("packages/cli/package.json", import.meta.url));
@@ -28,7 +36,7 @@ function resolveDockerToolsLikeTheirBundle(): Plugin {
 export default defineConfig({
   plugins: [resolveDockerToolsLikeTheirBundle()],
   resolve: { conditions },
-  ssr: { resolve: { conditions, externalConditions: ["@funker/source"] } },
+  ssr: { resolve: { conditions: serverConditions, externalConditions: ["@funker/source"] } },
   test: {
     // docker/caller's tests need no Docker: they run the caller image's tools against local sockets.
     include: ["packages/*/src/**/*.test.ts", "examples/*/src/**/*.test.ts", "examples/*/test/**/*.test.ts", "docker/caller/**/*.test.ts"],

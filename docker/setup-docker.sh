@@ -5,7 +5,9 @@
 #   - dockerd started in the background, and a one-node Swarm on loopback;
 #   - the attachable overlay network `funker`;
 #   - a local `node:20-bookworm-slim` built from the host's own Node binary, so
-#     that Funker's Dockerfiles (FROM node:20-bookworm-slim) build offline.
+#     that Funker's Dockerfiles (FROM node:20-bookworm-slim) build offline;
+#   - a local `postgres:15-bookworm` built from Debian's postgresql
+#     (build-postgres-image.sh), for the voting app's database.
 # Every step checks before it acts, so the script is safe to rerun. Needs root.
 set -euo pipefail
 
@@ -81,5 +83,8 @@ if [ "${REBUILD_BASE:-0}" = 1 ] || ! docker image inspect "$BASE_TAG" >/dev/null
   rm -rf "$root"
   trap - EXIT
 fi
+
+# Postgres for the voting app's stack: postgres:15-bookworm, built the same way from Debian's postgresql.
+bash "$(dirname "$0")/build-postgres-image.sh"
 
 log "ready: engine $(docker version --format '{{.Server.Version}}'), swarm $(docker info --format '{{.Swarm.LocalNodeState}}'), network $NETWORK, base image $BASE_TAG"

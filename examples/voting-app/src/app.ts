@@ -1,4 +1,4 @@
-import { randomUUID } from "node:crypto";
+import { randomBytes } from "node:crypto";
 import { once } from "node:events";
 import { createServer } from "node:http";
 import type { IncomingMessage, Server, ServerResponse } from "node:http";
@@ -8,11 +8,13 @@ import { FunkerError } from "@funker/client";
 import type { VotingFunctions } from "./functions.js";
 import type { VoteNotice } from "./pages.js";
 import { errorPage, resultsPage, votingPage } from "./pages.js";
-import type { VotingOption } from "./votes.js";
-import { VOTING_OPTIONS } from "./votes.js";
+import type { ResultsFeed } from "./results.js";
+import { streamResults } from "./results.js";
+import type { OptionLabels } from "./votes.js";
+import { VOTE_VALUES } from "./votes.js";
 
-/** The cookie that identifies a voter: `process-vote` counts one vote per value. */
-export const VOTER_COOKIE = "funker_voter";
+/** The cookie that identifies a voter, as the seed's: a random hex string; the database keeps one vote per value. */
+export const VOTER_COOKIE = "voter_id";
 
 /** A form holds one short field; anything larger is not from our page. */
 const MAX_FORM_BYTES = 4096;
@@ -28,9 +30,10 @@ export const CALL_TIMEOUT_MS = 15_000;
  * One attempt's time limit within CALL_TIMEOUT_MS. A replica that dies under
  * an established connection without a reset (its host or overlay path gone)
  * answers nothing, and the client would only notice after three missed
- * heartbeats (15 s by default); both functions are idempotent, so a call
- * that ran out of time is simply made again, and a voter waits seconds
- * rather than the whole limit.
+ * heartbeats (15 s by default); storing a vote is idempotent (the same
+ * voter's same vote stored twice is one row), so a call that ran out of
+ * time is simply made again, and a voter waits seconds rather than the
+ * whole limit.
  */
 export const ATTEMPT_TIMEOUT_MS = 4_000;
 
@@ -62,38 +65,38 @@ export interface FriendlyFailure {
  * Turns a failed call into what a voter can act on. The client's codes say
  * whether the function may have run (`mayHaveRun`): a vote that certainly was
  * not recorded is "try again"; one that may have been is "check the results"
- * (trying again is harmless, as votes are de-duplicated, but the voter should
- * not be told it failed when it may not have).
+ * (voting again is harmless, as a voter's vote replaces the last, but the
+ * voter should not be told it failed when it may not have).
  */
-export function describeFailure(error: unknown, action: "vote" | "tally"): FriendlyFailure {
+export function describeFailure(error: unknown, labels?: OptionLabels): FriendlyFailure {
   if (!(error instanceof FunkerError)) {
     return { status: 500, title: "Something went wrong", message: "The voting page failed unexpectedly. Please try again.", code: "internal" };
   }
   const code = error.code;
   switch (code) {
     case "bad_arguments":
-      return { status: 400, title: "That vote was not valid", message: `Please choose one of ${Object.values(VOTING_OPTIONS).join(" or ")}.`, code };
+      return { status: 400, title: "That vote was not valid", message: `Please choose ${labels === undefined ? "one of the options" : `${labels.a} or ${labels.b}`}.`, code };
     case "not_found":
     case "connection_failed":
     case "unavailable":
-      return unreachable(action, code);
+      return unreachable(code);
     case "deadline_exceeded":
     case "cancelled":
       if (!error.mayHaveRun) {
         // Out of time before any replica took the call: what stood in the way
         // (every address refused, or every replica was busy) is the cause.
-        if (error.cause instanceof FunkerError && ["not_found", "connection_failed"].includes(error.cause.code)) return unreachable(action, code);
+        if (error.cause instanceof FunkerError && ["not_found", "connection_failed"].includes(error.cause.code)) return unreachable(code);
         return {
           status: 503,
           title: "Voting is busy",
-          message: action === "vote" ? "Your vote was not recorded: no vote counter answered in time. Please try again in a moment." : "The results could not be counted in time. Please try again in a moment.",
+          message: "Your vote was not recorded: no vote counter answered in time. Please try again in a moment.",
           code,
         };
       }
       return {
         status: 504,
         title: "No answer in time",
-        message: action === "vote" ? "We could not confirm your vote: it may have been counted. Check the results; voting again is safe, you are counted once." : "The results took too long to count. Please try again.",
+        message: "We could not confirm your vote: it may have been counted. Check the results; voting again is safe, you are counted once.",
         code,
       };
     case "unauthenticated":
@@ -106,7 +109,7 @@ export function describeFailure(error: unknown, action: "vote" | "tally"): Frien
       return {
         status: 502,
         title: "Something went wrong",
-        message: action === "vote" ? "The vote counter failed while recording your vote, so it may or may not be counted. Check the results; voting again is safe." : "The results could not be counted. Please try again.",
+        message: "The vote counter failed while recording your vote, so it may or may not be counted. Check the results; voting again is safe.",
         code,
       };
     default: {
@@ -116,11 +119,11 @@ export function describeFailure(error: unknown, action: "vote" | "tally"): Frien
   }
 }
 
-function unreachable(action: "vote" | "tally", code: string): FriendlyFailure {
+function unreachable(code: string): FriendlyFailure {
   return {
     status: 503,
     title: "Voting is unavailable",
-    message: action === "vote" ? "Your vote was not recorded: the vote counter is not reachable right now. Please try again in a moment." : "The results cannot be counted right now. Please try again in a moment.",
+    message: "Your vote was not recorded: the vote counter is not reachable right now. Please try again in a moment.",
     code,
   };
 }
@@ -160,32 +163,42 @@ function sendFailure(response: ServerResponse, failure: FriendlyFailure, json: b
 }
 
 function noticeFrom(query: URLSearchParams): VoteNotice {
-  const status = query.get("vote");
-  const option = query.get("option") ?? "";
-  if ((status === "recorded" || status === "duplicate") && Object.hasOwn(VOTING_OPTIONS, option)) return { status, option: option as VotingOption };
-  return undefined;
+  const vote = query.get("voted");
+  if (vote !== "a" && vote !== "b") return undefined;
+  return { vote, stored: query.get("stored") === "yes" };
+}
+
+/** What the web service needs: the functions it calls, the results it reads, and how the choices are shown. */
+export interface VotingAppParts {
+  client: TypedClient<VotingFunctions>;
+  results: ResultsFeed;
+  labels: OptionLabels;
+  /** Each call's whole time limit, retries included (CALL_TIMEOUT_MS by default). */
+  callTimeoutMs?: number;
 }
 
 /**
- * The web service's requests. It keeps no state: the voter's id is a cookie
- * it sets, and every vote and count goes through a function.
+ * The web service's requests, the seed's vote and result pages in one
+ * service. It keeps no state: the voter's id is a cookie it sets, votes go
+ * through `process-vote`, and the results are read from Postgres.
  *
  * - `GET /`: the ballot; sets the voter cookie when the browser has none.
- * - `POST /vote`: calls `process-vote`, then redirects (303) to the results.
- * - `GET /results`: calls `tally`; `GET /results.json` gives the same as JSON.
+ * - `POST /vote`: calls `process-vote` with `{ voter_id, vote }`, then
+ *   redirects (303) to the ballot, which shows the choice.
+ * - `GET /results`: the counts, kept live by `GET /results/stream`
+ *   (Server-Sent Events); `GET /results.json` gives them as JSON.
  */
-export function createVotingHandler(
-  client: TypedClient<VotingFunctions>,
-  callTimeoutMs: number = CALL_TIMEOUT_MS,
-): (request: IncomingMessage, response: ServerResponse) => Promise<void> {
+export function createVotingHandler(parts: VotingAppParts): (request: IncomingMessage, response: ServerResponse) => Promise<void> {
+  const { client, results, labels } = parts;
+  const callTimeoutMs = parts.callTimeoutMs ?? CALL_TIMEOUT_MS;
   return async (request, response) => {
     const url = new URL(request.url ?? "/", "http://localhost");
     if (request.method === "GET" && url.pathname === "/") {
       const headers: Record<string, string> = {};
       if (readCookie(request, VOTER_COOKIE) === undefined) {
-        headers["set-cookie"] = `${VOTER_COOKIE}=${randomUUID()}; Path=/; HttpOnly; SameSite=Lax; Max-Age=31536000`;
+        headers["set-cookie"] = `${VOTER_COOKIE}=${randomBytes(8).toString("hex")}; Path=/; HttpOnly; SameSite=Lax; Max-Age=31536000`;
       }
-      send(response, 200, votingPage(), headers);
+      send(response, 200, votingPage(labels, noticeFrom(url.searchParams)), headers);
       return;
     }
     if (request.method === "POST" && url.pathname === "/vote") {
@@ -200,25 +213,34 @@ export function createVotingHandler(
         return;
       }
       try {
-        // Idempotent: process-vote counts a voter once, so a retry after a crash cannot count twice.
-        const args = { voter, option: form.get("option") ?? "" };
-        const outcome = await callIdempotent(callTimeoutMs, (timeout) => client.call("process-vote", args, { timeout, idempotent: true }));
-        response.writeHead(303, { location: `/results?vote=${outcome.status}&option=${outcome.option}`, "cache-control": "no-store" });
+        // Idempotent: the same voter's same vote stored twice is one row, so a retry after a crash cannot count twice.
+        const args = { voter_id: voter, vote: form.get("vote") ?? "" };
+        const receipt = await callIdempotent(callTimeoutMs, (timeout) => client.call("process-vote", args, { timeout, idempotent: true }));
+        // The seed's function replies nothing; ours says which vote it took and whether it is stored yet.
+        const vote = receipt?.vote ?? args.vote.trim().toLowerCase();
+        const shown = (VOTE_VALUES as readonly string[]).includes(vote) ? `voted=${vote}&stored=${receipt?.stored === true ? "yes" : "no"}` : "";
+        response.writeHead(303, { location: `/?${shown}`, "cache-control": "no-store" });
         response.end();
       } catch (error) {
-        sendFailure(response, describeFailure(error, "vote"), false);
+        sendFailure(response, describeFailure(error, labels), false);
       }
+      return;
+    }
+    if (request.method === "GET" && url.pathname === "/results/stream") {
+      streamResults(results, response);
       return;
     }
     if (request.method === "GET" && (url.pathname === "/results" || url.pathname === "/results.json")) {
       const json = url.pathname === "/results.json";
+      let tally;
       try {
-        const tally = await callIdempotent(callTimeoutMs, (timeout) => client.call("tally", {}, { timeout, idempotent: true }));
-        if (json) send(response, 200, JSON.stringify(tally), { "content-type": "application/json" });
-        else send(response, 200, resultsPage(tally, noticeFrom(url.searchParams)));
-      } catch (error) {
-        sendFailure(response, describeFailure(error, "tally"), json);
+        tally = await results.current();
+      } catch {
+        sendFailure(response, { status: 503, title: "Results unavailable", message: "The results cannot be read right now. Please try again in a moment.", code: "unavailable" }, json);
+        return;
       }
+      if (json) send(response, 200, JSON.stringify(tally), { "content-type": "application/json" });
+      else send(response, 200, resultsPage(labels, tally));
       return;
     }
     send(response, 404, errorPage("Not found", "There is no such page."));
@@ -234,17 +256,11 @@ export interface VotingServer extends AsyncDisposable {
 }
 
 /** Starts the web service on `host:port` (0 picks a free port). */
-export async function startVotingServer(options: {
-  client: TypedClient<VotingFunctions>;
-  port: number;
-  host: string;
-  /** Each call's whole time limit, retries included (CALL_TIMEOUT_MS by default). */
-  callTimeoutMs?: number;
-}): Promise<VotingServer> {
-  const handle = createVotingHandler(options.client, options.callTimeoutMs);
+export async function startVotingServer(options: VotingAppParts & { port: number; host: string }): Promise<VotingServer> {
+  const handle = createVotingHandler(options);
   const server = createServer((request, response) => {
     handle(request, response).catch((error: unknown) => {
-      if (!response.headersSent) sendFailure(response, describeFailure(error, "vote"), false);
+      if (!response.headersSent) sendFailure(response, describeFailure(error), false);
       else response.destroy();
     });
   });
@@ -256,7 +272,8 @@ export async function startVotingServer(options: {
     if (!server.listening) return;
     const closed = once(server, "close");
     server.close();
-    server.closeIdleConnections();
+    // Open result streams never go idle: they are closed with the server.
+    server.closeAllConnections();
     await closed;
   };
   return { server, url: `http://${host}:${port}`, close, [Symbol.asyncDispose]: close };

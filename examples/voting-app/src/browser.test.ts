@@ -1,107 +1,116 @@
 import { spawn } from "node:child_process";
 import type { ChildProcess } from "node:child_process";
 import { once } from "node:events";
-import { existsSync, mkdtempSync, readFileSync, rmSync } from "node:fs";
+import { existsSync, mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
-import type { BrowserContext } from "playwright-core";
+import type { Browser, Page } from "playwright-core";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { launchChromium } from "./test-support/chromium.js";
+import { launchBrowser } from "./test-support/chromium.js";
 
 const exampleRoot = fileURLToPath(new URL("..", import.meta.url));
 const repositoryRoot = resolve(exampleRoot, "../..");
 const funkerCli = join(repositoryRoot, "packages/cli/dist/bin.js");
-const webProgram = join(exampleRoot, "dist/web.js");
+const builtPrograms = [funkerCli, join(exampleRoot, "dist/web.js"), join(exampleRoot, "dist/dev-db.js")];
+
+/** Resolves when the page shows these counts: the live stream updates it in place. */
+async function showsCounts(page: Page, a: number, b: number): Promise<void> {
+  // An expression evaluated in the page (where `document` is), not a function of this file.
+  await page.waitForFunction(`document.getElementById("count-a")?.textContent === "${a}" && document.getElementById("count-b")?.textContent === "${b}"`, undefined, {
+    timeout: 15_000,
+  });
+}
+
 /**
- * The whole app as a developer runs it: `funker dev` builds and supervises
- * the two functions (single-shot replicas, replaced after each call) and runs
- * the web service against them; a real Chromium votes.
+ * The whole app as a developer runs it, from its own funker.yml: `funker dev`
+ * starts the database (PGlite, as src/dev-db.ts serves it) and the web
+ * service as services, and process-vote as single-shot replicas; a real
+ * Chromium votes as two visitors while a third page watches the results.
  */
 describe("the voting app in a real browser, under funker dev", () => {
   let dev: ChildProcess | undefined;
   let devOutput = "";
-  let context: BrowserContext | undefined;
+  let browser: Browser | undefined;
   let url = "";
   const scratch = mkdtempSync(join(tmpdir(), "voting-app-browser-"));
-  const votesDirectory = join(scratch, "votes");
 
   beforeAll(async () => {
-    for (const built of [funkerCli, webProgram]) {
+    for (const built of builtPrograms) {
       if (!existsSync(built)) throw new Error(`${built} is missing: run \`npx turbo run build --filter=@funker/example-voting-app...\` (pnpm test does it)`);
     }
-    // The votes volume is a folder of --volumes under funker dev: scratch/votes, named by VOTES_DIR.
-    const devArgs = ["dev", "--no-watch", "--volumes", scratch, "-f", join(exampleRoot, "funker.yml")];
-    dev = spawn(process.execPath, [funkerCli, ...devArgs, "--", process.execPath, webProgram], {
-      cwd: repositoryRoot,
-      env: { ...process.env, PORT: "0", HOST: "127.0.0.1", NO_COLOR: "1" },
-      stdio: ["ignore", "pipe", "pipe"],
-    });
-    dev.stderr?.on("data", (chunk: Buffer) => (devOutput += chunk.toString()));
+    // The database's volume is a folder of scratch/ (--volumes); the web page gets a free port (--no-publish).
+    const devArgs = ["dev", "--no-watch", "--no-publish", "--volumes", scratch, "-f", join(exampleRoot, "funker.yml")];
+    dev = spawn(process.execPath, [funkerCli, ...devArgs], { cwd: repositoryRoot, env: { ...process.env, NO_COLOR: "1" }, stdio: ["ignore", "ignore", "pipe"] });
     const exited = once(dev, "exit");
     url = await new Promise<string>((resolveUrl, reject) => {
-      let stdout = "";
-      const timer = setTimeout(() => reject(new Error(`the web service did not start within 120 s under funker dev:\n${devOutput}`)), 120_000);
-      dev?.stdout?.on("data", (chunk: Buffer) => {
-        stdout += chunk.toString();
-        const match = /voting app listening on (http:\/\/\S+)/.exec(stdout);
-        if (match?.[1] !== undefined) {
+      const timer = setTimeout(() => reject(new Error(`funker dev was not ready within 120 s:\n${devOutput}`)), 120_000);
+      dev?.stderr?.on("data", (chunk: Buffer) => {
+        devOutput += chunk.toString();
+        // Ready once every replica and service listens; the web service said where.
+        const address = /^web\s+\| voting app listening on (http:\/\/\S+)$/m.exec(devOutput)?.[1];
+        if (address !== undefined && /^ready: /m.test(devOutput)) {
           clearTimeout(timer);
-          resolveUrl(match[1]);
+          resolveUrl(address);
         }
       });
       void exited.then(([code]) => {
         clearTimeout(timer);
-        reject(new Error(`funker dev exited with code ${String(code)} before the web service listened:\n${devOutput}`));
+        reject(new Error(`funker dev exited with code ${String(code)} before it was ready:\n${devOutput}`));
       });
     });
-    context = await launchChromium(join(scratch, "chromium-profile"));
+    browser = await launchBrowser();
   }, 180_000);
 
   afterAll(async () => {
-    await context?.close();
+    await browser?.close();
     if (dev !== undefined && dev.exitCode === null && dev.signalCode === null) {
       const exited = once(dev, "exit");
       dev.kill("SIGTERM");
-      // funker dev stops the web service and every replica before it exits.
+      // funker dev stops the replicas, then the web service and the database, before it exits.
       await Promise.race([exited, new Promise((resolveWait) => setTimeout(resolveWait, 20_000).unref())]);
       if (dev.exitCode === null && dev.signalCode === null) dev.kill("SIGKILL");
     }
     rmSync(scratch, { recursive: true, force: true });
   }, 60_000);
 
-  it("records a vote from the ballot and shows it on the results page", async () => {
-    const page = await (context as BrowserContext).newPage();
-    await page.goto(url);
-    expect(await page.title()).toBe("Vote: Cats or Dogs?");
-    await Promise.all([page.waitForURL(/\/results\?/), page.click("#vote-cats")]);
-    expect(await page.textContent("#notice")).toContain("your vote for Cats is counted");
-    expect(await page.textContent("#count-cats")).toBe("1");
-    expect(await page.textContent("#percent-cats")).toBe("100%");
-    expect(await page.textContent("#count-dogs")).toBe("0");
-    expect(await page.textContent("#total")).toBe("1 vote in all.");
-    await page.close();
-  });
+  it("shows two visitors' votes on an open results page without a reload, a changed vote too, and keeps them on reload", async () => {
+    const visitorA = await (browser as Browser).newContext();
+    const visitorB = await (browser as Browser).newContext();
+    const watcher = await (browser as Browser).newContext();
+    try {
+      const results = await watcher.newPage();
+      await results.goto(`${url}/results`);
+      expect(await results.title()).toBe("Results: Cats or Dogs?");
+      await showsCounts(results, 0, 0);
+      // Marks this load of the page: a reload would lose it.
+      await results.evaluate("window.sameLoad = true");
 
-  it("counts a second vote with the same voter cookie once, and a new voter's vote", async () => {
-    const page = await (context as BrowserContext).newPage();
-    await page.goto(url);
-    await Promise.all([page.waitForURL(/\/results\?/), page.click("#vote-dogs")]);
-    expect(await page.textContent("#notice")).toContain("You have already voted, for Cats");
-    expect(await page.textContent("#count-cats")).toBe("1");
-    expect(await page.textContent("#count-dogs")).toBe("0");
+      const pageA = await visitorA.newPage();
+      await pageA.goto(url);
+      expect(await pageA.title()).toBe("Vote: Cats or Dogs?");
+      await Promise.all([pageA.waitForURL(/\?voted=a/), pageA.click("#vote-a")]);
+      expect(await pageA.textContent("#notice")).toContain("Your vote is counted: Cats.");
+      const pageB = await visitorB.newPage();
+      await pageB.goto(url);
+      await Promise.all([pageB.waitForURL(/\?voted=b/), pageB.click("#vote-b")]);
 
-    // Without the cookie the browser is a new voter.
-    await (context as BrowserContext).clearCookies();
-    await page.goto(url);
-    await Promise.all([page.waitForURL(/\/results\?/), page.click("#vote-dogs")]);
-    expect(await page.textContent("#notice")).toContain("your vote for Dogs is counted");
-    expect(await page.textContent("#count-dogs")).toBe("1");
-    expect(await page.textContent("#percent-dogs")).toBe("50%");
-    expect(await page.textContent("#total")).toBe("2 votes in all.");
-    await page.close();
+      await showsCounts(results, 1, 1);
+      expect(await results.textContent("#percent-a")).toBe("50%");
+      expect(await results.textContent("#total")).toBe("2 votes in all.");
 
-    const lines = readFileSync(join(votesDirectory, "votes.jsonl"), "utf8").trimEnd().split("\n");
-    expect(lines.map((line) => (JSON.parse(line) as { option: string }).option)).toEqual(["cats", "dogs"]);
+      // A changes to Dogs: the same voter (cookie), so the vote is replaced, not added.
+      await Promise.all([pageA.waitForURL(/\?voted=b/), pageA.click("#vote-b")]);
+      await showsCounts(results, 0, 2);
+      expect(await results.evaluate("window.sameLoad")).toBe(true);
+
+      await results.reload();
+      expect(await results.evaluate("window.sameLoad")).toBeUndefined();
+      expect(await results.textContent("#count-a")).toBe("0");
+      expect(await results.textContent("#count-b")).toBe("2");
+      expect(await results.textContent("#percent-b")).toBe("100%");
+    } finally {
+      await Promise.all([visitorA.close(), visitorB.close(), watcher.close()]);
+    }
   });
 });

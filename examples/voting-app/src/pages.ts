@@ -1,5 +1,5 @@
-import type { Tally, VotingOption } from "./votes.js";
-import { VOTING_OPTIONS } from "./votes.js";
+import type { OptionLabels, Tally, VoteValue } from "./votes.js";
+import { percentages, VOTE_VALUES } from "./votes.js";
 
 /** Escapes text for HTML content and attribute values. */
 export function escapeHtml(text: string): string {
@@ -11,8 +11,8 @@ body { font-family: system-ui, sans-serif; max-width: 36rem; margin: 3rem auto; 
 h1 { font-size: 1.6rem; }
 .choices { display: flex; gap: 1rem; }
 .choices button { flex: 1; font-size: 1.4rem; padding: 1.5rem; cursor: pointer; border-radius: .5rem; border: 2px solid #446; background: #eef; }
+.choices button.chosen { background: #446; color: #fff; }
 .notice { padding: .75rem 1rem; border-radius: .5rem; background: #e8f5e9; }
-.notice.duplicate { background: #fff8e1; }
 .error { padding: .75rem 1rem; border-radius: .5rem; background: #fdecea; }
 .bar { height: 1rem; background: #ddd; border-radius: .25rem; overflow: hidden; }
 .bar span { display: block; height: 100%; background: #446; }
@@ -36,14 +36,31 @@ ${body}
 `;
 }
 
-/** The ballot: a plain form, so voting works without JavaScript. */
-export function votingPage(): string {
-  const buttons = Object.entries(VOTING_OPTIONS)
-    .map(([value, label]) => `<button type="submit" name="option" value="${escapeHtml(value)}" id="vote-${escapeHtml(value)}">${escapeHtml(label)}</button>`)
-    .join("\n");
+function question(labels: OptionLabels): string {
+  return `${labels.a} or ${labels.b}?`;
+}
+
+/** What the ballot says about the vote just cast, from the redirect's query string. */
+export type VoteNotice = { vote: VoteValue; stored: boolean } | undefined;
+
+/**
+ * The ballot: a plain form, so voting works without JavaScript. After a vote
+ * it shows the choice, as the seed's page did; a voter may vote again, and
+ * the new vote replaces the old.
+ */
+export function votingPage(labels: OptionLabels, notice: VoteNotice): string {
+  const buttons = VOTE_VALUES.map((value) => {
+    const chosen = notice?.vote === value ? ' class="chosen"' : "";
+    return `<button type="submit" name="vote" value="${value}" id="vote-${value}"${chosen}>${escapeHtml(labels[value])}</button>`;
+  }).join("\n");
+  const said =
+    notice === undefined
+      ? ""
+      : `<p class="notice" id="notice">${notice.stored ? "Your vote is counted" : "Your vote is received"}: ${escapeHtml(labels[notice.vote])}. You can change it at any time.</p>`;
   return layout(
-    "Vote: Cats or Dogs?",
-    `<h1>Cats or Dogs?</h1>
+    `Vote: ${question(labels)}`,
+    `<h1>${escapeHtml(question(labels))}</h1>
+${said}
 <form method="post" action="/vote" class="choices">
 ${buttons}
 </form>
@@ -51,44 +68,46 @@ ${buttons}
   );
 }
 
-/** What the results page says about the vote just cast, from the redirect's query string. */
-export type VoteNotice = { status: "recorded" | "duplicate"; option: VotingOption } | undefined;
-
-/** Percentages rounded to whole numbers; 0 for every option before the first vote. */
-export function percentages(tally: Tally): Record<VotingOption, number> {
-  const entries = Object.keys(VOTING_OPTIONS).map((option) => {
-    const count = tally.counts[option as VotingOption];
-    return [option, tally.total === 0 ? 0 : Math.round((count / tally.total) * 100)];
-  });
-  return Object.fromEntries(entries) as Record<VotingOption, number>;
-}
-
-export function resultsPage(tally: Tally, notice: VoteNotice): string {
-  const percent = percentages(tally);
-  const rows = Object.entries(VOTING_OPTIONS)
-    .map(([value, label]) => {
-      const option = value as VotingOption;
-      return `<tr><td>${escapeHtml(label)}</td>
-<td id="count-${option}">${tally.counts[option]}</td>
-<td id="percent-${option}">${percent[option]}%</td>
-<td style="width:50%"><div class="bar"><span style="width:${percent[option]}%"></span></div></td></tr>`;
-    })
-    .join("\n");
-  let noticeHtml = "";
-  if (notice?.status === "recorded") {
-    noticeHtml = `<p class="notice" id="notice">Thank you: your vote for ${escapeHtml(VOTING_OPTIONS[notice.option])} is counted.</p>`;
-  } else if (notice?.status === "duplicate") {
-    noticeHtml = `<p class="notice duplicate" id="notice">You have already voted, for ${escapeHtml(VOTING_OPTIONS[notice.option])}: each voter is counted once.</p>`;
+/**
+ * The script of the results page: it follows `/results/stream` (Server-Sent
+ * Events) and rewrites the counts in place, so the page is live without a
+ * reload. It sets text and widths only, never HTML.
+ */
+const LIVE_SCRIPT = `
+const stream = new EventSource("/results/stream");
+stream.addEventListener("counts", (event) => {
+  const tally = JSON.parse(event.data);
+  for (const value of ["a", "b"]) {
+    const count = tally.counts[value];
+    const percent = tally.total === 0 ? 0 : Math.round((count / tally.total) * 100);
+    document.getElementById("count-" + value).textContent = String(count);
+    document.getElementById("percent-" + value).textContent = percent + "%";
+    document.getElementById("bar-" + value).style.width = percent + "%";
   }
+  document.getElementById("total").textContent = tally.total + (tally.total === 1 ? " vote" : " votes") + " in all.";
+  document.body.dataset.live = "yes";
+});
+stream.addEventListener("error", () => { document.body.dataset.live = "reconnecting"; });
+`;
+
+/** The results: the counts when the page was made, then live through the stream. */
+export function resultsPage(labels: OptionLabels, tally: Tally): string {
+  const percent = percentages(tally);
+  const rows = VOTE_VALUES.map(
+    (value) => `<tr><td>${escapeHtml(labels[value])}</td>
+<td id="count-${value}">${tally.counts[value]}</td>
+<td id="percent-${value}">${percent[value]}%</td>
+<td style="width:50%"><div class="bar"><span id="bar-${value}" style="width:${percent[value]}%"></span></div></td></tr>`,
+  ).join("\n");
   return layout(
-    "Results: Cats or Dogs?",
+    `Results: ${question(labels)}`,
     `<h1>Results</h1>
-${noticeHtml}
 <table>
 ${rows}
 </table>
 <p id="total">${tally.total} ${tally.total === 1 ? "vote" : "votes"} in all.</p>
-<p><a href="/">Back to the vote</a></p>`,
+<p><a href="/">Back to the vote</a></p>
+<script>${LIVE_SCRIPT}</script>`,
   );
 }
 

@@ -1,45 +1,52 @@
-import { mkdir, open, readFile } from "node:fs/promises";
-import { join } from "node:path";
 import { FunkerError } from "@funker/protocol";
 
-/** The two choices on the ballot, keyed by the value a form sends. */
-export const VOTING_OPTIONS = { cats: "Cats", dogs: "Dogs" } as const;
+/**
+ * The two choices, as the seed's app named them: a vote is `"a"` or `"b"`,
+ * shown as OPTION_A and OPTION_B (Cats and Dogs unless the environment says
+ * otherwise). The database stores the letter, so relabelling keeps the votes.
+ */
+export const VOTE_VALUES = ["a", "b"] as const;
 
-export type VotingOption = keyof typeof VOTING_OPTIONS;
+export type VoteValue = (typeof VOTE_VALUES)[number];
 
-/** A vote as `process-vote` receives it: whatever the web service (or any caller) sent. */
-export interface VoteArguments {
-  voter: string;
-  option: string;
+/** How each choice is shown. */
+export type OptionLabels = Readonly<Record<VoteValue, string>>;
+
+/** Labels are shown on every page: a bound keeps a mistaken variable from filling it. */
+const MAX_LABEL_LENGTH = 40;
+
+/** OPTION_A and OPTION_B, as the seed's web page read them; Cats and Dogs by default. */
+export function optionLabels(environment: NodeJS.ProcessEnv = process.env): OptionLabels {
+  const label = (name: string, fallback: string): string => {
+    const value = environment[name]?.trim();
+    return value === undefined || value === "" ? fallback : value.slice(0, MAX_LABEL_LENGTH);
+  };
+  return { a: label("OPTION_A", "Cats"), b: label("OPTION_B", "Dogs") };
 }
 
-/** A vote that passed validation, as stored: one line of the votes file. */
+/** A vote as `process-vote` receives it, in the seed's shape. */
 export interface Vote {
-  voter: string;
-  option: VotingOption;
-  /** Epoch ms when the vote was recorded. */
-  at: number;
+  voter_id: string;
+  vote: VoteValue;
 }
 
-/** What `process-vote` answers: the vote counted now, or the voter's earlier vote that stands. */
-export type VoteOutcome = { status: "recorded"; option: VotingOption } | { status: "duplicate"; option: VotingOption };
+/** What `process-vote` answers: the vote, and whether it is stored already (strict) or being stored (background). */
+export interface VoteReceipt extends Vote {
+  stored: boolean;
+}
 
-/** What `tally` answers: a count per option (every option present, zero included) and the total. */
+/** The counts the results page shows: every choice, zero included. */
 export interface Tally {
-  counts: Record<VotingOption, number>;
+  counts: Record<VoteValue, number>;
   total: number;
 }
 
 /**
- * Voter ids are the web service's cookie value (a UUID), but any caller may
- * send one: the bound keeps every stored line far below 4 KiB, so one
- * `write()` to a file opened with O_APPEND lands whole even when replicas
- * append at the same moment.
+ * Voter ids are the web service's cookie (a random hex string, as the
+ * seed's), but any caller may send one: the bound keeps them within the
+ * column (VARCHAR(255)) and out of anything surprising.
  */
 const VOTER_PATTERN = /^[A-Za-z0-9_-]{8,64}$/;
-
-/** The votes file inside VOTES_DIR: JSON lines, appended only, never rewritten. */
-export const VOTES_FILE_NAME = "votes.jsonl";
 
 interface Issue {
   message: string;
@@ -47,117 +54,89 @@ interface Issue {
 }
 
 /**
- * Checks and normalises a vote: the option is matched without regard to case
- * or surrounding spaces ("  Cats " counts for cats). Anything else is refused
- * with `bad_arguments`, listing every problem as the handler lists a schema's
+ * Checks a vote: `{ voter_id, vote }`, the vote `"a"` or `"b"` (without
+ * regard to case or surrounding spaces). Anything else is refused with
+ * `bad_arguments`, listing every problem as the handler lists a schema's
  * issues, so callers read one shape either way.
  */
-export function normaliseVote(args: unknown): Pick<Vote, "voter" | "option"> {
-  const issues: Issue[] = [];
+export function normaliseVote(args: unknown): Vote {
   if (typeof args !== "object" || args === null || Array.isArray(args)) {
-    throw new FunkerError("bad_arguments", "a vote is an object { voter, option }", { data: { issues: [{ message: "expected an object", path: [] }] } });
+    throw new FunkerError("bad_arguments", "a vote is an object { voter_id, vote }", { data: { issues: [{ message: "expected an object", path: [] }] } });
   }
-  const { voter, option } = args as Record<string, unknown>;
+  const { voter_id: voter, vote } = args as Record<string, unknown>;
+  const issues: Issue[] = [];
   if (typeof voter !== "string" || !VOTER_PATTERN.test(voter)) {
-    issues.push({ message: "voter must be 8 to 64 letters, digits, '-' or '_'", path: ["voter"] });
+    issues.push({ message: "voter_id must be 8 to 64 letters, digits, '-' or '_'", path: ["voter_id"] });
   }
-  const normalisedOption = typeof option === "string" ? option.trim().toLowerCase() : undefined;
-  if (normalisedOption === undefined || !Object.hasOwn(VOTING_OPTIONS, normalisedOption)) {
-    issues.push({ message: `option must be one of ${Object.keys(VOTING_OPTIONS).join(", ")}`, path: ["option"] });
+  const value = typeof vote === "string" ? vote.trim().toLowerCase() : undefined;
+  if (value === undefined || !(VOTE_VALUES as readonly string[]).includes(value)) {
+    issues.push({ message: `vote must be one of ${VOTE_VALUES.join(", ")}`, path: ["vote"] });
   }
-  if (issues.length > 0) {
-    throw new FunkerError("bad_arguments", issues.map((issue) => issue.message).join("; "), { data: { issues } });
-  }
-  return { voter: voter as string, option: normalisedOption as VotingOption };
+  if (issues.length > 0) throw new FunkerError("bad_arguments", issues.map((issue) => issue.message).join("; "), { data: { issues } });
+  return { voter_id: voter as string, vote: value as VoteValue };
+}
+
+/** What the store needs of a Postgres connection: `pg`'s Client and Pool both have it. */
+export interface Queryable {
+  query<Row extends object = Record<string, unknown>>(text: string, values?: unknown[]): Promise<{ rows: Row[] }>;
 }
 
 /**
- * Folds the votes file: the first vote of each voter stands, later ones are
- * ignored. De-duplication lives here, not only in `process-vote`'s check,
- * because two replicas may each check and append the same voter's vote at
- * the same moment: both lines are then in the file, and the fold still
- * counts one.
+ * The seed's table, as its `process-vote` created it: one row per voter, the
+ * voter's id unique, so a second vote replaces the first.
  */
-export function foldVotes(text: string): { tally: Tally; firstVotes: Map<string, VotingOption> } {
-  const firstVotes = new Map<string, VotingOption>();
-  for (const line of text.split("\n")) {
-    if (line === "") continue;
-    let parsed: unknown;
-    try {
-      parsed = JSON.parse(line);
-    } catch {
-      // A line cut short by a crash mid-write (a full disk, a killed node):
-      // it was never acknowledged to the voter, so it is not a vote.
-      continue;
-    }
-    const { voter, option } = parsed as Partial<Vote>;
-    if (typeof voter !== "string" || typeof option !== "string" || !Object.hasOwn(VOTING_OPTIONS, option)) continue;
-    if (!firstVotes.has(voter)) firstVotes.set(voter, option as VotingOption);
-  }
-  const counts = Object.fromEntries(Object.keys(VOTING_OPTIONS).map((option) => [option, 0])) as Record<VotingOption, number>;
-  for (const option of firstVotes.values()) counts[option] += 1;
-  return { tally: { counts, total: firstVotes.size }, firstVotes };
+export const CREATE_VOTES_TABLE = "CREATE TABLE IF NOT EXISTS votes (id VARCHAR(255) NOT NULL UNIQUE, vote VARCHAR(255) NOT NULL)";
+
+/** Postgres's codes for two sessions creating the same table at once (the loser's IF NOT EXISTS is no guard), and for a missing table. */
+const UNIQUE_VIOLATION = "23505";
+const DUPLICATE_TABLE = "42P07";
+const UNDEFINED_TABLE = "42P01";
+
+function postgresCode(error: unknown): string | undefined {
+  return typeof error === "object" && error !== null ? ((error as { code?: unknown }).code as string | undefined) : undefined;
 }
 
 /**
- * The votes of one folder. Every function replica opens it afresh per call
- * (single-shot replicas live for one call), so it holds no state of its own:
- * the file is the truth.
+ * Creates the table when it is missing. Replicas that start on an empty
+ * database race to create it; the one that loses gets a unique violation on
+ * Postgres's catalogue, which only means the table is there now.
  */
-export class VoteStore {
-  readonly file: string;
-
-  constructor(readonly directory: string) {
-    this.file = join(directory, VOTES_FILE_NAME);
-  }
-
-  async read(): Promise<string> {
-    try {
-      return await readFile(this.file, "utf8");
-    } catch (error) {
-      if ((error as NodeJS.ErrnoException).code === "ENOENT") return "";
-      throw error;
-    }
-  }
-
-  async tally(): Promise<Tally> {
-    return foldVotes(await this.read()).tally;
-  }
-
-  /**
-   * Records a vote unless its voter has one already. The line is written
-   * with one `write()` on an O_APPEND descriptor and flushed to disk before
-   * the vote is acknowledged.
-   */
-  async record(vote: Pick<Vote, "voter" | "option">, now: number = Date.now()): Promise<VoteOutcome> {
-    const earlier = foldVotes(await this.read()).firstVotes.get(vote.voter);
-    if (earlier !== undefined) return { status: "duplicate", option: earlier };
-    await mkdir(this.directory, { recursive: true });
-    const line = Buffer.from(`${JSON.stringify({ voter: vote.voter, option: vote.option, at: now } satisfies Vote)}\n`);
-    const file = await open(this.file, "a");
-    try {
-      const { bytesWritten } = await file.write(line);
-      if (bytesWritten !== line.byteLength) throw new Error(`wrote ${bytesWritten} of ${line.byteLength} bytes to ${this.file}`);
-      await file.datasync();
-    } finally {
-      await file.close();
-    }
-    // Another replica may have appended this voter's vote between the read
-    // and the write: the fold decides, and the voter is told what counts.
-    const counted = foldVotes(await this.read()).firstVotes.get(vote.voter) ?? vote.option;
-    return counted === vote.option ? { status: "recorded", option: counted } : { status: "duplicate", option: counted };
+export async function ensureVotesTable(db: Queryable): Promise<void> {
+  try {
+    await db.query(CREATE_VOTES_TABLE);
+  } catch (error) {
+    const code = postgresCode(error);
+    if (code !== UNIQUE_VIOLATION && code !== DUPLICATE_TABLE) throw error;
   }
 }
 
 /**
- * The store named by VOTES_DIR. The functions refuse to start without it:
- * a default such as /tmp would be a different folder in every container, and
- * votes would silently vanish with each single-shot replica.
+ * Stores a vote: the seed's INSERT, or UPDATE when the voter has voted
+ * before, as one statement, so two replicas storing the same voter's votes
+ * at once cannot fail on the unique key (the seed's INSERT then UPDATE
+ * could). Storing the same vote twice changes nothing, so a call that is
+ * retried counts once.
  */
-export function storeFromEnvironment(environment: NodeJS.ProcessEnv = process.env): VoteStore {
-  const directory = environment["VOTES_DIR"];
-  if (directory === undefined || directory === "") {
-    throw new Error("VOTES_DIR is not set: it names the folder (a Docker volume in production) where the votes file is kept");
+export async function storeVote(db: Queryable, vote: Vote): Promise<void> {
+  await ensureVotesTable(db);
+  await db.query("INSERT INTO votes (id, vote) VALUES ($1, $2) ON CONFLICT (id) DO UPDATE SET vote = EXCLUDED.vote", [vote.voter_id, vote.vote]);
+}
+
+/** The counts per choice. Before the first vote there is no table yet, and every count is zero. */
+export async function countVotes(db: Queryable): Promise<Tally> {
+  const counts = { a: 0, b: 0 };
+  try {
+    const { rows } = await db.query<{ vote: string; count: number }>("SELECT vote, COUNT(id)::int AS count FROM votes GROUP BY vote");
+    // Values other than a and b (written by hand, or by another caller) are not choices on the ballot.
+    for (const row of rows) if (row.vote === "a" || row.vote === "b") counts[row.vote] = row.count;
+  } catch (error) {
+    if (postgresCode(error) !== UNDEFINED_TABLE) throw error;
   }
-  return new VoteStore(directory);
+  return { counts, total: counts.a + counts.b };
+}
+
+/** Percentages rounded to whole numbers; 0 for every choice before the first vote. */
+export function percentages(tally: Tally): Record<VoteValue, number> {
+  const of = (count: number): number => (tally.total === 0 ? 0 : Math.round((count / tally.total) * 100));
+  return { a: of(tally.counts.a), b: of(tally.counts.b) };
 }

@@ -6,7 +6,7 @@ import { dirname, join } from "node:path";
 import { brotliDecompressSync } from "node:zlib";
 import sparticuzChromium from "@sparticuz/chromium";
 import { chromium } from "playwright-core";
-import type { BrowserContext } from "playwright-core";
+import type { Browser } from "playwright-core";
 
 /**
  * A real Chromium for the browser tests, from the npm registry: the browser
@@ -32,14 +32,15 @@ async function browserExecutable(): Promise<{ path: string; libraries: string }>
   return { path, libraries: join(libraries, "lib") };
 }
 
-/** A headless Chromium with a fresh profile in `profileFolder`; close the context to stop it. */
-export async function launchChromium(profileFolder: string): Promise<BrowserContext> {
+/** A headless Chromium; each `browser.newContext()` is a visitor of its own (its own cookies). Close the browser to stop it. */
+export async function launchBrowser(): Promise<Browser> {
   const { path, libraries } = await browserExecutable();
-  return chromium.launchPersistentContext(profileFolder, {
+  return chromium.launch({
     executablePath: path,
     headless: true,
     // The package's flags for a headless server, plus no network of Chromium's own: this machine reaches nothing but the test's server.
-    args: [...sparticuzChromium.args, "--disable-background-networking", "--disable-component-update", "--disable-sync", "--no-first-run", "--disable-quic"],
+    // Not its --single-process (made for one page per function call): several contexts in one process bring the browser down.
+    args: [...sparticuzChromium.args.filter((flag) => flag !== "--single-process"), "--disable-background-networking", "--disable-component-update", "--disable-sync", "--no-first-run", "--disable-quic"],
     env: { ...process.env, LD_LIBRARY_PATH: [libraries, process.env["LD_LIBRARY_PATH"]].filter(Boolean).join(":") },
   });
 }

@@ -12,7 +12,8 @@ export const compose = defineCommand({
 
 Writes a docker-compose.yml for plain Compose (one machine, no Swarm): a
 service per function with restart: always, deploy.replicas, the same
-environment, labels and volumes, on a bridge network (<network>-bridge). Plain
+environment, labels and volumes, and one per service of services: with an
+image, on a bridge network (<network>-bridge). Plain
 Compose restarts exited containers with a doubling back-off, so single-shot
 functions are served in reuse mode unless --single-shot keep.
 

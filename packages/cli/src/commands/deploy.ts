@@ -20,7 +20,9 @@ mode (dnsrr by default), restart condition any (delay 0 for single-shot
 functions), a stop grace period above the function's timeout, its
 environment, secrets, volumes (a named volume is <stack>_<name>) and
 io.funker.* labels. An existing service is updated and its replicas
-replaced. Waits until every replica runs.
+replaced. The services of services: that have an image are deployed first,
+as plain services under their own names (their publish port published).
+Waits until every replica runs.
 
 Options:
       --build          run funker build first
@@ -35,9 +37,11 @@ Options:
   },
   async run({ values, positionals }, context) {
     const config = context.loadConfig(values.file);
-    checkFunctionNames(config, positionals);
-    if (values.build === true) {
-      const built = await buildImages(config, { only: positionals, output: context.stderr });
+    checkFunctionNames(config, positionals, { services: true });
+    // funker build builds functions only: the services' images come from elsewhere.
+    const functions = positionals.filter((name) => config.functions.some((spec) => spec.name === name));
+    if (values.build === true && (positionals.length === 0 || functions.length > 0)) {
+      const built = await buildImages(config, { only: functions, output: context.stderr });
       if (!built.ok) return dockerFailure(context, "deploy", built.message);
     }
     const outcome = await deployFunctions(config, {

@@ -27,11 +27,19 @@ value is a volume's target points there instead. Each secret is read from
 secrets/<name> beside funker.yml and copied to a private folder for the run,
 named by FUNKER_SECRETS_DIR (/run/secrets on Docker).
 
+Each service of services: with a command runs too, before the functions, in
+the folder of funker.yml, with PORT and HOST telling it where to listen: on
+its publish port, else a free one. A variable naming a service as
+<name>:<port>, as on Docker (postgres://db:5432/…), is given its local
+address, and FUNKER_SERVICES lists them all. Services are restarted with the
+same back-off, and stopped after the functions.
+
 Options:
   -f, --file <path>      the funker.yml to use
   -p, --port <port>      give replicas consecutive ports from <port> (default: free ports)
       --keep             stay up after the command exits, until Ctrl-C
       --no-watch         do not rebuild when sources change
+      --no-publish       give services with a publish port a free port instead
       --ready-timeout <duration>  how long the command waits for every replica (default 60s)
       --volumes <path>   where named volumes' folders are (default .funker/volumes beside funker.yml)
       --secrets <path>   where secrets' files are (default secrets beside funker.yml)
@@ -40,6 +48,7 @@ Options:
     port: { type: "string", short: "p" },
     keep: { type: "boolean" },
     "no-watch": { type: "boolean" },
+    "no-publish": { type: "boolean" },
     "ready-timeout": { type: "string" },
     volumes: { type: "string" },
     secrets: { type: "string" },
@@ -60,6 +69,7 @@ Options:
       command: rest,
       keep: values.keep === true,
       watch: values["no-watch"] !== true,
+      publish: values["no-publish"] !== true,
       portBase,
       readyTimeoutMs,
       volumesDirectory: values.volumes === undefined ? undefined : resolve(values.volumes),

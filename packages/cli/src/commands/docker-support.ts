@@ -9,11 +9,16 @@ export function dockerFailure(context: CommandContext, verb: string, message: st
   return ExitCode.failed;
 }
 
-/** Refuses function names funker.yml does not have, listing those it has. */
-export function checkFunctionNames(config: FunkerConfig, names: readonly string[]): void {
-  const unknown = names.filter((name) => !config.functions.some((spec) => spec.name === name));
+/**
+ * Refuses names funker.yml does not have, listing those it has: functions,
+ * and with `services` the services of `services:` too (which `deploy` and
+ * `rm` handle, and `build` does not).
+ */
+export function checkFunctionNames(config: FunkerConfig, names: readonly string[], options: { services?: boolean } = {}): void {
+  const known = [...config.functions, ...(options.services === true ? config.services : [])].map((spec) => spec.name);
+  const unknown = names.filter((name) => !known.includes(name));
   if (unknown.length > 0) {
-    const known = config.functions.map((spec) => spec.name).join(", ");
-    throw new UsageError(`no function ${unknown.map((name) => `"${name}"`).join(", ")} in funker.yml (functions: ${known})`);
+    const what = options.services === true && config.services.length > 0 ? "function or service" : "function";
+    throw new UsageError(`no ${what} ${unknown.map((name) => `"${name}"`).join(", ")} in funker.yml (${what === "function" ? "functions" : "functions and services"}: ${known.join(", ")})`);
   }
 }

@@ -11,7 +11,8 @@ export const rm = defineCommand({
   help: `Usage: funker rm [name…] [options]
 
 Removes the Swarm services of this funker.yml's stack (labelled
-io.funker.stack=<name>), or only the named functions. The network stays.
+io.funker.stack=<name>): its functions and its services, or only those
+named. The network and the volumes stay.
 
 Options:
   -f, --file <path>  the funker.yml to use
@@ -19,7 +20,7 @@ Options:
   options: {},
   async run({ values, positionals }, context) {
     const config = context.loadConfig(values.file);
-    checkFunctionNames(config, positionals);
+    checkFunctionNames(config, positionals, { services: true });
     const outcome = await removeFunctions(config, { only: positionals, output: context.stderr });
     return outcome.ok ? ExitCode.ok : dockerFailure(context, "rm", outcome.message);
   },

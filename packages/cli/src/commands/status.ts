@@ -43,7 +43,7 @@ export async function runStatus(options: ListOptions): Promise<number> {
   }
   const views = await withBusy(state);
   if (options.json) {
-    process.stdout.write(`${JSON.stringify({ running: true, pid: state.pid, startedAt: state.startedAt, functions: views }, null, 2)}\n`);
+    process.stdout.write(`${JSON.stringify({ running: true, pid: state.pid, startedAt: state.startedAt, functions: views, services: state.services ?? {} }, null, 2)}\n`);
     return ExitCode.ok;
   }
   const paint = painter(options.colour);
@@ -62,6 +62,12 @@ export async function runStatus(options: ListOptions): Promise<number> {
         error,
       ]);
     }
+  }
+  // Services show as one slot each, named alone; they serve no Funker calls, so their call columns are "-".
+  for (const [name, service] of Object.entries(state.services ?? {})) {
+    const { slot } = service;
+    const error = slot.lastError === undefined ? "-" : `${slot.lastError.code}: ${slot.lastError.message}`;
+    rows.push([name, String(slot.port), slot.pid === undefined ? "-" : String(slot.pid), slot.state === "idle" ? "running" : slot.state, "-", "-", String(slot.restarts), error]);
   }
   printTable(["REPLICA", "PORT", "PID", "STATE", "CALLS", "FAILED", "RESTARTS", "LAST ERROR"], rows);
   for (const [name, functionStatus] of Object.entries(state.functions)) {

@@ -166,6 +166,66 @@ functions:
     ]);
   });
 
+  it("reads services: a command for funker dev, an image for Docker, a port, and what a function has", () => {
+    const config = parseConfig(
+      `version: 1
+functions:
+  add: { entry: add }
+services:
+  db:
+    command: node db.js --data "$PGDATA"
+    image: postgres:15-bookworm
+    port: 5432
+    environment: { PGDATA: /var/lib/postgresql/data }
+    volumes: ["db-data:/var/lib/postgresql/data"]
+  web:
+    command: [node, dist/web.js]
+    port: 8080
+    publish: 8081
+`,
+      join(root, "funker.yml"),
+    );
+    expect(config.services).toEqual([
+      {
+        name: "db",
+        command: ["/bin/sh", "-c", 'node db.js --data "$PGDATA"'],
+        image: "postgres:15-bookworm",
+        port: 5432,
+        publish: undefined,
+        environment: { PGDATA: "/var/lib/postgresql/data" },
+        volumes: [{ type: "volume", source: "db-data", target: "/var/lib/postgresql/data", readOnly: false }],
+      },
+      { name: "web", command: ["node", "dist/web.js"], image: undefined, port: 8080, publish: 8081, environment: {}, volumes: [] },
+    ]);
+    expect(parseConfig("version: 1\nfunctions:\n  add: { entry: add }\n", join(root, "funker.yml")).services).toEqual([]);
+  });
+
+  it("refuses a service without a port or without anything to run, a bad command, and a name a function has", () => {
+    expect(
+      issuesOf(`version: 1
+functions:
+  add: { entry: add }
+services:
+  add: { command: x, port: 1 }
+  Bad_Name: { command: x, port: 1 }
+  db: { image: postgres:15 }
+  web: { port: 80 }
+  cache: { command: [], port: 70000, publish: 0, colour: red }
+  list: [1]
+`),
+    ).toEqual([
+      '5:3 service name "add" is also a function\'s: each is a Docker service and a name on the network, so the names must differ',
+      '6:3 service name "Bad_Name" is not a valid Docker service name: use lower case letters, digits and inner hyphens, at most 63 characters',
+      "7:7 services.db.port is missing: the port the service listens on",
+      "8:8 services.web: give a command (what funker dev runs), an image (what the Docker verbs run), or both",
+      "9:50 unknown setting services.cache.colour; expected one of: command, image, port, publish, environment, volumes",
+      "9:21 services.cache.command must be a command line (run by /bin/sh -c) or a list of words",
+      "9:31 services.cache.port must be a whole number from 1 to 65535, got 70000",
+      "9:47 services.cache.publish must be a whole number from 1 to 65535, got 0",
+      "10:9 services.list must be a mapping with `port:` and `command:` or `image:`",
+    ]);
+  });
+
   it("reports YAML syntax errors with their position", () => {
     expect(issuesOf("version: 1\nfunctions:\n  add: [\n")[0]).toMatch(/^4:1 YAML syntax: Flow sequence in block collection must be sufficiently indented and end with a \]/);
     expect(issuesOf("version: 1\nfunctions:\n  add:\n    entry: add\n  add:\n    entry: add\n")[0]).toMatch(/^5:3 YAML syntax: Map keys must be unique/);

@@ -78,6 +78,28 @@ export interface FunctionSpec {
   readonly dockerfile: string | undefined;
 }
 
+/**
+ * A backing service of `services:` (a database, a web front end): an
+ * ordinary long-running program beside the functions, as Compose's services
+ * are. `funker dev` runs its `command` on this machine; the Docker verbs run
+ * its `image` as a plain service. Functions and other services reach it at
+ * `<name>:<port>` on Docker, and under `funker dev` at the local address that
+ * replaces `<name>:<port>` in their variables.
+ */
+export interface ServiceSpec {
+  readonly name: string;
+  /** The program `funker dev` runs (a string is run by /bin/sh -c), in the folder of funker.yml; undefined = not run locally. */
+  readonly command: readonly string[] | undefined;
+  /** The image the Docker verbs run; undefined = `funker dev` only. */
+  readonly image: string | undefined;
+  /** The port it listens on: inside its container on Docker, and the one named in `<name>:<port>`. */
+  readonly port: number;
+  /** The host port people open (Docker publishes it; `funker dev` listens there); undefined = reached by the others only. */
+  readonly publish: number | undefined;
+  readonly environment: Readonly<Record<string, string>>;
+  readonly volumes: readonly VolumeSpec[];
+}
+
 /** A checked `funker.yml`. */
 export interface FunkerConfig {
   /** The file read, absolute. */
@@ -89,6 +111,8 @@ export interface FunkerConfig {
   /** The Docker network functions and callers share. */
   readonly network: string;
   readonly functions: readonly FunctionSpec[];
+  /** The backing services of `services:`, in the order written. */
+  readonly services: readonly ServiceSpec[];
 }
 
 /** A place in `funker.yml`, as editors and terminals link it: the file as shown to people, 1-based line and column. */
@@ -146,7 +170,7 @@ const LONGEST_DURATION_SHOWN = "about 24 days (Node's longest timer; the handler
 const CHOICE_HINTS: Partial<Record<SettingName, string>> = { mode: '"single-shot" (one call per process) or "reuse"' };
 const ENTRY_CANDIDATES = ["src/handler.ts", "src/handler.js", "src/index.ts", "handler.ts", "handler.js", "index.ts", "index.js"];
 
-const TOP_LEVEL_KEYS = ["version", "name", "network", "functions"] as const;
+const TOP_LEVEL_KEYS = ["version", "name", "network", "functions", "services"] as const;
 const FUNCTION_KEYS = [
   "entry",
   "image",
@@ -161,6 +185,8 @@ const FUNCTION_KEYS = [
   "dockerfile",
 ] as const;
 const SCALE_KEYS = ["min", "max", "idle"] as const;
+const SERVICE_KEYS = ["command", "image", "port", "publish", "environment", "volumes"] as const;
+const MAX_PORT = 65_535;
 
 /** Finds `funker.yml` in `start` or the nearest folder above it. */
 export function findConfigFile(start: string): string | undefined {
@@ -255,8 +281,58 @@ class ConfigChecker {
       }
     }
 
+    const services: ServiceSpec[] = [];
+    const servicesNode = top.get("services", true);
+    if (servicesNode !== undefined && !isMap(servicesNode)) this.issue(servicesNode, "`services` must map each service's name to its settings");
+    else if (servicesNode !== undefined) {
+      for (const pair of servicesNode.items) {
+        const key = pair.key as Node;
+        const serviceName = isScalar(key) ? String(key.value) : "";
+        const problem = functionNameProblem(serviceName)?.replace("function name", "service name");
+        if (problem !== undefined) this.issue(key, problem);
+        else if (functions.some((spec) => spec.name === serviceName)) {
+          this.issue(key, `service name "${serviceName}" is also a function's: each is a Docker service and a name on the network, so the names must differ`);
+        } else {
+          const spec = this.serviceSpec(serviceName, pair.value as Node | null, key);
+          if (spec !== undefined) services.push(spec);
+        }
+      }
+    }
+
     if (this.issues.length > 0) throw new ConfigError(this.issues);
-    return { file: this.file, root: this.root, name, network, functions };
+    return { file: this.file, root: this.root, name, network, functions, services };
+  }
+
+  private serviceSpec(name: string, node: Node | null, keyNode: Node): ServiceSpec | undefined {
+    if (!isMap(node)) {
+      this.issue(node ?? keyNode, `services.${name} must be a mapping with \`port:\` and \`command:\` or \`image:\``);
+      return undefined;
+    }
+    const path = `services.${name}.`;
+    const before = this.issues.length;
+    this.unknownKeys(node, SERVICE_KEYS, path);
+
+    let command: string[] | undefined;
+    const commandNode = node.get("command", true);
+    if (commandNode !== undefined) {
+      if (isScalar(commandNode) && typeof commandNode.value === "string" && commandNode.value.trim() !== "") command = ["/bin/sh", "-c", commandNode.value];
+      else if (isSeq(commandNode) && commandNode.items.length > 0 && commandNode.items.every((item) => isScalar(item) && typeof item.value === "string" && item.value !== "")) {
+        command = (commandNode.items as Scalar[]).map((item) => String(item.value));
+      } else this.issue(commandNode, `${path}command must be a command line (run by /bin/sh -c) or a list of words`);
+    }
+    const imageNode = node.get("image", true);
+    const image = this.optionalString(node, "image", path);
+    if (image !== undefined && !IMAGE_NAME.test(image)) this.issue(imageNode, `${path}image "${image}" is not a valid image reference (lower case, e.g. "postgres:15")`);
+    if (commandNode === undefined && imageNode === undefined) {
+      this.issue(node, `services.${name}: give a command (what funker dev runs), an image (what the Docker verbs run), or both`);
+    }
+    const port = this.integer(node, "port", path, 1, MAX_PORT);
+    if (port === undefined && node.get("port", true) === undefined) this.issue(node, `${path}port is missing: the port the service listens on`);
+    const publish = this.integer(node, "publish", path, 1, MAX_PORT);
+    const environment = this.environment(node, path);
+    const volumes = this.volumes(node, path);
+    if (this.issues.length > before || port === undefined) return undefined;
+    return { name, command, image, port, publish, environment, volumes };
   }
 
   private functionSpec(name: string, node: Node | null, keyNode: Node): FunctionSpec | undefined {
@@ -290,23 +366,7 @@ class ConfigChecker {
       }
     }
 
-    const environment: Record<string, string> = {};
-    const environmentNode = node.get("environment", true);
-    if (environmentNode !== undefined) {
-      if (!isMap(environmentNode)) this.issue(environmentNode, `${path}environment must map variable names to values`);
-      else {
-        for (const pair of environmentNode.items) {
-          const key = pair.key as Node;
-          const value = pair.value as Node | null;
-          const variable = isScalar(key) ? String(key.value) : "";
-          if (!ENVIRONMENT_NAME.test(variable)) {
-            this.issue(key, `${path}environment: "${variable}" is not a valid variable name`);
-          } else if (!isScalar(value) || value.value === null || typeof value.value === "object") {
-            this.issue(value ?? key, `${path}environment.${variable} must be a string, number or boolean`);
-          } else environment[variable] = String(value.value);
-        }
-      }
-    }
+    const environment = this.environment(node, path);
 
     const secrets: string[] = [];
     const secretPositions: Record<string, ConfigPosition> = {};
@@ -388,6 +448,27 @@ class ConfigChecker {
       protocol,
       dockerfile,
     };
+  }
+
+  private environment(map: YAMLMap, path: string): Record<string, string> {
+    const environment: Record<string, string> = {};
+    const environmentNode = map.get("environment", true);
+    if (environmentNode === undefined) return environment;
+    if (!isMap(environmentNode)) {
+      this.issue(environmentNode, `${path}environment must map variable names to values`);
+      return environment;
+    }
+    for (const pair of environmentNode.items) {
+      const key = pair.key as Node;
+      const value = pair.value as Node | null;
+      const variable = isScalar(key) ? String(key.value) : "";
+      if (!ENVIRONMENT_NAME.test(variable)) {
+        this.issue(key, `${path}environment: "${variable}" is not a valid variable name`);
+      } else if (!isScalar(value) || value.value === null || typeof value.value === "object") {
+        this.issue(value ?? key, `${path}environment.${variable} must be a string, number or boolean`);
+      } else environment[variable] = String(value.value);
+    }
+    return environment;
   }
 
   private volumes(map: YAMLMap, path: string): VolumeSpec[] {

@@ -304,6 +304,79 @@ functions:
   });
 });
 
+/** A service for the tests: an HTTP server on PORT and HOST, as funker dev tells it, that answers with its folder and pid. */
+const STORE_SERVICE = `import { createServer } from "node:http";
+const server = createServer((request, response) => response.end(JSON.stringify({ folder: process.env.STORE_DIR, pid: process.pid })));
+server.listen(Number(process.env.PORT), process.env.HOST, () => console.log("store listening on " + process.env.HOST + ":" + process.env.PORT));
+process.on("SIGTERM", () => server.close(() => process.exit(0)));
+`;
+
+describe("funker dev with services", { timeout: 120_000 }, () => {
+  it("runs each service's command before the functions, gives functions its local address in place of <name>:<port>, and stops it last", async () => {
+    using project = makeProject({
+      "funker.yml": `version: 1
+functions:
+  ask:
+    entry: ask.ts
+    environment: { STORE_URL: "http://store:7000/anything" }
+services:
+  store:
+    command: node store.mjs
+    image: example/store
+    port: 7000
+    environment: { STORE_DIR: /data }
+    volumes: ["data:/data"]
+`,
+      "ask.ts": handlerSource(`async () => [process.env["STORE_URL"], await (await fetch(process.env["STORE_URL"] ?? "")).json()]`),
+      "store.mjs": STORE_SERVICE,
+    });
+    const script = ['echo "services=$FUNKER_SERVICES"', `node ${CLI} call ask`, `node ${CLI} status`].join(" && ");
+    const result = await runCli(["dev", "--no-watch", "--", "sh", "-c", script], { cwd: project.root });
+
+    expect(result.code, result.stderr).toBe(0);
+    const port = /^services=store=127\.0\.0\.1:(\d+)$/m.exec(result.stdout)?.[1];
+    expect(port).toBeDefined();
+    const [url, answer] = JSON.parse(result.stdout.split("\n")[1] ?? "") as [string, { folder: string; pid: number }];
+    expect(url).toBe(`http://127.0.0.1:${port}/anything`);
+    // The service's own variables are made local as a function's are: its volume's target names the local folder.
+    expect(answer.folder).toBe(join(project.root, ".funker", "volumes", "data"));
+    expect(result.stderr).toMatch(new RegExp(`^store\\s+\\| store listening on 127\\.0\\.0\\.1:${port}$`, "m"));
+    // funker status shows it as a slot of its own (its pid is the shell's that runs the command line).
+    expect(result.stdout).toMatch(new RegExp(`^store\\s+${port}\\s+\\d+\\s+running\\s+-\\s+-\\s+0\\s+-$`, "m"));
+    expect(result.stderr).toMatch(new RegExp(`ready: FUNKER_ENDPOINTS=ask=127\\.0\\.0\\.1:\\d+, FUNKER_SERVICES=store=127\\.0\\.0\\.1:${port}`));
+    expect(hasEnded(answer.pid)).toBe(true);
+  });
+
+  it("restarts a service that exits, with the back-off, and gives up on a command when it never listens", async () => {
+    using project = makeProject({
+      "funker.yml": "version: 1\nfunctions:\n  add:\n    entry: add.ts\nservices:\n  flaky:\n    command: exit 0\n    port: 7000\n",
+      "add.ts": ADD,
+    });
+    const result = await runCli(["dev", "--no-watch", "--", "echo", "never printed"], { cwd: project.root });
+    expect(result.code).toBe(1);
+    expect(result.stdout).toBe("");
+    // Any exit of a service is a failure, exit 0 included: services run until stopped.
+    expect(result.stderr).toMatch(/^flaky\s+\| exited with code 0 after .*; restarting in 100 ms \(failure 1 in a row\)$/m);
+    expect(result.stderr).toMatch(/flaky failed to start 5 times in a row \(last: exited with code 0\)/);
+  });
+
+  it("refuses a publish port in use, and gives a free one with --no-publish", async () => {
+    await using blocker = await listenAnywhere();
+    using project = makeProject({
+      "funker.yml": `version: 1\nfunctions:\n  add:\n    entry: add.ts\nservices:\n  web:\n    command: node web.mjs\n    port: 7000\n    publish: ${blocker.port}\n`,
+      "add.ts": ADD,
+      "web.mjs": STORE_SERVICE,
+    });
+    const refused = await runCli(["dev", "--no-watch", "--", "true"], { cwd: project.root });
+    expect(refused.code).toBe(1);
+    expect(refused.stderr).toContain(`port ${blocker.port} of service web (publish) on 127.0.0.1 is in use by another process; stop what listens there, or run with --no-publish`);
+    const elsewhere = await runCli(["dev", "--no-watch", "--no-publish", "--", "sh", "-c", 'echo "$FUNKER_SERVICES"'], { cwd: project.root });
+    expect(elsewhere.code, elsewhere.stderr).toBe(0);
+    expect(elsewhere.stdout.trim()).toMatch(/^web=127\.0\.0\.1:\d+$/);
+    expect(elsewhere.stdout.trim()).not.toBe(`web=127.0.0.1:${blocker.port}`);
+  });
+});
+
 describe("funker dev with bad input", { timeout: 120_000 }, () => {
   it("names the line of a broken funker.yml", async () => {
     using project = makeProject({

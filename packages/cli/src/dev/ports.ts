@@ -75,11 +75,14 @@ export async function readSocketTable(): Promise<SocketTable | undefined> {
       const state = fields[3];
       if (local === undefined || state === undefined) continue;
       const separator = local.lastIndexOf(":");
-      // Replicas listen on 127.0.0.1 only: "0100007F" in the kernel's byte order (an IPv4-mapped address in tcp6).
-      if (!local.slice(0, separator).endsWith("0100007F")) continue;
+      const address = local.slice(0, separator);
       const port = Number.parseInt(local.slice(separator + 1), 16);
-      if (state === TCP_LISTEN) listening.add(port);
-      else if (state === TCP_ESTABLISHED) connections.set(port, (connections.get(port) ?? 0) + 1);
+      // Replicas listen on 127.0.0.1: "0100007F" in the kernel's byte order
+      // (an IPv4-mapped address in tcp6). A service may listen on every
+      // address instead (0.0.0.0 or ::, all zeros), which serves 127.0.0.1 too.
+      const loopback = address.endsWith("0100007F");
+      if (state === TCP_LISTEN && (loopback || /^0+$/.test(address))) listening.add(port);
+      else if (state === TCP_ESTABLISHED && loopback) connections.set(port, (connections.get(port) ?? 0) + 1);
     }
   }
   return read ? { listening, connections } : undefined;

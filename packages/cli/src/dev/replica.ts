@@ -47,10 +47,15 @@ if (process.env.${RUNTIME_PIPE_VARIABLE} === "${RUNTIME_PIPE_FD}") {
 `;
 const EXIT_WITH_RUNTIME_MODULE = `data:text/javascript,${encodeURIComponent(EXIT_WITH_RUNTIME)}`;
 
+/**
+ * What a slot runs: a function's bundle under this Node (read at each start,
+ * so a rebuild takes effect at the next start), or a service's command.
+ */
+export type ReplicaProgram = { readonly bundle: string } | { readonly command: readonly string[] };
+
 /** What a replica needs from the runtime that owns it. */
 export interface ReplicaHost {
-  /** The bundle to run; read at each start, so a rebuild takes effect at the next start. */
-  bundleFile(replica: Replica): string;
+  program(replica: Replica): ReplicaProgram;
   /** The environment of each start. */
   environment(replica: Replica): NodeJS.ProcessEnv;
   /** A line the replica printed (on stdout or stderr), or a line about it. */
@@ -61,8 +66,8 @@ export interface ReplicaHost {
 }
 
 /**
- * One replica slot of a function: a port and the succession of processes
- * that serve on it. A single-shot replica exits after each call and starts
+ * One replica slot of a function, or the one slot of a service: a port and
+ * the succession of processes that serve on it. A single-shot replica exits after each call and starts
  * again at once on the same port, as Swarm restarts it with delay 0; a
  * replica that fails (non-zero exit, or exit without serving a call) starts
  * again after an exponential back-off, so a function that cannot start does
@@ -92,7 +97,8 @@ export class Replica {
     /** 1-based. */
     readonly index: number,
     readonly port: number,
-    readonly mode: FunctionMode,
+    /** A function's mode, or `"service"` for a service of `services:`, which is long-running and speaks no call log. */
+    readonly mode: FunctionMode | "service",
     readonly cwd: string,
     private readonly host: ReplicaHost,
     /**
@@ -103,9 +109,9 @@ export class Replica {
     private readonly speaks2017 = false,
   ) {}
 
-  /** `add.1`, as in the output prefix. */
+  /** `add.1`, as in the output prefix; a service's name alone. */
   get label(): string {
-    return `${this.functionName}.${this.index}`;
+    return this.mode === "service" ? this.functionName : `${this.functionName}.${this.index}`;
   }
 
   get pid(): number | undefined {
@@ -152,10 +158,28 @@ export class Replica {
       return;
     }
     const closed = new Promise<void>((resolve) => child.once("close", () => resolve()));
-    child.kill("SIGTERM");
-    const killer = setTimeout(() => child.kill("SIGKILL"), STOP_GRACE_MS);
+    this.kill("SIGTERM");
+    const killer = setTimeout(() => this.kill("SIGKILL"), STOP_GRACE_MS);
     await closed;
     clearTimeout(killer);
+  }
+
+  /**
+   * Signals the process; a service's whole process group, since its command
+   * may be a shell, or a program with children of its own (a database).
+   */
+  kill(signal: NodeJS.Signals): void {
+    const child = this.child;
+    if (child?.pid === undefined || child.exitCode !== null || child.signalCode !== null) return;
+    if (this.mode !== "service") {
+      child.kill(signal);
+      return;
+    }
+    try {
+      process.kill(-child.pid, signal);
+    } catch {
+      // The group is gone already: its leader's close event is on its way.
+    }
   }
 
   /** Called by the runtime's poller when the kernel shows this port listening. */
@@ -192,9 +216,21 @@ export class Replica {
     // A process group of its own: Ctrl-C in the terminal reaches the runtime
     // only, which then stops every replica itself, without racing restarts.
     // The fourth pipe is never written: its end of file tells the replica the runtime is gone.
-    const child = spawn(process.execPath, ["--enable-source-maps", "--import", EXIT_WITH_RUNTIME_MODULE, this.host.bundleFile(this)], {
+    const environment: NodeJS.ProcessEnv = { ...this.host.environment(this), [RUNTIME_PIPE_VARIABLE]: String(RUNTIME_PIPE_FD) };
+    const program = this.host.program(this);
+    let file = process.execPath;
+    let args = ["--enable-source-maps", "--import", EXIT_WITH_RUNTIME_MODULE];
+    if ("bundle" in program) args.push(program.bundle);
+    else {
+      [file = "", ...args] = program.command;
+      // A service run by Node (directly or through a shell) watches the pipe
+      // as a replica does; another program outlives a runtime killed with
+      // SIGKILL, and is stopped with its process group otherwise.
+      environment["NODE_OPTIONS"] = [environment["NODE_OPTIONS"], `--import=${EXIT_WITH_RUNTIME_MODULE}`].filter(Boolean).join(" ");
+    }
+    const child = spawn(file, args, {
       cwd: this.cwd,
-      env: { ...this.host.environment(this), [RUNTIME_PIPE_VARIABLE]: String(RUNTIME_PIPE_FD) },
+      env: environment,
       stdio: ["ignore", "pipe", "pipe", "pipe"],
       detached: true,
     });
@@ -216,7 +252,7 @@ export class Replica {
   }
 
   private onStderrLine(line: string): void {
-    const parsed = parseLogLine(line);
+    const parsed = this.mode === "service" ? undefined : parseLogLine(line);
     if (parsed === undefined) {
       this.host.output(this, line, "stderr");
       return;
@@ -251,7 +287,14 @@ export class Replica {
     }
     const upMs = Date.now() - this.startedAt;
     const decision = decideRestart(
-      { code, signal, callsServed: this.speaks2017 && code === 0 ? Math.max(1, this.callsThisProcess) : this.callsThisProcess, upMs, fatalMessage: this.fatalMessage },
+      {
+        code,
+        signal,
+        callsServed: this.speaks2017 && code === 0 ? Math.max(1, this.callsThisProcess) : this.callsThisProcess,
+        upMs,
+        fatalMessage: this.fatalMessage,
+        service: this.mode === "service",
+      },
       { failuresInARow: this.consecutiveFailures, hasListened: this.everListening, commandWaits: this.host.commandWaits },
     );
     this.consecutiveFailures = decision.failuresInARow;

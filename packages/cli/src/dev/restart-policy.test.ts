@@ -30,6 +30,7 @@ describe("the restart policy of funker dev", () => {
     ["an exit 0 without a call is a failure", { ...served, callsServed: 0 }, fresh, { action: "restart-later", delayMs: 100, failuresInARow: 1 }],
     ["a non-zero exit after serving calls is a failure", { ...served, code: 70 }, fresh, { action: "restart-later", delayMs: 100, failuresInARow: 1 }],
     ["a kill is a failure", { code: null, signal: "SIGKILL", callsServed: 1, upMs: 500 }, fresh, { action: "restart-later", delayMs: 100 }],
+    ["a service that exits 0 has failed: services run until stopped", { ...served, callsServed: 0, service: true }, fresh, { action: "restart-later", delayMs: 100, failuresInARow: 1 }],
     [
       "the fifth failure of a slot that never listened, while a command waits: give up",
       startFailed,
@@ -58,6 +59,8 @@ describe("the restart policy of funker dev", () => {
     ["another exit code", { ...startFailed, code: 3 }, { how: "exited with code 3", reason: undefined, code: "crashed" }],
     ["an exit 0 without a call", { ...startFailed, code: 0 }, { how: "exited without serving a call", reason: undefined, code: "crashed" }],
     ["a signal", { ...startFailed, code: null, signal: "SIGKILL" }, { how: "was killed by SIGKILL", reason: undefined, code: "crashed" }],
+    ["a service's exit 0, in its own words", { ...startFailed, code: 0, service: true }, { how: "exited with code 0", reason: undefined, code: "crashed" }],
+    ["a service's exit 1, which is not the handler's start-up failure", { ...startFailed, service: true }, { how: "exited with code 1", reason: undefined, code: "crashed" }],
     [
       "the process's own fatal line, before the exit code's meaning",
       { ...startFailed, fatalMessage: "cannot listen on 127.0.0.1:7001: listen EADDRINUSE" },

@@ -38,6 +38,8 @@ export interface ProcessExit {
   readonly upMs: number;
   /** The process's own fatal log line, when it wrote one. */
   readonly fatalMessage?: string | undefined;
+  /** A service of `services:`: long-running, so any exit is a failure, and its exit codes are its own, not the handler's. */
+  readonly service?: boolean;
 }
 
 /** What the slot went through before this exit. */
@@ -69,7 +71,7 @@ export type RestartDecision =
   | { readonly action: "give-up"; readonly failuresInARow: number; readonly failure: ExitFailure; readonly reason: string };
 
 export function decideRestart(exit: ProcessExit, history: RestartHistory, policy: RestartPolicy = DEFAULT_RESTART_POLICY): RestartDecision {
-  if (exit.code === HandlerExit.done && exit.callsServed > 0) return { action: "restart-now", failuresInARow: 0 };
+  if (exit.service !== true && exit.code === HandlerExit.done && exit.callsServed > 0) return { action: "restart-now", failuresInARow: 0 };
   const before = exit.upMs >= policy.healthyAfterMs ? 0 : history.failuresInARow;
   const failuresInARow = before + 1;
   const failure = describeFailure(exit);
@@ -81,6 +83,9 @@ export function decideRestart(exit: ProcessExit, history: RestartHistory, policy
 }
 
 function describeFailure(exit: ProcessExit): ExitFailure {
+  if (exit.service === true) {
+    return { how: exit.signal !== null ? `was killed by ${exit.signal}` : `exited with code ${exit.code}`, reason: undefined, code: "crashed" };
+  }
   const how =
     exit.signal !== null ? `was killed by ${exit.signal}` : exit.code === HandlerExit.done ? "exited without serving a call" : `exited with code ${exit.code}`;
   return {

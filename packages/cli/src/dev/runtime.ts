@@ -7,7 +7,7 @@ import type { Writable } from "node:stream";
 import { DOCKER_SECRETS_FOLDER, SECRETS_FOLDER_VARIABLE, SETTINGS } from "@funker/handler/contract";
 import { bundleFunction, relativeTo, sourceFolders } from "../bundle.js";
 import { ConfigError } from "../config/funker-yml.js";
-import type { FunctionSpec, FunkerConfig, VolumeSpec } from "../config/funker-yml.js";
+import type { FunctionSpec, FunkerConfig, ServiceSpec, VolumeSpec } from "../config/funker-yml.js";
 import { settingsEnvironment } from "../config/handler-settings.js";
 import { formatDuration } from "../duration.js";
 import { ExitCode, exitCodeOf } from "../exit-code.js";
@@ -17,10 +17,12 @@ import { ENDPOINTS_VARIABLE, formatEndpoints, protocolPins } from "./endpoints.j
 import type { EndpointMap } from "./endpoints.js";
 import { allocateFreePorts, isPortFree, LOCAL_HOST, readSocketTable } from "./ports.js";
 import { Replica } from "./replica.js";
-import type { ReplicaHost } from "./replica.js";
+import type { ReplicaHost, ReplicaProgram } from "./replica.js";
 import { DEV_SECRETS_FOLDER, DevSecrets } from "./secrets.js";
+import { formatServices, rewriteServiceAddresses, serviceAddresses, SERVICES_VARIABLE } from "./services.js";
+import type { ServiceAddress } from "./services.js";
 import { readState, removeState, writeState } from "./state.js";
-import type { FunctionStatus } from "./state.js";
+import type { FunctionStatus, ServiceStatus } from "./state.js";
 
 export interface DevOptions {
   readonly config: FunkerConfig;
@@ -32,6 +34,8 @@ export interface DevOptions {
   readonly watch?: boolean;
   /** Give replicas consecutive ports from this one, instead of free ports picked at random. */
   readonly portBase?: number | undefined;
+  /** Run a service that has `publish` on that port (the default); false gives it a free port like the others. */
+  readonly publish?: boolean;
   /** How long the command waits for every replica to listen. */
   readonly readyTimeoutMs?: number;
   /** The folder that holds a folder per named volume; `.funker/volumes` beside funker.yml by default. */
@@ -52,6 +56,9 @@ const STATE_WRITE_DELAY_MS = 100;
 
 /** Tells each replica its number in its function (1-based), as the `add.1 |` prefix shows it; for the function's own logs. */
 const REPLICA_VARIABLE = "FUNKER_REPLICA";
+/** Tell a service where to listen, as many servers and frameworks read them (Heroku's and Cloud Run's PORT). */
+const SERVICE_PORT_VARIABLE = "PORT";
+const SERVICE_HOST_VARIABLE = "HOST";
 
 /** Where `funker dev` keeps named volumes' folders, under the folder of funker.yml. */
 export const DEV_VOLUMES_FOLDER = join(".funker", "volumes");
@@ -67,19 +74,25 @@ export function localVolumeFolder(volume: VolumeSpec, volumesDirectory: string):
 }
 
 /**
- * A function's own variables as `funker dev` gives them: a value that is a
- * volume's target, or a path inside it (`VOTES_DIR: /votes`), names the
- * volume's local folder instead, and one inside /run/secrets
+ * A function's or service's own variables as `funker dev` gives them: a
+ * value that is a volume's target, or a path inside it (`VOTES_DIR: /votes`),
+ * names the volume's local folder instead; one inside /run/secrets
  * (`DB_PASSWORD_FILE: /run/secrets/db-password`) the function's private
- * copy of its secrets, so the same funker.yml serves a laptop and a Swarm.
+ * copy of its secrets; and a service's Docker address (`db:5432`, in a URL
+ * too) its local address. So the same funker.yml serves a laptop and a Swarm.
  */
-export function localEnvironment(spec: FunctionSpec, volumesDirectory: string, secretsFolder?: string): Record<string, string> {
+export function localEnvironment(
+  spec: Pick<FunctionSpec, "environment" | "volumes">,
+  volumesDirectory: string,
+  secretsFolder?: string,
+  services: readonly ServiceAddress[] = [],
+): Record<string, string> {
   const folders = spec.volumes.map((volume) => ({ target: volume.target, local: localVolumeFolder(volume, volumesDirectory) }));
   if (secretsFolder !== undefined) folders.push({ target: DOCKER_SECRETS_FOLDER, local: secretsFolder });
   const environment: Record<string, string> = {};
   for (const [name, value] of Object.entries(spec.environment)) {
     const folder = folders.find((candidate) => value === candidate.target || value.startsWith(`${candidate.target}/`));
-    environment[name] = folder === undefined ? value : `${folder.local}${value.slice(folder.target.length)}`;
+    environment[name] = folder === undefined ? rewriteServiceAddresses(value, services) : `${folder.local}${value.slice(folder.target.length)}`;
   }
   return environment;
 }
@@ -93,6 +106,13 @@ interface RunningFunction {
   watchers: FSWatcher[];
   rebuildTimer: NodeJS.Timeout | undefined;
   rebuilding: Promise<void> | undefined;
+}
+
+interface RunningService {
+  readonly spec: ServiceSpec;
+  /** Its one slot (`mode: "service"`), on its local port. */
+  readonly slot: Replica;
+  readonly command: readonly string[];
 }
 
 /**
@@ -110,6 +130,8 @@ class DevRuntime implements ReplicaHost {
   readonly commandWaits: boolean;
   private readonly paint: Painter;
   private readonly functions = new Map<string, RunningFunction>();
+  private readonly services = new Map<string, RunningService>();
+  private addresses: ServiceAddress[] = [];
   private readonly labelWidth: number;
   private endpoints: EndpointMap = {};
   private command: ChildProcess | undefined;
@@ -129,7 +151,7 @@ class DevRuntime implements ReplicaHost {
     this.commandWaits = options.command !== undefined && options.command.length > 0;
     this.volumesDirectory = resolve(options.config.root, options.volumesDirectory ?? DEV_VOLUMES_FOLDER);
     this.secretsDirectory = resolve(options.config.root, options.secretsDirectory ?? DEV_SECRETS_FOLDER);
-    const labels = options.config.functions.map((spec) => `${spec.name}.${spec.replicas}`);
+    const labels = [...options.config.functions.map((spec) => `${spec.name}.${spec.replicas}`), ...options.config.services.map((spec) => spec.name)];
     this.labelWidth = Math.max(6, ...labels.map((label) => label.length));
     this.removeSignalHandlers = this.installSignalHandlers();
   }
@@ -188,6 +210,31 @@ class DevRuntime implements ReplicaHost {
       }
     }
 
+    const local = config.services.filter((spec) => spec.command !== undefined);
+    for (const spec of config.services) {
+      if (spec.command === undefined) {
+        this.say(this.paint.dim(`${spec.name}: no command, so it does not run here (its image runs under the Docker verbs); variables naming ${spec.name}:${spec.port} are left as they are`));
+        continue;
+      }
+      for (const volume of spec.volumes) {
+        const folder = localVolumeFolder(volume, this.volumesDirectory);
+        mkdirSync(folder, { recursive: true });
+        this.say(this.paint.dim(`${spec.name}: volume ${volume.source}:${volume.target} is the folder ${relativeTo(process.cwd(), folder)} here (nothing is mounted)`));
+      }
+    }
+    // A published service listens where people open it; the others on free ports, which only the runtime needs to know.
+    const published = local.filter((spec) => spec.publish !== undefined && this.options.publish !== false);
+    for (const spec of published) {
+      const check = await isPortFree(spec.publish as number);
+      if (!check.free) {
+        this.say(this.paint.red(`port ${spec.publish} of service ${spec.name} (publish) on ${LOCAL_HOST} is ${check.reason}; stop what listens there, or run with --no-publish to give it a free port`));
+        return this.finish(ExitCode.failed);
+      }
+    }
+    const freeServicePorts = await allocateFreePorts(local.length - published.length);
+    const servicePorts = new Map(local.map((spec) => [spec.name, published.includes(spec) ? (spec.publish as number) : (freeServicePorts.shift() as number)]));
+    this.addresses = serviceAddresses(local, servicePorts, LOCAL_HOST);
+
     const replicaCount = config.functions.reduce((sum, spec) => sum + spec.replicas, 0);
     let ports: number[];
     if (this.options.portBase !== undefined) {
@@ -224,9 +271,15 @@ class DevRuntime implements ReplicaHost {
       });
     }
     this.endpoints = endpoints;
+    for (const spec of local) {
+      const slot = new Replica(spec.name, 1, servicePorts.get(spec.name) as number, "service", config.root, this);
+      this.services.set(spec.name, { spec, slot, command: spec.command as readonly string[] });
+    }
     if (this.stopping !== undefined) return this.exited;
     this.writeStateNow();
 
+    // Services first: functions and the command may need them from their first call.
+    for (const service of this.services.values()) service.slot.start();
     for (const running of this.functions.values()) {
       for (const replica of running.replicas) replica.start();
       if (this.options.watch !== false) this.watchSources(running);
@@ -237,7 +290,7 @@ class DevRuntime implements ReplicaHost {
       // Without a command the runtime stays up whatever happens, retrying failing replicas with back-off.
       this.say(this.paint.dim("Ctrl-C stops every function; `funker call <name>` in another terminal calls them"));
       void this.waitUntilListening(false).then((ready) => {
-        if (ready.ok && this.stopping === undefined) this.say(`${this.paint.green("ready")}: FUNKER_ENDPOINTS=${formatEndpoints(this.endpoints, protocolPins(this.options.config.functions))}`);
+        if (ready.ok && this.stopping === undefined) this.sayReady();
       });
       return this.exited;
     }
@@ -248,25 +301,46 @@ class DevRuntime implements ReplicaHost {
       void this.shutdown(ExitCode.failed);
       return this.exited;
     }
-    this.say(`${this.paint.green("ready")}: FUNKER_ENDPOINTS=${formatEndpoints(this.endpoints, protocolPins(this.options.config.functions))}`);
+    this.sayReady();
     this.runCommand(this.options.command as readonly string[]);
     return this.exited;
   }
 
+  /** FUNKER_ENDPOINTS's value: every replica, and the wire protocol each function is pinned to. */
+  private endpointsVariable(): string {
+    return formatEndpoints(this.endpoints, protocolPins(this.options.config.functions));
+  }
+
+  private sayReady(): void {
+    const services = this.addresses.length === 0 ? "" : `, ${SERVICES_VARIABLE}=${formatServices(this.addresses)}`;
+    this.say(`${this.paint.green("ready")}: FUNKER_ENDPOINTS=${this.endpointsVariable()}${services}`);
+  }
+
+  /** Every slot: the functions' replicas, then the services. */
+  private slots(): Replica[] {
+    return [...[...this.functions.values()].flatMap((running) => running.replicas), ...[...this.services.values()].map((service) => service.slot)];
+  }
+
   // ReplicaHost
 
-  bundleFile(replica: Replica): string {
+  program(replica: Replica): ReplicaProgram {
+    if (replica.mode === "service") {
+      const service = this.services.get(replica.functionName);
+      if (service === undefined) throw new Error(`unknown service ${replica.functionName}`);
+      return { command: service.command };
+    }
     const running = this.functions.get(replica.functionName);
     if (running === undefined) throw new Error(`unknown function ${replica.functionName}`);
-    return running.bundle;
+    return { bundle: running.bundle };
   }
 
   environment(replica: Replica): NodeJS.ProcessEnv {
+    if (replica.mode === "service") return this.serviceEnvironment(replica);
     const spec = this.functions.get(replica.functionName)?.spec;
     const secretsFolder = this.secrets?.folderOf(replica.functionName);
     const environment: NodeJS.ProcessEnv = {
       ...process.env,
-      ...(spec === undefined ? {} : localEnvironment(spec, this.volumesDirectory, secretsFolder)),
+      ...(spec === undefined ? {} : localEnvironment(spec, this.volumesDirectory, secretsFolder, this.addresses)),
     };
     // Only the secrets the function declares, as on Docker; never a folder inherited from this process's environment.
     if (secretsFolder === undefined) delete environment[SECRETS_FOLDER_VARIABLE];
@@ -274,13 +348,30 @@ class DevRuntime implements ReplicaHost {
     environment[SETTINGS.port.variable] = String(replica.port);
     environment[SETTINGS.host.variable] = LOCAL_HOST;
     Object.assign(environment, settingsEnvironment(replica.functionName, { ...spec?.handlerSettings, mode: replica.mode }));
-    environment[ENDPOINTS_VARIABLE] = formatEndpoints(this.endpoints, protocolPins(this.options.config.functions));
+    environment[ENDPOINTS_VARIABLE] = this.endpointsVariable();
     environment[REPLICA_VARIABLE] = String(replica.index);
+    if (this.addresses.length > 0) environment[SERVICES_VARIABLE] = formatServices(this.addresses);
+    return environment;
+  }
+
+  /** A service's: its own variables (volumes and services made local), where to listen, and where the functions and the other services are. */
+  private serviceEnvironment(replica: Replica): NodeJS.ProcessEnv {
+    const spec = this.services.get(replica.functionName)?.spec;
+    const environment: NodeJS.ProcessEnv = {
+      ...process.env,
+      ...(spec === undefined ? {} : localEnvironment(spec, this.volumesDirectory, undefined, this.addresses)),
+      [SERVICE_PORT_VARIABLE]: String(replica.port),
+      [SERVICE_HOST_VARIABLE]: LOCAL_HOST,
+      [ENDPOINTS_VARIABLE]: this.endpointsVariable(),
+      [SERVICES_VARIABLE]: formatServices(this.addresses),
+    };
+    delete environment[SECRETS_FOLDER_VARIABLE];
     return environment;
   }
 
   output(replica: Replica, line: string, kind: "stdout" | "stderr" | "event" | "warning"): void {
-    const index = this.options.config.functions.findIndex((spec) => spec.name === replica.functionName);
+    const { functions, services } = this.options.config;
+    const index = replica.mode === "service" ? functions.length + services.findIndex((spec) => spec.name === replica.functionName) : functions.findIndex((spec) => spec.name === replica.functionName);
     const prefix = this.paint.nth(index, `${replica.label.padEnd(this.labelWidth)} |`);
     const text = kind === "warning" ? this.paint.yellow(line) : kind === "event" ? this.paint.dim(line) : line;
     this.options.output.write(`${prefix} ${text}\n`);
@@ -308,6 +399,10 @@ class DevRuntime implements ReplicaHost {
         replicas: running.replicas.map((replica) => replica.status()),
       };
     }
+    const services: Record<string, ServiceStatus> = {};
+    for (const [name, service] of this.services) {
+      services[name] = { address: `${LOCAL_HOST}:${service.slot.port}`, slot: service.slot.status() };
+    }
     writeState(this.options.config.root, {
       pid: process.pid,
       startedAt: this.startedAt,
@@ -315,11 +410,12 @@ class DevRuntime implements ReplicaHost {
       configFile: this.options.config.file,
       endpoints: this.endpoints,
       functions,
+      services,
     });
   }
 
   private async pollListening(): Promise<void> {
-    const starting = [...this.functions.values()].flatMap((running) => running.replicas).filter((replica) => replica.state === "starting");
+    const starting = this.slots().filter((replica) => replica.state === "starting");
     if (starting.length === 0) return;
     const table = await readSocketTable();
     for (const replica of starting) {
@@ -330,7 +426,7 @@ class DevRuntime implements ReplicaHost {
 
   /** Resolves when every replica has listened once; with `giveUp`, fails when one keeps failing or the ready timeout passes. */
   private async waitUntilListening(giveUp: boolean): Promise<{ ok: true } | { ok: false; reason: string }> {
-    const replicas = [...this.functions.values()].flatMap((running) => running.replicas);
+    const replicas = this.slots();
     const deadline = giveUp ? Date.now() + (this.options.readyTimeoutMs ?? 60_000) : Number.POSITIVE_INFINITY;
     for (;;) {
       if (this.stopping !== undefined) return { ok: true };
@@ -352,7 +448,11 @@ class DevRuntime implements ReplicaHost {
     this.say(this.paint.dim(`running: ${command.join(" ")}`));
     const child = spawn(file as string, args, {
       stdio: "inherit",
-      env: { ...process.env, [ENDPOINTS_VARIABLE]: formatEndpoints(this.endpoints, protocolPins(this.options.config.functions)) },
+      env: {
+        ...process.env,
+        [ENDPOINTS_VARIABLE]: this.endpointsVariable(),
+        ...(this.addresses.length === 0 ? {} : { [SERVICES_VARIABLE]: formatServices(this.addresses) }),
+      },
     });
     this.command = child;
     child.on("error", (error) => {
@@ -443,9 +543,7 @@ class DevRuntime implements ReplicaHost {
   private shutdown(code: number): Promise<void> {
     if (this.stopping !== undefined) {
       if (code === ExitCode.interrupted || code === ExitCode.terminated) {
-        for (const replica of [...this.functions.values()].flatMap((running) => running.replicas)) {
-          if (replica.pid !== undefined) process.kill(replica.pid, "SIGKILL");
-        }
+        for (const replica of this.slots()) replica.kill("SIGKILL");
       }
       return this.stopping;
     }
@@ -461,6 +559,8 @@ class DevRuntime implements ReplicaHost {
         command === undefined ? Promise.resolve() : new Promise<void>((resolve) => command.once("exit", () => resolve()));
       command?.kill("SIGTERM");
       await Promise.all([...this.functions.values()].flatMap((running) => running.replicas.map((replica) => replica.stop())));
+      // The services last: a function finishing its last call may still need its database.
+      await Promise.all([...this.services.values()].map((service) => service.slot.stop()));
       await commandExited;
       removeState(this.options.config.root, process.pid);
       if (code === ExitCode.interrupted || code === ExitCode.terminated) this.say(this.paint.dim("stopped every function"));

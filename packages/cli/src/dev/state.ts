@@ -37,6 +37,14 @@ export interface FunctionStatus {
   readonly replicas: readonly ReplicaStatus[];
 }
 
+/** A service of `services:` as `funker dev` runs it. */
+export interface ServiceStatus {
+  /** `127.0.0.1:<port>`: where it listens here, which replaces `<name>:<port>` in variables. */
+  readonly address: string;
+  /** Its process, as a replica's (`replica` is always 1). */
+  readonly slot: ReplicaStatus;
+}
+
 /**
  * The state file `funker dev` keeps at `.funker/dev.json` beside `funker.yml`,
  * so that `funker call`, `funker ls` and `funker status` in another terminal
@@ -51,6 +59,8 @@ export interface DevState {
   readonly configFile: string;
   readonly endpoints: EndpointMap;
   readonly functions: Readonly<Record<string, FunctionStatus>>;
+  /** Absent in files written before services existed. */
+  readonly services?: Readonly<Record<string, ServiceStatus>>;
 }
 
 export function stateFilePath(root: string): string {

@@ -1,12 +1,12 @@
 import { writeFileSync } from "node:fs";
-import type { FunctionSpec, FunkerConfig } from "../config/funker-yml.js";
+import type { FunctionSpec, FunkerConfig, ServiceSpec } from "../config/funker-yml.js";
 import type { TextSink } from "../terminal.js";
 import { composeFile } from "./compose.js";
 import type { ComposeOptions } from "./compose.js";
 import { bundleForImage, planImageBuilds } from "./image.js";
 import type { ImageBuildOptions } from "./image.js";
 import { buildEnvironment, runDocker, tail } from "./run.js";
-import { networkCreateArgs, serviceCreateArgs, serviceUpdateArgs } from "./service.js";
+import { backingServiceCreateArgs, backingServiceUpdateArgs, networkCreateArgs, serviceCreateArgs, serviceUpdateArgs } from "./service.js";
 
 /** Where the Docker verbs report progress (standard error for the CLI) and whether to show every line of Docker's output. */
 export interface ProgressOptions {
@@ -68,10 +68,13 @@ export async function imageSize(image: string): Promise<number | undefined> {
 }
 
 export interface DeployOptions extends ProgressOptions {
+  /** Only these functions and services (by name); all when absent or empty. */
   readonly only?: readonly string[];
   readonly imageFor?: (spec: FunctionSpec) => string;
-  /** Network aliases of a function's service, given when it is created (see `ServiceOptions.networkAliases`). */
-  readonly networkAliasesFor?: (spec: FunctionSpec) => readonly string[];
+  /** Replaces a service's image, when it returns one. */
+  readonly serviceImageFor?: (spec: ServiceSpec) => string | undefined;
+  /** Network aliases of a function's or a service's Docker service, given when it is created (see `ServiceOptions.networkAliases`). */
+  readonly networkAliasesFor?: (spec: FunctionSpec | ServiceSpec) => readonly string[];
   readonly resolveImage?: boolean;
   /** How long to wait for every replica to run; 0 returns once Docker has the services. Default 60 s. */
   readonly waitMs?: number;
@@ -82,12 +85,13 @@ export type DeployOutcome = { readonly ok: true; readonly created: readonly stri
 /**
  * `funker deploy`: makes the Swarm services match funker.yml. Checks the
  * engine is a Swarm manager, creates the attachable overlay network when it
- * is missing, creates or updates one service per function (a service of the
- * same name that Funker did not create is left alone and reported), then
- * waits until every replica runs.
+ * is missing, creates or updates the services of `services:` (those with an
+ * image), then one service per function (a service of the same name that
+ * Funker did not create is left alone and reported), then waits until every
+ * replica runs.
  */
 export async function deployFunctions(config: FunkerConfig, options: DeployOptions): Promise<DeployOutcome> {
-  const specs = selectFunctions(config, options.only);
+  const { functions: specs, services } = selectDeployed(config, options.only);
   const swarm = await runDocker(["info", "--format", "{{.Swarm.LocalNodeState}} {{.Swarm.ControlAvailable}}"]);
   if (swarm.code !== 0) return { ok: false, message: `docker is not available:\n${tail(swarm.stderr)}` };
   if (swarm.stdout.trim() !== "active true") {
@@ -104,6 +108,28 @@ export async function deployFunctions(config: FunkerConfig, options: DeployOptio
 
   const created: string[] = [];
   const updated: string[] = [];
+  const deployedServices: ServiceSpec[] = [];
+  // The services first: the functions may need them from their first call.
+  for (const spec of services) {
+    if (spec.image === undefined) {
+      options.output.write(`${spec.name}: not deployed (no image; it runs under funker dev only)\n`);
+      continue;
+    }
+    const image = options.serviceImageFor?.(spec);
+    const serviceOptions = { ...(image === undefined ? {} : { image }), resolveImage: options.resolveImage === true, networkAliases: options.networkAliasesFor?.(spec) ?? [] };
+    const current = await inspectService(spec.name);
+    if (current !== undefined && current.service !== spec.name) {
+      return { ok: false, message: `a service named ${spec.name} exists and was not created by funker for services.${spec.name}; remove or rename it` };
+    }
+    const result = await runDocker(
+      current === undefined ? backingServiceCreateArgs(config, spec, serviceOptions) : backingServiceUpdateArgs(config, spec, { ...serviceOptions, previous: current }),
+    );
+    if (result.code !== 0) return { ok: false, message: `${spec.name}: docker service failed (exit ${result.code}):\n${tail(result.stderr)}` };
+    (current === undefined ? created : updated).push(spec.name);
+    deployedServices.push(spec);
+    const published = spec.publish === undefined ? "" : `, published on port ${spec.publish}`;
+    options.output.write(`${spec.name}: ${current === undefined ? "created" : "updated"} (service, ${spec.name}:${spec.port} on ${config.network}${published})\n`);
+  }
   for (const spec of specs) {
     const image = options.imageFor?.(spec);
     const serviceOptions = {
@@ -128,7 +154,7 @@ export async function deployFunctions(config: FunkerConfig, options: DeployOptio
 
   const waitMs = options.waitMs ?? 60_000;
   if (waitMs > 0) {
-    const waited = await waitForReplicas(specs, waitMs, options.output);
+    const waited = await waitForReplicas([...deployedServices.map((spec) => ({ name: spec.name, replicas: 1 })), ...specs], waitMs, options.output);
     if (!waited.ok) return waited;
   }
   return { ok: true, created, updated };
@@ -136,6 +162,10 @@ export async function deployFunctions(config: FunkerConfig, options: DeployOptio
 
 interface ServiceSummary {
   readonly function: string | undefined;
+  /** The name of the service of `services:` it was deployed for. */
+  readonly service: string | undefined;
+  /** The target ports it publishes. */
+  readonly published: readonly number[];
   readonly environment: readonly string[];
   readonly secrets: readonly string[];
   /** The targets of the service's mounts. */
@@ -148,10 +178,13 @@ async function inspectService(name: string): Promise<ServiceSummary | undefined>
   const spec = JSON.parse(result.stdout) as {
     Labels?: Record<string, string>;
     TaskTemplate?: { ContainerSpec?: { Env?: string[]; Secrets?: { SecretName: string }[]; Mounts?: { Target: string }[] } };
+    EndpointSpec?: { Ports?: { TargetPort: number }[] };
   };
   const container = spec.TaskTemplate?.ContainerSpec;
   return {
     function: spec.Labels?.["io.funker.function"],
+    service: spec.Labels?.["io.funker.service"],
+    published: (spec.EndpointSpec?.Ports ?? []).map((port) => port.TargetPort),
     environment: (container?.Env ?? []).map((entry) => entry.split("=", 1)[0] ?? entry),
     secrets: (container?.Secrets ?? []).map((secret) => secret.SecretName),
     mounts: (container?.Mounts ?? []).map((mount) => mount.Target),
@@ -159,7 +192,7 @@ async function inspectService(name: string): Promise<ServiceSummary | undefined>
 }
 
 /** Polls `docker service ls` until each service runs as many replicas as it should, reporting what it waits for. */
-async function waitForReplicas(specs: readonly FunctionSpec[], waitMs: number, output: TextSink): Promise<{ ok: true } | { ok: false; message: string }> {
+async function waitForReplicas(specs: readonly { readonly name: string; readonly replicas: number }[], waitMs: number, output: TextSink): Promise<{ ok: true } | { ok: false; message: string }> {
   const deadline = Date.now() + waitMs;
   let last = "";
   for (;;) {
@@ -185,8 +218,9 @@ export type RemoveOutcome = { readonly ok: true; readonly removed: readonly stri
 
 /**
  * `funker rm`: removes the Swarm services of this funker.yml's stack (those
- * labelled `io.funker.stack=<name>`), or only the named functions. The
- * network stays: callers and other stacks may share it.
+ * labelled `io.funker.stack=<name>`: its functions and its services), or
+ * only those named. The network and the volumes stay: callers and other
+ * stacks may share the network, and a volume holds data.
  */
 export async function removeFunctions(config: FunkerConfig, options: ProgressOptions & { readonly only?: readonly string[] }): Promise<RemoveOutcome> {
   const listed = await runDocker(["service", "ls", "--filter", `label=io.funker.stack=${config.name}`, "--format", "{{.Name}}"]);
@@ -208,16 +242,18 @@ export function writeComposeFile(config: FunkerConfig, file: string, options: Co
   const text = composeFile(config, options);
   if (file !== "-") {
     writeFileSync(file, text);
-    options.output.write(`wrote ${file} (${config.functions.length} functions); start it with: docker-compose -f ${file} up -d\n`);
+    const services = config.services.length === 0 ? "" : `, ${config.services.length} services`;
+    options.output.write(`wrote ${file} (${config.functions.length} functions${services}); start it with: docker-compose -f ${file} up -d\n`);
   }
   return text;
 }
 
-function selectFunctions(config: FunkerConfig, only: readonly string[] | undefined): FunctionSpec[] {
-  if (only === undefined || only.length === 0) return [...config.functions];
-  const unknown = only.filter((name) => !config.functions.some((spec) => spec.name === name));
-  if (unknown.length > 0) throw new Error(`no function ${unknown.map((name) => `"${name}"`).join(", ")} in ${config.file}`);
-  return config.functions.filter((spec) => only.includes(spec.name));
+function selectDeployed(config: FunkerConfig, only: readonly string[] | undefined): { functions: FunctionSpec[]; services: ServiceSpec[] } {
+  if (only === undefined || only.length === 0) return { functions: [...config.functions], services: [...config.services] };
+  const known = [...config.functions, ...config.services].map((spec) => spec.name);
+  const unknown = only.filter((name) => !known.includes(name));
+  if (unknown.length > 0) throw new Error(`no function or service ${unknown.map((name) => `"${name}"`).join(", ")} in ${config.file}`);
+  return { functions: config.functions.filter((spec) => only.includes(spec.name)), services: config.services.filter((spec) => only.includes(spec.name)) };
 }
 
 function formatBytes(bytes: number): string {

@@ -1,5 +1,5 @@
-import type { FunctionSpec, FunkerConfig } from "../config/funker-yml.js";
-import { functionEnvironment, functionLabels, stopGracePeriod, volumeName } from "./service.js";
+import type { FunctionSpec, FunkerConfig, ServiceSpec, VolumeSpec } from "../config/funker-yml.js";
+import { backingServiceLabels, functionEnvironment, functionLabels, stopGracePeriod, volumeName } from "./service.js";
 
 export interface ComposeOptions {
   /**
@@ -14,6 +14,8 @@ export interface ComposeOptions {
   readonly network?: string;
   /** Replaces each function's image (e.g. a test-only tag). */
   readonly imageFor?: (spec: FunctionSpec) => string;
+  /** Replaces a service's image, when it returns one. */
+  readonly serviceImageFor?: (spec: ServiceSpec) => string | undefined;
 }
 
 /** The bridge network a generated compose file declares unless told otherwise. */
@@ -28,8 +30,10 @@ export function composeNetworkName(config: FunkerConfig, options: ComposeOptions
  * `deploy.replicas`, a stop grace period above the longest call, and the
  * same environment and labels as under Swarm, and the same volumes: a named
  * volume is declared with its Docker name, `<stack>_<name>`, as
- * `funker deploy` names it (whatever the Compose project is called). Strings
- * are written as JSON strings, which YAML reads unchanged.
+ * `funker deploy` names it (whatever the Compose project is called). The
+ * services of `services:` that have an image come first, as Compose
+ * services of their own (`restart: always`, their publish port under
+ * `ports`). Strings are written as JSON strings, which YAML reads unchanged.
  */
 export function composeFile(config: FunkerConfig, options: ComposeOptions = {}): string {
   const singleShot = options.singleShot ?? "reuse";
@@ -43,6 +47,32 @@ export function composeFile(config: FunkerConfig, options: ComposeOptions = {}):
   ];
   const secrets = new Set<string>();
   const namedVolumes = new Map<string, string>();
+  const volumeLines = (volumes: readonly VolumeSpec[]): void => {
+    if (volumes.length === 0) return;
+    lines.push("    volumes:");
+    for (const volume of volumes) {
+      lines.push(`      - ${quote(`${volume.source}:${volume.target}${volume.readOnly ? ":ro" : ""}`)}`);
+      if (volume.type === "volume") namedVolumes.set(volume.source, volumeName(config, volume));
+    }
+  };
+  for (const spec of config.services) {
+    if (spec.image === undefined) {
+      lines.push(`  # ${spec.name}: no image in funker.yml (it runs under funker dev only)`);
+      continue;
+    }
+    lines.push(`  ${spec.name}:`, `    image: ${quote(options.serviceImageFor?.(spec) ?? spec.image)}`, "    restart: always");
+    if (Object.keys(spec.environment).length > 0) {
+      lines.push("    environment:");
+      for (const [key, value] of Object.entries(spec.environment)) lines.push(`      ${key}: ${quote(value)}`);
+    }
+    lines.push("    labels:");
+    for (const [key, value] of Object.entries(backingServiceLabels(config, spec))) {
+      if (!key.startsWith("com.docker.stack.")) lines.push(`      ${quote(key)}: ${quote(value)}`);
+    }
+    lines.push("    networks:", `      - ${quote(network)}`);
+    if (spec.publish !== undefined) lines.push("    ports:", `      - ${quote(`${spec.publish}:${spec.port}`)}`);
+    volumeLines(spec.volumes);
+  }
   for (const spec of config.functions) {
     const servedAsReuse = spec.mode === "single-shot" && singleShot === "reuse";
     lines.push(`  ${spec.name}:`);
@@ -73,13 +103,7 @@ export function composeFile(config: FunkerConfig, options: ComposeOptions = {}):
         secrets.add(secret);
       }
     }
-    if (spec.volumes.length > 0) {
-      lines.push("    volumes:");
-      for (const volume of spec.volumes) {
-        lines.push(`      - ${quote(`${volume.source}:${volume.target}${volume.readOnly ? ":ro" : ""}`)}`);
-        if (volume.type === "volume") namedVolumes.set(volume.source, volumeName(config, volume));
-      }
-    }
+    volumeLines(spec.volumes);
     lines.push("    deploy:", `      replicas: ${spec.replicas}`);
   }
   lines.push("networks:", `  ${quote(network)}:`, `    name: ${quote(network)}`, "    driver: bridge");

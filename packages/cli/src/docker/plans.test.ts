@@ -6,7 +6,7 @@ import { parse } from "yaml";
 import { parseConfig } from "../config/funker-yml.js";
 import { composeFile } from "./compose.js";
 import { functionDockerfile, planImageBuilds } from "./image.js";
-import { functionEnvironment, serviceCreateArgs, serviceUpdateArgs, stopGracePeriodMs, volumeName } from "./service.js";
+import { backingServiceCreateArgs, backingServiceUpdateArgs, functionEnvironment, serviceCreateArgs, serviceUpdateArgs, stopGracePeriodMs, volumeName } from "./service.js";
 
 const root = mkdtempSync(join(tmpdir(), "funker-docker-plans-"));
 mkdirSync(join(root, "fns/add/src"), { recursive: true });
@@ -99,6 +99,7 @@ describe("Swarm services", () => {
     expect(valuesOf(args, "--endpoint-mode")).toEqual(["dnsrr"]);
     expect(valuesOf(args, "--replicas")).toEqual(["2"]);
     expect(valuesOf(args, "--restart-condition")).toEqual(["any"]);
+    expect(valuesOf(args, "--endpoint-mode")).toEqual(["dnsrr"]);
     expect(valuesOf(args, "--restart-delay")).toEqual(["0s"]);
     expect(valuesOf(args, "--stop-grace-period")).toEqual(["35s"]);
     expect(args).toContain("--init");
@@ -202,5 +203,73 @@ describe("the compose file", () => {
   it("declares each secret once, read from a file", () => {
     expect(document.services["add"]?.["secrets"]).toEqual(["db-password"]);
     expect(document.secrets).toEqual({ "db-password": { file: "./secrets/db-password" } });
+  });
+});
+
+describe("services of services:", () => {
+  const stack = parseConfig(
+    `version: 1
+name: polls
+functions:
+  add: { entry: fns/add }
+services:
+  db:
+    command: node db.js
+    image: postgres:15-bookworm
+    port: 5432
+    environment: { POSTGRES_HOST_AUTH_METHOD: trust }
+    volumes: ["db-data:/var/lib/postgresql/data"]
+  web:
+    image: funker/web
+    port: 8080
+    publish: 8081
+  local-only:
+    command: node mock.js
+    port: 9000
+`,
+    join(root, "funker.yml"),
+  );
+  const [db, web] = stack.services;
+  if (db === undefined || web === undefined) throw new Error("services expected");
+
+  it("are created as plain services under their own names, with their variables, volumes and publish port", () => {
+    const args = backingServiceCreateArgs(stack, db);
+    expect(args.slice(0, 7)).toEqual(["service", "create", "--detach", "--name", "db", "--network", "funker"]);
+    expect(valuesOf(args, "--restart-condition")).toEqual(["any"]);
+    expect(valuesOf(args, "--endpoint-mode")).toEqual(["dnsrr"]);
+    expect(valuesOf(args, "--restart-delay")).toEqual([]);
+    expect(valuesOf(args, "--label")).toEqual(["io.funker.service=db", "io.funker.stack=polls", "com.docker.stack.namespace=polls"]);
+    expect(valuesOf(args, "--env")).toEqual(["POSTGRES_HOST_AUTH_METHOD=trust"]);
+    expect(valuesOf(args, "--mount")).toEqual(["type=volume,source=polls_db-data,target=/var/lib/postgresql/data,volume-label=io.funker.stack=polls"]);
+    expect(valuesOf(args, "--publish")).toEqual([]);
+    expect(args.at(-1)).toBe("postgres:15-bookworm");
+    expect(valuesOf(backingServiceCreateArgs(stack, web, { image: "test/web" }), "--publish")).toEqual(["published=8081,target=8080,mode=host"]);
+  });
+
+  it("are updated without forcing new tasks, dropping variables, mounts and ports funker.yml no longer lists", () => {
+    const args = backingServiceUpdateArgs(stack, web, { previous: { environment: ["OLD"], mounts: ["/data"], published: [80, 8080] } });
+    expect(args).not.toContain("--force");
+    expect(valuesOf(args, "--env-rm")).toEqual(["OLD"]);
+    expect(valuesOf(args, "--mount-rm")).toEqual(["/data"]);
+    expect(valuesOf(args, "--publish-rm")).toEqual(["80"]);
+    expect(valuesOf(args, "--publish-add")).toEqual(["published=8081,target=8080,mode=host"]);
+    expect(args.at(-1)).toBe("web");
+  });
+
+  it("are written into the compose file before the functions, with ports and volumes; one without an image is left out", () => {
+    const text = composeFile(stack);
+    const document = parse(text) as { services: Record<string, Record<string, unknown>>; volumes: Record<string, { name: string }> };
+    expect(Object.keys(document.services)).toEqual(["db", "web", "add"]);
+    expect(document.services["db"]).toMatchObject({
+      image: "postgres:15-bookworm",
+      restart: "always",
+      environment: { POSTGRES_HOST_AUTH_METHOD: "trust" },
+      labels: { "io.funker.service": "db", "io.funker.stack": "polls" },
+      networks: ["funker-bridge"],
+      volumes: ["db-data:/var/lib/postgresql/data"],
+    });
+    expect(document.services["web"]).toMatchObject({ ports: ["8081:8080"] });
+    expect(document.volumes).toEqual({ "db-data": { name: "polls_db-data", labels: { "io.funker.stack": "polls" } } });
+    expect(text).toMatch(/# local-only: no image in funker.yml/);
   });
 });

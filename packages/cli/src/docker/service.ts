@@ -1,5 +1,5 @@
 import { SETTINGS } from "@funker/handler/contract";
-import type { FunctionSpec, FunkerConfig, VolumeSpec } from "../config/funker-yml.js";
+import type { FunctionSpec, FunkerConfig, ServiceSpec, VolumeSpec } from "../config/funker-yml.js";
 import { settingsEnvironment } from "../config/handler-settings.js";
 
 /** The handler's default call time limit, used when funker.yml gives no `timeout`. */
@@ -211,6 +211,82 @@ export function serviceUpdateArgs(
     if (!spec.volumes.some((volume) => volume.target === target)) args.push("--mount-rm", target);
   }
   for (const volume of spec.volumes) args.push("--mount-add", mountArgument(config, volume));
+  args.push(spec.name);
+  return args;
+}
+
+/**
+ * Labels of a service of `services:`: its stack (so `funker rm` and
+ * `docker stack` see it with the functions) and `io.funker.service`, which
+ * tells it from a function.
+ */
+export function backingServiceLabels(config: FunkerConfig, spec: ServiceSpec): Record<string, string> {
+  return { "io.funker.service": spec.name, "io.funker.stack": config.name, "com.docker.stack.namespace": config.name };
+}
+
+/**
+ * `--publish`'s value for a service with a publish port: the host port, the
+ * port inside, and host mode, on the node that runs the task. Services use
+ * DNS round robin as functions do (`tasks.<name>` and `<name>` give the
+ * tasks' own addresses), which Swarm's ingress mesh does not serve; it also
+ * needs IPVS in the kernel, which some hosts lack.
+ */
+function publishArgument(spec: ServiceSpec): string | undefined {
+  return spec.publish === undefined ? undefined : `published=${spec.publish},target=${spec.port},mode=host`;
+}
+
+/**
+ * `docker service create` arguments for a service of `services:`: an
+ * ordinary long-running service, as `docker stack deploy` would make it, on
+ * the functions' network under its own name (so `<name>:<port>` reaches it),
+ * restarted whenever it exits with Swarm's own delay, its volumes mounted and
+ * its publish port published (in host mode: see `publishArgument`). The
+ * image must exist: `funker build` builds functions only.
+ */
+export function backingServiceCreateArgs(config: FunkerConfig, spec: ServiceSpec, options: ServiceOptions = {}): string[] {
+  const args = ["service", "create", "--detach", "--name", spec.name, "--network", networkArgument(config.network, options.networkAliases ?? [])];
+  args.push("--endpoint-mode", "dnsrr", "--replicas", "1", "--restart-condition", "any");
+  if (options.resolveImage !== true) args.push("--no-resolve-image");
+  for (const [key, value] of Object.entries(backingServiceLabels(config, spec))) args.push("--label", `${key}=${value}`);
+  args.push("--container-label", `io.funker.service=${spec.name}`);
+  for (const [key, value] of Object.entries(spec.environment)) args.push("--env", `${key}=${value}`);
+  for (const volume of spec.volumes) args.push("--mount", mountArgument(config, volume));
+  const publish = publishArgument(spec);
+  if (publish !== undefined) args.push("--publish", publish);
+  args.push(options.image ?? (spec.image as string));
+  return args;
+}
+
+/**
+ * `docker service update` arguments that bring a service of `services:` to
+ * funker.yml. Unlike a function's update there is no `--force`: a database
+ * is replaced only when something about it changed, which Swarm decides.
+ * `previous` (the service's variable names, mount targets and published
+ * target ports) lets the update remove what funker.yml no longer lists.
+ */
+export function backingServiceUpdateArgs(
+  config: FunkerConfig,
+  spec: ServiceSpec,
+  options: ServiceOptions & {
+    readonly previous?: { readonly environment: readonly string[]; readonly mounts?: readonly string[]; readonly published?: readonly number[] };
+  } = {},
+): string[] {
+  const args = ["service", "update", "--detach", "--image", options.image ?? (spec.image as string)];
+  if (options.resolveImage !== true) args.push("--no-resolve-image");
+  for (const [key, value] of Object.entries(backingServiceLabels(config, spec))) args.push("--label-add", `${key}=${value}`);
+  for (const name of options.previous?.environment ?? []) {
+    if (!(name in spec.environment)) args.push("--env-rm", name);
+  }
+  for (const [key, value] of Object.entries(spec.environment)) args.push("--env-add", `${key}=${value}`);
+  for (const target of options.previous?.mounts ?? []) {
+    if (!spec.volumes.some((volume) => volume.target === target)) args.push("--mount-rm", target);
+  }
+  for (const volume of spec.volumes) args.push("--mount-add", mountArgument(config, volume));
+  for (const target of options.previous?.published ?? []) {
+    if (spec.publish === undefined || target !== spec.port) args.push("--publish-rm", String(target));
+  }
+  const publish = publishArgument(spec);
+  if (publish !== undefined) args.push("--publish-add", publish);
   args.push(spec.name);
   return args;
 }

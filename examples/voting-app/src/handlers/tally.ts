@@ -1,7 +1,0 @@
-// The program of the tally function: serves one call on FUNKER_PORT (9999 by
-// default) and exits; Swarm, or `funker dev`, starts the next replica.
-import { handler } from "@funker/handler";
-import { createTally } from "../functions.js";
-import { storeFromEnvironment } from "../votes.js";
-
-handler(createTally(storeFromEnvironment()));
