@@ -1,4 +1,4 @@
-import type { CallHeader, FunkerError } from "@funker/protocol";
+import type { CallAuth, CallHeader, FunkerError } from "@funker/protocol";
 import type { Address } from "./discovery.js";
 import type { CallProtocol } from "./options.js";
 
@@ -25,6 +25,12 @@ export interface AttemptRequest {
   readonly connectTimeoutMs: number;
   /** What the caller declared; not on the wire, but a transport that records calls (fakes) reports it. */
   readonly idempotent: boolean;
+  /**
+   * Signs the call now, when the client has keys for the function: each
+   * attempt is signed as it is written, so a call retried for longer than a
+   * handler's clock skew still arrives fresh. Only version 2 carries a signature.
+   */
+  readonly sign: (() => CallAuth) | undefined;
 }
 
 /**

@@ -1,8 +1,9 @@
 import { randomBytes } from "node:crypto";
 import { DEFAULT_HEARTBEAT_INTERVAL_MS, FunkerError, MAX_FUNCTION_NAME_LENGTH, encodeJson } from "@funker/protocol";
 import { checkCallHeader, checkPayloadSize, resolveMaxPayloadBytes } from "@funker/protocol/internal";
-import { timerDelay } from "@funker/node-utils";
-import type { CallHeader } from "@funker/protocol";
+import { KEY_VARIABLES, KeyRing, SharedKeyError, digestArguments, keySourceFor, parseKeyFiles, signCall, timerDelay } from "@funker/node-utils";
+import type { KeySource } from "@funker/node-utils";
+import type { CallAuth, CallHeader } from "@funker/protocol";
 import type { AttemptOutcome, AttemptRequest, AttemptTransport } from "./attempt.js";
 import { Discovery, DnsNameSource, endpointTableFrom, parseAddress, parseEndpoints, systemDnsResolver } from "./discovery.js";
 import type { Address, EndpointTable, ProtocolPins } from "./discovery.js";
@@ -125,8 +126,14 @@ export class ClientCore {
   private nextPick = Math.floor(Math.random() * 1_000_000);
   /** This client's attempts in flight per address. */
   private readonly attemptsInFlight = new Map<string, number>();
+  /** The keys that sign calls to each function named in the key settings, and to every other (`undefined`). */
+  private readonly keyRings = new Map<string | undefined, KeyRing>();
 
-  constructor(options: ClientOptions = {}, environmentEndpoints: string | undefined = process.env["FUNKER_ENDPOINTS"]) {
+  constructor(
+    options: ClientOptions = {},
+    environmentEndpoints: string | undefined = process.env["FUNKER_ENDPOINTS"],
+    environment: Readonly<Record<string, string | undefined>> = process.env,
+  ) {
     for (const key of ["timeout", "dnsCacheMs", "lookupTimeoutMs", "connectTimeoutMs", "deadAddressMs", "notFoundGraceMs", "idleConnectionTimeoutMs", "helloTimeoutMs"] as const) {
       checkPositive(options[key], key, key !== "timeout" && key !== "lookupTimeoutMs" && key !== "connectTimeoutMs" && key !== "helloTimeoutMs");
     }
@@ -157,6 +164,7 @@ export class ClientCore {
       pins.set(name, protocol);
     }
     this.pins = pins;
+    this.readKeys(options, environment);
     const lookupTimeoutMs = options.lookupTimeoutMs ?? DEFAULTS.lookupTimeoutMs;
     this.connectTimeoutMs = options.connectTimeoutMs ?? DEFAULTS.connectTimeoutMs;
     this.own = {
@@ -173,6 +181,36 @@ export class ClientCore {
         options.helloTimeoutMs ?? DEFAULTS.helloTimeoutMs,
       ),
     };
+  }
+
+  /**
+   * Reads every key source now, so that a missing or malformed key file
+   * fails the client's creation with its reason rather than a call later.
+   */
+  private readKeys(options: ClientOptions, environment: Readonly<Record<string, string | undefined>>): void {
+    const keyOptions = { secret: options.secret, secretFile: options.secretFile, secretFiles: options.secretFiles };
+    const ringsBySource = new Map<string, KeyRing>();
+    const ringFor = (source: KeySource | undefined): KeyRing | undefined => {
+      if (source === undefined) return undefined;
+      const identity = source.kind === "file" ? `file:${source.path}` : `text:${source.text}`;
+      let ring = ringsBySource.get(identity);
+      if (ring === undefined) {
+        ring = new KeyRing(source);
+        ringsBySource.set(identity, ring);
+      }
+      return ring;
+    };
+    try {
+      const filesVariable = environment[KEY_VARIABLES.files];
+      const namedInEnvironment = filesVariable === undefined || filesVariable.trim() === "" ? [] : Object.keys(parseKeyFiles(filesVariable));
+      for (const name of new Set([undefined, ...Object.keys(options.secretFiles ?? {}), ...namedInEnvironment])) {
+        const ring = ringFor(keySourceFor(name, keyOptions, environment));
+        if (ring !== undefined) this.keyRings.set(name, ring);
+      }
+    } catch (error) {
+      if (error instanceof SharedKeyError) throw new TypeError(error.message, { cause: error });
+      throw error;
+    }
   }
 
   close(): Promise<void> {
@@ -243,6 +281,12 @@ export class ClientCore {
     checkCallHeader(header, 2);
     const body = encodeJson(sentArgs, "arguments");
     checkPayloadSize(body.length, this.maxPayloadBytes, "arguments");
+    const keys = this.keyRings.get(name) ?? this.keyRings.get(undefined);
+    let sign: (() => CallAuth) | undefined;
+    if (keys !== undefined) {
+      const digest = digestArguments(body);
+      sign = () => signCall(keys, header, digest);
+    }
     const request: AttemptRequest = {
       name,
       id,
@@ -254,6 +298,7 @@ export class ClientCore {
       signal,
       connectTimeoutMs: this.connectTimeoutMs,
       idempotent,
+      sign,
     };
     const port = options.port ?? this.options.port ?? DEFAULTS.port;
     const callEndpoints =

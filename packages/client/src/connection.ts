@@ -177,7 +177,7 @@ export class FramedConnection {
       this.armTimer(this.lastByteAt);
       if (reused) {
         this.socket.ref();
-        this.socket.write(writeCallFrame(request.header, request.body, version as ProtocolVersion));
+        this.socket.write(callFrame(request, version as ProtocolVersion));
       } else if (version === undefined) {
         // A probe: the preface alone; the call follows the HELLO.
         this.socket.write(PREFACE);
@@ -185,7 +185,7 @@ export class FramedConnection {
         // Corked, the preface and the call leave in one writev once connected.
         this.socket.cork();
         this.socket.write(prefaceFor(version));
-        this.socket.write(writeCallFrame(request.header, request.body, version));
+        this.socket.write(callFrame(request, version));
         this.socket.uncork();
       }
     });
@@ -240,11 +240,11 @@ export class FramedConnection {
       );
       return;
     }
-    if (hello.authRequired && request.header.auth === undefined) {
+    if (hello.authRequired && request.sign === undefined) {
       this.fail(new FunkerError("unauthenticated", `${key} accepts only signed calls, and this client has no secret (the call was not sent)`, { mayHaveRun: false }), false);
       return;
     }
-    this.socket.write(writeCallFrame(request.header, request.body, 2));
+    this.socket.write(callFrame(request, 2));
   }
 
   /**
@@ -275,13 +275,13 @@ export class FramedConnection {
   private onNoHello(request: AttemptRequest, now: number): void {
     const key = this.address.key;
     const waited = this.settings.helloTimeoutMs;
-    if (request.protocol === "auto" && request.header.auth === undefined) {
+    if (request.protocol === "auto" && request.sign === undefined) {
       const legacy = this.settings.memory.sawSilentProbe(request.name, key, waited, now);
       const next = legacy ? `"${request.name}" is taken for a 2017 function and called in the 2017 format` : "another connection is tried";
       this.fail(new FunkerError("connection_failed", `${key} did not answer the framed preface within ${waited} ms: ${next} (the call was not sent)`, { mayHaveRun: false }), true);
       return;
     }
-    const why = request.header.auth !== undefined ? "a signed call is never sent in the 2017 format, which cannot carry a signature" : "this call pins the framed protocol";
+    const why = request.sign !== undefined ? "a signed call is never sent in the 2017 format, which cannot carry a signature" : "this call pins the framed protocol";
     this.fail(
       new FunkerError(
         "protocol_error",
@@ -507,6 +507,12 @@ export class FramedConnection {
     }
     resolve(outcome);
   }
+}
+
+/** The CALL frame of an attempt, signed as it is written when the client has keys for the function. */
+function callFrame(request: AttemptRequest, version: ProtocolVersion): Uint8Array {
+  const header = request.sign === undefined || version === 1 ? request.header : { ...request.header, auth: request.sign() };
+  return writeCallFrame(header, request.body, version);
 }
 
 function wrongId(received: string, expected: string): FunkerError {

@@ -32,8 +32,11 @@ export class NetworkTransport implements AttemptTransport {
 
   attempt(address: Address, request: AttemptRequest): Promise<AttemptOutcome> {
     const legacy = request.protocol === "legacy" || (request.protocol === "auto" && this.memory.speaksLegacy(request.name, Date.now()));
-    if (!legacy) return this.pool.acquire(address).run(request);
-    if (request.header.auth !== undefined) return Promise.resolve(unsignable(request));
+    if (!legacy) {
+      if (request.sign !== undefined && this.memory.versionAt(address.key) === 1) return Promise.resolve(unsignable(request, `${address.key} speaks protocol version 1`));
+      return this.pool.acquire(address).run(request);
+    }
+    if (request.sign !== undefined) return Promise.resolve(unsignable(request, `"${request.name}" speaks only the 2017 format`));
     return runLegacy(address, request, this.maxPayloadBytes, this.memory);
   }
 
@@ -74,12 +77,12 @@ export function setInstalledNetwork(network: Network | undefined): void {
   (globalThis as unknown as NetworkHolder)[NETWORK_KEY] = network;
 }
 
-/** A signed call to a function that speaks only the 2017 format, which carries no signature: refused before anything is sent. */
-function unsignable(request: AttemptRequest): AttemptOutcome {
+/** A signed call to a replica whose format carries no signature (the 2017 format, version 1): refused before anything is sent. */
+export function unsignable(request: AttemptRequest, speaks: string): AttemptOutcome {
   return {
     ok: false,
     addressDead: false,
-    error: new FunkerError("protocol_error", `"${request.name}" speaks only the 2017 format, which cannot carry a signature; a client with a secret never calls it (the call was not sent)`, {
+    error: new FunkerError("protocol_error", `${speaks}, which cannot carry a signature; a client with a secret never sends it a call (the call to "${request.name}" was not sent)`, {
       mayHaveRun: false,
     }),
   };

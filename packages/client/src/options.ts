@@ -115,4 +115,20 @@ export interface ClientOptions extends CallSettings {
    * the preface, so only a stalled replica comes near this.
    */
   helloTimeoutMs?: number;
+  /**
+   * Shared keys, one per line: every call is signed with the first
+   * (PROTOCOL.md section 6.8), for handlers that accept only signed calls.
+   * Prefer `secretFile`. Default: `FUNKER_SECRET_FILE`, else `FUNKER_SECRET`.
+   * A client with keys never calls a function in a format that cannot carry
+   * a signature (the 2017 format, protocol version 1).
+   */
+  secret?: string;
+  /** A file of shared keys, one per line (a Docker secret under /run/secrets); re-read when it changes. */
+  secretFile?: string;
+  /**
+   * Key files per function name, over `secretFile` for those functions
+   * (`{ payments: "/run/secrets/payments-key" }`). Default: `FUNKER_SECRET_FILES`
+   * (`payments=/run/secrets/payments-key;…`).
+   */
+  secretFiles?: Readonly<Record<string, string>>;
 }

@@ -214,19 +214,27 @@ export class Connection {
     const body = this.collector === undefined ? new Uint8Array(0) : this.collector.bytes();
     this.legacyMarked = hasLegacyMark(body);
     this.collector = undefined;
-    this.startCall(
-      {
-        id: nextLegacyId(),
-        functionName: undefined,
-        protocol: "legacy",
-        deadline: Number.POSITIVE_INFINITY,
-        traceparent: undefined,
-        tracestate: undefined,
-        metadata: noMetadata,
-      },
-      body,
-      0,
-    );
+    const description: CallDescription = {
+      id: nextLegacyId(),
+      functionName: undefined,
+      protocol: "legacy",
+      deadline: Number.POSITIVE_INFINITY,
+      traceparent: undefined,
+      tracestate: undefined,
+      metadata: noMetadata,
+    };
+    if (this.host.authenticator !== undefined) {
+      this.refuse(description, new FunkerError("unauthenticated", "this function accepts only signed calls, and the 2017 format carries no signature", { mayHaveRun: false }));
+      return;
+    }
+    this.startCall(description, body, 0);
+  }
+
+  /** A call refused before it started: answered, logged, and its function never run. */
+  private refuse(description: CallDescription, error: FunkerError): void {
+    this.phase = "calling";
+    this.callsStarted += 1;
+    this.reply(description, this.readStartedAt, undefined, error.toWire(), false);
   }
 
   private onGone(): void {
@@ -292,6 +300,20 @@ export class Connection {
   }
 
   private startFramedCall(frame: CallFrame): void {
+    const authenticator = this.host.authenticator;
+    if (authenticator !== undefined) {
+      const refusal =
+        this.version === 2
+          ? authenticator.check(frame, Date.now())
+          : new FunkerError("unauthenticated", "this function accepts only signed calls, and protocol version 1 carries no signature", { mayHaveRun: false });
+      if (refusal !== undefined) {
+        this.refuse(
+          { id: frame.id, functionName: frame.function, protocol: "framed", deadline: frame.deadline, traceparent: frame.traceparent, tracestate: frame.tracestate, metadata: noMetadata },
+          refusal,
+        );
+        return;
+      }
+    }
     this.startCall(
       {
         id: frame.id,

@@ -85,6 +85,10 @@ export type Setting = IntegerSetting | DurationSetting | BooleanSetting | Choice
  * - `idleTimeout` 60 s: below the idle timeouts that overlay networks and load balancers apply silently.
  * - `gracePeriod` unset: the timeout, so that SIGTERM never cuts short a call that is within its time.
  * - `exposeStacks` on: off when `NODE_ENV=production` (the handler reads that too).
+ * - `secretSkew` 30 s, at most 10 min: how far from the replica's clock a signed call may have been signed. A captured
+ *   call can be replayed to another replica within it, so it stays short; NTP keeps hosts within milliseconds.
+ * - `replayWindow` 100,000 signed calls (about 10 MB): the ids a replica remembers to refuse a replay. When more calls
+ *   than that arrive within the skew, the oldest are forgotten and calls signed before them are refused as stale.
  */
 export const SETTINGS = {
   port: { variable: "FUNKER_PORT", kind: "integer", min: 0, max: 65_535, default: 9999 },
@@ -109,6 +113,8 @@ export const SETTINGS = {
   exposeStacks: { variable: "FUNKER_EXPOSE_STACKS", kind: "boolean", default: true },
   log: { variable: "FUNKER_LOG", kind: "boolean", default: true },
   exit: { variable: "FUNKER_EXIT", kind: "boolean", default: true },
+  secretSkew: { variable: "FUNKER_SECRET_SKEW", kind: "duration", default: 30_000 },
+  replayWindow: { variable: "FUNKER_REPLAY_WINDOW", kind: "integer", min: 1_000, max: 10_000_000, default: 100_000 },
 } as const satisfies Readonly<Record<string, Setting>>;
 
 export type SettingName = keyof typeof SETTINGS;

@@ -1,3 +1,4 @@
+import type { CallAuthenticator } from "./auth.js";
 import type { CallRecord } from "./call-record.js";
 import type { AnyHandlerFunction } from "./invoke.js";
 import type { ResolvedOptions } from "./options.js";
@@ -10,6 +11,8 @@ import type { ResolvedOptions } from "./options.js";
 export interface ConnectionHost {
   readonly options: ResolvedOptions;
   readonly fn: AnyHandlerFunction;
+  /** Checks signed calls when the replica has keys: one per process, since it holds the replay window. */
+  readonly authenticator: CallAuthenticator | undefined;
   /** Takes a slot for a call; false when every slot is busy. */
   tryStartCall(): boolean;
   /** Gives back the slot taken by `tryStartCall`. */

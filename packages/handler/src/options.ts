@@ -3,6 +3,7 @@ import type { BooleanSetting, ChoiceSetting, DurationSetting, HandlerMode, Integ
 import type { LogSink } from "./log.js";
 import { writeToStderr } from "./log.js";
 import type { StandardSchemaV1 } from "./standard-schema.js";
+import { KeyRing, keySourceFor, SharedKeyError } from "@funker/node-utils";
 
 export type { HandlerMode } from "./contract.js";
 export { parseDuration } from "./contract.js";
@@ -50,6 +51,19 @@ export interface HandlerOptions {
   name?: string;
   /** Validates the arguments before the function runs (any Standard Schema v1 validator). */
   schema?: StandardSchemaV1;
+  /**
+   * Shared keys, one per line: when set, only calls signed with one of them
+   * run (PROTOCOL.md section 6.8). Prefer `secretFile`. When neither is given:
+   * `FUNKER_SECRET_FILES`' entry for this function's name, else
+   * `FUNKER_SECRET_FILE`, else `FUNKER_SECRET`.
+   */
+  secret?: string;
+  /** A file of shared keys, one per line (a Docker secret under /run/secrets); re-read when it changes. */
+  secretFile?: string;
+  /** `FUNKER_SECRET_SKEW`, default 30 s, at most 10 min: how far from this replica's clock a call may have been signed. */
+  secretSkew?: Duration;
+  /** `FUNKER_REPLAY_WINDOW`, default 100,000: how many signed calls a replica remembers to refuse replays. */
+  replayWindow?: number;
 }
 
 /** Options after defaults and the environment were applied; every value checked. */
@@ -70,6 +84,10 @@ export interface ResolvedOptions {
   readonly exit: boolean;
   readonly name: string | undefined;
   readonly schema: StandardSchemaV1 | undefined;
+  /** Undefined when calls need no signature. */
+  readonly keys: KeyRing | undefined;
+  readonly secretSkewMs: number;
+  readonly replayWindow: number;
 }
 
 /** Raised for an invalid option at start-up; its message names the option and its variable. */
@@ -103,6 +121,10 @@ export function resolveOptions(options: HandlerOptions = {}, environment: Enviro
     throw new HandlerOptionsError('option "schema" must be a Standard Schema v1 validator (zod, valibot, arktype, …)');
   }
 
+  const name = nonEmptyText(read("name"), SETTINGS.name) ?? SETTINGS.name.default;
+  const secretSkewMs = duration(read("secretSkew"), SETTINGS.secretSkew) ?? SETTINGS.secretSkew.default;
+  if (secretSkewMs > MAX_SECRET_SKEW_MS) throw invalid(read("secretSkew"), "at most 10 minutes: a replay is possible within it");
+
   return {
     port: integer(read("port"), SETTINGS.port) ?? SETTINGS.port.default,
     host: nonEmptyText(read("host"), SETTINGS.host) ?? SETTINGS.host.default,
@@ -117,9 +139,29 @@ export function resolveOptions(options: HandlerOptions = {}, environment: Enviro
     exposeStacks: boolean(read("exposeStacks"), SETTINGS.exposeStacks) ?? environment["NODE_ENV"] !== "production",
     log,
     exit: boolean(read("exit"), SETTINGS.exit) ?? SETTINGS.exit.default,
-    name: nonEmptyText(read("name"), SETTINGS.name) ?? SETTINGS.name.default,
+    name,
     schema,
+    keys: sharedKeys(options, name, environment),
+    secretSkewMs,
+    replayWindow: integer(read("replayWindow"), SETTINGS.replayWindow) ?? SETTINGS.replayWindow.default,
   };
+}
+
+const MAX_SECRET_SKEW_MS = 10 * 60_000;
+
+/** The keys this replica accepts, read now so that a missing or empty key file stops the start-up with its reason. */
+function sharedKeys(options: HandlerOptions, name: string | undefined, environment: Environment): KeyRing | undefined {
+  for (const key of ["secret", "secretFile"] as const) {
+    const value = options[key];
+    if (value !== undefined && (typeof value !== "string" || value.length === 0)) throw new HandlerOptionsError(`option "${key}" must be a non-empty string`);
+  }
+  try {
+    const source = keySourceFor(name, { secret: options.secret, secretFile: options.secretFile }, environment);
+    return source === undefined ? undefined : new KeyRing(source);
+  } catch (error) {
+    if (error instanceof SharedKeyError) throw new HandlerOptionsError(error.message, { cause: error });
+    throw error;
+  }
 }
 
 function invalid(setting: Setting, expected: string): HandlerOptionsError {

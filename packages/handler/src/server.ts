@@ -6,6 +6,7 @@ import { answerBusy } from "./busy.js";
 import type { CallRecord } from "./call-record.js";
 import type { Connection } from "./connection.js";
 import { serveConnection } from "./connection.js";
+import { CallAuthenticator } from "./auth.js";
 import type { ConnectionHost } from "./host.js";
 import { ExitCode } from "./contract.js";
 import type { AnyHandlerFunction } from "./invoke.js";
@@ -59,12 +60,14 @@ export class Server implements ConnectionHost, FunctionServer {
   private graceTimer: NodeJS.Timeout | undefined;
   private resolveClosed!: () => void;
   private readonly removeProcessHandlers: () => void;
+  readonly authenticator: CallAuthenticator | undefined;
 
   constructor(
     readonly fn: AnyHandlerFunction,
     readonly options: ResolvedOptions,
   ) {
     this.exitWhenFinished = options.exit;
+    this.authenticator = options.keys === undefined ? undefined : new CallAuthenticator(options.keys, options.secretSkewMs, options.replayWindow);
     this.closed = new Promise((resolve) => (this.resolveClosed = resolve));
     this.listener = createServer(
       // allowHalfOpen: a legacy caller half-closes to say "that was all", and still waits for the reply.

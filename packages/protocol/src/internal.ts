@@ -13,3 +13,4 @@ export { encodeCallBody, encodeResultBody, writeCallFrame } from "./encode.js";
 export { checkCallHeader } from "./header-rules.js";
 export { readWireError } from "./wire-error.js";
 export { checkPayloadSize, resolveMaxPayloadBytes } from "./limits.js";
+export { callSigningInput } from "./signing.js";

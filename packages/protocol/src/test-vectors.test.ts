@@ -19,7 +19,8 @@ import {
   encodeLegacyRequest,
   encodeResult,
 } from "@funker/protocol";
-import { encodeUtf8 } from "@funker/protocol/internal";
+import { createHash, createHmac } from "node:crypto";
+import { callSigningInput, encodeUtf8, writeCallFrame } from "@funker/protocol/internal";
 import type { CallHeader, Frame, ProtocolVersion, WireError } from "@funker/protocol";
 
 /*
@@ -364,6 +365,7 @@ function buildVersion2() {
         handlerToCaller: toHex(concat(hello, addResult)),
       },
     ],
+    signing: buildSigningVector(),
     negative: [
       negativeVector(2, "flags-unknown", "a result with a flag bit version 2 does not define", rawFrameV2(0x02, Uint8Array.of(0x80, 1, 0x61, 0x33)), false),
       negativeVector(2, "id-runs-past-payload", "a heartbeat whose id length claims more bytes than the payload holds", rawFrameV2(0x04, Uint8Array.of(0, 9, 0x61)), false),
@@ -380,6 +382,34 @@ function buildVersion2() {
       negativeVector(2, "call-truncated-header", "a call that ends inside its deadline", concat(PREFACE, rawFrameV2(0x01, Uint8Array.of(0, 1, 0x63, 3, 0x61, 0x64, 0x64, 0x41))), true),
       negativeVector(2, "oversized-length-claim", "a frame claiming a 4 GiB payload: refused after 5 bytes, nothing buffered", Uint8Array.of(0x02, 0xff, 0xff, 0xff, 0xff), false),
     ],
+  };
+}
+
+/**
+ * A signed call, step by step (PROTOCOL.md section 6.8): the key's id as
+ * Funker's handler and client derive it, the arguments' digest, the bytes
+ * the MAC covers, the MAC, and the CALL frame that carries it.
+ */
+function buildSigningVector() {
+  const key = "an example key, never use it: 0123456789";
+  const keyId = `k${createHash("sha256").update("funker key id\u0000").update(key).digest("hex").slice(0, 16)}`;
+  const header = { id: "call-1", function: "add", deadline: DEADLINE };
+  const timestamp = DEADLINE - 10_000;
+  const body = encodeUtf8('{"x":1,"y":2}');
+  const argumentsDigest = createHash("sha256").update(body).digest();
+  const input = callSigningInput(header, { keyId, timestamp }, argumentsDigest);
+  const mac = createHmac("sha256", key).update(input).digest();
+  return {
+    description: "add({x: 1, y: 2}) signed with the key below: a handler holding that key runs it until the deadline or the skew passes",
+    key,
+    keyId,
+    header,
+    timestamp,
+    argumentsText: '{"x":1,"y":2}',
+    argumentsDigestHex: toHex(argumentsDigest),
+    signingInputHex: toHex(input),
+    macHex: toHex(mac),
+    callHex: toHex(writeCallFrame({ ...header, auth: { keyId, timestamp, mac } }, body, 2)),
   };
 }
 
@@ -490,6 +520,16 @@ describe("golden vectors", () => {
       expect(failurePoint(bytes, vector.expectPreface, vector.version)).toEqual({ code: vector.error, failsAfter: vector.failsAfter });
     });
   }
+
+  it("the signing vector's call decodes to its header and signature, and its MAC covers exactly the signing input", () => {
+    const signing = vectors.versions["2"].signing;
+    const [call] = new FrameDecoder({ version: 2, expectPreface: false }).push(fromHex(signing.callHex));
+    expect(call).toMatchObject({ type: "call", ...signing.header, auth: { keyId: signing.keyId, timestamp: signing.timestamp } });
+    expect(toHex((call as { auth: { mac: Uint8Array } }).auth.mac)).toBe(signing.macHex);
+    expect(toHex(createHmac("sha256", signing.key).update(fromHex(signing.signingInputHex)).digest())).toBe(signing.macHex);
+    // "FUNKER-CALL" NUL, then the id as a length-prefixed string.
+    expect(signing.signingInputHex.startsWith(`${toHex(encodeUtf8("FUNKER-CALL\u0000"))}0663616c6c2d31`)).toBe(true);
+  });
 
   it("every frame type is covered in each version", () => {
     expect(new Set(vectors.versions["1"].frames.map((vector) => vector.typeName))).toEqual(new Set(["call", "result", "error", "heartbeat", "cancel", "extension"]));
