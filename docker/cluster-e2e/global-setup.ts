@@ -23,8 +23,8 @@ export default async function setup(project: TestProject): Promise<() => Promise
   const started = Date.now();
   const keep = process.env["FUNKER_CLUSTER_KEEP"] === "1";
   const full = process.env["FUNKER_CLUSTER_FULL"] === "1";
-  if (!keep) await script(["down"]);
-  const up = await script(["up"]);
+  if (!keep) await script(["down"], process.pid);
+  const up = await script(["up"], process.pid);
   process.stdout.write(up.stderr);
   const upSeconds = (Date.now() - started) / 1000;
   const layout = await describeCluster();
@@ -66,7 +66,7 @@ functions:
       writeResults({ figuresDir, layout, full, startedAt: started, stageSeconds: (Date.now() - started) / 1000 });
     } finally {
       rmSync(figuresDir, { recursive: true, force: true });
-      if (!keep) await script(["down"]);
+      if (!keep) await script(["down"], process.pid);
       process.stdout.write(`[cluster e2e] stage time: ${Math.round((Date.now() - started) / 1000)} s (cluster up, images pushed, tests run${keep ? "" : ", cluster down"})\n`);
     }
   };

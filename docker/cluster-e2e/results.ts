@@ -70,7 +70,7 @@ export function writeResults(options: { figuresDir: string; layout: ClusterLayou
   const lines = [
     `# Multi-node results${options.full ? "" : " (short CI run)"}`,
     "",
-    `${machine.date}: \`${command}\`, ${machine.nodes} nodes (${machine.managers === 3 ? "three managers" : "one manager, two workers"}), engine ${engine}, kernel ${machine.kernel}, ${machine.cores} cores (${machine.cpu}), ${machine.memoryGiB} GiB; load average ${machine.loadAfter} at the end; highest raft term ${machine.raftTerm} (2: no leader election after the first); the stage took ${Math.round(options.stageSeconds)} s.`,
+    `${machine.date}: \`${command}\`, ${machine.nodes} nodes (${machine.managers === 3 ? "three managers" : "one manager, two workers"}), engine ${engine}, kernel ${machine.kernel}, ${machine.cores} cores (${machine.cpu}), ${machine.memoryGiB} GiB; load average ${machine.loadAfter} at the end; highest raft term ${machine.raftTerm} (2: no leader election after the first); ${Math.round(options.stageSeconds)} s from the start of the stage to this report.`,
     "",
     `**${NOTE}**`,
     "",

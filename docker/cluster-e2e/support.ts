@@ -82,12 +82,14 @@ export async function describeCluster(): Promise<ClusterLayout> {
  * throws with its output when it fails. The script names each node's
  * engine itself; its plain `docker` is the host's engine (where the base
  * image comes from), so this stage's DOCKER_HOST (the cluster's manager) is
- * not passed on.
+ * not passed on. `owner` is the pid that holds the cluster (`up` and `down`
+ * by anyone else refuse while it lives): the global setup's process.
  */
-export function script(args: readonly string[]): Promise<{ stdout: string; stderr: string }> {
+export function script(args: readonly string[], owner?: number): Promise<{ stdout: string; stderr: string }> {
   const { DOCKER_HOST: _manager, ...environment } = process.env;
+  const env = owner === undefined ? environment : { ...environment, FUNKER_CLUSTER_OWNER: String(owner) };
   return new Promise((resolve, reject) => {
-    const child = spawn("bash", [CLUSTER_SCRIPT, ...args], { env: environment, stdio: ["ignore", "pipe", "pipe"] });
+    const child = spawn("bash", [CLUSTER_SCRIPT, ...args], { env, stdio: ["ignore", "pipe", "pipe"] });
     let stdout = "";
     let stderr = "";
     child.stdout.on("data", (chunk: Buffer) => (stdout += chunk.toString()));

@@ -24,7 +24,11 @@
 #   FUNKER_CLUSTER_ROOT      data roots, registry storage, logs (default /var/lib/funker-cluster)
 #   FUNKER_CLUSTER_RUN       exec roots, sockets, pidfiles (default /run/funker-cluster)
 #   FUNKER_BASE_IMAGE        the base image to copy from the host engine (default node:20-bookworm-slim)
-# Needs root, iproute2, iptables, util-linux, Debian's docker.io (docker/setup-docker.sh) and apt for the registry.
+#   FUNKER_CLUSTER_OWNER     the pid of the process that uses the cluster (the tests set it): while it
+#                            lives, `up` and `down` by anyone else refuse, rather than take it away
+#                            mid-run; FUNKER_CLUSTER_FORCE=1 overrides
+# Needs root, Debian's docker.io (docker/setup-docker.sh: the engine, iptables and the base image),
+# util-linux, and apt (the registry's package; iproute2 when it is missing).
 set -euo pipefail
 
 PREFIX="${FUNKER_CLUSTER_PREFIX:-fkc}"
@@ -60,6 +64,17 @@ ndocker() { local node="$1"; shift; docker -H "unix://$(socket_of "$node")" "$@"
 
 case "$MANAGERS" in 1 | 3) ;; *) die "FUNKER_CLUSTER_MANAGERS must be 1 or 3, not $MANAGERS" ;; esac
 [ "$(id -u)" = 0 ] || die "needs root (network namespaces, a bridge, iptables, engines)"
+
+# ---------------------------------------------------------------- ownership
+
+# Refuses when a live process other than FUNKER_CLUSTER_OWNER uses the cluster.
+check_owner() {
+  local owner
+  owner="$(cat "$RUN/owner" 2>/dev/null || true)"
+  [ -n "$owner" ] && [ "$owner" != "${FUNKER_CLUSTER_OWNER:-}" ] && [ "${FUNKER_CLUSTER_FORCE:-0}" != 1 ] && kill -0 "$owner" 2>/dev/null \
+    && die "the cluster is in use by process $owner ($(tr '\0' ' ' <"/proc/$owner/cmdline" | cut -c1-80)); FUNKER_CLUSTER_FORCE=1 to $1 it anyway"
+  return 0
+}
 
 # ---------------------------------------------------------------- network
 
@@ -250,10 +265,17 @@ YAML
       -v "$ROOT/registry:/var/lib/registry" "$REGISTRY_IMAGE" >/dev/null
   fi
   for _ in $(seq 1 30); do
-    curl -fsS "http://$REGISTRY/v2/" >/dev/null 2>&1 && return 0
+    registry_answers && return 0
     sleep 0.5
   done
   die "the registry at $REGISTRY does not answer"
+}
+
+# GET /v2/ answered 200, through bash's own /dev/tcp (no curl needed).
+registry_answers() {
+  local status
+  status="$(timeout 5 bash -c 'exec 3<>"/dev/tcp/${1%:*}/${1#*:}" && printf "GET /v2/ HTTP/1.0\r\n\r\n" >&3 && head -1 <&3' registry "$REGISTRY" 2>/dev/null || true)"
+  [[ "$status" == *" 200 "* ]]
 }
 
 # The base of every Funker image, from the host engine into the registry; every node pulls it.
@@ -279,10 +301,16 @@ base_image_up() {
 up() {
   local started=$SECONDS
   command -v dockerd >/dev/null || die "no dockerd: run docker/setup-docker.sh first"
+  if ! command -v ip >/dev/null; then
+    log "apt-get install iproute2"
+    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends iproute2 >/dev/null
+  fi
   mkdir -p "$ROOT" "$RUN"
   # One run at a time on this machine.
   exec 9>"$RUN/lock"
   flock -n 9 || die "another cluster.sh holds $RUN/lock"
+  check_owner use
+  if [ -n "${FUNKER_CLUSTER_OWNER:-}" ]; then echo "$FUNKER_CLUSTER_OWNER" >"$RUN/owner"; fi
   network_up
   for node in "${NODES[@]}"; do start_engine "$node"; done
   for node in "${NODES[@]}"; do wait_engine "$node"; done
@@ -294,6 +322,7 @@ up() {
 
 down() {
   local started=$SECONDS
+  check_owner remove
   for node in "${NODES[@]}"; do
     # Everything the node ran is thrown away, so nothing needs a polite stop:
     # its mounts, shim sockets and netns files lived in its own mount
