@@ -1,6 +1,5 @@
 import { randomBytes } from "node:crypto";
-import { mkdtempSync, rmSync } from "node:fs";
-import { tmpdir } from "node:os";
+import { mkdirSync, rmSync } from "node:fs";
 import { join } from "node:path";
 import type { TestProject } from "vitest/node";
 import { parseConfig } from "../../packages/cli/src/config.js";
@@ -52,7 +51,9 @@ functions:
   // Every node pulls every image now, by digest, from the registry: the
   // tests' containers then start alike on each node.
   await Promise.all(layout.nodes.flatMap((node) => Object.values(images).map((image) => docker(["-H", `unix://${node.socket}`, "pull", "-q", image]))));
-  const figuresDir = mkdtempSync(join(tmpdir(), "funker-cluster-figures-"));
+  // Under the cluster's folder, so that `cluster.sh down` removes it even when this process is killed.
+  const figuresDir = join(layout.root, "work", runId, "figures");
+  mkdirSync(figuresDir, { recursive: true });
   process.stdout.write(`[cluster e2e] cluster up in ${upSeconds.toFixed(0)} s, images built and pushed in ${((Date.now() - started) / 1000 - upSeconds).toFixed(0)} s: ${JSON.stringify(images)}\n`);
 
   project.provide("runId", runId);
@@ -65,7 +66,7 @@ functions:
     try {
       writeResults({ figuresDir, layout, full, startedAt: started, stageSeconds: (Date.now() - started) / 1000 });
     } finally {
-      rmSync(figuresDir, { recursive: true, force: true });
+      rmSync(join(layout.root, "work", runId), { recursive: true, force: true });
       if (!keep) await script(["down"], process.pid);
       process.stdout.write(`[cluster e2e] stage time: ${Math.round((Date.now() - started) / 1000)} s (cluster up, images pushed, tests run${keep ? "" : ", cluster down"})\n`);
     }
