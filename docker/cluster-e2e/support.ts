@@ -111,11 +111,6 @@ export function workFolder(runId: string, name: string): string {
   return folder;
 }
 
-/** Whether a swarm node's hostname is one of ours. */
-export function hostnameOf(nodeName: string): string {
-  return node(nodeName).hostname;
-}
-
 // ---------------------------------------------------------------- the registry
 
 /**

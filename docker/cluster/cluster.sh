@@ -113,10 +113,25 @@ engine_running() {
   [ -d "/proc/$pid" ] && tr '\0' ' ' <"/proc/$pid/cmdline" | grep -q -- "--exec-root $RUN/$1/exec "
 }
 
+# The host folders each engine gets a folder of its own over (in its own
+# mount namespace). One that the host lacks is made, noted, and removed by
+# `down` if it is still empty.
+PRIVATE_FOLDERS=(/etc/docker /run/docker /run/containerd)
+
+mount_points_up() {
+  for folder in "${PRIVATE_FOLDERS[@]}"; do
+    if [ ! -d "$folder" ]; then
+      mkdir -p "$folder"
+      echo "$folder" >>"$ROOT/made-mount-points"
+    fi
+  done
+}
+
 start_engine() {
   local node="$1" k
   k="$(index_of "$node")"
   if engine_running "$node"; then return 0; fi
+  mount_points_up
   local own="$ROOT/$node"
   mkdir -p "$own/docker" "$own/etc-docker" "$RUN/$node/exec" "$RUN/$node/run-docker" "$RUN/$node/run-containerd"
   # No flags duplicated in a daemon.json: the host's /etc/docker/daemon.json
@@ -336,6 +351,9 @@ down() {
   done
   ip link del "$BRIDGE" 2>/dev/null || true
   while iptables -C "${FORWARD_RULE[@]}" 2>/dev/null; do iptables -D "${FORWARD_RULE[@]}"; done
+  if [ -f "$ROOT/made-mount-points" ]; then
+    while read -r folder; do rmdir "$folder" 2>/dev/null || true; done <"$ROOT/made-mount-points"
+  fi
   # The engines' mounts lived in their own mount namespaces, gone with their
   # processes; anything still mounted under our folders is left over from a
   # crash and is let go before the folders are removed.
