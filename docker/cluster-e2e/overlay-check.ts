@@ -1,5 +1,5 @@
 import { spawn } from "node:child_process";
-import { runDocker } from "../../packages/cli/src/docker/run.js";
+import { runDocker } from "../../packages/cli/src/internal.js";
 import { docker, waitFor } from "../e2e/support.js";
 
 /**

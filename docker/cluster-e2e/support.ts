@@ -3,11 +3,8 @@ import { chownSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from "
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { inject } from "vitest";
-import { parseConfig } from "../../packages/cli/src/config.js";
-import type { FunctionMode } from "../../packages/cli/src/config.js";
-import { deployFunctions } from "../../packages/cli/src/docker/commands.js";
-import { runDocker } from "../../packages/cli/src/docker/run.js";
-import type { DockerResult } from "../../packages/cli/src/docker/run.js";
+import { parseConfig, deployFunctions, runDocker } from "../../packages/cli/src/internal.js";
+import type { FunctionMode, DockerResult } from "../../packages/cli/src/internal.js";
 import { docker, removeServices, TEST_LABEL, waitFor } from "../e2e/support.js";
 
 export const repository = fileURLToPath(new URL("../..", import.meta.url));

@@ -36,5 +36,5 @@ export { buildImages, deployFunctions, removeFunctions, writeComposeFile, imageS
 export type { BuildOutcome, BuiltImage, DeployOptions, DeployOutcome, RemoveOutcome, ProgressOptions } from "./docker/actions.js";
 export type { TextSink } from "./terminal.js";
 export { loadConfig, parseConfig } from "./config/funker-yml.js";
-export type { FunkerConfig, FunctionSpec } from "./config/funker-yml.js";
+export type { FunkerConfig, FunctionMode, FunctionSpec } from "./config/funker-yml.js";
 export { bundleForImage } from "./docker/image.js";
