@@ -16,13 +16,15 @@ const { track, trackChild } = useCleanup();
  * so the kernel drops further SYNs instead of answering them.
  */
 async function startUnansweringAddress(): Promise<string> {
+  // A Node process that listens with a backlog of 0, prints its port, then
+  // blocks its only thread: it never returns to its event loop, so never accepts.
   const script = [
-    "import socket, sys, time",
-    "s = socket.socket(); s.bind(('127.0.0.1', 0)); s.listen(0)",
-    "print(s.getsockname()[1], flush=True)",
-    "time.sleep(120)",
+    "const server = require('node:net').createServer();",
+    "server.listen({ port: 0, host: '127.0.0.1', backlog: 0 }, () => {",
+    "  process.stdout.write(server.address().port + '\\n', () => Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, 120000));",
+    "});",
   ].join("\n");
-  const child = trackChild(spawn("python3", ["-c", script], { stdio: ["ignore", "pipe", "inherit"] }));
+  const child = trackChild(spawn(process.execPath, ["-e", script], { stdio: ["ignore", "pipe", "inherit"] }));
   const [chunk] = (await once(child.stdout as NodeJS.ReadableStream, "data")) as [Buffer];
   const port = Number(chunk.toString().trim());
   // Fill the accept queue: with a backlog of 0 it holds one connection.
