@@ -12,6 +12,7 @@ import { performance } from "node:perf_hooks";
 import { createClient } from "@funker/client";
 import type { ClientOptions } from "@funker/client";
 import type { Transport } from "@connectrpc/connect";
+import { BENCH_SECRET } from "./messages.js";
 import type { CallerKind, CallerSetup, RoundMeasurement, RunCommand } from "./messages.js";
 
 type CallOnce = (loop: number, sequence: number) => Promise<number>;
@@ -88,9 +89,10 @@ class LengthPrefixedConnection {
   }
 }
 
-function funker(addresses: readonly Address[], keepConnections: boolean): Caller {
+function funker(addresses: readonly Address[], keepConnections: boolean, secret?: string): Caller {
   const client = createClient({
     endpoints: { add: addresses.map((address) => `${address.host}:${address.port}`) },
+    ...(secret === undefined ? {} : { secret }),
     // A pool that keeps nothing: every call opens its own connection.
     ...(keepConnections ? {} : { maxIdleConnectionsPerAddress: 0 }),
     // Client options to try a change against the same baselines (`BENCH_CLIENT_OPTIONS='{"deadAddressMs":100}'`).
@@ -196,6 +198,8 @@ function createCaller(kind: CallerKind, setup: CallerSetup): Caller | Promise<Ca
       return funker(addresses, false);
     case "funker-kept":
       return funker(addresses, true);
+    case "funker-kept-signed":
+      return funker(addresses, true, BENCH_SECRET);
     case "http-keep-alive":
       return httpKeepAlive(addresses, setup.concurrency);
     // The peers' libraries load only in their own callers.

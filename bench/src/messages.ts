@@ -5,7 +5,19 @@
  * keep-alive agent (the Functions Framework, bare `node:http`), and the RPC
  * peers' own clients.
  */
-export type CallerKind = "raw-per-call" | "raw-persistent" | "funker-per-call" | "funker-kept" | "http-keep-alive" | "grpc" | "connect-h1" | "connect-h2";
+export type CallerKind =
+  | "raw-per-call"
+  | "raw-persistent"
+  | "funker-per-call"
+  | "funker-kept"
+  | "funker-kept-signed"
+  | "http-keep-alive"
+  | "grpc"
+  | "connect-h1"
+  | "connect-h2";
+
+/** The key of the signed-calls scenario: its caller and its replica both hold it. */
+export const BENCH_SECRET = "a-benchmark-key-of-32-characters";
 
 /** Given to a caller process at start (in `BENCH_CALLER`). */
 export interface CallerSetup {

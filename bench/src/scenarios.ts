@@ -12,6 +12,7 @@ import { join } from "node:path";
 import type { Socket } from "node:net";
 import { performance } from "node:perf_hooks";
 import { FrameDecoder, PREFACE, encodeCall } from "@funker/protocol";
+import { BENCH_SECRET } from "./messages.js";
 import type { CallerKind, RoundMeasurement } from "./messages.js";
 import {
   benchDist,
@@ -309,6 +310,34 @@ const warmKept: Scenario = {
           { op: "<=", value: 1.2 },
         ),
         row(this.title, "replica CPU µs per call", "µs", result.serverCpu.funker, "the raw server", result.serverCpu.baseline, undefined),
+      ],
+      notes: [],
+    };
+  },
+};
+
+/**
+ * The cost of signed calls (PROTOCOL.md section 6.8): the same kept-connection
+ * call signed and unsigned, against the same handler build, one with keys and
+ * one without. The caller hashes the arguments and signs; the replica checks
+ * the MAC and its replay window.
+ */
+const signedCalls: Scenario = {
+  name: "signed",
+  title: "signed calls against unsigned ones, connection kept (reuse mode)",
+  async run(settings) {
+    const signedServer: ServerSpec = { ...funkerReuse(), environment: (port) => ({ ...funkerReuse().environment(port), FUNKER_SECRET: BENCH_SECRET }) };
+    const result = await throughputPairs(
+      settings,
+      { server: signedServer, replicas: 1, caller: "funker-kept-signed" },
+      { server: funkerReuse(), replicas: 1, caller: "funker-kept" },
+      1,
+    );
+    return {
+      rows: [
+        row(this.title, "calls/s", "calls/s", callsPerSecond(result.funker), "Funker unsigned, same build", callsPerSecond(result.baseline), undefined),
+        row(this.title, "caller CPU µs per call", "µs", cpuPerCall(result.funker), "Funker unsigned", cpuPerCall(result.baseline), undefined),
+        row(this.title, "replica CPU µs per call", "µs", result.serverCpu.funker, "Funker unsigned", result.serverCpu.baseline, undefined),
       ],
       notes: [],
     };
@@ -702,4 +731,4 @@ const localRuntime: Scenario = {
   },
 };
 
-export const scenarios: readonly Scenario[] = [warmPerCall, warmKept, concurrent, againstFunctionsFramework, singleShotCycle, coldStart, idleMemory, localRuntime];
+export const scenarios: readonly Scenario[] = [warmPerCall, warmKept, signedCalls, concurrent, againstFunctionsFramework, singleShotCycle, coldStart, idleMemory, localRuntime];

@@ -1,4 +1,4 @@
-import { createHash, createHmac, timingSafeEqual } from "node:crypto";
+import { createHash, createHmac, hash, timingSafeEqual } from "node:crypto";
 import { readFileSync, statSync } from "node:fs";
 import type { CallAuth, CallHeader } from "@funker/protocol";
 import { callSigningInput } from "@funker/protocol/internal";
@@ -141,7 +141,8 @@ export class KeyRing {
 
 /** The SHA-256 of the arguments' bytes: computed once per call, then signed per attempt. */
 export function digestArguments(body: Uint8Array): Buffer {
-  return createHash("sha256").update(body).digest();
+  // The one-shot hash: about a microsecond less than a Hash object per call.
+  return hash("sha256", body, "buffer");
 }
 
 /** The MAC of a call under a key (PROTOCOL.md section 6.8). */
