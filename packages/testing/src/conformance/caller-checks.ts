@@ -6,9 +6,12 @@ import type { Check } from "./report.js";
 
 /** One check of a caller: the reference function answers with `behaviour`, and `expect` judges what the caller made of it. */
 export interface CallerCheck extends Check {
-  readonly protocols: readonly CallerProtocol[];
+  /** The callers it applies to; "auto" callers meet every check (the framed function where one is listed). */
+  readonly protocols: readonly (CallerProtocol | "auto")[];
   readonly args: unknown;
   readonly behaviour: ReferenceBehaviour;
+  /** Why a caller sends no well-formed request in this check, when the general reason would mislead. */
+  readonly noRequestCause?: string;
   expect(outcome: CallerOutcome, received: CallerRequest): void;
 }
 
@@ -51,6 +54,9 @@ function expectErrorOutcome(outcome: CallerOutcome, code: string | undefined, ca
   if (!outcome.ok && (code === undefined || outcome.code === code)) return;
   fail({ expected: code === undefined ? "an error" : `the error ${code}`, instead: describeOutcome(outcome), cause });
 }
+
+const SILENT_FUNCTION_IS_2017 =
+  "a function that says nothing within a short time after the framed preface is a 2017 one, which runs nothing before the caller half-closes: the call was not delivered, and goes again in the 2017 format, without being reported as one that may have run (PROTOCOL.md 4.1)";
 
 /** The caller checks, in the order they run. Ids are stable: reports and `only` name them. */
 export const callerChecks: readonly CallerCheck[] = [
@@ -118,6 +124,21 @@ export const callerChecks: readonly CallerCheck[] = [
       if (outcome.ok) cause = `the caller reads the empty reply as a value, as the 2017 Python library did (None); ${rule}`;
       else if (!isErrorCode(outcome.code)) cause = `the caller fails on the empty reply without reading it, as the 2017 Node library did (its JSON.parse threw and the process died); ${rule}`;
       expectErrorOutcome(outcome, "handler_crashed", cause);
+    },
+  },
+  {
+    id: "caller.auto-reaches-2017-function",
+    title: "a caller that finds out what a function speaks reaches a 2017 function with no configuration, and gets its value",
+    protocols: ["auto"],
+    args: { x: 1, y: 2 },
+    // A 2017 function: it reads until the caller half-closes, and says nothing to a framed preface.
+    behaviour: replyWith(3),
+    noRequestCause: SILENT_FUNCTION_IS_2017,
+    expect(outcome, received) {
+      if (JSON.stringify(received.args) !== JSON.stringify({ x: 1, y: 2 })) {
+        fail({ expected: 'the arguments {"x":1,"y":2} in the 2017 format', instead: quoteJson(received.args), cause: "the call goes again, unchanged, as a 2017 request (PROTOCOL.md 3, 4.1)" });
+      }
+      expectValue(3, SILENT_FUNCTION_IS_2017)(outcome, received);
     },
   },
   {

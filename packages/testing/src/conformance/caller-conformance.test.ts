@@ -14,9 +14,9 @@ function summary(report: ConformanceReport): string {
 }
 
 /** Funker's own client as a caller under test. */
-function ownClient(protocol: "framed" | "legacy"): CallerUnderTest {
+function ownClient(protocol: "framed" | "legacy" | "auto", declared: CallerUnderTest["protocol"] = protocol): CallerUnderTest {
   return {
-    protocol,
+    protocol: declared,
     async call(host, port, args, { timeoutMs }) {
       await using client = createClient({ endpoints: { conformance: [`${host}:${port}`] }, protocol, timeout: timeoutMs });
       try {
@@ -50,6 +50,19 @@ describe("caller conformance", () => {
     const report = await runCallerConformance({ caller: ownClient("framed") });
     expect(summary(report)).toBe("");
     expect(report.results.length).toBeGreaterThanOrEqual(7);
+  });
+
+  it("Funker's client, finding out per function (its default), passes every check and reaches a 2017 function unconfigured", async () => {
+    const report = await runCallerConformance({ caller: ownClient("auto") });
+    expect(summary(report)).toBe("");
+    expect(report.results.map((result) => result.id)).toContain("caller.auto-reaches-2017-function");
+    expect(report.results.length).toBe(new Set(report.results.map((result) => result.id)).size);
+  });
+
+  it("fails a framed-only caller declared to find out, on the 2017 function, saying why", async () => {
+    const report = await runCallerConformance({ caller: ownClient("framed", "auto"), only: /auto-reaches-2017/ });
+    expect(report.failures.map((failure) => failure.id)).toEqual(["caller.auto-reaches-2017-function"]);
+    expect(summary(report)).toContain("a 2017 one, which runs nothing before the caller half-closes");
   });
 
   it("Funker's client passes every legacy check, the empty reply included", async () => {

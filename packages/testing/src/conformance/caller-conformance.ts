@@ -1,6 +1,7 @@
 import { callerChecks } from "./caller-checks.js";
 import { describeError, fail } from "./failure.js";
 import { ReferenceFunction } from "./reference-function.js";
+import type { CallerProtocol } from "./reference-function.js";
 import { runChecks } from "./report.js";
 import type { ConformanceReport } from "./report.js";
 
@@ -9,8 +10,14 @@ export type CallerOutcome = { ok: true; value: unknown } | { ok: false; code: st
 
 /** A caller under test: it calls the function at `host:port` with `args` and reports what it got. */
 export interface CallerUnderTest {
-  /** Which wire format the caller speaks. */
-  readonly protocol: "framed" | "legacy";
+  /**
+   * Which wire format the caller speaks: "framed", "legacy" (the 2017
+   * format), or "auto" for a caller that finds out per function, as
+   * Funker's client does by default (PROTOCOL.md 4.1): it is held to every
+   * framed check against a framed function, every legacy check against a
+   * 2017 one, and must reach a 2017 function with no configuration.
+   */
+  readonly protocol: "framed" | "legacy" | "auto";
   /**
    * Makes one call. Resolve with `{ ok: true, value }` for a result, or
    * `{ ok: false, code }` when the caller reports an error (a caller that
@@ -37,12 +44,14 @@ const CALL_TIMEOUT_MS = 5_000;
  */
 export async function runCallerConformance(options: CallerConformanceOptions): Promise<ConformanceReport> {
   const { caller } = options;
-  const checks = callerChecks.filter((check) => check.protocols.includes(caller.protocol));
+  const checks = caller.protocol === "auto" ? callerChecks : callerChecks.filter((check) => check.protocols.includes(caller.protocol as CallerProtocol));
   return runChecks(checks, options.only, async (check) => {
-    const reference = await ReferenceFunction.start(caller.protocol, check.behaviour);
+    // An "auto" caller meets a framed function wherever the check allows one, and a 2017 function elsewhere.
+    const served: CallerProtocol = caller.protocol !== "auto" ? caller.protocol : check.protocols.includes("framed") ? "framed" : "legacy";
+    const reference = await ReferenceFunction.start(served, check.behaviour);
     try {
       const outcome = await callWithin(caller, reference.port, check.args);
-      check.expect(outcome, reference.receivedRequest());
+      check.expect(outcome, reference.receivedRequest(check.noRequestCause));
     } finally {
       reference.close();
     }

@@ -68,11 +68,12 @@ export class ReferenceFunction {
    * The caller's request (the last well-formed one, should it have
    * connected again), or a failure saying what it sent instead.
    */
-  receivedRequest(): CallerRequest {
+  receivedRequest(cause?: string): CallerRequest {
     if (this.request !== undefined) return this.request;
     const expected = this.protocol === "framed" ? FRAMED_REQUEST : LEGACY_REQUEST;
     if (this.latest === undefined) return fail({ expected, instead: "no connection", cause: "the caller did not connect to the host and port it was given" });
-    return fail(this.latest.broken ?? incomplete(this.protocol, this.latest.sent()));
+    const explanation = this.latest.broken ?? incomplete(this.protocol, this.latest.sent());
+    return fail(cause === undefined ? explanation : { ...explanation, cause });
   }
 
   close(): void {
