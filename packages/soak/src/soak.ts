@@ -1,0 +1,241 @@
+/**
+ * The soak under `funker dev`: a function that records every call it
+ * executes, many non-idempotent calls in flight, and a chaos loop that kills
+ * replicas with SIGKILL, both mid-call and at random; at the end, every call
+ * is reconciled against what executed (reconcile.ts).
+ */
+import { spawn } from "node:child_process";
+import type { ChildProcess } from "node:child_process";
+import { once } from "node:events";
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { fileURLToPath } from "node:url";
+import { createClient, FunkerError } from "@funker/client";
+import type { HandlerMode } from "@funker/handler/contract";
+import { reconcile } from "./reconcile.js";
+import type { Reconciliation, Told } from "./reconcile.js";
+
+export interface SoakOptions {
+  readonly mode: HandlerMode;
+  /** Replicas of the function. */
+  readonly replicas: number;
+  /** Calls in flight at once. */
+  readonly inFlight: number;
+  /** Stop making calls after this many, or after `durationMs`, whichever comes first. */
+  readonly calls: number;
+  readonly durationMs: number;
+  /** A kill every this many ms, alternately a replica in the middle of a call and a random one. */
+  readonly killEveryMs: number;
+  /** A replica this young is spared by the random kills: one killed before it listens only tests start-up. */
+  readonly minReplicaAgeMs: number;
+  /** Each call sleeps a random time up to this, so that kills land mid-call. */
+  readonly maxWorkMs: number;
+  /** Each call's timeout. */
+  readonly callTimeoutMs: number;
+  /** The built `funker` command (packages/cli/dist/bin.js). */
+  readonly cli: string;
+}
+
+export interface SoakReport extends Reconciliation {
+  readonly target: "funker dev";
+  readonly mode: HandlerMode;
+  readonly replicas: number;
+  readonly inFlight: number;
+  readonly seconds: number;
+  readonly callsPerSecond: number;
+  readonly kills: { readonly midCall: number; readonly random: number };
+}
+
+const here = fileURLToPath(new URL(".", import.meta.url));
+
+/** The record function's source: funker dev bundles it, whether the soak runs from src or dist. */
+function recordFunctionEntry(): string {
+  const besideSource = join(here, "..", "src", "record-function.ts");
+  return existsSync(besideSource) ? besideSource : join(here, "record-function.ts");
+}
+
+export function defaultCli(): string {
+  return join(here, "..", "..", "cli", "dist", "bin.js");
+}
+
+export async function runSoak(options: SoakOptions): Promise<SoakReport> {
+  if (!existsSync(options.cli)) throw new Error(`${options.cli} is not built: build @funker/cli first`);
+  const workFolder = mkdtempSync(join(tmpdir(), "funker-soak-"));
+  const recordsFolder = join(workFolder, "records");
+  mkdirSync(recordsFolder);
+  try {
+    const runtime = await startRuntime(options, workFolder, recordsFolder);
+    try {
+      return await soakAgainst(runtime, options, recordsFolder);
+    } finally {
+      await runtime.stop();
+    }
+  } finally {
+    rmSync(workFolder, { recursive: true, force: true });
+  }
+}
+
+interface Runtime {
+  readonly ports: readonly number[];
+  /** The replicas' processes now, from funker dev's state file. */
+  replicaPids(): number[];
+  stop(): Promise<void>;
+  output(): string;
+}
+
+interface DevStateFile {
+  functions?: Record<string, { replicas: { port: number; pid?: number; state: string }[] }>;
+}
+
+async function startRuntime(options: SoakOptions, workFolder: string, recordsFolder: string): Promise<Runtime> {
+  const configFile = join(workFolder, "funker.yml");
+  writeFileSync(
+    configFile,
+    [
+      "version: 1",
+      "name: soak",
+      "functions:",
+      "  record:",
+      `    entry: ${JSON.stringify(recordFunctionEntry())}`,
+      `    replicas: ${options.replicas}`,
+      `    mode: ${options.mode}`,
+      "    environment:",
+      `      SOAK_DIR: ${JSON.stringify(recordsFolder)}`,
+      "",
+    ].join("\n"),
+  );
+  const environment = { ...process.env };
+  // Every replica start would pay for it (tens of ms here); a container has no such variable.
+  delete environment["NODE_EXTRA_CA_CERTS"];
+  const child: ChildProcess = spawn(process.execPath, [options.cli, "dev", "-f", configFile, "--no-watch"], {
+    cwd: workFolder,
+    env: environment,
+    stdio: ["ignore", "pipe", "pipe"],
+  });
+  let tail = "";
+  const keep = (chunk: Buffer): void => {
+    tail = (tail + chunk.toString("utf8")).slice(-8_000);
+  };
+  child.stdout?.on("data", keep);
+  child.stderr?.on("data", keep);
+  const exited = once(child, "exit");
+  const stop = async (): Promise<void> => {
+    if (child.exitCode !== null || child.signalCode !== null) return;
+    // SIGTERM: the runtime stops its replicas; SIGKILL would orphan them.
+    child.kill("SIGTERM");
+    const timer = setTimeout(() => child.kill("SIGKILL"), 15_000);
+    await exited;
+    clearTimeout(timer);
+  };
+  const stateFile = join(workFolder, ".funker", "dev.json");
+  const readState = (): DevStateFile | undefined => {
+    try {
+      return JSON.parse(readFileSync(stateFile, "utf8")) as DevStateFile;
+    } catch {
+      return undefined;
+    }
+  };
+  const giveUpAt = Date.now() + 60_000;
+  try {
+    for (;;) {
+      if (child.exitCode !== null) throw new Error(`funker dev exited (${child.exitCode}): ${tail}`);
+      if (Date.now() > giveUpAt) throw new Error(`the replicas did not all listen within 60 s: ${tail}`);
+      const replicas = readState()?.functions?.["record"]?.replicas;
+      if (replicas !== undefined && replicas.length === options.replicas && replicas.every((replica) => replica.state === "idle")) {
+        return {
+          ports: replicas.map((replica) => replica.port),
+          replicaPids: () => (readState()?.functions?.["record"]?.replicas ?? []).flatMap((replica) => (replica.pid === undefined ? [] : [replica.pid])),
+          stop,
+          output: () => tail,
+        };
+      }
+      await new Promise((resolve) => setTimeout(resolve, 50));
+    }
+  } catch (error) {
+    await stop();
+    throw error;
+  }
+}
+
+async function soakAgainst(runtime: Runtime, options: SoakOptions, recordsFolder: string): Promise<SoakReport> {
+  const client = createClient({ endpoints: { record: runtime.ports.map((port) => `127.0.0.1:${port}`) }, timeout: options.callTimeoutMs });
+  const told = new Map<number, Told | undefined>();
+  const startedAt = Date.now();
+  const stopCallsAt = startedAt + options.durationMs;
+  let nextId = 1;
+  const loop = async (): Promise<void> => {
+    while (nextId <= options.calls && Date.now() < stopCallsAt) {
+      const soakId = nextId;
+      nextId += 1;
+      told.set(soakId, undefined);
+      const workMs = Math.floor(Math.random() * (options.maxWorkMs + 1));
+      try {
+        told.set(soakId, { ok: true, value: await client.call("record", { soakId, workMs }) });
+      } catch (error) {
+        const failure = FunkerError.from(error);
+        told.set(soakId, { ok: false, code: failure.code, mayHaveRun: failure.mayHaveRun });
+      }
+    }
+  };
+
+  const kills = { midCall: 0, random: 0 };
+  const firstSeen = new Map<number, number>();
+  let midCallNext = true;
+  const chaos = setInterval(() => {
+    const now = Date.now();
+    for (const pid of runtime.replicaPids()) if (!firstSeen.has(pid)) firstSeen.set(pid, now);
+    const midCall = midCallNext;
+    midCallNext = !midCallNext;
+    const candidates = midCall
+      ? busyPids(recordsFolder)
+      : runtime.replicaPids().filter((pid) => now - (firstSeen.get(pid) ?? now) >= options.minReplicaAgeMs);
+    const victim = candidates[Math.floor(Math.random() * candidates.length)];
+    if (victim === undefined) return;
+    try {
+      process.kill(victim, "SIGKILL");
+      if (midCall) kills.midCall += 1;
+      else kills.random += 1;
+    } catch {
+      // Gone already: it exited after its call, as single-shot replicas do.
+    }
+  }, options.killEveryMs);
+
+  try {
+    await Promise.all(Array.from({ length: options.inFlight }, loop));
+  } finally {
+    clearInterval(chaos);
+    await client.close();
+  }
+  const seconds = (Date.now() - startedAt) / 1_000;
+  const result = reconcile(told, readExecutions(recordsFolder));
+  return {
+    target: "funker dev",
+    mode: options.mode,
+    replicas: options.replicas,
+    inFlight: options.inFlight,
+    seconds: Math.round(seconds * 10) / 10,
+    callsPerSecond: Math.round((result.calls / seconds) * 10) / 10,
+    kills,
+    ...result,
+  };
+}
+
+/** Processes that are running a call now (their `busy-<pid>` marker exists). */
+function busyPids(folder: string): number[] {
+  return readdirSync(folder).flatMap((name) => (name.startsWith("busy-") ? [Number(name.slice(5))] : []));
+}
+
+/** Every id in every execution log, with how many times it ran. */
+export function readExecutions(folder: string): Map<number, number> {
+  const executions = new Map<number, number>();
+  for (const name of readdirSync(folder)) {
+    if (!name.startsWith("executed-")) continue;
+    for (const line of readFileSync(join(folder, name), "utf8").split("\n")) {
+      if (line === "") continue;
+      const id = Number(line);
+      executions.set(id, (executions.get(id) ?? 0) + 1);
+    }
+  }
+  return executions;
+}
