@@ -1,26 +1,12 @@
 import { promises as dnsPromises } from "node:dns";
 import { FunkerError } from "@funker/protocol";
-import type { CallProtocol } from "./options.js";
+import type { CallProtocol, DnsResolver } from "./options.js";
 
 /** A replica's address. `key` ("host:port") names it in caches and pools. */
 export interface Address {
   readonly host: string;
   readonly port: number;
   readonly key: string;
-}
-
-/**
- * The DNS look-ups discovery needs. Both return addresses (IPv4 or IPv6
- * text); a name that does not exist is an empty array or a rejection whose
- * `code` is `ENOTFOUND` or `ENODATA`; any other rejection is a DNS failure,
- * retried until the deadline. Each must stop when `signal` aborts (a look-up
- * that hangs is abandoned at the look-up timeout).
- */
-export interface DnsResolver {
-  /** DNS records of a name, A and AAAA: used for Swarm's `tasks.<name>`, one address per replica. */
-  resolveAll(hostname: string, signal: AbortSignal): Promise<readonly string[]>;
-  /** The system look-up (getaddrinfo: /etc/hosts, Compose service names, virtual IPs). */
-  lookup(hostname: string, signal: AbortSignal): Promise<readonly string[]>;
 }
 
 const NOT_FOUND_ERRNOS = new Set(["ENOTFOUND", "ENODATA", "NXDOMAIN"]);

@@ -10,6 +10,6 @@ export type {
   CallTarget,
 } from "./default-client.js";
 export type { CallOptions, CallSettings, ClientOptions, RetryPolicy, CallProtocol } from "./options.js";
-export type { DnsResolver } from "./discovery.js";
+export type { DnsResolver } from "./options.js";
 export { FunkerError, errorCodeInfo, errorCodes } from "@funker/protocol";
 export type { ErrorCode } from "@funker/protocol";

@@ -1,4 +1,3 @@
-import type { DnsResolver } from "./discovery.js";
 
 /** How a call that may be tried again is retried. */
 export interface RetryPolicy {
@@ -131,4 +130,18 @@ export interface ClientOptions extends CallSettings {
    * (`payments=/run/secrets/payments-key;…`).
    */
   secretFiles?: Readonly<Record<string, string>>;
+}
+
+/**
+ * The DNS look-ups discovery needs. Both return addresses (IPv4 or IPv6
+ * text); a name that does not exist is an empty array or a rejection whose
+ * `code` is `ENOTFOUND` or `ENODATA`; any other rejection is a DNS failure,
+ * retried until the deadline. Each must stop when `signal` aborts (a look-up
+ * that hangs is abandoned at the look-up timeout).
+ */
+export interface DnsResolver {
+  /** DNS records of a name, A and AAAA: used for Swarm's `tasks.<name>`, one address per replica. */
+  resolveAll(hostname: string, signal: AbortSignal): Promise<readonly string[]>;
+  /** The system look-up (getaddrinfo: /etc/hosts, Compose service names, virtual IPs). */
+  lookup(hostname: string, signal: AbortSignal): Promise<readonly string[]>;
 }

@@ -1,8 +1,10 @@
 import { LEGACY_ERROR_KEY, encodeError, encodeHeartbeat, encodeJson, encodeResult, isErrorCode } from "@funker/protocol";
-import type { CallerOutcome } from "./caller-conformance.js";
 import { fail, quoteJson } from "./failure.js";
 import type { CallerProtocol, CallerRequest, ReferenceBehaviour } from "./reference-function.js";
 import type { Check } from "./report.js";
+
+/** What a caller under test made of one call. */
+export type CallerOutcome = { ok: true; value: unknown } | { ok: false; code: string };
 
 /** One check of a caller: the reference function answers with `behaviour`, and `expect` judges what the caller made of it. */
 export interface CallerCheck extends Check {

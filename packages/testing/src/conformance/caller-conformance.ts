@@ -1,12 +1,12 @@
 import { callerChecks } from "./caller-checks.js";
+import type { CallerOutcome } from "./caller-checks.js";
 import { describeError, fail } from "./failure.js";
 import { ReferenceFunction } from "./reference-function.js";
 import type { CallerProtocol } from "./reference-function.js";
 import { runChecks } from "./report.js";
 import type { ConformanceReport } from "./report.js";
 
-/** What a caller under test made of one call. */
-export type CallerOutcome = { ok: true; value: unknown } | { ok: false; code: string };
+export type { CallerOutcome } from "./caller-checks.js";
 
 /** A caller under test: it calls the function at `host:port` with `args` and reports what it got. */
 export interface CallerUnderTest {
