@@ -284,6 +284,25 @@ functions:
     expect(ports.filter((port) => table?.listening.has(port))).toEqual([]);
   });
 
+  it("replaces a replica killed again and again after it started as the deployment would: at once, never backing off", async () => {
+    using project = makeProject({ "funker.yml": "version: 1\nfunctions:\n  add:\n    entry: add/handler.ts\n", "add/handler.ts": ADD });
+    await using dev = startCli(["dev", "--no-watch"], { cwd: project.root });
+    await dev.waitForStderr(/^ready: /m);
+    const killed = new Set<number>();
+    for (let kill = 1; kill <= 8; kill += 1) {
+      // The slot's next process, once funker dev has seen it listening.
+      await expect
+        .poll(() => readDevState(project.root).functions["add"]?.replicas[0], { timeout: WAIT_MS })
+        .toMatchObject({ state: "idle", pid: expect.not.toSatisfy((pid: number) => killed.has(pid)) as number });
+      const pid = readDevState(project.root).functions["add"]?.replicas[0]?.pid as number;
+      killed.add(pid);
+      process.kill(pid, "SIGKILL");
+      await dev.waitForStderr(new RegExp(`was killed by SIGKILL after [^;]+; restarting at once \\(failure 1 in a row\\)(?:[^]*?was killed by SIGKILL){${kill - 1}}`));
+    }
+    expect(dev.stderr()).not.toMatch(/restarting in/);
+    expect((await runCli(["call", "add", "x=1", "y=2"], { cwd: project.root })).stdout).toBe("3\n");
+  });
+
   it("rebuilds and restarts a function when its source changes", async () => {
     using project = makeProject({
       "funker.yml": "version: 1\nfunctions:\n  greet:\n    entry: greet/src/handler.ts\n    mode: reuse\n",

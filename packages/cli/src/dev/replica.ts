@@ -4,6 +4,7 @@ import { isCallLine, parseLogLine } from "@funker/handler/contract";
 import type { FunctionMode } from "../config/funker-yml.js";
 import { formatDuration } from "../duration.js";
 import { LineSplitter } from "../terminal.js";
+import { RESTART_DELAY_MS } from "../config/restart-delay.js";
 import { decideRestart } from "./restart-policy.js";
 import type { ReplicaError, ReplicaState, ReplicaStatus } from "./state.js";
 
@@ -69,9 +70,11 @@ export interface ReplicaHost {
  * One replica slot of a function, or the one slot of a service: a port and
  * the succession of processes that serve on it. A single-shot replica exits after each call and starts
  * again at once on the same port, as Swarm restarts it with delay 0; a
- * replica that fails (non-zero exit, or exit without serving a call) starts
- * again after an exponential back-off, so a function that cannot start does
- * not spin a CPU. When and why is `decideRestart`'s to say (restart-policy.ts).
+ * replica that had started and then failed (a crash, a kill) starts again
+ * after the deployment's restart delay for its mode, as Swarm would; one that
+ * fails to start at all starts again after an exponential back-off, so a
+ * function that cannot start does not spin a CPU. When and why is
+ * `decideRestart`'s to say (restart-policy.ts).
  */
 export class Replica {
   private child: ChildProcess | undefined;
@@ -82,6 +85,7 @@ export class Replica {
   private callsThisProcess = 0;
   private fatalMessage: string | undefined;
   private everListening = false;
+  private listenedThisProcess = false;
   private givenUp: string | undefined;
   private readonly listeningWaiters: Array<() => void> = [];
 
@@ -186,6 +190,7 @@ export class Replica {
   markListening(): void {
     if (this.state !== "starting") return;
     this.everListening = true;
+    this.listenedThisProcess = true;
     this.setState("idle");
     for (const waiter of this.listeningWaiters.splice(0)) waiter();
   }
@@ -211,6 +216,7 @@ export class Replica {
   private spawnProcess(): void {
     this.startedAt = Date.now();
     this.callsThisProcess = 0;
+    this.listenedThisProcess = false;
     this.fatalMessage = undefined;
     this.setState("starting");
     // A process group of its own: Ctrl-C in the terminal reaches the runtime
@@ -294,6 +300,8 @@ export class Replica {
         upMs,
         fatalMessage: this.fatalMessage,
         service: this.mode === "service",
+        listened: this.listenedThisProcess,
+        restartDelayMs: this.mode === "service" ? undefined : RESTART_DELAY_MS[this.mode],
       },
       { failuresInARow: this.consecutiveFailures, hasListened: this.everListening, commandWaits: this.host.commandWaits },
     );
@@ -314,7 +322,8 @@ export class Replica {
       this.setState("stopped");
       return;
     }
-    this.host.output(this, `${exited}; restarting in ${formatDuration(decision.delayMs)} (failure ${decision.failuresInARow} in a row)`, "warning");
+    const when = decision.delayMs === 0 ? "restarting at once" : `restarting in ${formatDuration(decision.delayMs)}`;
+    this.host.output(this, `${exited}; ${when} (failure ${decision.failuresInARow} in a row)`, "warning");
     this.setState("backing-off");
     this.restartTimer = setTimeout(() => {
       this.restartTimer = undefined;

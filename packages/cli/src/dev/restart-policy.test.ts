@@ -30,6 +30,30 @@ describe("the restart policy of funker dev", () => {
     ["an exit 0 without a call is a failure", { ...served, callsServed: 0 }, fresh, { action: "restart-later", delayMs: 100, failuresInARow: 1 }],
     ["a non-zero exit after serving calls is a failure", { ...served, code: 70 }, fresh, { action: "restart-later", delayMs: 100, failuresInARow: 1 }],
     ["a kill is a failure", { code: null, signal: "SIGKILL", callsServed: 1, upMs: 500 }, fresh, { action: "restart-later", delayMs: 100 }],
+    [
+      "a single-shot replica killed after it started: at once, as Swarm with delay 0, however many kills came before",
+      { code: null, signal: "SIGKILL", callsServed: 0, upMs: 600, listened: true, restartDelayMs: 0 },
+      { failuresInARow: 40, hasListened: true, commandWaits: true },
+      { action: "restart-later", delayMs: 0, failuresInARow: 1 },
+    ],
+    [
+      "a reuse replica that crashed after it started: the deployment's 1 s, no back-off",
+      { code: 70, signal: null, callsServed: 3, upMs: 800, listened: true, restartDelayMs: 1_000 },
+      { failuresInARow: 9, hasListened: true, commandWaits: false },
+      { action: "restart-later", delayMs: 1_000, failuresInARow: 1 },
+    ],
+    [
+      "a replica that never listened backs off still, even with a deployment delay of 0",
+      { ...startFailed, listened: false, restartDelayMs: 0 },
+      { ...fresh, failuresInARow: 3 },
+      { action: "restart-later", delayMs: 800, failuresInARow: 4 },
+    ],
+    [
+      "a service that had started backs off as before: it has no deployment delay here",
+      { code: 1, signal: null, callsServed: 0, upMs: 500, service: true, listened: true },
+      { ...fresh, failuresInARow: 2 },
+      { action: "restart-later", delayMs: 400, failuresInARow: 3 },
+    ],
     ["a service that exits 0 has failed: services run until stopped", { ...served, callsServed: 0, service: true }, fresh, { action: "restart-later", delayMs: 100, failuresInARow: 1 }],
     [
       "the fifth failure of a slot that never listened, while a command waits: give up",

@@ -40,6 +40,14 @@ export interface ProcessExit {
   readonly fatalMessage?: string | undefined;
   /** A service of `services:`: long-running, so any exit is a failure, and its exit codes are its own, not the handler's. */
   readonly service?: boolean;
+  /**
+   * Whether this process was seen listening. A function's replica that had
+   * started is replaced as the deployment replaces it (`restartDelayMs`),
+   * whatever ended it: a crash or a kill says nothing about the next start.
+   */
+  readonly listened?: boolean;
+  /** The deployment's restart delay for this function's mode (`RESTART_DELAY_MS`); undefined for services. */
+  readonly restartDelayMs?: number;
 }
 
 /** What the slot went through before this exit. */
@@ -65,16 +73,21 @@ export interface ExitFailure {
 export type RestartDecision =
   /** The normal end of a single-shot replica (or of a reuse one after maxCalls): replace it at once. */
   | { readonly action: "restart-now"; readonly failuresInARow: 0 }
-  /** A failure: back off, doubling. */
+  /** A failure: back off, doubling; or, for a replica that had started, wait the deployment's delay. */
   | { readonly action: "restart-later"; readonly delayMs: number; readonly failuresInARow: number; readonly failure: ExitFailure }
   /** A failure of a slot that never listened, too many in a row while a command waits. */
   | { readonly action: "give-up"; readonly failuresInARow: number; readonly failure: ExitFailure; readonly reason: string };
 
 export function decideRestart(exit: ProcessExit, history: RestartHistory, policy: RestartPolicy = DEFAULT_RESTART_POLICY): RestartDecision {
   if (exit.service !== true && exit.code === HandlerExit.done && exit.callsServed > 0) return { action: "restart-now", failuresInARow: 0 };
+  const failure = describeFailure(exit);
+  if (exit.service !== true && exit.listened === true && exit.restartDelayMs !== undefined) {
+    // As Swarm would: a replica killed or crashed after it started is replaced after the mode's delay,
+    // with no back-off, so a crash loop of a function that starts does not starve its callers.
+    return { action: "restart-later", delayMs: exit.restartDelayMs, failuresInARow: 1, failure };
+  }
   const before = exit.upMs >= policy.healthyAfterMs ? 0 : history.failuresInARow;
   const failuresInARow = before + 1;
-  const failure = describeFailure(exit);
   if (history.commandWaits && !history.hasListened && failuresInARow >= policy.failuresBeforeGivingUp) {
     return { action: "give-up", failuresInARow, failure, reason: `failed to start ${failuresInARow} times in a row` };
   }

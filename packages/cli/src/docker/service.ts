@@ -1,5 +1,6 @@
 import { SETTINGS } from "@funker/handler/contract";
 import type { FunctionSpec, FunkerConfig, ServiceSpec, VolumeSpec } from "../config/funker-yml.js";
+import { RESTART_DELAY_MS } from "../config/restart-delay.js";
 import { settingsEnvironment } from "../config/handler-settings.js";
 
 /** The handler's default call time limit, used when funker.yml gives no `timeout`. */
@@ -9,11 +10,6 @@ const HANDLER_DEFAULT_TIMEOUT_MS = SETTINGS.timeout.default;
  * needs a moment to write the reply and exit once its grace period ends.
  */
 const STOP_GRACE_MARGIN_MS = 5_000;
-/**
- * A reuse-mode replica is replaced after this pause: it exits only when it
- * reaches `maxCalls` or crashes, and a crash loop should not spin.
- */
-const REUSE_RESTART_DELAY = "1s";
 
 /** The environment a function's replicas get: the settings of funker.yml, as the handler reads them, then its own variables. */
 export function functionEnvironment(spec: FunctionSpec, modeOverride?: FunctionSpec["mode"]): Record<string, string> {
@@ -63,7 +59,7 @@ export function stopGracePeriod(spec: FunctionSpec): string {
  * default 5 s delay means a replica serves one call per 6 s or so.
  */
 export function restartPolicy(spec: FunctionSpec): { condition: "any"; delay: string } {
-  return { condition: "any", delay: spec.mode === "single-shot" ? "0s" : REUSE_RESTART_DELAY };
+  return { condition: "any", delay: `${RESTART_DELAY_MS[spec.mode] / 1_000}s` };
 }
 
 /**
