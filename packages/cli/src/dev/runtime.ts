@@ -319,7 +319,9 @@ class DevRuntime implements ReplicaHost {
   }
 
   private async pollListening(): Promise<void> {
-    const starting = [...this.functions.values()].flatMap((running) => running.replicas).filter((replica) => replica.state === "starting");
+    const starting = [...this.functions.values()]
+      .flatMap((running) => running.replicas)
+      .filter((replica) => replica.state === "starting" && !replica.reportsReadiness);
     if (starting.length === 0) return;
     const table = await readSocketTable();
     for (const replica of starting) {

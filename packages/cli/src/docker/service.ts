@@ -10,8 +10,9 @@ const HANDLER_DEFAULT_TIMEOUT_MS = SETTINGS.timeout.default;
  */
 const STOP_GRACE_MARGIN_MS = 5_000;
 /**
- * A reuse-mode replica is replaced after this pause: it exits only when it
- * reaches `maxCalls` or crashes, and a crash loop should not spin.
+ * A reuse-mode or fresh replica is replaced after this pause: it exits only
+ * when it reaches `maxCalls` (reuse) or fails (a fresh replica's processes
+ * come and go inside its container), and a crash loop should not spin.
  */
 const REUSE_RESTART_DELAY = "1s";
 
