@@ -1,5 +1,6 @@
 import { Socket } from "node:net";
-import { FunkerError } from "@funker/protocol";
+import { Duplex } from "node:stream";
+import { FunkerError, PREFACE, encodeCall } from "@funker/protocol";
 import type { ErrorCode } from "@funker/protocol";
 import type { CallRecord } from "./call-record.js";
 import type { Connection } from "./connection.js";
@@ -51,7 +52,7 @@ export class FreshChild implements ConnectionHost, FunctionServer {
     process.on("message", this.onMessage);
     process.once("disconnect", this.onDisconnect);
     handleProcessEvents(this.onSignal, this.onFault);
-    this.send({ type: "ready" });
+    void warmUp(options).then(() => this.send({ type: "ready" }));
   }
 
   get state(): ServerState {
@@ -156,4 +157,35 @@ export class FreshChild implements ConnectionHost, FunctionServer {
     // A supervisor that is gone cannot be told; the process ends with its pipe.
     if (process.connected) process.send?.(message, undefined, undefined, () => undefined);
   }
+}
+
+/**
+ * Runs the handler's own code for one framed call once, in memory, before
+ * the process says it waits: a synthetic caller, and a function that is not
+ * the author's (it returns null), with no log line. Code that has run once
+ * is compiled; the caller's call then does not pay for it. Nothing of the
+ * function's runs, and no caller is involved.
+ */
+function warmUp(options: ResolvedOptions): Promise<void> {
+  const socket = new Duplex({
+    read() {},
+    write(_chunk, _encoding, done) {
+      done();
+    },
+    final(done) {
+      this.push(null);
+      done();
+    },
+  });
+  const host: ConnectionHost = {
+    options: { ...options, log: undefined, name: undefined, schema: undefined },
+    fn: () => null,
+    tryStartCall: () => true,
+    endCall: () => undefined,
+    record: () => undefined,
+    mayKeepConnection: () => false,
+  };
+  const connection = serveConnection(socket as unknown as Socket, host);
+  socket.push(Buffer.concat([PREFACE, encodeCall({ id: "warm-up", function: "warm-up", deadline: Date.now() + 60_000 }, { warm: true })]));
+  return connection.closed;
 }

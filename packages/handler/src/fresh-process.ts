@@ -152,6 +152,8 @@ export class FreshProcess {
       case "ready":
         if (this.state !== "starting") return;
         this.state = "waiting";
+        // Before its call, so that the process's message path has run once (see `WarmUpMessage`).
+        this.send({ type: "warm-up" });
         this.events.ready(this);
         return;
       case "started":
