@@ -243,4 +243,53 @@ const localRuntimeFresh: Scenario = {
   },
 };
 
-export const freshScenarios: readonly Scenario[] = [idleLatency, localRuntimeFresh];
+/**
+ * Queue or refuse: what a caller that finds no process waiting should get.
+ * The same four replicas' worth of add, once with the default queue (1 s)
+ * and once with a queue of 1 ms, which refuses such a caller at once in all
+ * but name, under four callers through one client (its replica picking:
+ * fewest in flight, move on from a replica that refuses).
+ */
+const queueOrRefuse: Scenario = {
+  name: "fresh-queue",
+  title: `fresh, ${DEV_REPLICAS} replicas, ${DEV_REPLICAS} callers: a caller that finds no process waiting waits (1 s at most)`,
+  async run(settings) {
+    const start = async (queueTimeout: string): Promise<{ ports: number[]; children: ChildProcess[] }> => {
+      const ports: number[] = [];
+      const children: ChildProcess[] = [];
+      for (let replica = 0; replica < DEV_REPLICAS; replica += 1) {
+        const port = await freePort();
+        ports.push(port);
+        children.push(await startAdd(freshEnvironment(port, { FUNKER_QUEUE_TIMEOUT: queueTimeout }), port));
+      }
+      return { ports, children };
+    };
+    const queueing = await start("1s");
+    const refusing = await start("1ms");
+    const queueCaller = new CallerProcess({ kind: "funker-kept", ports: queueing.ports, concurrency: DEV_REPLICAS });
+    const refuseCaller = new CallerProcess({ kind: "funker-kept", ports: refusing.ports, concurrency: DEV_REPLICAS });
+    const queued: RoundMeasurement[] = [];
+    const refused: RoundMeasurement[] = [];
+    try {
+      await refuseCaller.run(settings.warmupMs, DEV_REPLICAS);
+      await queueCaller.run(settings.warmupMs, DEV_REPLICAS);
+      for (let round = 0; round < settings.rounds; round += 1) {
+        refused.push(await refuseCaller.run(settings.roundMs, DEV_REPLICAS));
+        queued.push(await queueCaller.run(settings.roundMs, DEV_REPLICAS));
+      }
+    } finally {
+      await Promise.all([queueCaller.close(), refuseCaller.close()]);
+      await Promise.all([...queueing.children, ...refusing.children].map(stop));
+    }
+    return {
+      rows: [
+        row(this.title, "p99 latency", "ms", queued.map((round) => round.p99Ms), "refused at once (a queue of 1 ms)", refused.map((round) => round.p99Ms)),
+        row(this.title, "p50 latency", "ms", queued.map((round) => round.p50Ms), "refused at once", refused.map((round) => round.p50Ms)),
+        row(this.title, "calls/s", "calls/s", queued.map((round) => round.callsPerSecond), "refused at once", refused.map((round) => round.callsPerSecond)),
+      ],
+      notes: [`queued: ${failures(queued)}; refused at once: ${failures(refused)}.`],
+    };
+  },
+};
+
+export const freshScenarios: readonly Scenario[] = [idleLatency, localRuntimeFresh, queueOrRefuse];
