@@ -5,13 +5,13 @@
  */
 import type { ChildProcess } from "node:child_process";
 import { once } from "node:events";
-import { readFile } from "node:fs/promises";
+import { readdir, readFile } from "node:fs/promises";
 import { availableParallelism } from "node:os";
 import type { Socket } from "node:net";
 import { performance } from "node:perf_hooks";
 import { FrameDecoder, PREFACE, encodeCall } from "@funker/protocol";
 import type { RoundMeasurement } from "./messages.js";
-import { CallerProcess, childEnvironment, connectWhenListening, freePort, funkerAddBundle, spawnNode, stop } from "./processes.js";
+import { CallerProcess, childEnvironment, connectWhenListening, freePort, funkerAddBundle, residentBytes, spawnNode, stop } from "./processes.js";
 import { startDevRuntime } from "./dev-runtime.js";
 import type { DevRuntime } from "./dev-runtime.js";
 import type { Goal, Row, Scenario } from "./scenarios.js";
@@ -81,6 +81,19 @@ async function framedAdd(socket: Socket): Promise<void> {
   }
 }
 
+/** Resident memory of a process and its children (a fresh replica's supervisor and processes), in MiB. */
+async function treeResidentMiB(pid: number): Promise<number> {
+  const pids = [pid];
+  for (const entry of await readdir("/proc")) {
+    if (!/^\d+$/.test(entry)) continue;
+    const stat = await readFile(`/proc/${entry}/stat`, "utf8").catch(() => "");
+    if (Number(stat.slice(stat.lastIndexOf(")") + 2).split(" ")[1]) === pid) pids.push(Number(entry));
+  }
+  let total = 0;
+  for (const each of pids) total += await residentBytes(each).catch(() => 0);
+  return total / (1024 * 1024);
+}
+
 /** Long enough for a fresh replica to have a process waiting again after a call (a start is about 0.1 s). */
 const IDLE_PAUSE_MS = 300;
 
@@ -117,6 +130,8 @@ const idleLatency: Scenario = {
     const spawnToReply: number[] = [];
     const freshP50: number[] = [];
     const reuseP50: number[] = [];
+    const freshMemory: number[] = [];
+    const reuseMemory: number[] = [];
     try {
       await idleCalls(freshPort, 2);
       await singleShotSpawnToReply();
@@ -126,6 +141,10 @@ const idleLatency: Scenario = {
         spawnToReply.push(median(cycles));
         freshP50.push(median(await idleCalls(freshPort, settings.cyclesPerRound * 2)));
         reuseP50.push(median(await idleCalls(reusePort, settings.cyclesPerRound * 2)));
+        // Idle: the last call's process has exited and its replacement waits.
+        await new Promise((resolve) => setTimeout(resolve, IDLE_PAUSE_MS));
+        freshMemory.push(await treeResidentMiB(fresh.pid as number));
+        reuseMemory.push(await treeResidentMiB(reuse.pid as number));
       }
     } finally {
       await Promise.all([stop(fresh), stop(reuse)]);
@@ -134,6 +153,7 @@ const idleLatency: Scenario = {
       rows: [
         row(this.title, "p50, connect → result", "ms", freshP50, "single-shot cycle: spawn → reply", spawnToReply, { op: "<=", value: 0.1 }),
         row(this.title, "p50, beside reuse mode", "ms", freshP50, "reuse mode, a call on a new connection", reuseP50),
+        row("idle RSS of a fresh replica: its supervisor and waiting processes", "RSS", "MiB", freshMemory, "a reuse-mode replica", reuseMemory),
       ],
       notes: [
         `Each call opens a connection to a replica left idle for ${IDLE_PAUSE_MS} ms (so a fresh replica has a process waiting), as \`FramedCaller\` does: preface and CALL, then the RESULT.`,

@@ -77,6 +77,14 @@ describe("fresh mode: a process per call", () => {
     ]);
   });
 
+  it("copies large arguments and results both ways, for both wire modes", async () => {
+    await using child = fresh("echo");
+    const port = await portOf(child);
+    const text = "x".repeat(4 * 1024 * 1024);
+    expect(resultValue(await framedCall(port, { text }))).toEqual({ text });
+    expect(await legacyCallJson(port, JSON.stringify({ text }))).toEqual({ text });
+  });
+
   it("keeps `concurrency` processes waiting, and starts a replacement when one exits", async () => {
     await using child = fresh("token", { FUNKER_CONCURRENCY: "3" });
     await portOf(child);

@@ -12,6 +12,7 @@ let callsHere = 0;
 
 const functions = {
   add: (args) => args.x + args.y,
+  echo: (args) => args,
   token: () => ({ token, callsHere: (callsHere += 1), pid: process.pid }),
   environment: () => ({ secret: process.env.FIXTURE_SECRET ?? null, path: process.env.PATH !== undefined, marker: process.env.FUNKER_FRESH_CHILD ?? null }),
   // Never settles: the process's own alarm answers at the deadline.
