@@ -187,6 +187,13 @@ describe("fresh mode: limits and failures, enforced from outside the process", (
     expect(frameError(await caller.reply())).toMatchObject({ code: "cancelled", message: "the caller cancelled the call: enough" });
   });
 
+  it("holds callers until a process waits, within the queue timeout", async () => {
+    await using child = fresh("sleep", { FUNKER_CONCURRENCY: "1" });
+    const port = await portOf(child);
+    const replies = await Promise.all([framedCall(port, { ms: 100 }), framedCall(port, { ms: 0 }), legacyCallJson(port, '{"ms":0}')]);
+    expect([resultValue(replies[0]), resultValue(replies[1]), replies[2]]).toEqual(["slept", "slept", "slept"]);
+  });
+
   it("refuses a caller with unavailable when no process frees up within the queue timeout", async () => {
     await using child = fresh("sleep", { FUNKER_CONCURRENCY: "1", FUNKER_QUEUE_TIMEOUT: "50ms" });
     const port = await portOf(child);
@@ -197,11 +204,14 @@ describe("fresh mode: limits and failures, enforced from outside the process", (
     expect(resultValue(await first)).toBe("slept");
   });
 
-  it("holds a caller until a process waits, within the queue timeout", async () => {
-    await using child = fresh("sleep", { FUNKER_CONCURRENCY: "1" });
+  it("refuses a caller whose process does not start within the queue timeout", async () => {
+    await using child = fresh("sleep", { FUNKER_CONCURRENCY: "1", FUNKER_QUEUE_TIMEOUT: "100ms", FIXTURE_SLOW_START_MS: "3000" });
     const port = await portOf(child);
-    const replies = await Promise.all([framedCall(port, { ms: 100 }), framedCall(port, { ms: 0 }), legacyCallJson(port, '{"ms":0}')]);
-    expect([resultValue(replies[0]), resultValue(replies[1]), replies[2]]).toEqual(["slept", "slept", "slept"]);
+    expect(resultValue(await framedCall(port, { ms: 0 }))).toBe("slept");
+    // Its replacement needs 3 s to start.
+    const refused = await framedCall(port, { ms: 0 });
+    expect(frameError(refused).code).toBe("unavailable");
+    expect(refused.type === "error" && refused.refused).toBe(true);
   });
 });
 

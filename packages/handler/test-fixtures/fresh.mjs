@@ -56,6 +56,10 @@ const functions = {
 
 // A function whose processes cannot start (the supervisor itself starts: it has no IPC channel).
 if (process.env.FIXTURE_FAIL_IN_PROCESS === "1" && process.send !== undefined) throw new Error("this process cannot start");
+// A function whose processes are slow to start: each holds its thread this long before handler().
+if (process.env.FIXTURE_SLOW_START_MS !== undefined && process.send !== undefined) {
+  Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, Number(process.env.FIXTURE_SLOW_START_MS));
+}
 
 const fn = functions[process.argv[2] ?? "add"];
 if (fn === undefined) throw new Error(`unknown fixture function ${process.argv[2]}`);
