@@ -214,6 +214,8 @@ const localRuntimeFresh: Scenario = {
     const ceiling: number[] = [];
     const startCpu: number[] = [];
     const loadedCpu: number[] = [];
+    const obtainedCpu: number[] = [];
+    const allCores: number[] = [];
     const emptyCpu: number[] = [];
     const p99Goal: number[] = [];
     try {
@@ -233,7 +235,10 @@ const localRuntimeFresh: Scenario = {
         const cpuBefore = await totalCpu(freshRuntime.pids);
         // Failed calls are part of what this scenario reports, not a reason to stop it.
         const measured = await freshCaller.run(settings.roundMs, DEV_REPLICAS);
-        loadedCpu.push(((await totalCpu(freshRuntime.pids)) - cpuBefore) / Math.max(1, measured.calls));
+        const usedMs = (await totalCpu(freshRuntime.pids)) - cpuBefore;
+        loadedCpu.push(usedMs / Math.max(1, measured.calls));
+        obtainedCpu.push((usedMs * 1_000) / measured.elapsedMs);
+        allCores.push(cores * 1_000);
         freshRounds.push(measured);
         p99Goal.push(300);
         singleShotRounds.push(await singleShotCaller.run(settings.roundMs, DEV_REPLICAS));
@@ -254,6 +259,7 @@ const localRuntimeFresh: Scenario = {
         row(this.title, "beside single-shot", "calls/s", callsPerSecond(freshRounds), `\`funker dev\`, single-shot, ${DEV_REPLICAS} replicas`, callsPerSecond(singleShotRounds)),
         row("CPU of one fresh call, replica alone (start, call, exit)", "CPU per call", "ms", startCpu, "`node -e 0`: start and exit", emptyCpu),
         row(this.title, "CPU per call under load", "ms", loadedCpu, "the same replica alone", startCpu),
+        row(this.title, "CPU the replicas got, ms per second", "ms", obtainedCpu, `all ${cores} cores`, allCores),
       ],
       notes: [
         `fresh: ${failures(freshRounds)}; single-shot: ${failures(singleShotRounds)} (calls/s counts successful calls only). Single-shot p99: ${summarize(singleShotRounds.map((round) => round.p99Ms)).median.toFixed(0)} ms.`,

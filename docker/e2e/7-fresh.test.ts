@@ -132,6 +132,9 @@ functions:
       freshOverSingleShot: singleShot.callsPerSecond > 0 ? Number((loaded.callsPerSecond / singleShot.callsPerSecond).toFixed(1)) : null,
       cpuPerFreshCallMs: cpuPerCallMs === undefined ? null : Number(cpuPerCallMs.toFixed(1)),
       cpuPerFreshCallUnderLoadMs: cpuAlone === undefined || cpuLoaded === undefined ? null : Number(((cpuLoaded - cpuAlone) / loaded.ok).toFixed(1)),
+      // What the fresh containers got of the machine under load, in CPU ms per second: the rest went to other work.
+      freshCpuMsPerSecond: cpuAlone === undefined || cpuLoaded === undefined ? null : Math.round((cpuLoaded - cpuAlone) / loaded.seconds),
+      cores,
       cpuCeilingCallsPerSecond: ceiling === undefined ? null : Number(ceiling.toFixed(1)),
       freshOverCeiling: ceiling === undefined ? null : Number((loaded.callsPerSecond / ceiling).toFixed(2)),
       tokens: tokens.length,
