@@ -205,6 +205,9 @@ const localRuntimeFresh: Scenario = {
     const alonePort = await freePort();
     // One process at a time, so that each call's process starts and exits alone.
     const alone = await startAdd(freshEnvironment(alonePort, { FUNKER_CONCURRENCY: "1" }), alonePort);
+    // The same with a heap limit: every process then starts with a V8 flag.
+    const limitedPort = await freePort();
+    const limited = await startAdd(freshEnvironment(limitedPort, { FUNKER_CONCURRENCY: "1", FUNKER_HEAP_LIMIT_MB: "512" }), limitedPort);
     let freshRuntime: DevRuntime | undefined;
     let singleShotRuntime: DevRuntime | undefined;
     let freshCaller: CallerProcess | undefined;
@@ -213,6 +216,7 @@ const localRuntimeFresh: Scenario = {
     const singleShotRounds: RoundMeasurement[] = [];
     const ceiling: number[] = [];
     const startCpu: number[] = [];
+    const limitedCpu: number[] = [];
     const loadedCpu: number[] = [];
     const obtainedCpu: number[] = [];
     const allCores: number[] = [];
@@ -229,6 +233,7 @@ const localRuntimeFresh: Scenario = {
         const perCall = await cpuPerFreshCall(alonePort, alone.pid as number, settings.cyclesPerRound);
         startCpu.push(perCall);
         ceiling.push((cores * 1_000) / perCall);
+        limitedCpu.push(await cpuPerFreshCall(limitedPort, limited.pid as number, settings.cyclesPerRound));
         const empties: number[] = [];
         for (let cycle = 0; cycle < settings.cyclesPerRound; cycle += 1) empties.push(await nodeEmptyCpu());
         emptyCpu.push(median(empties));
@@ -248,7 +253,7 @@ const localRuntimeFresh: Scenario = {
       throw new Error(`${error instanceof Error ? error.message : String(error)}; funker dev said: ${said}`);
     } finally {
       await Promise.all([freshCaller?.close(), singleShotCaller?.close()]);
-      await Promise.all([freshRuntime?.stop(), singleShotRuntime?.stop(), stop(alone)]);
+      await Promise.all([freshRuntime?.stop(), singleShotRuntime?.stop(), stop(alone), stop(limited)]);
     }
     const callsPerSecond = (rounds: RoundMeasurement[]): number[] => rounds.map((round) => round.callsPerSecond);
     return {
@@ -259,6 +264,7 @@ const localRuntimeFresh: Scenario = {
         row(this.title, "beside single-shot", "calls/s", callsPerSecond(freshRounds), `\`funker dev\`, single-shot, ${DEV_REPLICAS} replicas`, callsPerSecond(singleShotRounds)),
         row("CPU of one fresh call, replica alone (start, call, exit)", "CPU per call", "ms", startCpu, "`node -e 0`: start and exit", emptyCpu),
         row(this.title, "CPU per call under load", "ms", loadedCpu, "the same replica alone", startCpu),
+        row("CPU of one fresh call with heapLimitMb: 512", "CPU per call", "ms", limitedCpu, "without a heap limit", startCpu),
         row(this.title, "CPU the replicas got, ms per second", "ms", obtainedCpu, `all ${cores} cores`, allCores),
       ],
       notes: [

@@ -149,6 +149,8 @@ export class FreshSupervisor implements FunctionServer {
 
   private onConnection(socket: Socket): void {
     const acceptedAt = Date.now();
+    // A caller that resets its connection while it waits must not become an uncaught error here.
+    socket.on("error", () => undefined);
     const waiting = this.shuttingDown ? undefined : this.waiting.shift();
     if (waiting !== undefined) {
       this.handOver(waiting, socket, acceptedAt);
@@ -209,7 +211,7 @@ export class FreshSupervisor implements FunctionServer {
     }
     for (let queued = this.queue.shift(); queued !== undefined; queued = this.queue.shift()) {
       clearTimeout(queued.timer);
-      // A caller that gave up while queued costs nothing more.
+      // A connection closed in the meantime costs nothing more.
       if (queued.socket.destroyed) continue;
       this.handOver(child, queued.socket, queued.acceptedAt);
       return;
