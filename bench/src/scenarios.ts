@@ -4,10 +4,7 @@
  * the rows of the report: medians over rounds, and ratios taken pair by pair.
  */
 import type { ChildProcess } from "node:child_process";
-import { spawn } from "node:child_process";
 import { once } from "node:events";
-import { existsSync } from "node:fs";
-import { mkdir, readFile, rm, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import type { Socket } from "node:net";
 import { performance } from "node:perf_hooks";
@@ -15,7 +12,6 @@ import { FrameDecoder, PREFACE, encodeCall } from "@funker/protocol";
 import { BENCH_SECRET } from "./messages.js";
 import type { CallerKind, RoundMeasurement } from "./messages.js";
 import {
-  benchDist,
   CallerProcess,
   childEnvironment,
   cpuMilliseconds,
@@ -30,6 +26,8 @@ import {
   waitForListening,
 } from "./processes.js";
 import { pairRatios, summarize } from "./stats.js";
+import { freshScenarios } from "./fresh-scenarios.js";
+import { startDevRuntime } from "./dev-runtime.js";
 import type { Summary } from "./stats.js";
 
 export interface Settings {
@@ -624,80 +622,14 @@ export async function framedExchangeKept(socket: Socket): Promise<void> {
   await result;
 }
 
-/** The add example's folder for `funker dev` to bundle; the bench's own copy when the example is missing. */
-function addExampleFolder(): string {
-  const example = join(repositoryRoot, "examples", "add");
-  return existsSync(join(example, "src", "handler.ts")) ? example : serverScript("funker-add");
-}
-
 /** Replicas of the local runtime scenario, and callers in flight against them (one per replica). */
 const DEV_REPLICAS = 4;
-
-interface DevRuntime {
-  ports: number[];
-  stop(): Promise<void>;
-  output(): string;
-}
-
-/** Starts `funker dev` (no command: it stays up) on a generated funker.yml, and waits until every replica listens. */
-async function startDevRuntime(cli: string): Promise<DevRuntime> {
-  const directory = join(benchDist, "dev");
-  await rm(directory, { recursive: true, force: true });
-  await mkdir(directory, { recursive: true });
-  const configFile = join(directory, "funker.yml");
-  await writeFile(
-    configFile,
-    ["version: 1", "name: bench", "functions:", "  add:", `    entry: ${JSON.stringify(addExampleFolder())}`, `    replicas: ${DEV_REPLICAS}`, "    mode: single-shot", ""].join("\n"),
-  );
-  const child = spawn(process.execPath, [cli, "dev", "-f", configFile, "--no-watch"], {
-    cwd: directory,
-    env: childEnvironment(),
-    stdio: ["ignore", "pipe", "pipe"],
-  });
-  let tail = "";
-  const keep = (chunk: Buffer): void => {
-    tail = (tail + chunk.toString("utf8")).slice(-4_000);
-  };
-  child.stdout.on("data", keep);
-  child.stderr.on("data", keep);
-  const exited = once(child, "exit");
-  const stopRuntime = async (): Promise<void> => {
-    if (child.exitCode !== null || child.signalCode !== null) return;
-    // SIGTERM: the runtime stops its replicas itself; a SIGKILL would orphan them.
-    child.kill("SIGTERM");
-    const timer = setTimeout(() => child.kill("SIGKILL"), 10_000);
-    await exited;
-    clearTimeout(timer);
-  };
-  const stateFile = join(directory, ".funker", "dev.json");
-  const giveUpAt = Date.now() + 60_000;
-  try {
-    for (;;) {
-      if (child.exitCode !== null) throw new Error(`funker dev exited (${child.exitCode}): ${tail}`);
-      if (Date.now() > giveUpAt) throw new Error(`funker dev's replicas did not all listen within 60 s: ${tail}`);
-      const state = await readFile(stateFile, "utf8").then(
-        (text) => JSON.parse(text) as { functions?: Record<string, { replicas: { port: number; state: string }[] }> },
-        () => undefined,
-      );
-      const replicas = state?.functions?.["add"]?.replicas;
-      if (replicas !== undefined && replicas.length === DEV_REPLICAS && replicas.every((replica) => replica.state === "idle")) {
-        return { ports: replicas.map((replica) => replica.port), stop: stopRuntime, output: () => tail };
-      }
-      await new Promise((resolve) => setTimeout(resolve, 50));
-    }
-  } catch (error) {
-    await stopRuntime();
-    throw error;
-  }
-}
 
 const localRuntime: Scenario = {
   name: "funker-dev",
   title: `local runtime (\`funker dev\`), single-shot, ${DEV_REPLICAS} replicas`,
   async run(settings) {
-    const cli = join(repositoryRoot, "packages", "cli", "dist", "bin.js");
-    if (!existsSync(cli)) throw new Error(`${cli} is not built: run the build of @funker/cli first`);
-    const runtime = await startDevRuntime(cli);
+    const runtime = await startDevRuntime("single-shot", DEV_REPLICAS);
     const caller = new CallerProcess({ kind: "funker-kept", ports: runtime.ports, concurrency: DEV_REPLICAS });
     const sustained: RoundMeasurement[] = [];
     const ideal: number[] = [];
@@ -731,4 +663,4 @@ const localRuntime: Scenario = {
   },
 };
 
-export const scenarios: readonly Scenario[] = [warmPerCall, warmKept, signedCalls, concurrent, againstFunctionsFramework, singleShotCycle, coldStart, idleMemory, localRuntime];
+export const scenarios: readonly Scenario[] = [warmPerCall, warmKept, signedCalls, concurrent, againstFunctionsFramework, singleShotCycle, coldStart, idleMemory, localRuntime, ...freshScenarios];

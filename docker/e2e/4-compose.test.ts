@@ -29,7 +29,7 @@ describe("plain Compose from the generated file", () => {
     report("compose", { seconds: Math.round((Date.now() - started) / 100) / 10 });
   });
 
-  it("brings the examples up, answers calls (single-shot served as reuse), and takes them down", async () => {
+  it("brings the examples up, answers calls (single-shot served as fresh), and takes them down", async () => {
     const config = parseConfig(
       `version: 1
 name: ${runId()}
@@ -41,6 +41,7 @@ functions:
     );
     const imageOf: Record<string, string> = { [add]: images().add, [markdown]: images().markdown };
     const text = composeFile(config, { network, imageFor: (spec) => imageOf[spec.name] ?? spec.image });
+    expect(text).toContain(`      FUNKER_MODE: "fresh"`);
     writeFileSync(file, text);
     const up = await compose(["up", "--detach"], file);
     expect(up.code, up.stderr).toBe(0);
@@ -52,6 +53,10 @@ functions:
     for (let round = 0; round < 3; round += 1) {
       expect(await callerRun(network, ["call", add, "x=1", "y=2"])).toMatchObject({ code: 0, stdout: "3\n" });
     }
+    // Fresh: each call was served by a process its replica started, and no container exited for it.
+    const containers = (await compose(["ps", "--quiet", add], file)).stdout.trim().split("\n");
+    expect(containers).toHaveLength(2);
+    for (const id of containers) expect((await runDocker(["inspect", "--format", "{{.RestartCount}}", id])).stdout.trim()).toBe("0");
     const rendered = await callerRun(network, ["call", markdown, "markdown=**hi** <b>x</b>"]);
     expect(rendered).toMatchObject({ code: 0, stdout: `${JSON.stringify("<p><strong>hi</strong> &#60;b&#62;x&#60;/b&#62;</p>\n")}\n` });
 

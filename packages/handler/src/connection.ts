@@ -349,7 +349,7 @@ export class Connection {
       this.reply(description, startedAt, undefined, error.toWire(), false);
       return;
     }
-    if (!this.host.tryStartCall()) {
+    if (!this.host.tryStartCall(description)) {
       const error = new FunkerError("unavailable", "the replica is busy with other calls; try another replica");
       this.reply(description, startedAt, undefined, error.toWire(), false);
       return;

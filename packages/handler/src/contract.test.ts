@@ -81,7 +81,7 @@ describe("the settings table", () => {
   it("words what each kind expects", () => {
     expect(expectedValue(SETTINGS.concurrency)).toBe("a whole number from 1 to 10000");
     expect(expectedValue(SETTINGS.maxCalls)).toBe("a whole number, 1 or more");
-    expect(expectedValue(SETTINGS.mode)).toBe('"single-shot" or "reuse"');
+    expect(expectedValue(SETTINGS.mode)).toBe('"single-shot" or "reuse" or "fresh"');
     expect(expectedValue(SETTINGS.name)).toBe("a function name of 1 to 63 characters");
   });
 });

@@ -14,7 +14,10 @@ import { LONGEST_TIMER_MS } from "@funker/node-utils";
  * How the replica serves calls:
  * - `"single-shot"` (the 2017 behaviour): one call, then the process exits and
  *   the orchestrator starts a fresh replica;
- * - `"reuse"`: a long-lived process serving call after call.
+ * - `"reuse"`: a long-lived process serving call after call;
+ * - `"fresh"`: a long-lived supervisor on the port keeps processes started
+ *   and waiting; each call goes to one of them, which serves it and exits,
+ *   and the supervisor starts its replacement.
  */
 export type HandlerMode = (typeof SETTINGS)["mode"]["choices"][number];
 
@@ -26,8 +29,8 @@ interface SettingColumns {
   readonly variable: `FUNKER_${string}`;
   /** funker.yml may set it per function; `funker dev` and the Docker verbs pass it on as the variable. */
   readonly inFunkerYml?: true;
-  /** Meaningful in reuse mode only; funker.yml refuses it for a single-shot function. */
-  readonly reuseOnly?: true;
+  /** The modes it means something in (all when absent); funker.yml refuses it for a function of another mode. */
+  readonly modes?: readonly string[];
 }
 
 /** A whole number from `min` to `max`. */
@@ -37,6 +40,8 @@ export interface IntegerSetting extends SettingColumns {
   readonly max: number;
   /** `Infinity` for "no limit". */
   readonly default: number;
+  /** The default in fresh mode, where it differs. */
+  readonly freshDefault?: number;
 }
 
 /** A duration (see `parseDuration`), held in milliseconds. */
@@ -81,6 +86,12 @@ export type Setting = IntegerSetting | DurationSetting | BooleanSetting | Choice
  * - `name` unset: any name is served; set, framed calls for another name get `not_found`.
  * - `timeout` 60 s: long enough for most functions, short enough that a hung call frees the replica within a minute.
  * - `concurrency` at most 10,000: a thousand-fold above a laptop's cores, and far below the open files a process may hold.
+ *   In fresh mode it is the number of processes kept (each serves one call at a time), 2 by default: on two cores one
+ *   process waits while the other's replacement starts, and each holds the memory of a Node process (about 40 MiB).
+ * - `heapLimitMb` unset: V8's own limit; set, each fresh process runs with `--max-old-space-size` of that many MiB.
+ * - `childEnv` unset: a fresh process gets the replica's whole environment, as a single-shot replica would.
+ * - `queueTimeout` 1 s: when no fresh process waits, a caller waits that long for one (a replacement starts in about
+ *   0.1 s) before it is refused with `unavailable`, which sends it to another replica.
  * - `readTimeout` 10 s: arguments of 8 MiB arrive in well under a second on any network; 10 s tolerates a congested one.
  * - `idleTimeout` 60 s: below the idle timeouts that overlay networks and load balancers apply silently.
  * - `gracePeriod` unset: the timeout, so that SIGTERM never cuts short a call that is within its time.
@@ -94,9 +105,18 @@ export const SETTINGS = {
   port: { variable: "FUNKER_PORT", kind: "integer", min: 0, max: 65_535, default: 9999 },
   host: { variable: "FUNKER_HOST", kind: "text", names: "a host name or address", default: "0.0.0.0" },
   name: { variable: "FUNKER_FUNCTION", kind: "text", names: "a function name", maxLength: MAX_FUNCTION_NAME_LENGTH, default: undefined },
-  mode: { variable: "FUNKER_MODE", kind: "choice", choices: ["single-shot", "reuse"], default: "single-shot", inFunkerYml: true },
+  mode: { variable: "FUNKER_MODE", kind: "choice", choices: ["single-shot", "reuse", "fresh"], default: "single-shot", inFunkerYml: true },
   timeout: { variable: "FUNKER_TIMEOUT", kind: "duration", default: 60_000, inFunkerYml: true },
-  concurrency: { variable: "FUNKER_CONCURRENCY", kind: "integer", min: 1, max: 10_000, default: 1, inFunkerYml: true, reuseOnly: true },
+  concurrency: {
+    variable: "FUNKER_CONCURRENCY",
+    kind: "integer",
+    min: 1,
+    max: 10_000,
+    default: 1,
+    freshDefault: 2,
+    inFunkerYml: true,
+    modes: ["reuse", "fresh"],
+  },
   maxCalls: {
     variable: "FUNKER_MAX_CALLS",
     kind: "integer",
@@ -104,8 +124,18 @@ export const SETTINGS = {
     max: Number.MAX_SAFE_INTEGER,
     default: Number.POSITIVE_INFINITY,
     inFunkerYml: true,
-    reuseOnly: true,
+    modes: ["reuse"],
   },
+  heapLimitMb: { variable: "FUNKER_HEAP_LIMIT_MB", kind: "integer", min: 16, max: 1_048_576, default: Number.POSITIVE_INFINITY, inFunkerYml: true, modes: ["fresh"] },
+  childEnv: {
+    variable: "FUNKER_CHILD_ENV",
+    kind: "text",
+    names: "a comma-separated list of variable names",
+    default: undefined,
+    inFunkerYml: true,
+    modes: ["fresh"],
+  },
+  queueTimeout: { variable: "FUNKER_QUEUE_TIMEOUT", kind: "duration", default: 1_000, inFunkerYml: true, modes: ["fresh"] },
   readTimeout: { variable: "FUNKER_READ_TIMEOUT", kind: "duration", default: 10_000 },
   idleTimeout: { variable: "FUNKER_IDLE_TIMEOUT", kind: "duration", default: 60_000 },
   gracePeriod: { variable: "FUNKER_GRACE", kind: "duration", default: undefined },
@@ -202,6 +232,17 @@ export const DOCKER_SECRETS_FOLDER = "/run/secrets";
 export const SECRETS_FOLDER_VARIABLE = "FUNKER_SECRETS_DIR";
 /** A secret's name: no path separator, and no "." or ".." (it starts with a letter or digit). */
 export const SECRET_NAME = /^[A-Za-z0-9][A-Za-z0-9_.-]{0,254}$/;
+
+/**
+ * Names an open descriptor (a pipe the starting tool holds) on which a fresh
+ * replica writes `READY_LINE` once it takes calls: listening, with a process
+ * waiting. A tool that starts replicas learns readiness from the replica
+ * itself, without connecting (a connection would be a call) or polling the
+ * kernel's socket table. The replica removes it from its processes' environment.
+ */
+export const READY_FD_VARIABLE = "FUNKER_READY_FD";
+/** What a fresh replica writes on `READY_FD_VARIABLE`'s descriptor, once. */
+export const READY_LINE = "ready\n";
 
 /**
  * The line a replica writes on stderr for each call, one JSON object a line.

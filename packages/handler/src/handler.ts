@@ -1,4 +1,7 @@
 import type { HandlerContext } from "./context.js";
+import { FreshChild } from "./fresh-child.js";
+import { freshChildAddress } from "./fresh-messages.js";
+import { FreshSupervisor } from "./fresh-supervisor.js";
 import type { AnyHandlerFunction } from "./invoke.js";
 import type { HandlerOptions } from "./options.js";
 import { resolveOptions } from "./options.js";
@@ -30,6 +33,10 @@ export type HandlerFunction<Args = unknown, Result = unknown> = (
  * With `schema` (any Standard Schema validator: zod, valibot, arktype, …)
  * the arguments are validated, and typed, before `fn` runs.
  *
+ * In mode `"fresh"` the program's process becomes a supervisor that runs the
+ * program again, once per call: there `handler(...)` serves the one call the
+ * supervisor hands it.
+ *
  * @throws HandlerOptionsError when an option or its environment variable is invalid.
  */
 export function handler<Args = unknown, Result = unknown>(
@@ -42,7 +49,10 @@ export function handler<Schema extends StandardSchemaV1, Result = unknown>(
 ): FunctionServer;
 export function handler(fn: AnyHandlerFunction, options?: HandlerOptions): FunctionServer {
   if (typeof fn !== "function") throw new TypeError("handler(fn): fn must be a function");
-  return new Server(fn, resolveOptions(options));
+  const resolved = resolveOptions(options);
+  if (resolved.mode !== "fresh") return new Server(fn, resolved);
+  const supervisor = freshChildAddress(process.env);
+  return supervisor !== undefined && process.send !== undefined ? new FreshChild(fn, resolved, supervisor) : new FreshSupervisor(resolved);
 }
 
 /**

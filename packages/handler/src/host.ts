@@ -1,20 +1,21 @@
 import type { CallAuthenticator } from "./auth.js";
 import type { CallRecord } from "./call-record.js";
+import type { CallDescription } from "./context.js";
 import type { AnyHandlerFunction } from "./invoke.js";
 import type { ResolvedOptions } from "./options.js";
 
 /**
  * What a connection needs from whoever accepted it. The listener (single-shot
- * or reuse mode), and later a process that receives an accepted socket from a
- * supervisor, each provide one; the connection logic stays the same.
+ * or reuse mode) and a fresh-mode process serving a call its supervisor
+ * accepted each provide one; the connection logic stays the same.
  */
 export interface ConnectionHost {
   readonly options: ResolvedOptions;
   readonly fn: AnyHandlerFunction;
   /** Checks signed calls when the replica has keys: one per process, since it holds the replay window. */
   readonly authenticator: CallAuthenticator | undefined;
-  /** Takes a slot for a call; false when every slot is busy. */
-  tryStartCall(): boolean;
+  /** Takes a slot for `call` (read, not yet run); false when every slot is busy. */
+  tryStartCall(call: CallDescription): boolean;
   /** Gives back the slot taken by `tryStartCall`. */
   endCall(): void;
   /** Logs the call and updates the server's state. */

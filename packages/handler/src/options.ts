@@ -26,7 +26,7 @@ export interface HandlerOptions {
   mode?: HandlerMode;
   /** `FUNKER_MAX_CALLS`: in reuse mode, exit after this many calls. Default: no limit. */
   maxCalls?: number;
-  /** `FUNKER_CONCURRENCY`, default 1: calls run at once in reuse mode. */
+  /** `FUNKER_CONCURRENCY`: calls run at once in reuse mode (default 1); in fresh mode, the processes kept (default 2). */
   concurrency?: number;
   /** `FUNKER_TIMEOUT`, default 60 s: the longest a call may run, counted from accept. */
   timeout?: Duration;
@@ -64,6 +64,16 @@ export interface HandlerOptions {
   secretSkew?: Duration;
   /** `FUNKER_REPLAY_WINDOW`, default 100,000: how many signed calls a replica remembers to refuse replays. */
   replayWindow?: number;
+  /** `FUNKER_HEAP_LIMIT_MB`, fresh mode: each process's JavaScript heap limit in MiB (`--max-old-space-size`). Default: V8's. */
+  heapLimitMb?: number;
+  /**
+   * `FUNKER_CHILD_ENV`, fresh mode: the variables a process gets, as names
+   * separated by commas; `NODE_ENV`, `NODE_OPTIONS` and Funker's own
+   * `FUNKER_*` always pass. Default: the whole environment.
+   */
+  childEnv?: string;
+  /** `FUNKER_QUEUE_TIMEOUT`, fresh mode, default 1 s: how long a caller waits for a process when none waits, before `unavailable`. */
+  queueTimeout?: Duration;
 }
 
 /** Options after defaults and the environment were applied; every value checked. */
@@ -88,6 +98,11 @@ export interface ResolvedOptions {
   readonly keys: KeyRing | undefined;
   readonly secretSkewMs: number;
   readonly replayWindow: number;
+  /** Fresh mode: `Infinity` when V8's own limit applies. */
+  readonly heapLimitMb: number;
+  /** Fresh mode: undefined when a process gets the whole environment. */
+  readonly childEnv: string | undefined;
+  readonly queueTimeoutMs: number;
 }
 
 /** Raised for an invalid option at start-up; its message names the option and its variable. */
@@ -125,12 +140,13 @@ export function resolveOptions(options: HandlerOptions = {}, environment: Enviro
   const secretSkewMs = duration(read("secretSkew"), SETTINGS.secretSkew) ?? SETTINGS.secretSkew.default;
   if (secretSkewMs > MAX_SECRET_SKEW_MS) throw invalid(read("secretSkew"), "at most 10 minutes: a replay is possible within it");
 
+  const mode = (choice(read("mode"), SETTINGS.mode) as HandlerMode | undefined) ?? SETTINGS.mode.default;
   return {
     port: integer(read("port"), SETTINGS.port) ?? SETTINGS.port.default,
     host: nonEmptyText(read("host"), SETTINGS.host) ?? SETTINGS.host.default,
-    mode: (choice(read("mode"), SETTINGS.mode) as HandlerMode | undefined) ?? SETTINGS.mode.default,
+    mode,
     maxCalls: integer(read("maxCalls"), SETTINGS.maxCalls) ?? SETTINGS.maxCalls.default,
-    concurrency: integer(read("concurrency"), SETTINGS.concurrency) ?? SETTINGS.concurrency.default,
+    concurrency: integer(read("concurrency"), SETTINGS.concurrency) ?? (mode === "fresh" ? SETTINGS.concurrency.freshDefault : SETTINGS.concurrency.default),
     timeoutMs,
     readTimeoutMs: duration(read("readTimeout"), SETTINGS.readTimeout) ?? SETTINGS.readTimeout.default,
     idleTimeoutMs: duration(read("idleTimeout"), SETTINGS.idleTimeout) ?? SETTINGS.idleTimeout.default,
@@ -144,6 +160,9 @@ export function resolveOptions(options: HandlerOptions = {}, environment: Enviro
     keys: sharedKeys(options, name, environment),
     secretSkewMs,
     replayWindow: integer(read("replayWindow"), SETTINGS.replayWindow) ?? SETTINGS.replayWindow.default,
+    heapLimitMb: integer(read("heapLimitMb"), SETTINGS.heapLimitMb) ?? SETTINGS.heapLimitMb.default,
+    childEnv: nonEmptyText(read("childEnv"), SETTINGS.childEnv) ?? SETTINGS.childEnv.default,
+    queueTimeoutMs: duration(read("queueTimeout"), SETTINGS.queueTimeout) ?? SETTINGS.queueTimeout.default,
   };
 }
 

@@ -15,11 +15,12 @@ service per function with restart: always, deploy.replicas, the same
 environment, labels and volumes, and one per service of services: with an
 image, on a bridge network (<network>-bridge). Plain
 Compose restarts exited containers with a doubling back-off, so single-shot
-functions are served in reuse mode unless --single-shot keep.
+functions are served in fresh mode (a process per call, started ahead by the
+replica, whose container never exits) unless --single-shot says otherwise.
 
 Options:
   -o, --output <path>       where to write (default docker-compose.yml beside funker.yml; - for standard output)
-      --single-shot <how>   reuse (default) or keep
+      --single-shot <how>   fresh (default), reuse or keep
       --network <name>      the bridge network's name
   -f, --file <path>         the funker.yml to use
   -h, --help                this help`,
@@ -30,8 +31,10 @@ Options:
   },
   run({ values, positionals }, context) {
     noPositionals(positionals);
-    const singleShot = values["single-shot"] ?? "reuse";
-    if (singleShot !== "reuse" && singleShot !== "keep") throw new UsageError(`--single-shot must be reuse or keep, got "${singleShot}"`);
+    const singleShot = values["single-shot"] ?? "fresh";
+    if (singleShot !== "fresh" && singleShot !== "reuse" && singleShot !== "keep") {
+      throw new UsageError(`--single-shot must be fresh, reuse or keep, got "${singleShot}"`);
+    }
     const config = context.loadConfig(values.file);
     const file = values.output ?? join(config.root, "docker-compose.yml");
     const text = writeComposeFile(config, file, {

@@ -12,8 +12,9 @@ export const dev = defineCommand({
 
 Builds every function of funker.yml and runs its replicas as local processes
 on 127.0.0.1, as Docker would: a single-shot replica is replaced at once after
-each call, on the same port; one that fails to start is restarted with a
-back-off (100 ms doubling to 10 s). Output is prefixed by function and replica
+each call, on the same port; a fresh replica stays up and starts a process per
+call itself; one that fails to start is restarted with a back-off (100 ms
+doubling to 10 s). Output is prefixed by function and replica
 (add.1 | …) on standard error. A function is rebuilt and restarted when its
 source changes. Ctrl-C (or SIGTERM) stops every process.
 

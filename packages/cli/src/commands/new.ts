@@ -1,3 +1,5 @@
+import { SETTINGS } from "@funker/handler/contract";
+import type { FunctionMode } from "../config/funker-yml.js";
 import { runNew } from "../scaffold/scaffold.js";
 import { defineCommand, UsageError } from "./command.js";
 
@@ -15,13 +17,16 @@ adds it to funker.yml (created when there is none).
 
 Options:
   -d, --dir <path>   where to create it (default: ./<name>)
+  -m, --mode <mode>  single-shot (default), reuse or fresh: how its replicas serve calls
   -f, --file <path>  the funker.yml to add it to (default: the nearest one, else ./funker.yml)
   -h, --help         this help`,
-  options: { dir: { type: "string", short: "d" } },
+  options: { dir: { type: "string", short: "d" }, mode: { type: "string", short: "m" } },
   run({ values, positionals }) {
     const [name, extra] = positionals;
     if (name === undefined) throw new UsageError("which name? funker new <name>");
     if (extra !== undefined) throw new UsageError(`unexpected "${extra}"`);
-    return runNew({ name, directory: values.dir, configFile: values.file });
+    const modes: readonly string[] = SETTINGS.mode.choices;
+    if (values.mode !== undefined && !modes.includes(values.mode)) throw new UsageError(`--mode must be ${modes.join(", ")}; got "${values.mode}"`);
+    return runNew({ name, directory: values.dir, configFile: values.file, mode: values.mode as FunctionMode | undefined });
   },
 });

@@ -11,7 +11,7 @@ import type { HandlerSettings } from "./handler-settings.js";
 /** The file name `funker` looks for, from the working directory upwards. */
 export const CONFIG_FILE_NAME = "funker.yml";
 
-/** The handler's two modes (`HandlerMode` of `@funker/handler/contract`). */
+/** The handler's modes (`HandlerMode` of `@funker/handler/contract`). */
 export type FunctionMode = HandlerMode;
 /** Swarm's endpoint modes: `dnsrr` gives callers every replica's address, `vip` one virtual address. */
 export type EndpointMode = "dnsrr" | "vip";
@@ -53,7 +53,7 @@ export interface FunctionSpec {
   readonly mode: FunctionMode;
   /** The longest a call may run (`FUNKER_TIMEOUT`); undefined = the handler's default. */
   readonly timeoutMs: number | undefined;
-  /** Calls served at once by a reuse-mode replica (`FUNKER_CONCURRENCY`). */
+  /** Calls served at once by a reuse-mode replica, or processes kept by a fresh one (`FUNKER_CONCURRENCY`). */
   readonly concurrency: number | undefined;
   /** A reuse-mode replica exits after this many calls (`FUNKER_MAX_CALLS`), to be replaced. */
   readonly maxCalls: number | undefined;
@@ -167,7 +167,15 @@ const MAX_REPLICAS = 100;
  */
 const LONGEST_DURATION_SHOWN = "about 24 days (Node's longest timer; the handler refuses more)";
 /** Wordings of a choice setting's values clearer than the bare list. */
-const CHOICE_HINTS: Partial<Record<SettingName, string>> = { mode: '"single-shot" (one call per process) or "reuse"' };
+const CHOICE_HINTS: Partial<Record<SettingName, string>> = {
+  mode: '"single-shot" (one call per process), "reuse" (calls share a process) or "fresh" (one call per process, started ahead)',
+};
+/** What each mode is, for the message that refuses a setting it does not use. */
+const MODE_MEANINGS: Readonly<Record<FunctionMode, string>> = {
+  "single-shot": "a single-shot replica serves one call",
+  reuse: "a reuse-mode replica serves calls in one process",
+  fresh: "a fresh replica serves each call in a process of its own",
+};
 const ENTRY_CANDIDATES = ["src/handler.ts", "src/handler.js", "src/index.ts", "handler.ts", "handler.js", "index.ts", "index.js"];
 
 const TOP_LEVEL_KEYS = ["version", "name", "network", "functions", "services"] as const;
@@ -359,11 +367,11 @@ class ConfigChecker {
     }
     const mode = (handlerSettings.mode ?? SETTINGS.mode.default) as FunctionMode;
     handlerSettings.mode = mode;
-    if (mode === "single-shot") {
-      for (const key of FUNKER_YML_SETTINGS.filter((name) => (SETTINGS[name] as Setting).reuseOnly === true)) {
-        const setting = node.get(key, true);
-        if (setting !== undefined) this.issue(setting, `${path}${key} applies only to mode: reuse (a single-shot replica serves one call)`);
-      }
+    for (const key of FUNKER_YML_SETTINGS) {
+      const modes = (SETTINGS[key] as Setting).modes;
+      const setting = node.get(key, true);
+      if (modes === undefined || modes.includes(mode) || setting === undefined) continue;
+      this.issue(setting, `${path}${key} applies only to mode: ${modes.join(" or mode: ")} (${MODE_MEANINGS[mode]})`);
     }
 
     const environment = this.environment(node, path);

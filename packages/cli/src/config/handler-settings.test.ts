@@ -35,7 +35,7 @@ function issuesOf(settings: string): string[] {
 describe("the handler's settings in funker.yml", () => {
   it("are the contract's rows marked for funker.yml, in the table's order", () => {
     expect(FUNKER_YML_SETTINGS).toEqual(Object.keys(SETTINGS).filter((name) => (SETTINGS[name as keyof typeof SETTINGS] as Setting).inFunkerYml === true));
-    expect(FUNKER_YML_SETTINGS).toEqual(["mode", "timeout", "concurrency", "maxCalls"]);
+    expect(FUNKER_YML_SETTINGS).toEqual(["mode", "timeout", "concurrency", "maxCalls", "heapLimitMb", "childEnv", "queueTimeout"]);
   });
 
   it("are checked against the contract's ranges", () => {
@@ -54,6 +54,26 @@ describe("the handler's settings in funker.yml", () => {
     expect(resolveOptions({}, environment)).toMatchObject({ name: "add", mode: "reuse", timeoutMs: 90_000, concurrency: 4, maxCalls: 1000 });
     // The Docker verbs pass the same variables, then the function's own.
     expect(functionEnvironment(spec)).toEqual(environment);
+  });
+
+  it("refuse what a function's mode does not use, and pass fresh mode's own", () => {
+    expect(issuesOf("    mode: fresh\n    maxCalls: 10\n    heapLimitMb: 8\n")).toEqual([
+      "functions.add.heapLimitMb must be a whole number from 16 to 1048576, got 8",
+      "functions.add.maxCalls applies only to mode: reuse (a fresh replica serves each call in a process of its own)",
+    ]);
+    expect(issuesOf("    mode: reuse\n    childEnv: PATH\n")).toEqual(["functions.add.childEnv applies only to mode: fresh (a reuse-mode replica serves calls in one process)"]);
+    const spec = specOf("    mode: fresh\n    concurrency: 3\n    heapLimitMb: 256\n    childEnv: PATH,HOME\n    queueTimeout: 2s\n");
+    if (spec === undefined) throw new Error("no function");
+    const environment = settingsEnvironment(spec.name, spec.handlerSettings);
+    expect(environment).toEqual({
+      FUNKER_FUNCTION: "add",
+      FUNKER_MODE: "fresh",
+      FUNKER_CONCURRENCY: "3",
+      FUNKER_HEAP_LIMIT_MB: "256",
+      FUNKER_CHILD_ENV: "PATH,HOME",
+      FUNKER_QUEUE_TIMEOUT: "2000ms",
+    });
+    expect(resolveOptions({}, environment)).toMatchObject({ mode: "fresh", concurrency: 3, heapLimitMb: 256, childEnv: "PATH,HOME", queueTimeoutMs: 2_000 });
   });
 
   it("always carry the mode, which the Docker verbs may override", () => {

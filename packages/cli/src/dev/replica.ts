@@ -1,6 +1,6 @@
 import { spawn } from "node:child_process";
 import type { ChildProcess } from "node:child_process";
-import { isCallLine, parseLogLine } from "@funker/handler/contract";
+import { isCallLine, parseLogLine, READY_FD_VARIABLE, READY_LINE } from "@funker/handler/contract";
 import type { FunctionMode } from "../config/funker-yml.js";
 import { formatDuration } from "../duration.js";
 import { LineSplitter } from "../terminal.js";
@@ -11,7 +11,11 @@ import type { ReplicaError, ReplicaState, ReplicaStatus } from "./state.js";
 /** Time a replica gets to finish after SIGTERM before SIGKILL; the handler finishes a call in flight first. */
 export const STOP_GRACE_MS = 5_000;
 
-/** The replica's file descriptor that holds its end of the runtime's pipe: the first after stdin, stdout and stderr. */
+/**
+ * The replica's file descriptor that holds its end of the runtime's pipe:
+ * the first after stdin, stdout and stderr. The runtime never writes on it;
+ * a fresh replica writes its ready line on it (`READY_FD_VARIABLE`).
+ */
 const RUNTIME_PIPE_FD = 3;
 /** Tells the code below which descriptor to watch; removed before the function runs. */
 const RUNTIME_PIPE_VARIABLE = "FUNKER_RUNTIME_PIPE_FD";
@@ -186,7 +190,15 @@ export class Replica {
     }
   }
 
-  /** Called by the runtime's poller when the kernel shows this port listening. */
+  /**
+   * Whether the replica says itself when it takes calls (a fresh replica's
+   * ready line); the others are seen listening in the kernel's socket table.
+   */
+  get reportsReadiness(): boolean {
+    return this.mode === "fresh";
+  }
+
+  /** Called when the replica takes calls: by the runtime's poller when the kernel shows this port listening, or on the replica's ready line. */
   markListening(): void {
     if (this.state !== "starting") return;
     this.everListening = true;
@@ -222,7 +234,12 @@ export class Replica {
     // A process group of its own: Ctrl-C in the terminal reaches the runtime
     // only, which then stops every replica itself, without racing restarts.
     // The fourth pipe is never written: its end of file tells the replica the runtime is gone.
-    const environment: NodeJS.ProcessEnv = { ...this.host.environment(this), [RUNTIME_PIPE_VARIABLE]: String(RUNTIME_PIPE_FD) };
+    const environment: NodeJS.ProcessEnv = {
+      ...this.host.environment(this),
+      [RUNTIME_PIPE_VARIABLE]: String(RUNTIME_PIPE_FD),
+      // A fresh replica says on the same pipe when it takes calls.
+      ...(this.reportsReadiness ? { [READY_FD_VARIABLE]: String(RUNTIME_PIPE_FD) } : {}),
+    };
     const program = this.host.program(this);
     let file = process.execPath;
     let args = ["--enable-source-maps", "--import", EXIT_WITH_RUNTIME_MODULE];
@@ -245,6 +262,13 @@ export class Replica {
     const stderr = new LineSplitter((line) => this.onStderrLine(line));
     child.stdout?.on("data", (chunk: Buffer) => stdout.push(chunk));
     child.stderr?.on("data", (chunk: Buffer) => stderr.push(chunk));
+    if (this.reportsReadiness) {
+      let said = "";
+      child.stdio[RUNTIME_PIPE_FD]?.on("data", (chunk: Buffer) => {
+        said = (said + chunk.toString("utf8")).slice(-READY_LINE.length * 2);
+        if (said.includes(READY_LINE) && this.child === child) this.markListening();
+      });
+    }
     child.on("error", (error) => {
       this.host.output(this, `cannot start: ${error.message}`, "warning");
     });

@@ -415,7 +415,7 @@ class DevRuntime implements ReplicaHost {
   }
 
   private async pollListening(): Promise<void> {
-    const starting = this.slots().filter((replica) => replica.state === "starting");
+    const starting = this.slots().filter((replica) => replica.state === "starting" && !replica.reportsReadiness);
     if (starting.length === 0) return;
     const table = await readSocketTable();
     for (const replica of starting) {

@@ -1,15 +1,20 @@
 import type { FunctionSpec, FunkerConfig, ServiceSpec, VolumeSpec } from "../config/funker-yml.js";
 import { backingServiceLabels, functionEnvironment, functionLabels, stopGracePeriod, volumeName } from "./service.js";
 
+/** How `funker compose` serves a function declared single-shot: in fresh mode (the default), in reuse mode, or single-shot as declared. */
+export type SingleShotUnderCompose = "fresh" | "reuse" | "keep";
+
 export interface ComposeOptions {
   /**
    * What to do with single-shot functions. Plain Compose restarts an exited
-   * container with a back-off that doubles at each restart (1.3 s … 52 s
-   * measured), so a single-shot function stalls within a dozen calls:
-   * `"reuse"` (the default) serves them in reuse mode, `"keep"` keeps them
-   * single-shot (for Compose implementations that restart without back-off).
+   * container with a doubling back-off (1.3 s … 52 s measured), so a
+   * single-shot function stalls within a dozen calls: `"fresh"` (the
+   * default) serves them in fresh mode, still one process per call but
+   * started by the replica itself, so no container exits; `"reuse"` serves
+   * them in reuse mode; `"keep"` keeps them single-shot (for Compose
+   * implementations that restart without back-off).
    */
-  readonly singleShot?: "reuse" | "keep";
+  readonly singleShot?: SingleShotUnderCompose;
   /** The bridge network the functions and their callers join; `<network>-bridge` by default. */
   readonly network?: string;
   /** Replaces each function's image (e.g. a test-only tag). */
@@ -36,7 +41,7 @@ export function composeNetworkName(config: FunkerConfig, options: ComposeOptions
  * `ports`). Strings are written as JSON strings, which YAML reads unchanged.
  */
 export function composeFile(config: FunkerConfig, options: ComposeOptions = {}): string {
-  const singleShot = options.singleShot ?? "reuse";
+  const singleShot = options.singleShot ?? "fresh";
   const network = composeNetworkName(config, options);
   const quote = (value: string): string => JSON.stringify(value);
   const lines = [
@@ -74,9 +79,13 @@ export function composeFile(config: FunkerConfig, options: ComposeOptions = {}):
     volumeLines(spec.volumes);
   }
   for (const spec of config.functions) {
-    const servedAsReuse = spec.mode === "single-shot" && singleShot === "reuse";
+    const servedAs = spec.mode === "single-shot" && singleShot !== "keep" ? singleShot : undefined;
     lines.push(`  ${spec.name}:`);
-    if (servedAsReuse) {
+    if (servedAs === "fresh") {
+      lines.push("    # single-shot in funker.yml, served in fresh mode here: still one process per call, started");
+      lines.push("    # ahead by the replica itself. Plain Compose restarts an exited container with a doubling");
+      lines.push("    # back-off, so a single-shot container would stall; a fresh one never exits (docs/deploy.md).");
+    } else if (servedAs === "reuse") {
       lines.push("    # single-shot in funker.yml, served in reuse mode here: plain Compose restarts an exited");
       lines.push("    # container with a doubling back-off, so a single-shot function would stall (docs/deploy.md).");
     }
@@ -87,13 +96,13 @@ export function composeFile(config: FunkerConfig, options: ComposeOptions = {}):
     lines.push(`    stop_signal: SIGTERM`);
     lines.push(`    stop_grace_period: ${quote(stopGracePeriod(spec))}`);
     lines.push("    environment:");
-    for (const [key, value] of Object.entries(functionEnvironment(spec, servedAsReuse ? "reuse" : undefined))) {
+    for (const [key, value] of Object.entries(functionEnvironment(spec, servedAs))) {
       lines.push(`      ${key}: ${quote(value)}`);
     }
     lines.push("    labels:");
     for (const [key, value] of Object.entries(functionLabels(config, spec))) {
       if (key.startsWith("com.docker.stack.")) continue;
-      lines.push(`      ${quote(key)}: ${quote(key === "io.funker.mode" && servedAsReuse ? "reuse" : value)}`);
+      lines.push(`      ${quote(key)}: ${quote(key === "io.funker.mode" && servedAs !== undefined ? servedAs : value)}`);
     }
     lines.push("    networks:", `      - ${quote(network)}`);
     if (spec.secrets.length > 0) {

@@ -136,6 +136,18 @@ describe("Swarm services", () => {
     expect(stopGracePeriodMs(counter)).toBe(65_000);
   });
 
+  it("give fresh replicas their settings, a restart pause (their container exits only when it fails) and their labels", () => {
+    const fresh = parseConfig(
+      `version: 1\nname: shop\nfunctions:\n  token:\n    entry: fns/add\n    mode: fresh\n    concurrency: 3\n    heapLimitMb: 128\n`,
+      join(root, "funker.yml"),
+    ).functions[0];
+    if (fresh === undefined) throw new Error("no function");
+    const args = serviceCreateArgs(config, fresh);
+    expect(valuesOf(args, "--env")).toEqual(["FUNKER_FUNCTION=token", "FUNKER_MODE=fresh", "FUNKER_CONCURRENCY=3", "FUNKER_HEAP_LIMIT_MB=128"]);
+    expect(valuesOf(args, "--restart-delay")).toEqual(["1s"]);
+    expect(valuesOf(args, "--label")).toEqual(expect.arrayContaining(["io.funker.mode=fresh", "io.funker.concurrency=3"]));
+  });
+
   it("mount named volumes as <stack>_<name>, labelled with the stack, and host paths as bind mounts", () => {
     expect(valuesOf(serviceCreateArgs(config, add), "--mount")).toEqual([]);
     expect(valuesOf(serviceCreateArgs(config, counter), "--mount")).toEqual([
@@ -183,10 +195,16 @@ describe("the compose file", () => {
     expect(document.services["add"]).toMatchObject({ image: "test/add", restart: "always", init: true, stop_grace_period: "35s", networks: ["funker-bridge"], deploy: { replicas: 2 } });
   });
 
-  it("serves single-shot functions in reuse mode by default, and says why", () => {
-    expect(document.services["add"]?.environment).toMatchObject({ FUNKER_MODE: "reuse", FUNKER_TIMEOUT: "30000ms", LOG_LEVEL: "debug" });
-    expect(document.services["add"]?.labels["io.funker.mode"]).toBe("reuse");
-    expect(text).toMatch(/doubling back-off/);
+  it("serves single-shot functions in fresh mode by default, and says why; reuse mode or single-shot when told", () => {
+    expect(document.services["add"]?.environment).toMatchObject({ FUNKER_MODE: "fresh", FUNKER_TIMEOUT: "30000ms", LOG_LEVEL: "debug" });
+    expect(document.services["add"]?.labels["io.funker.mode"]).toBe("fresh");
+    expect(text).toMatch(/# single-shot in funker.yml, served in fresh mode here: still one process per call/);
+    expect(text).toMatch(/doubling\n {4}# back-off, so a single-shot container would stall; a fresh one never exits/);
+    // A function declared reuse stays reuse.
+    expect(document.services["counter"]?.environment["FUNKER_MODE"]).toBe("reuse");
+    const reused = parse(composeFile(config, { singleShot: "reuse" })) as typeof document;
+    expect(reused.services["add"]?.environment["FUNKER_MODE"]).toBe("reuse");
+    expect(reused.services["add"]?.labels["io.funker.mode"]).toBe("reuse");
     const kept = parse(composeFile(config, { singleShot: "keep" })) as typeof document;
     expect(kept.services["add"]?.environment["FUNKER_MODE"]).toBe("single-shot");
   });

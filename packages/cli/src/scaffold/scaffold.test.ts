@@ -64,6 +64,25 @@ describe("funker new", { timeout: 180_000 }, () => {
     expect(again).toMatchObject({ code: 2, stderr: expect.stringMatching(/already has a function "word-count"/) as unknown });
   });
 
+  it("scaffolds a fresh function that `funker dev` serves, each call in a process of its own", async () => {
+    using scratch = scratchFolder();
+    const created = await runCli(["new", "greet", "--mode", "fresh"], { cwd: scratch.root });
+    expect(created.code, created.stderr).toBe(0);
+    const config = parseConfig(readFileSync(join(scratch.root, "funker.yml"), "utf8"), join(scratch.root, "funker.yml"));
+    expect(config.functions.map((spec) => [spec.name, spec.mode])).toEqual([["greet", "fresh"]]);
+    expect(readFileSync(join(scratch.root, "greet", "src", "handler.ts"), "utf8")).toMatch(/^\/\/ Mode fresh \(funker\.yml\): the replica keeps processes of this program$/m);
+    const served = await runCli(["dev", "--no-watch", "--", process.execPath, join(WORKSPACE, "packages/cli/dist/bin.js"), "call", "greet", "name=Ada"], { cwd: scratch.root });
+    expect(served.code, served.stderr).toBe(0);
+    expect(served.stdout.trim()).toBe(JSON.stringify("Hello, Ada!"));
+    expect(served.stderr).toMatch(/^greet\.1\s+\| call \S+ ok/m);
+  });
+
+  it("refuses a mode that is not one", async () => {
+    using scratch = scratchFolder();
+    const result = await runCli(["new", "greet", "--mode", "sometimes"], { cwd: scratch.root });
+    expect(result).toMatchObject({ code: 2, stderr: expect.stringMatching(/--mode must be single-shot, reuse, fresh; got "sometimes"/) as unknown });
+  });
+
   it("refuses a name that is not a valid service name", async () => {
     using scratch = scratchFolder();
     const result = await runCli(["new", "Word_Count"], { cwd: scratch.root });

@@ -2,6 +2,7 @@ import { existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import { dirname, join, relative, resolve } from "node:path";
 import { isMap, parseDocument } from "yaml";
 import { CONFIG_FILE_NAME, findConfigFile, functionNameProblem } from "../config/funker-yml.js";
+import type { FunctionMode } from "../config/funker-yml.js";
 import { ExitCode } from "../exit-code.js";
 import { UsageError } from "../usage-error.js";
 import { packageVersion } from "../version.js";
@@ -12,10 +13,23 @@ export interface NewCommand {
   readonly directory: string | undefined;
   /** Default: the nearest funker.yml, else `./funker.yml`. */
   readonly configFile: string | undefined;
+  /** Default `single-shot`. */
+  readonly mode?: FunctionMode | undefined;
 }
 
+/** What src/handler.ts says about how it is served, by mode. */
+const SERVED: Readonly<Record<FunctionMode, string>> = {
+  "single-shot": `// Serves one call on port 9999 (FUNKER_PORT) and exits; Docker, or
+// \`funker dev\`, starts a fresh replica for the next call.`,
+  reuse: `// Serves call after call on port 9999 (FUNKER_PORT) in this one process
+// (mode: reuse in funker.yml): keep no state from one caller to the next.`,
+  fresh: `// Mode fresh (funker.yml): the replica keeps processes of this program
+// started and waiting on port 9999 (FUNKER_PORT); each call runs in one of
+// them, which serves it and exits, and a replacement starts meanwhile.`,
+};
+
 /** The files of a new function, by path relative to its folder. */
-export function scaffoldFiles(name: string, dependencyVersion: string): Record<string, string> {
+export function scaffoldFiles(name: string, dependencyVersion: string, mode: FunctionMode = "single-shot"): Record<string, string> {
   const identifier = camelCase(name);
   const typeName = `${identifier[0]?.toUpperCase() ?? ""}${identifier.slice(1)}Args`;
   return {
@@ -77,8 +91,7 @@ export function ${identifier}({ name = "world" }: ${typeName}): string {
     "src/handler.ts": `import { handler } from "@funker/handler";
 import { ${identifier} } from "./${name}.js";
 
-// Serves one call on port 9999 (FUNKER_PORT) and exits; Docker, or
-// \`funker dev\`, starts a fresh replica for the next call.
+${SERVED[mode]}
 handler(${identifier});
 `,
     [`src/${name}.test.ts`]: `import { startFunction } from "@funker/testing";
@@ -143,9 +156,10 @@ export function runNew(command: NewCommand): number {
   }
   const configFile = command.configFile !== undefined ? resolve(command.configFile) : (findConfigFile(process.cwd()) ?? resolve(CONFIG_FILE_NAME));
 
-  const files = scaffoldFiles(command.name, dependencyVersionFor(directory));
+  const mode = command.mode ?? "single-shot";
+  const files = scaffoldFiles(command.name, dependencyVersionFor(directory), mode);
   const entry = relative(dirname(configFile), directory) || ".";
-  addToConfig(configFile, command.name, entry);
+  addToConfig(configFile, command.name, entry, mode);
   for (const [path, content] of Object.entries(files)) {
     const file = join(directory, path);
     mkdirSync(dirname(file), { recursive: true });
@@ -159,14 +173,14 @@ export function runNew(command: NewCommand): number {
   return ExitCode.ok;
 }
 
-function addToConfig(configFile: string, name: string, entry: string): void {
+function addToConfig(configFile: string, name: string, entry: string, mode: FunctionMode): void {
   const text = existsSync(configFile) ? readFileSync(configFile, "utf8") : "version: 1\nfunctions: {}\n";
   const document = parseDocument(text);
   if (document.errors.length > 0) throw new UsageError(`${configFile} does not parse; fix it first (funker ls shows where)`);
   const functions = document.get("functions", true);
   if (functions !== undefined && !isMap(functions)) throw new UsageError(`${configFile}: "functions" is not a mapping`);
   if (isMap(functions) && functions.has(name)) throw new UsageError(`${configFile} already has a function "${name}"`);
-  document.setIn(["functions", name], document.createNode({ entry, replicas: 1, mode: "single-shot" }));
+  document.setIn(["functions", name], document.createNode({ entry, replicas: 1, mode }));
   const functionsNode = document.get("functions", true);
   if (isMap(functionsNode)) functionsNode.flow = false;
   writeFileSync(configFile, document.toString());
