@@ -11,7 +11,7 @@ import type { Socket } from "node:net";
 import { performance } from "node:perf_hooks";
 import { FrameDecoder, PREFACE, encodeCall } from "@funker/protocol";
 import type { RoundMeasurement } from "./messages.js";
-import { CallerProcess, childEnvironment, connectWhenListening, freePort, funkerAddBundle, residentBytes, spawnNode, stop } from "./processes.js";
+import { CallerProcess, childEnvironment, connectWhenListening, freePort, funkerAddBundle, isPreamble, residentBytes, spawnNode, stop } from "./processes.js";
 import { startDevRuntime } from "./dev-runtime.js";
 import type { DevRuntime } from "./dev-runtime.js";
 import type { Goal, Row, Scenario } from "./scenarios.js";
@@ -70,7 +70,7 @@ async function framedAdd(socket: Socket): Promise<void> {
     await new Promise<void>((resolve, reject) => {
       socket.on("data", (chunk: Buffer) => {
         for (const frame of decoder.push(chunk)) {
-          if (frame.type === "heartbeat") continue;
+          if (isPreamble(frame)) continue;
           if (frame.type === "result" && new TextDecoder().decode(frame.body) === "3") resolve();
           else if (frame.type === "error" && frame.refused && frame.error.code === "unavailable") reject(new NotIdle());
           else reject(new Error(`unexpected reply ${JSON.stringify(frame)}`));

@@ -186,3 +186,8 @@ export class CallerProcess {
     clearTimeout(timer);
   }
 }
+
+/** The frames a handler sends before it answers: its HELLO, and the heartbeat that accepts the call. */
+export function isPreamble(frame: { type: string }): boolean {
+  return frame.type === "hello" || frame.type === "heartbeat";
+}

@@ -18,6 +18,7 @@ import {
   connectWhenListening,
   freePort,
   funkerAddBundle,
+  isPreamble,
   repositoryRoot,
   residentBytes,
   serverScript,
@@ -441,8 +442,8 @@ async function framedExchange(socket: Socket): Promise<void> {
   socket.write(encodeCall({ id: "bench", function: "add", deadline: Date.now() + 30_000 }, { x: 1, y: 2 }));
   socket.uncork();
   const frames = new FrameDecoder().push(await reply);
-  // The handler accepts the call with a heartbeat before it runs the function.
-  const first = frames.find((frame) => frame.type !== "heartbeat");
+  // The handler greets with HELLO and accepts the call with a heartbeat before it runs the function.
+  const first = frames.find((frame) => !isPreamble(frame));
   if (first?.type !== "result" || new TextDecoder().decode(first.body) !== "3") throw new Error(`unexpected reply ${JSON.stringify(first)}`);
 }
 
@@ -607,8 +608,8 @@ export async function framedExchangeKept(socket: Socket): Promise<void> {
   const decoder = new FrameDecoder();
   const result = new Promise<void>((resolve, reject) => {
     socket.on("data", (chunk: Buffer) => {
-      // The handler accepts the call with a heartbeat before it runs the function.
-      const first = decoder.push(chunk).find((frame) => frame.type !== "heartbeat");
+      // The handler greets with HELLO and accepts the call with a heartbeat before it runs the function.
+      const first = decoder.push(chunk).find((frame) => !isPreamble(frame));
       if (first === undefined) return;
       if (first.type === "result") resolve();
       else reject(new Error(`unexpected ${first.type} frame`));
