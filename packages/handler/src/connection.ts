@@ -141,7 +141,7 @@ export class Connection {
       }
       // Version 2: the HELLO leaves as soon as the preface is read, before
       // any call on the connection is looked at (PROTOCOL.md section 5.5).
-      if (!this.helloSent && this.decoder.version === 2) this.sendHello();
+      if (!this.helloSent && this.decoder.version === 2 && this.host.acceptedForIt !== true) this.sendHello();
       for (const frame of frames) {
         this.onFrame(frame);
         if ((this.phase as Phase) === "closing") return;
@@ -365,7 +365,10 @@ export class Connection {
     const sendsHeartbeats = description.protocol === "framed" && heartbeatIntervalMs > 0;
     const intervalMs = Math.max(heartbeatIntervalMs, MIN_HEARTBEAT_INTERVAL_MS);
     // Version 1 accepts a connection's first call with a heartbeat; version 2's HELLO has done that.
-    const acceptance = description.protocol === "framed" && this.callsStarted === 1 && this.version === 1 ? encodeHeartbeat(description.id, { version: 1 }) : undefined;
+    const acceptance =
+      description.protocol === "framed" && this.callsStarted === 1 && this.version === 1 && this.host.acceptedForIt !== true
+        ? encodeHeartbeat(description.id, { version: 1 })
+        : undefined;
     const call: ActiveCall = {
       description,
       control,
@@ -489,7 +492,7 @@ export class Connection {
     }
     // A version 2 caller reads a HELLO first, even before an error; a caller
     // whose preface was not understood gets a version 1 ERROR (section 11).
-    if (!this.helloSent && this.decoder?.version === 2) this.sendHello();
+    if (!this.helloSent && this.decoder?.version === 2 && this.host.acceptedForIt !== true) this.sendHello();
     this.finish(encodeError("", wire, { refused: true, version: this.version }));
   }
 

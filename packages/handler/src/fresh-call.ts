@@ -1,26 +1,52 @@
 import type { Socket } from "node:net";
-import { FunkerError, detectWireMode, encodeError, encodeLegacyError, prefaceFor } from "@funker/protocol";
+import { FrameDecoder, FunkerError, detectWireMode, encodeError, encodeHeartbeat, encodeLegacyError, hasLegacyMark, withLegacyMark } from "@funker/protocol";
 import type { ProtocolVersion, WireError, WireMode } from "@funker/protocol";
 import type { CallRecord } from "./call-record.js";
 import type { StartedMessage } from "./fresh-messages.js";
 import { LINGER_MS } from "./linger.js";
 
-const PREFACE_LENGTH = prefaceFor(2).length;
+/** What a supervisor tells a caller before any process sees its call. */
+export interface FreshOpening {
+  /** The replica's HELLO, for a version 2 caller. */
+  readonly hello: Uint8Array;
+  readonly maxPayloadBytes: number;
+}
 
 /**
- * A caller's connection as a fresh-mode supervisor holds it: accepted on the
- * port, then joined to a process's call pipe, the bytes copied both ways
- * with back-pressure. The process writes the reply and its log line; the
- * supervisor answers (and logs) the call itself only when the process
- * cannot: it died, or it was stopped at the call's time limit.
+ * The caller's bytes a supervisor holds while no process has the call yet:
+ * a call's worth (the largest arguments and their frame). Beyond it, reading
+ * stops until a process takes the call, and the kernel holds the rest.
+ */
+const HEAD_ROOM_BYTES = 64 * 1024;
+
+/**
+ * A caller's connection as a fresh-mode supervisor holds it, from accept:
+ * it reads the caller's opening and sends the acceptance itself (the HELLO
+ * to a version 2 caller as soon as the preface is in, the first heartbeat
+ * to a version 1 caller once its CALL is whole) before any process can see
+ * the call. A caller then never meets a call that ran on a connection that
+ * ended before its acceptance (PROTOCOL.md 6.4), whatever dies when. Once a
+ * process takes the call, the bytes are copied both ways with back-pressure;
+ * the process writes the reply and its log line, and the supervisor answers
+ * (and logs) the call itself only when the process cannot: it died, or it
+ * was stopped at the call's time limit.
  */
 export class FreshCall {
   /** Set from the process's `started` message: the call was read and its function is about to run. */
   started: StartedMessage | undefined;
   private mode: WireMode | undefined;
-  /** The caller's first bytes, up to a preface's length: the framed version its answers from here must speak. */
-  private opening = Buffer.alloc(0);
+  private version: ProtocolVersion | undefined;
+  /** A version 1 call's id, read for its acceptance. */
+  private callId = "";
+  private legacyMarked = false;
+  private acceptance: "pending" | "sent" | "none" = "pending";
+  private opening: FrameDecoder | undefined;
+  private held: Buffer[] = [];
+  private heldBytes = 0;
   private pipe: Socket | undefined;
+  private onCallerGone: (() => void) | undefined;
+  private callerEnded = false;
+  private pipeEnded = false;
   private processReplied = false;
   private processEnded = false;
   private settled = false;
@@ -31,14 +57,36 @@ export class FreshCall {
     private readonly socket: Socket,
     readonly acceptedAt: number,
     private readonly record: (record: CallRecord) => void,
+    private readonly settings: FreshOpening,
   ) {
     this.closedPromise = new Promise((resolve) => socket.once("close", () => resolve()));
     socket.on("error", () => undefined);
+    socket.on("data", (chunk: Buffer) => this.onCallerData(chunk));
+    // A 2017 caller half-closes to say "that was all": the process must see it too, after the bytes before it.
+    socket.on("end", () => {
+      this.callerEnded = true;
+      if (this.acceptance === "pending") this.acceptance = "none";
+      this.flush();
+    });
+    socket.once("close", () => {
+      this.callerGone = true;
+      if (this.pipe === undefined) return;
+      if (!this.settled) this.onCallerGone?.();
+      // The process may still write its reply: read it to the end, so that it finishes as it would on TCP.
+      this.pipe.resume();
+      this.pipe.end();
+    });
+    socket.resume();
   }
 
   /** Resolves once the caller's socket has closed. */
   get closed(): Promise<void> {
     return this.closedPromise;
+  }
+
+  /** Whether the caller left before any process took the call. */
+  get gone(): boolean {
+    return this.callerGone || this.socket.destroyed;
   }
 
   /**
@@ -49,15 +97,9 @@ export class FreshCall {
   attach(pipe: Socket, onCallerGone: () => void): void {
     const socket = this.socket;
     this.pipe = pipe;
+    this.onCallerGone = onCallerGone;
     pipe.on("error", () => undefined);
-    socket.on("data", (chunk: Buffer) => {
-      this.mode ??= detectWireMode(chunk);
-      if (this.opening.length < PREFACE_LENGTH) this.opening = Buffer.concat([this.opening, chunk]).subarray(0, PREFACE_LENGTH);
-      if (!this.settled && !pipe.write(chunk)) socket.pause();
-    });
     pipe.on("drain", () => socket.resume());
-    // A 2017 caller half-closes to say "that was all": the process must see it too.
-    socket.on("end", () => pipe.end());
     pipe.on("data", (chunk: Buffer) => {
       if (!this.settled && !this.callerGone && !socket.write(chunk)) pipe.pause();
     });
@@ -66,14 +108,68 @@ export class FreshCall {
       this.processEnded = true;
       this.finishIfReplied();
     });
-    socket.once("close", () => {
-      this.callerGone = true;
-      if (!this.settled) onCallerGone();
-      // The process may still write its reply: read it to the end, so that it finishes as it would on TCP.
-      pipe.resume();
+    if (this.callerGone) {
+      onCallerGone();
       pipe.end();
-    });
+      return;
+    }
+    this.flush();
     socket.resume();
+  }
+
+  private onCallerData(chunk: Buffer): void {
+    this.mode ??= detectWireMode(chunk);
+    this.held.push(chunk);
+    this.heldBytes += chunk.length;
+    if (this.acceptance === "pending") this.readOpening(chunk);
+    this.flush();
+    if (this.pipe === undefined && this.heldBytes > this.settings.maxPayloadBytes + HEAD_ROOM_BYTES) this.socket.pause();
+  }
+
+  /** Reads the caller's opening far enough to accept the connection in its protocol (PROTOCOL.md 6.4). */
+  private readOpening(chunk: Buffer): void {
+    if (this.mode === "legacy") {
+      // A 2017 caller has no acceptance; a Funker client's marked one learns from the reply's mark.
+      this.legacyMarked ||= hasLegacyMark(chunk);
+      this.acceptance = "none";
+      return;
+    }
+    this.opening ??= new FrameDecoder({ expectPreface: true, maxPayloadBytes: this.settings.maxPayloadBytes });
+    let call: { id: string } | undefined;
+    try {
+      call = this.opening.push(chunk).find((frame) => frame.type === "call");
+    } catch {
+      // Bytes the process will refuse with the reason: no call runs, so no acceptance is owed.
+      this.acceptance = "none";
+      this.opening = undefined;
+      return;
+    }
+    this.version = this.opening.version;
+    if (this.version === 2) {
+      this.send(this.settings.hello);
+    } else if (this.version === 1 && call !== undefined) {
+      this.callId = call.id;
+      this.send(encodeHeartbeat(call.id, { version: 1 }));
+    } else return;
+    this.acceptance = "sent";
+    this.opening = undefined;
+  }
+
+  private send(bytes: Uint8Array): void {
+    if (!this.socket.destroyed) this.socket.write(bytes);
+  }
+
+  /** Hands what the caller sent to the process, once there is one and the caller was accepted. */
+  private flush(): void {
+    const pipe = this.pipe;
+    if (pipe === undefined || this.acceptance === "pending" || this.settled) return;
+    for (const chunk of this.held) if (!pipe.write(chunk)) this.socket.pause();
+    this.held = [];
+    this.heldBytes = 0;
+    if (this.callerEnded && !this.pipeEnded) {
+      this.pipeEnded = true;
+      pipe.end();
+    }
   }
 
   /** The process says it wrote its reply and logged the call. */
@@ -113,8 +209,9 @@ export class FreshCall {
     this.settled = true;
     this.pipe?.destroy();
     const protocol = this.started?.protocol ?? this.mode;
+    const id = this.started?.id ?? this.callId;
     this.record({
-      id: this.started?.id ?? "",
+      id,
       functionName: this.started?.functionName,
       protocol,
       durationMs: Date.now() - this.acceptedAt,
@@ -122,18 +219,17 @@ export class FreshCall {
       served: this.started !== undefined,
     });
     if (this.callerGone || this.socket.destroyed) return;
-    if (protocol === undefined) {
-      // The caller has sent nothing yet: there is no call to answer, and it may safely go elsewhere.
+    if (protocol === undefined || (protocol === "framed" && this.version === undefined)) {
+      // Nothing the caller sent says how to answer it, and no call ran: it may safely go elsewhere.
       this.socket.destroy();
       return;
     }
-    this.end(protocol === "framed" ? encodeError(this.started?.id ?? "", error, { refused, version: this.framedVersion() }) : encodeLegacyError(error));
-  }
-
-  /** The version the caller's preface named: 2 for a version 2 preface, else 1 (PROTOCOL.md 5.1). */
-  private framedVersion(): ProtocolVersion {
-    const version2 = prefaceFor(2);
-    return this.opening.length === PREFACE_LENGTH && this.opening.equals(version2) ? 2 : 1;
+    if (protocol === "legacy") {
+      const reply = encodeLegacyError(error);
+      this.end(this.legacyMarked ? withLegacyMark(reply) : reply);
+      return;
+    }
+    this.end(encodeError(id, error, { refused, version: this.version }));
   }
 
   private finishIfReplied(): void {

@@ -36,6 +36,8 @@ export class FreshChild implements ConnectionHost, FunctionServer {
   private lastError: { code: ErrorCode; message: string } | undefined;
   private exitCode: number = ExitCode.done;
   private resolveClosed!: () => void;
+  /** Its supervisor accepted the caller before handing the call over (fresh-call.ts). */
+  readonly acceptedForIt = true;
   /** Each process has its own replay window, empty at its start (PROTOCOL.md 6.8). */
   readonly authenticator: CallAuthenticator | undefined;
 

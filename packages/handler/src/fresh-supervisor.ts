@@ -2,11 +2,13 @@ import { writeSync } from "node:fs";
 import { createServer } from "node:net";
 import type { AddressInfo, Server as NetServer, Socket } from "node:net";
 import { FunkerError } from "@funker/protocol";
-import type { ErrorCode } from "@funker/protocol";
+import type { ErrorCode, WireError } from "@funker/protocol";
 import { answerBusy } from "./busy.js";
 import type { CallRecord } from "./call-record.js";
 import { ExitCode, READY_FD_VARIABLE, READY_LINE } from "./contract.js";
 import { FreshCall } from "./fresh-call.js";
+import type { FreshOpening } from "./fresh-call.js";
+import { helloFor } from "./hello.js";
 import { drainBudgetMs } from "./fresh-messages.js";
 import type { RepliedMessage, StartedMessage } from "./fresh-messages.js";
 import { FreshProcess, parseChildEnv, processEnvironment } from "./fresh-process.js";
@@ -33,9 +35,13 @@ const MAX_QUEUED_CALLERS = 1_000;
 const RESTART_DELAY_MS = 100;
 const MAX_RESTART_DELAY_MS = 10_000;
 
+/** The answer to a caller no process took within the queue timeout: it did not run, and may go to another replica. */
+function busy(): WireError {
+  return new FunkerError("unavailable", "the replica is busy; try another replica").toWire();
+}
+
 interface QueuedCaller {
-  readonly socket: Socket;
-  readonly acceptedAt: number;
+  readonly call: FreshCall;
   readonly timer: NodeJS.Timeout;
 }
 
@@ -63,6 +69,8 @@ export class FreshSupervisor implements FunctionServer {
   private readonly names: ReadonlySet<string> | undefined;
   private readonly readyFd: number | undefined;
   private readonly events: FreshProcessEvents;
+  /** What the supervisor sends a caller before a process sees its call. */
+  private readonly opening: FreshOpening;
   private command: ProcessCommand | undefined;
   private startFailuresInARow = 0;
   private everReady = false;
@@ -91,6 +99,7 @@ export class FreshSupervisor implements FunctionServer {
     this.readyFd = Number.isInteger(readyFd) && readyFd > 2 ? readyFd : undefined;
     delete process.env[READY_FD_VARIABLE];
     this.exitWhenFinished = options.exit;
+    this.opening = { hello: helloFor(options), maxPayloadBytes: options.maxPayloadBytes };
     this.events = {
       ready: (child) => this.onReady(child),
       started: (child, message) => this.onStarted(child, message),
@@ -104,7 +113,7 @@ export class FreshSupervisor implements FunctionServer {
     // A caller that never awaits `ready` must not turn a start-up failure into an unhandled rejection.
     this.ready.catch(() => undefined);
     this.closed = new Promise((resolve) => (this.resolveClosed = resolve));
-    // pauseOnConnect: a caller's bytes stay in the kernel until its process reads them (or a refusal does).
+    // pauseOnConnect: a caller's bytes stay in the kernel until the supervisor reads them (or a refusal does).
     this.listener = createServer({ allowHalfOpen: true, noDelay: true, pauseOnConnect: true }, (socket) => this.onConnection(socket));
     this.listener.once("listening", () => {
       const address = this.listener.address() as AddressInfo;
@@ -151,31 +160,33 @@ export class FreshSupervisor implements FunctionServer {
     const acceptedAt = Date.now();
     // A caller that resets its connection while it waits must not become an uncaught error here.
     socket.on("error", () => undefined);
-    const waiting = this.shuttingDown ? undefined : this.waiting.shift();
-    if (waiting !== undefined) {
-      this.handOver(waiting, socket, acceptedAt);
-      return;
-    }
-    if (this.shuttingDown || this.queue.length >= MAX_QUEUED_CALLERS) {
+    if (this.shuttingDown || (this.waiting.length === 0 && this.queue.length >= MAX_QUEUED_CALLERS)) {
       this.refuse(socket);
       return;
     }
-    const timer = setTimeout(() => {
-      const index = this.queue.findIndex((queued) => queued.socket === socket);
-      if (index < 0) return;
-      this.queue.splice(index, 1);
-      this.refuse(socket);
-    }, this.options.queueTimeoutMs);
-    this.queue.push({ socket, acceptedAt, timer });
-  }
-
-  private handOver(child: FreshProcess, socket: Socket, acceptedAt: number): void {
-    const call = new FreshCall(socket, acceptedAt, (record) => this.record(record));
+    // From here the supervisor reads the caller and accepts it (fresh-call.ts), whether a process waits or not.
+    const call = new FreshCall(socket, acceptedAt, (record) => this.record(record), this.opening);
     this.calls.add(call);
     void call.closed.then(() => {
       this.calls.delete(call);
       this.finishIfDone();
     });
+    const waiting = this.waiting.shift();
+    if (waiting !== undefined) {
+      this.handOver(waiting, call);
+      return;
+    }
+    const timer = setTimeout(() => {
+      const index = this.queue.findIndex((queued) => queued.call === call);
+      if (index < 0) return;
+      this.queue.splice(index, 1);
+      call.answer(busy(), true);
+    }, this.options.queueTimeoutMs);
+    this.queue.push({ call, timer });
+  }
+
+  private handOver(child: FreshProcess, call: FreshCall): void {
+    const acceptedAt = call.acceptedAt;
     child.serve(call);
     // Until the process says what the call's deadline is, the longest it could be: reading it, then running it.
     child.limitAt(acceptedAt + this.options.readTimeoutMs + this.options.timeoutMs + OUTSIDE_LIMIT_MARGIN_MS, () => this.overran(child));
@@ -212,8 +223,8 @@ export class FreshSupervisor implements FunctionServer {
     for (let queued = this.queue.shift(); queued !== undefined; queued = this.queue.shift()) {
       clearTimeout(queued.timer);
       // A connection closed in the meantime costs nothing more.
-      if (queued.socket.destroyed) continue;
-      this.handOver(child, queued.socket, queued.acceptedAt);
+      if (queued.call.gone) continue;
+      this.handOver(child, queued.call);
       return;
     }
     this.waiting.push(child);
@@ -311,7 +322,7 @@ export class FreshSupervisor implements FunctionServer {
     this.listener.close();
     for (const queued of this.queue.splice(0)) {
       clearTimeout(queued.timer);
-      this.refuse(queued.socket);
+      queued.call.answer(busy(), true);
     }
     for (const timer of this.restartTimers) clearTimeout(timer);
     this.restartTimers.clear();

@@ -262,6 +262,39 @@ describe("fresh mode: the replica's process", () => {
     expect(child.stderr.join("\n")).toContain('FUNKER_CHILD_ENV) must be a comma-separated list of variable names: "not-a-name" is not a variable name');
   });
 
+  it("accepts a caller itself before any process sees the call: HELLO to version 2, the first heartbeat to version 1, even while queued", async () => {
+    await using child = fresh("announce-then-hang", { FUNKER_CONCURRENCY: "1" });
+    const port = await portOf(child);
+    await using running = await FramedCaller.open(port);
+    running.send({});
+    await child.stdoutValue("running");
+    // The one process is busy: these callers wait in the supervisor's queue, and are accepted there.
+    await using queued = await FramedCaller.open(port);
+    queued.send({});
+    await queued.waitFor((frames) => frames.some((frame) => frame.type === "hello"));
+    await using queuedVersion1 = await FramedCaller.open(port, 1);
+    const id = queuedVersion1.send({});
+    await queuedVersion1.waitFor((frames) => frames.some((frame) => frame.type === "heartbeat" && frame.id === id));
+    expect(queued.frames.filter((frame) => frame.type === "hello")).toHaveLength(1);
+    expect(queuedVersion1.frames.map((frame) => frame.type)).toEqual(["heartbeat"]);
+  });
+
+  it("leaves a caller whose call runs accepted when the supervisor is killed, so that it is never taken as not delivered", async () => {
+    await using child = fresh("announce-then-hang");
+    const port = await portOf(child);
+    await using caller = await FramedCaller.open(port);
+    caller.send({});
+    await using callerVersion1 = await FramedCaller.open(port, 1);
+    callerVersion1.send({});
+    await eventually(() => child.stdout.filter((line) => line.includes('"running"')).length === 2, "both calls to run");
+    child.process.kill("SIGKILL");
+    await caller.closed();
+    await callerVersion1.closed();
+    // PROTOCOL.md 6.4: an accepted call that ends without a reply may have run.
+    expect(caller.frames.map((frame) => frame.type)).toEqual(["hello"]);
+    expect(callerVersion1.frames.map((frame) => frame.type)).toEqual(["heartbeat"]);
+  });
+
   it("takes its waiting processes with it when it is killed", async () => {
     await using child = fresh("add");
     await portOf(child);

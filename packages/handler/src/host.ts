@@ -16,6 +16,12 @@ export interface ConnectionHost {
   readonly authenticator: CallAuthenticator | undefined;
   /** Takes a slot for `call` (read, not yet run); false when every slot is busy. */
   tryStartCall(call: CallDescription): boolean;
+  /**
+   * Whether the caller was accepted before this process saw the connection
+   * (a fresh-mode supervisor sends the HELLO, or version 1's first
+   * heartbeat, itself): the connection then does not send them again.
+   */
+  readonly acceptedForIt?: boolean;
   /** Gives back the slot taken by `tryStartCall`. */
   endCall(): void;
   /** Logs the call and updates the server's state. */

@@ -40,6 +40,11 @@ const functions = {
         reject(context.signal.reason);
       });
     }),
+  // Says on stdout that it runs, then never settles.
+  "announce-then-hang": () => {
+    process.stdout.write(`${JSON.stringify({ running: process.pid })}\n`);
+    return new Promise(() => {});
+  },
   sleep: (args) => new Promise((resolve) => setTimeout(() => resolve("slept"), args.ms)),
   // Replies at once, and keeps the process busy for a while after.
   "work-after-reply": (args) => {

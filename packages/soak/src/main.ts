@@ -13,7 +13,7 @@ import { defaultCli, runSoak } from "./soak.js";
 import type { SoakReport } from "./soak.js";
 import { writeSoakRows } from "./reliability-doc.js";
 
-const MODES: readonly HandlerMode[] = ["single-shot", "reuse"];
+const MODES: readonly HandlerMode[] = ["single-shot", "reuse", "fresh"];
 
 const { values } = parseArgs({
   options: {
@@ -23,6 +23,7 @@ const { values } = parseArgs({
     "in-flight": { type: "string", default: "8" },
     replicas: { type: "string", default: "4" },
     "kill-every": { type: "string", default: "300" },
+    kills: { type: "string", default: "both" },
     write: { type: "boolean", default: false },
   },
 });
@@ -42,6 +43,7 @@ for (const mode of modes) {
     calls: Number(values.calls),
     durationMs: Number(values.minutes) * 60_000,
     killEveryMs: Number(values["kill-every"]),
+    kills: values.kills as "both" | "mid-call" | "random",
     minReplicaAgeMs: 500,
     maxWorkMs: 20,
     callTimeoutMs: 30_000,

@@ -21,7 +21,8 @@ let running = 0;
 handler(async ({ soakId, workMs }: { soakId: number; workMs: number }) => {
   running += 1;
   if (running === 1) writeFileSync(busyMarker, "");
-  writeSync(log, `${soakId}\n`);
+  // The id first; the process and its parent after it, to tell apart who ran a call twice, should one ever be.
+  writeSync(log, `${soakId} ${process.pid} ${process.ppid} ${Date.now()}\n`);
   fdatasyncSync(log);
   try {
     if (workMs > 0) await sleep(workMs);

@@ -27,6 +27,8 @@ export interface SoakOptions {
   readonly durationMs: number;
   /** A kill every this many ms, alternately a replica in the middle of a call and a random one. */
   readonly killEveryMs: number;
+  /** Which kills the chaos loop makes; both by default. */
+  readonly kills?: "both" | "mid-call" | "random";
   /** A replica this young is spared by the random kills: one killed before it listens only tests start-up. */
   readonly minReplicaAgeMs: number;
   /** Each call sleeps a random time up to this, so that kills land mid-call. */
@@ -72,7 +74,9 @@ export async function runSoak(options: SoakOptions): Promise<SoakReport> {
       await runtime.stop();
     }
   } finally {
-    rmSync(workFolder, { recursive: true, force: true });
+    // SOAK_KEEP=1 keeps the execution logs and funker dev's folder, to look into a fault.
+    if (process.env["SOAK_KEEP"] === "1") console.error(`soak: kept ${workFolder}`);
+    else rmSync(workFolder, { recursive: true, force: true });
   }
 }
 
@@ -185,7 +189,8 @@ async function soakAgainst(runtime: Runtime, options: SoakOptions, recordsFolder
   const chaos = setInterval(() => {
     const now = Date.now();
     for (const pid of runtime.replicaPids()) if (!firstSeen.has(pid)) firstSeen.set(pid, now);
-    const midCall = midCallNext;
+    const kinds = options.kills ?? "both";
+    const midCall = kinds === "both" ? midCallNext : kinds === "mid-call";
     midCallNext = !midCallNext;
     const candidates = midCall
       ? busyPids(recordsFolder)
@@ -233,7 +238,7 @@ export function readExecutions(folder: string): Map<number, number> {
     if (!name.startsWith("executed-")) continue;
     for (const line of readFileSync(join(folder, name), "utf8").split("\n")) {
       if (line === "") continue;
-      const id = Number(line);
+      const id = Number(line.split(" ")[0]);
       executions.set(id, (executions.get(id) ?? 0) + 1);
     }
   }
