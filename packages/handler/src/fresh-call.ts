@@ -20,11 +20,22 @@ export interface FreshOpening {
 const HEAD_ROOM_BYTES = 64 * 1024;
 
 /**
+ * How long a queued caller waits for its acceptance when no process is free.
+ * Accepting only once a process takes the call means that a replica killed
+ * while the caller waits leaves it unaccepted, so its call goes elsewhere
+ * instead of coming back "may have run"; but a version 2 caller that hears
+ * no HELLO within its `helloTimeout` (1 s by default) takes the replica for a
+ * 2017 one, so a longer wait is accepted at this point, well before that.
+ */
+export const ACCEPT_WHILE_QUEUED_MS = 250;
+
+/**
  * A caller's connection as a fresh-mode supervisor holds it, from accept:
  * it reads the caller's opening and sends the acceptance itself (the HELLO
- * to a version 2 caller as soon as the preface is in, the first heartbeat
- * to a version 1 caller once its CALL is whole) before any process can see
- * the call. A caller then never meets a call that ran on a connection that
+ * to a version 2 caller once the preface is in, the first heartbeat to a
+ * version 1 caller once its CALL is whole) as a process takes the call, and
+ * before that process can see it (a queued caller: see
+ * `ACCEPT_WHILE_QUEUED_MS`). A caller then never meets a call that ran on a connection that
  * ended before its acceptance (PROTOCOL.md 6.4), whatever dies when. Once a
  * process takes the call, the bytes are copied both ways with back-pressure;
  * the process writes the reply and its log line, and the supervisor answers
@@ -32,6 +43,13 @@ const HEAD_ROOM_BYTES = 64 * 1024;
  * was stopped at the call's time limit.
  */
 export class FreshCall {
+  /**
+   * When the call's time limits start: its hand-over to a process (set by
+   * `FreshProcess.serve`), else its accept. The wait
+   * in the queue is bounded by `queueTimeout` on its own, and is not the
+   * function's time (the caller's own deadline still counts from its start).
+   */
+  timedFrom: number;
   /** Set from the process's `started` message: the call was read and its function is about to run. */
   started: StartedMessage | undefined;
   private mode: WireMode | undefined;
@@ -39,7 +57,10 @@ export class FreshCall {
   /** A version 1 call's id, read for its acceptance. */
   private callId = "";
   private legacyMarked = false;
-  private acceptance: "pending" | "sent" | "none" = "pending";
+  /** pending: the opening is not read yet; due: read, and held back until a process takes the call (or the wait ends). */
+  private acceptance: "pending" | "due" | "sent" | "none" = "pending";
+  private acceptanceBytes: Uint8Array | undefined;
+  private acceptanceTimer: NodeJS.Timeout | undefined;
   private opening: FrameDecoder | undefined;
   private held: Buffer[] = [];
   private heldBytes = 0;
@@ -59,6 +80,7 @@ export class FreshCall {
     private readonly record: (record: CallRecord) => void,
     private readonly settings: FreshOpening,
   ) {
+    this.timedFrom = acceptedAt;
     this.closedPromise = new Promise((resolve) => socket.once("close", () => resolve()));
     socket.on("error", () => undefined);
     socket.on("data", (chunk: Buffer) => this.onCallerData(chunk));
@@ -70,6 +92,7 @@ export class FreshCall {
     });
     socket.once("close", () => {
       this.callerGone = true;
+      clearTimeout(this.acceptanceTimer);
       if (this.pipe === undefined) return;
       if (!this.settled) this.onCallerGone?.();
       // The process may still write its reply: read it to the end, so that it finishes as it would on TCP.
@@ -113,6 +136,7 @@ export class FreshCall {
       pipe.end();
       return;
     }
+    this.sendAcceptance();
     this.flush();
     socket.resume();
   }
@@ -146,13 +170,25 @@ export class FreshCall {
     }
     this.version = this.opening.version;
     if (this.version === 2) {
-      this.send(this.settings.hello);
+      this.acceptanceBytes = this.settings.hello;
     } else if (this.version === 1 && call !== undefined) {
       this.callId = call.id;
-      this.send(encodeHeartbeat(call.id, { version: 1 }));
+      this.acceptanceBytes = encodeHeartbeat(call.id, { version: 1 });
     } else return;
-    this.acceptance = "sent";
+    this.acceptance = "due";
     this.opening = undefined;
+    if (this.pipe !== undefined) this.sendAcceptance();
+    else this.acceptanceTimer = setTimeout(() => this.sendAcceptance(), ACCEPT_WHILE_QUEUED_MS);
+  }
+
+  /** Accepts the caller, if its acceptance is due: a process has the call now, or the caller has waited long enough. */
+  private sendAcceptance(): void {
+    if (this.acceptance !== "due" || this.acceptanceBytes === undefined) return;
+    clearTimeout(this.acceptanceTimer);
+    this.send(this.acceptanceBytes);
+    this.acceptance = "sent";
+    this.acceptanceBytes = undefined;
+    this.flush();
   }
 
   private send(bytes: Uint8Array): void {
@@ -162,7 +198,7 @@ export class FreshCall {
   /** Hands what the caller sent to the process, once there is one and the caller was accepted. */
   private flush(): void {
     const pipe = this.pipe;
-    if (pipe === undefined || this.acceptance === "pending" || this.settled) return;
+    if (pipe === undefined || this.acceptance === "pending" || this.acceptance === "due" || this.settled) return;
     for (const chunk of this.held) if (!pipe.write(chunk)) this.socket.pause();
     this.held = [];
     this.heldBytes = 0;
@@ -218,7 +254,10 @@ export class FreshCall {
       error,
       served: this.started !== undefined,
     });
-    if (this.callerGone || this.socket.destroyed) return;
+    if (this.callerGone || this.socket.destroyed) {
+      clearTimeout(this.acceptanceTimer);
+      return;
+    }
     if (protocol === undefined || (protocol === "framed" && this.version === undefined)) {
       // Nothing the caller sent says how to answer it, and no call ran: it may safely go elsewhere.
       this.socket.destroy();
@@ -229,6 +268,9 @@ export class FreshCall {
       this.end(this.legacyMarked ? withLegacyMark(reply) : reply);
       return;
     }
+    // A version 2 caller reads the HELLO first, even before a refusal.
+    if (this.version === 2) this.sendAcceptance();
+    clearTimeout(this.acceptanceTimer);
     this.end(encodeError(id, error, { refused, version: this.version }));
   }
 

@@ -19,7 +19,7 @@ export const CALL_PIPE_FD = 4;
  */
 export const FRESH_CHILD_VARIABLE = "FUNKER_FRESH_CHILD";
 
-/** Supervisor → process: the call pipe now carries a caller's bytes, accepted at `acceptedAt` (epoch ms; the timeout counts from there). */
+/** Supervisor → process: the call pipe now carries a caller's bytes, handed over at `acceptedAt` (epoch ms; the timeout counts from there). */
 export interface CallMessage {
   readonly type: "call";
   readonly acceptedAt: number;

@@ -125,7 +125,8 @@ export class FreshProcess {
   serve(call: FreshCall): void {
     this.state = "serving";
     this.call = call;
-    this.send({ type: "call", acceptedAt: call.acceptedAt });
+    call.timedFrom = Date.now();
+    this.send({ type: "call", acceptedAt: call.timedFrom });
     call.attach(this.pipe, () => this.send({ type: "gone" }));
   }
 

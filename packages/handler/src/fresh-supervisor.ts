@@ -160,6 +160,13 @@ export class FreshSupervisor implements FunctionServer {
     const acceptedAt = Date.now();
     // A caller that resets its connection while it waits must not become an uncaught error here.
     socket.on("error", () => undefined);
+    if (!this.everReady) {
+      // Until a first process waits the replica takes no call, as a single-shot or reuse replica that does not
+      // listen yet: the caller, reset before any acceptance, goes to another replica knowing that nothing ran.
+      // Queued instead, it would be accepted (fresh-call.ts) by a replica that may never serve it.
+      socket.resetAndDestroy();
+      return;
+    }
     if (this.shuttingDown || (this.waiting.length === 0 && this.queue.length >= MAX_QUEUED_CALLERS)) {
       this.refuse(socket);
       return;
@@ -186,10 +193,9 @@ export class FreshSupervisor implements FunctionServer {
   }
 
   private handOver(child: FreshProcess, call: FreshCall): void {
-    const acceptedAt = call.acceptedAt;
     child.serve(call);
     // Until the process says what the call's deadline is, the longest it could be: reading it, then running it.
-    child.limitAt(acceptedAt + this.options.readTimeoutMs + this.options.timeoutMs + OUTSIDE_LIMIT_MARGIN_MS, () => this.overran(child));
+    child.limitAt(call.timedFrom + this.options.readTimeoutMs + this.options.timeoutMs + OUTSIDE_LIMIT_MARGIN_MS, () => this.overran(child));
   }
 
   /** `unavailable` to a caller no process can take: the call did not run, and its client goes to another replica. */
@@ -234,7 +240,7 @@ export class FreshSupervisor implements FunctionServer {
     const call = child.call;
     if (call === undefined) return;
     call.started = message;
-    const deadline = Math.min(message.deadline ?? Number.POSITIVE_INFINITY, call.acceptedAt + this.options.timeoutMs);
+    const deadline = Math.min(message.deadline ?? Number.POSITIVE_INFINITY, call.timedFrom + this.options.timeoutMs);
     child.limitAt(deadline + OUTSIDE_LIMIT_MARGIN_MS, () => this.overran(child));
   }
 
@@ -256,7 +262,7 @@ export class FreshSupervisor implements FunctionServer {
     const call = child.call;
     if (call === undefined) return;
     const limit =
-      call.started?.deadline !== undefined && call.started.deadline !== null && call.started.deadline < call.acceptedAt + this.options.timeoutMs
+      call.started?.deadline !== undefined && call.started.deadline !== null && call.started.deadline < call.timedFrom + this.options.timeoutMs
         ? "the caller's deadline"
         : `timeout of ${this.options.timeoutMs} ms`;
     call.answer(new FunkerError("deadline_exceeded", `the call passed its deadline (${limit}); the process running it was stopped`).toWire(), false);

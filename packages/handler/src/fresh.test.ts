@@ -5,8 +5,8 @@ import { once } from "node:events";
 import { fileURLToPath } from "node:url";
 import { describe, expect, it } from "vitest";
 import { parseLogLine } from "@funker/handler/contract";
-import { FramedCaller, framedCall, legacyCall, legacyCallJson, legacyError, frameError, resultValue } from "../test-support/wire.js";
-import { Child, requireBuilt, runFixture } from "../test-support/child.js";
+import { FramedCaller, framedCall, legacyCall, open, legacyCallJson, legacyError, frameError, resultValue } from "../test-support/wire.js";
+import { Child, freePort, requireBuilt, runFixture } from "../test-support/child.js";
 
 // Fresh mode runs real processes: a supervisor (the fixture) and the
 // processes it forks from the same file. These tests run the built package.
@@ -210,6 +210,30 @@ describe("fresh mode: limits and failures, enforced from outside the process", (
     expect(resultValue(await first)).toBe("slept");
   });
 
+  it("resets callers until its first process waits, as a replica that does not listen yet, and serves them after", async () => {
+    const port = await freePort();
+    await using child = fresh("add", { FUNKER_PORT: String(port), FIXTURE_SLOW_START_MS: "1500" });
+    let resets = 0;
+    for (;;) {
+      // Refused while the port does not listen yet; reset once it does, until a process waits.
+      const socket = await open(port).catch(() => undefined);
+      if (socket === undefined) {
+        await new Promise((resolve) => setTimeout(resolve, 20));
+        continue;
+      }
+      await using caller = new FramedCaller(socket);
+      caller.send({ x: 1, y: 2 });
+      await caller.closed().catch(() => undefined);
+      if (caller.frames.length > 0) break;
+      resets += 1;
+      await new Promise((resolve) => setTimeout(resolve, 50));
+    }
+    // The connection that got frames is the first after the start: a whole reply, HELLO first.
+    expect(resets).toBeGreaterThan(0);
+    expect(await portOf(child)).toBe(port);
+    expect(resultValue(await framedCall(port, { x: 1, y: 2 }))).toBe(3);
+  });
+
   it("refuses a caller whose process does not start within the queue timeout", async () => {
     await using child = fresh("sleep", { FUNKER_CONCURRENCY: "1", FUNKER_QUEUE_TIMEOUT: "100ms", FIXTURE_SLOW_START_MS: "3000" });
     const port = await portOf(child);
@@ -262,20 +286,25 @@ describe("fresh mode: the replica's process", () => {
     expect(child.stderr.join("\n")).toContain('FUNKER_CHILD_ENV) must be a comma-separated list of variable names: "not-a-name" is not a variable name');
   });
 
-  it("accepts a caller itself before any process sees the call: HELLO to version 2, the first heartbeat to version 1, even while queued", async () => {
+  it("accepts a queued caller itself, not at once but well within a caller's HELLO wait: HELLO to version 2, the first heartbeat to version 1", async () => {
     await using child = fresh("announce-then-hang", { FUNKER_CONCURRENCY: "1" });
     const port = await portOf(child);
     await using running = await FramedCaller.open(port);
     running.send({});
     await child.stdoutValue("running");
-    // The one process is busy: these callers wait in the supervisor's queue, and are accepted there.
+    expect(running.frames.map((frame) => frame.type)).toEqual(["hello"]);
+    // The one process is busy: these callers wait in the supervisor's queue.
     await using queued = await FramedCaller.open(port);
     queued.send({});
-    await queued.waitFor((frames) => frames.some((frame) => frame.type === "hello"));
     await using queuedVersion1 = await FramedCaller.open(port, 1);
     const id = queuedVersion1.send({});
+    // Not accepted yet: a replica killed now leaves them free to go elsewhere, as nothing ran.
+    await new Promise((resolve) => setTimeout(resolve, 100));
+    expect([queued.frames, queuedVersion1.frames]).toEqual([[], []]);
+    // Then accepted while still queued (after ACCEPT_WHILE_QUEUED_MS), so that a version 2 caller does not take the replica for a 2017 one.
+    await queued.waitFor((frames) => frames.some((frame) => frame.type === "hello"));
     await queuedVersion1.waitFor((frames) => frames.some((frame) => frame.type === "heartbeat" && frame.id === id));
-    expect(queued.frames.filter((frame) => frame.type === "hello")).toHaveLength(1);
+    expect(queued.frames.map((frame) => frame.type)).toEqual(["hello"]);
     expect(queuedVersion1.frames.map((frame) => frame.type)).toEqual(["heartbeat"]);
   });
 
