@@ -3,18 +3,20 @@
  * to its process's own log and syncs it before doing anything else, so that
  * a replica killed at any point afterwards has left the proof that it ran;
  * then it works for the time the caller asked (the window in which a kill
- * lands mid-call) and returns the id. While a call runs, a `busy-<pid>` file
- * tells the chaos loop which process to kill mid-call.
+ * lands mid-call) and returns the id. While a call runs, a busy marker tells
+ * the chaos loop which process to kill mid-call (records.ts names both files).
  */
 import { closeSync, fdatasyncSync, openSync, unlinkSync, writeFileSync, writeSync } from "node:fs";
+import { hostname } from "node:os";
 import { join } from "node:path";
 import { setTimeout as sleep } from "node:timers/promises";
 import { handler } from "@funker/handler";
+import { busyMarkerName, executionLogName } from "./records.js";
 
 const folder = process.env["SOAK_DIR"];
 if (folder === undefined) throw new Error("SOAK_DIR is not set: the soak names the folder of the execution logs");
-const busyMarker = join(folder, `busy-${process.pid}`);
-const log = openSync(join(folder, `executed-${process.pid}.log`), "a");
+const busyMarker = join(folder, busyMarkerName(process.pid, hostname()));
+const log = openSync(join(folder, executionLogName(process.pid, hostname())), "a");
 process.on("exit", () => closeSync(log));
 let running = 0;
 

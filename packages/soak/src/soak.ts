@@ -7,14 +7,16 @@
 import { spawn } from "node:child_process";
 import type { ChildProcess } from "node:child_process";
 import { once } from "node:events";
-import { existsSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from "node:fs";
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
-import { createClient, FunkerError } from "@funker/client";
+import { createClient } from "@funker/client";
 import type { HandlerMode } from "@funker/handler/contract";
+import { makeCalls } from "./calls.js";
 import { reconcile } from "./reconcile.js";
-import type { Reconciliation, Told } from "./reconcile.js";
+import type { Reconciliation } from "./reconcile.js";
+import { busyReplicas, readExecutions, recordFunctionEntry } from "./records.js";
 
 export interface SoakOptions {
   readonly mode: HandlerMode;
@@ -40,7 +42,8 @@ export interface SoakOptions {
 }
 
 export interface SoakReport extends Reconciliation {
-  readonly target: "funker dev";
+  /** Where it ran: funker dev, or a real Swarm (swarm.ts). */
+  readonly target: "funker dev" | "Swarm" | "Swarm, with a rolling update";
   readonly mode: HandlerMode;
   readonly replicas: number;
   readonly inFlight: number;
@@ -50,12 +53,6 @@ export interface SoakReport extends Reconciliation {
 }
 
 const here = fileURLToPath(new URL(".", import.meta.url));
-
-/** The record function's source: funker dev bundles it, whether the soak runs from src or dist. */
-function recordFunctionEntry(): string {
-  const besideSource = join(here, "..", "src", "record-function.ts");
-  return existsSync(besideSource) ? besideSource : join(here, "record-function.ts");
-}
 
 export function defaultCli(): string {
   return join(here, "..", "..", "cli", "dist", "bin.js");
@@ -164,24 +161,7 @@ async function startRuntime(options: SoakOptions, workFolder: string, recordsFol
 
 async function soakAgainst(runtime: Runtime, options: SoakOptions, recordsFolder: string): Promise<SoakReport> {
   const client = createClient({ endpoints: { record: runtime.ports.map((port) => `127.0.0.1:${port}`) }, timeout: options.callTimeoutMs });
-  const told = new Map<number, Told | undefined>();
   const startedAt = Date.now();
-  const stopCallsAt = startedAt + options.durationMs;
-  let nextId = 1;
-  const loop = async (): Promise<void> => {
-    while (nextId <= options.calls && Date.now() < stopCallsAt) {
-      const soakId = nextId;
-      nextId += 1;
-      told.set(soakId, undefined);
-      const workMs = Math.floor(Math.random() * (options.maxWorkMs + 1));
-      try {
-        told.set(soakId, { ok: true, value: await client.call("record", { soakId, workMs }) });
-      } catch (error) {
-        const failure = FunkerError.from(error);
-        told.set(soakId, { ok: false, code: failure.code, mayHaveRun: failure.mayHaveRun });
-      }
-    }
-  };
 
   const kills = { midCall: 0, random: 0 };
   const firstSeen = new Map<number, number>();
@@ -193,7 +173,7 @@ async function soakAgainst(runtime: Runtime, options: SoakOptions, recordsFolder
     const midCall = kinds === "both" ? midCallNext : kinds === "mid-call";
     midCallNext = !midCallNext;
     const candidates = midCall
-      ? busyPids(recordsFolder)
+      ? busyReplicas(recordsFolder).map((replica) => replica.pid)
       : runtime.replicaPids().filter((pid) => now - (firstSeen.get(pid) ?? now) >= options.minReplicaAgeMs);
     const victim = candidates[Math.floor(Math.random() * candidates.length)];
     if (victim === undefined) return;
@@ -206,8 +186,9 @@ async function soakAgainst(runtime: Runtime, options: SoakOptions, recordsFolder
     }
   }, options.killEveryMs);
 
+  let told: Awaited<ReturnType<typeof makeCalls>>;
   try {
-    await Promise.all(Array.from({ length: options.inFlight }, loop));
+    told = await makeCalls(client, "record", options);
   } finally {
     clearInterval(chaos);
     await client.close();
@@ -224,23 +205,4 @@ async function soakAgainst(runtime: Runtime, options: SoakOptions, recordsFolder
     kills,
     ...result,
   };
-}
-
-/** Processes that are running a call now (their `busy-<pid>` marker exists). */
-function busyPids(folder: string): number[] {
-  return readdirSync(folder).flatMap((name) => (name.startsWith("busy-") ? [Number(name.slice(5))] : []));
-}
-
-/** Every id in every execution log, with how many times it ran. */
-export function readExecutions(folder: string): Map<number, number> {
-  const executions = new Map<number, number>();
-  for (const name of readdirSync(folder)) {
-    if (!name.startsWith("executed-")) continue;
-    for (const line of readFileSync(join(folder, name), "utf8").split("\n")) {
-      if (line === "") continue;
-      const id = Number(line.split(" ")[0]);
-      executions.set(id, (executions.get(id) ?? 0) + 1);
-    }
-  }
-  return executions;
 }

@@ -27,7 +27,8 @@ export const IMAGE_BUILD_FOLDER = join(".funker", "image");
  */
 export function functionDockerfile(baseImage: string = FUNCTION_BASE_IMAGE, volumeTargets: readonly string[] = []): string {
   const folders = volumeTargets.map((target) => `'${target.replaceAll("'", "'\\''")}'`).join(" ");
-  const volumeFolders = volumeTargets.length === 0 ? "" : `RUN mkdir -p ${folders} && chown node:node ${folders}\n`;
+  // The base image ends as `node`, who cannot make a folder at /: the step runs as root.
+  const volumeFolders = volumeTargets.length === 0 ? "" : `USER root\nRUN mkdir -p ${folders} && chown node:node ${folders}\n`;
   return `# A Funker function, bundled by \`funker build\` into one file with its dependencies.
 FROM ${baseImage}
 WORKDIR /function

@@ -61,11 +61,14 @@ describe("image builds", () => {
     ]);
   });
 
-  it("create each volume target in the image, owned by node, so an empty named volume takes that ownership", () => {
+  it("create each volume target in the image as root, owned by node, so an empty named volume takes that ownership", () => {
     const [plain, counterStep] = planImageBuilds(config, { only: ["add", "counter"] });
     expect(plain?.dockerfileText).not.toMatch(/^RUN /m);
     const dockerfile = counterStep?.dockerfileText ?? "";
     expect(dockerfile).toMatch(/^RUN mkdir -p '\/data\/votes' '\/config' && chown node:node '\/data\/votes' '\/config'$/m);
+    // As root: the base image ends as node, who cannot make a folder at /.
+    expect(dockerfile.indexOf("USER root")).toBeGreaterThan(-1);
+    expect(dockerfile.indexOf("USER root")).toBeLessThan(dockerfile.indexOf("RUN mkdir"));
     expect(dockerfile.indexOf("RUN mkdir")).toBeLessThan(dockerfile.indexOf("USER node"));
     expect(functionDockerfile(undefined, ["/it's"])).toMatch(/^RUN mkdir -p '\/it'\\''s' && /m);
   });
