@@ -18,7 +18,8 @@ import { reconcile } from "./reconcile.js";
 import type { Reconciliation } from "./reconcile.js";
 import { busyReplicas, readExecutions, recordFunctionEntry } from "./records.js";
 
-export interface SoakOptions {
+/** What every soak sets, wherever it runs. */
+export interface SoakLoad {
   readonly mode: HandlerMode;
   /** Replicas of the function. */
   readonly replicas: number;
@@ -29,14 +30,17 @@ export interface SoakOptions {
   readonly durationMs: number;
   /** A kill every this many ms, alternately a replica in the middle of a call and a random one. */
   readonly killEveryMs: number;
-  /** Which kills the chaos loop makes; both by default. */
-  readonly kills?: "both" | "mid-call" | "random";
   /** A replica this young is spared by the random kills: one killed before it listens only tests start-up. */
   readonly minReplicaAgeMs: number;
   /** Each call sleeps a random time up to this, so that kills land mid-call. */
   readonly maxWorkMs: number;
   /** Each call's timeout. */
   readonly callTimeoutMs: number;
+}
+
+export interface SoakOptions extends SoakLoad {
+  /** Which kills the chaos loop makes; both by default. */
+  readonly kills?: "both" | "mid-call" | "random";
   /** The built `funker` command (packages/cli/dist/bin.js). */
   readonly cli: string;
 }

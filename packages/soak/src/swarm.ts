@@ -18,22 +18,12 @@ import type { HandlerMode } from "@funker/handler/contract";
 import { reconcile } from "./reconcile.js";
 import type { Told } from "./reconcile.js";
 import { busyReplicas, readExecutions, recordFunctionEntry } from "./records.js";
-import type { SoakReport } from "./soak.js";
+import type { SoakLoad, SoakReport } from "./soak.js";
 
 const run = promisify(execFile);
 
-export interface SwarmSoakOptions {
-  readonly mode: HandlerMode;
-  readonly replicas: number;
-  readonly inFlight: number;
-  readonly calls: number;
-  readonly durationMs: number;
-  /** A `docker kill` every this many ms, alternately of a replica in the middle of a call and of a random one. */
-  readonly killEveryMs: number;
-  /** A replica this young is spared by the random kills. */
-  readonly minReplicaAgeMs: number;
-  readonly maxWorkMs: number;
-  readonly callTimeoutMs: number;
+/** The chaos loop here `docker kill`s a task's container. */
+export interface SwarmSoakOptions extends SoakLoad {
   /** `funker deploy` again with a changed variable once half the time has passed: a rolling update under the load. */
   readonly rollingUpdate: boolean;
   /** An image with `node` that can run the caller bundle (the caller image). */
