@@ -1,4 +1,7 @@
+import { existsSync, mkdtempSync, readFileSync } from "node:fs";
 import { connect } from "node:net";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
 import { once } from "node:events";
 import { describe, expect, it } from "vitest";
 import { FramedCaller, framedCall, legacyCall, legacyCallJson, legacyError, frameError, resultValue } from "../test-support/wire.js";
@@ -51,6 +54,40 @@ describe("the process (single-shot)", () => {
       expect(child.stderr.join("\n")).not.toMatch(/ExperimentalWarning|require\(\) of ES Module/);
     },
   );
+
+  it("lets work the function left running after its reply finish (the seed's process-vote calls back, then writes), then exits 0", async () => {
+    const port = await freePort();
+    const file = join(mkdtempSync(join(tmpdir(), "funker-background-")), "vote");
+    await using child = runNode(`${packageRoot}test-fixtures/seed-background.cjs`, [], { FUNKER_PORT: String(port) });
+    expect(await legacyCallWhenListening(port, JSON.stringify({ file }))).toBeNull();
+    // The reply did not wait for the work: it is written 300 ms after the callback.
+    expect(existsSync(file)).toBe(false);
+    expect(await child.exited).toEqual({ code: 0, signal: null });
+    expect(readFileSync(file, "utf8")).toBe("written");
+  });
+
+  it("ends a replica whose function left work running past drainTimeout, with 75 and a line saying what was pending", async () => {
+    await using child = runFixture("serve", ["work-forever-after-reply"], { FUNKER_DRAIN_TIMEOUT: "300ms" });
+    expect(resultValue(await framedCall(await portOf(child), {}))).toBe("replied");
+    expect(await child.exited).toEqual({ code: 75, signal: null });
+    const line = child.stderr.map((text) => JSON.parse(text) as Record<string, unknown>).find((entry) => entry["msg"] !== "call");
+    expect(line).toMatchObject({ level: "error", msg: expect.stringContaining("left work running 300 ms after its call"), message: expect.stringContaining("1 Timeout") });
+  });
+
+  it("cuts work left running after the reply short at the grace period on SIGTERM", async () => {
+    await using child = runFixture("serve", ["work-forever-after-reply"], { FUNKER_GRACE: "200ms" });
+    expect(resultValue(await framedCall(await portOf(child), {}))).toBe("replied");
+    child.process.kill("SIGTERM");
+    expect(await child.exited).toEqual({ code: 75, signal: null });
+    expect(child.stderr.join("\n")).toContain("left work running");
+  });
+
+  it("exits 70 when work the function left running after its reply throws", async () => {
+    await using child = runFixture("serve", ["throw-after-reply"]);
+    expect(resultValue(await framedCall(await portOf(child), {}))).toBe("replied");
+    expect(await child.exited).toEqual({ code: 70, signal: null });
+    expect(child.stderr.join("\n")).toContain("thrown after the reply");
+  });
 
   it("exits 0 after answering a failed call with a typed error", async () => {
     await using child = runFixture("serve", ["throws"]);

@@ -6,6 +6,7 @@ import { answerBusy } from "./busy.js";
 import type { CallRecord } from "./call-record.js";
 import type { Connection } from "./connection.js";
 import { serveConnection } from "./connection.js";
+import { Drain } from "./drain.js";
 import { CallAuthenticator } from "./auth.js";
 import type { ConnectionHost } from "./host.js";
 import { ExitCode } from "./contract.js";
@@ -58,6 +59,10 @@ export class Server implements ConnectionHost, FunctionServer {
   private exitWhenFinished: boolean;
   private exitCode: number = ExitCode.done;
   private graceTimer: NodeJS.Timeout | undefined;
+  /** Single-shot, after the reply: the process ends when the function's work does (see `Drain`). */
+  private drain: Drain | undefined;
+  /** When SIGTERM or SIGINT arrived: the grace period counts from there, a drain included. */
+  private stopSignalledAt: number | undefined;
   private resolveClosed!: () => void;
   private readonly removeProcessHandlers: () => void;
   readonly authenticator: CallAuthenticator | undefined;
@@ -153,9 +158,15 @@ export class Server implements ConnectionHost, FunctionServer {
     this.connections.add(connection);
     void connection.closed.then(() => {
       this.connections.delete(connection);
-      if (single) this.shutdown();
+      if (single) this.endSingleCall();
       else this.finishIfDone();
     });
+  }
+
+  /** The single call is answered: the replica takes no other, and finishes (no grace period: nobody asked it to stop). */
+  private endSingleCall(): void {
+    this.shuttingDown = true;
+    this.finishIfDone();
   }
 
   /** Stops accepting; closes idle kept connections; finishes once accepted calls are answered. */
@@ -193,9 +204,20 @@ export class Server implements ConnectionHost, FunctionServer {
     this.shuttingDown = true;
     clearTimeout(this.graceTimer);
     this.listener.close();
-    this.removeProcessHandlers();
     this.resolveClosed();
-    if (this.exitWhenFinished) process.exit(this.exitCode);
+    if (!this.exitWhenFinished) {
+      this.removeProcessHandlers();
+      return;
+    }
+    if (this.options.mode === "single-shot" && this.exitCode === ExitCode.done) {
+      // As the 2017 library did: the process ends when the function's work
+      // does, so work it left running after its reply completes. The process
+      // handlers stay: a fault in that work still exits 70, a signal bounds it.
+      this.drain = new Drain(this.options.drainTimeoutMs, this.exitCode, this.options.log);
+      if (this.stopSignalledAt !== undefined) this.drain.limit(Math.max(0, this.stopSignalledAt + this.options.gracePeriodMs - Date.now()));
+      return;
+    }
+    process.exit(this.exitCode);
   }
 
   /**
@@ -206,9 +228,15 @@ export class Server implements ConnectionHost, FunctionServer {
    * calls are answered.
    */
   private installProcessHandlers(): () => void {
-    const onSignal = (): void => this.shutdown(ExitCode.done);
+    const onSignal = (): void => {
+      this.stopSignalledAt ??= Date.now();
+      if (this.drain !== undefined) this.drain.limit(this.options.gracePeriodMs);
+      else this.shutdown(ExitCode.done);
+    };
     const onFault = (error: unknown): void => {
       logProcess("fatal", "uncaught exception", error, this.options.log);
+      // Work left running after the reply failed: the call was answered, the process is suspect.
+      if (this.drain !== undefined) process.exit(ExitCode.uncaughtFault);
       const message = error instanceof Error ? `${error.name}: ${error.message}` : String(error);
       this.lastError = { code: "handler_crashed", message };
       if (this.options.mode === "single-shot") {

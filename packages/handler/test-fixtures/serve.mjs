@@ -25,6 +25,18 @@ const functions = {
     Promise.reject(new Error("nobody handles this"));
     return new Promise(() => {});
   },
+  // Replies, and leaves a timer running for ever.
+  "work-forever-after-reply": () => {
+    setInterval(() => undefined, 1_000);
+    return "replied";
+  },
+  // Replies, then throws from the work it left running.
+  "throw-after-reply": () => {
+    setTimeout(() => {
+      throw new Error("thrown after the reply");
+    }, 50);
+    return "replied";
+  },
   throws: () => {
     throw new TypeError("the function failed");
   },
