@@ -6,8 +6,9 @@ import { answerBusy } from "./busy.js";
 import type { CallRecord } from "./call-record.js";
 import type { Connection } from "./connection.js";
 import { serveConnection } from "./connection.js";
-import { Drain } from "./drain.js";
+import { Drain, pendingWork } from "./drain.js";
 import { CallAuthenticator } from "./auth.js";
+import type { CallDescription } from "./context.js";
 import type { ConnectionHost } from "./host.js";
 import { ExitCode } from "./contract.js";
 import type { AnyHandlerFunction } from "./invoke.js";
@@ -49,7 +50,12 @@ export class Server implements ConnectionHost, FunctionServer {
   private readonly listener: NetServer;
   private readonly connections = new Set<Connection>();
   private readonly busySockets = new Set<Socket>();
+  /** Slots held: calls whose function's work is not over, answered or not. */
   private inFlight = 0;
+  /** Calls whose function outlived `drainTimeout` after they ended: the replica recycles itself and waits no more for them. */
+  private readonly overran = new Set<CallDescription>();
+  /** The grace period of a shutdown has passed: bodies still running are waited for no more. */
+  private graceExpired = false;
   private callsStarted = 0;
   private callsServed = 0;
   private lastError: { code: ErrorCode; message: string } | undefined;
@@ -125,8 +131,28 @@ export class Server implements ConnectionHost, FunctionServer {
     return true;
   }
 
-  endCall(): void {
+  endCall(call: CallDescription): void {
     this.inFlight -= 1;
+    this.overran.delete(call);
+    this.finishIfDone();
+  }
+
+  /**
+   * A function ignored its abort signal for `drainTimeout` after its call was
+   * answered. Its slot stays taken, so the replica would serve with one fewer
+   * for ever: it recycles itself instead (no new calls, the others finish
+   * within the grace period, exit 75), and an orchestrator starts a fresh one.
+   */
+  bodyOverran(call: CallDescription, reason: unknown): void {
+    this.overran.add(call);
+    const why = reason instanceof FunkerError ? reason.code : "ended";
+    logProcess(
+      "error",
+      `the function of call ${call.id} was still running ${this.options.drainTimeoutMs} ms after its call ended (${why}); the replica takes no more calls and ${this.options.exit ? `exits ${ExitCode.recycled}` : "closes"}`,
+      pendingWork(),
+      this.options.log,
+    );
+    this.shutdown(ExitCode.recycled);
   }
 
   record(record: CallRecord): void {
@@ -185,6 +211,7 @@ export class Server implements ConnectionHost, FunctionServer {
   }
 
   private onGraceExpired(): void {
+    this.graceExpired = true;
     const reason = new FunkerError("handler_crashed", `the replica stopped before the call finished (grace period of ${this.options.gracePeriodMs} ms)`);
     for (const connection of this.connections) connection.abortCall(reason);
     const flush = setTimeout(() => {
@@ -192,10 +219,19 @@ export class Server implements ConnectionHost, FunctionServer {
       for (const socket of this.busySockets) socket.destroy();
     }, FINAL_FLUSH_MS);
     flush.unref();
+    this.finishIfDone();
   }
 
+  /**
+   * Finished once every accepted call is answered and every function's work
+   * is over: a slot is held until its body returns. Not waited for: bodies
+   * past the grace period or `drainTimeout`, and any after an uncaught
+   * exception (the process is suspect, and ends now).
+   */
   private finishIfDone(): void {
-    if (this.shuttingDown && this.connections.size === 0 && this.busySockets.size === 0) this.finish();
+    if (!this.shuttingDown || this.connections.size > 0 || this.busySockets.size > 0) return;
+    if (this.inFlight > this.overran.size && !this.graceExpired && this.exitCode !== ExitCode.uncaughtFault) return;
+    this.finish();
   }
 
   private finish(): void {
@@ -203,13 +239,17 @@ export class Server implements ConnectionHost, FunctionServer {
     this.finished = true;
     this.shuttingDown = true;
     clearTimeout(this.graceTimer);
+    const running = this.inFlight - this.overran.size;
+    if (this.graceExpired && running > 0) {
+      logProcess("error", `${running} function call(s) still running at the end of the grace period (${this.options.gracePeriodMs} ms)`, pendingWork(), this.options.log);
+    }
     this.listener.close();
     this.resolveClosed();
     if (!this.exitWhenFinished) {
       this.removeProcessHandlers();
       return;
     }
-    if (this.options.mode === "single-shot" && this.exitCode === ExitCode.done) {
+    if (this.options.mode === "single-shot" && this.exitCode === ExitCode.done && !this.graceExpired) {
       // As the 2017 library did: the process ends when the function's work
       // does, so work it left running after its reply completes. The process
       // handlers stay: a fault in that work still exits 70, a signal bounds it.

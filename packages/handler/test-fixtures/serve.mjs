@@ -4,7 +4,22 @@ import process from "node:process";
 import { setTimeout } from "node:timers";
 import { handler } from "../dist/index.js";
 
+/** Bodies of "deaf" running now: more than `concurrency` would mean a slot was given back too soon. */
+let running = 0;
+
 const functions = {
+  // Ignores its abort signal: works args.ms ms whatever happens, and says on stdout when it starts and ends.
+  deaf: (args) => {
+    running += 1;
+    process.stdout.write(`${JSON.stringify({ running })}\n`);
+    return new Promise((resolve) =>
+      setTimeout(() => {
+        running -= 1;
+        process.stdout.write(`${JSON.stringify({ bodyDone: args.ms })}\n`);
+        resolve("done");
+      }, args.ms),
+    );
+  },
   add: (args) => args.x + args.y,
   hang: () => {
     process.stdout.write('{"started":true}\n');
