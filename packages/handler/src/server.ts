@@ -22,7 +22,7 @@ const FINAL_FLUSH_MS = 2_000;
 export interface ServerState {
   /** `idle`: ready for a call; `busy`: a call is running (in single-shot mode: the one connection is being served); `closed`: taking no more calls. */
   readonly status: "idle" | "busy" | "closed";
-  /** Calls running now. */
+  /** Calls whose function runs now: each holds a slot, also once answered early while its function ignores its signal. */
   readonly inFlight: number;
   /** Calls that ran to a reply (result or error), since start. */
   readonly callsServed: number;
