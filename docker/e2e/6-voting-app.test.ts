@@ -141,10 +141,9 @@ describe("the voting app on the Swarm, with Postgres", () => {
   const seedSpec: FunctionSpec = {
     ...strictSpec,
     entry: join(example, "seed/process-vote.cjs"),
-    // This handler exits as soon as its reply is sent; FUNKER_EXIT=false lets
-    // the process end when its work is done instead, as the 2017 library's
-    // did, so the seed's write after the reply completes.
-    environment: { FUNKER_FUNCTION: "process-vote", FUNKER_EXIT: "false" },
+    // As written in 2017: a single-shot replica ends when the function's work
+    // does, so the seed's write after its reply completes with no setting.
+    environment: { FUNKER_FUNCTION: "process-vote" },
   };
   const stack: FunkerConfig = {
     ...exampleConfig,

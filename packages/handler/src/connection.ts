@@ -383,6 +383,15 @@ export class Connection {
     let error: WireError | undefined;
     let inFunction = false;
     let started = false;
+    // The slot is the host's until the function's work is over, which an abort does not hasten.
+    let holdsSlot = true;
+    let overrun: NodeJS.Timeout | undefined;
+    const endBody = (): void => {
+      if (!holdsSlot) return;
+      holdsSlot = false;
+      clearTimeout(overrun);
+      this.host.endCall(description);
+    };
     try {
       if (remaining <= 0) throw new FunkerError("deadline_exceeded", "the call arrived after its deadline");
       this.alarm.setBy(Math.min(description.deadline, call.nextHeartbeatAt), now);
@@ -407,7 +416,7 @@ export class Connection {
       if (acceptance !== undefined) this.socket.write(acceptance);
       inFunction = true;
       started = true;
-      const value = await invoke(fn, args, description, control);
+      const value = await invoke(fn, args, description, control, endBody);
       inFunction = false;
       resultBody = encodeResultValue(value, options.maxPayloadBytes);
     } catch (thrown) {
@@ -416,7 +425,13 @@ export class Connection {
       error = thrown instanceof FunkerError && !fromFunction ? thrown.toWire() : thrownToWire(thrown, options.exposeStacks);
     } finally {
       this.active = undefined;
-      this.host.endCall();
+      if (!started) endBody();
+      else if (holdsSlot && this.host.bodyOverran !== undefined) {
+        // The caller is answered; the function, deaf to its signal, is not done.
+        const onOverrun = this.host.bodyOverran.bind(this.host);
+        overrun = setTimeout(() => onOverrun(description, control.reason), options.drainTimeoutMs);
+        overrun.unref();
+      }
     }
     this.reply(description, startedAt, resultBody, error, true, !started);
   }

@@ -135,7 +135,7 @@ describe("the call log line", () => {
 
 describe("exit codes", () => {
   it("keep the values supervisors act on", () => {
-    expect(ExitCode).toEqual({ done: 0, startupFailed: 1, uncaughtFault: 70 });
+    expect(ExitCode).toEqual({ done: 0, startupFailed: 1, uncaughtFault: 70, recycled: 75 });
   });
 });
 

@@ -95,6 +95,9 @@ export type Setting = IntegerSetting | DurationSetting | BooleanSetting | Choice
  * - `readTimeout` 10 s: arguments of 8 MiB arrive in well under a second on any network; 10 s tolerates a congested one.
  * - `idleTimeout` 60 s: below the idle timeouts that overlay networks and load balancers apply silently.
  * - `gracePeriod` unset: the timeout, so that SIGTERM never cuts short a call that is within its time.
+ * - `drainTimeout` unset: the timeout. A function gets as long to wind down after its call as it had to run: work it
+ *   left running after its reply (single-shot and fresh), or a body that ignores its abort signal after a deadline, a
+ *   cancel or a disconnect (every mode), which keeps its slot meanwhile. Past it the process ends itself.
  * - `exposeStacks` on: off when `NODE_ENV=production` (the handler reads that too).
  * - `secretSkew` 30 s, at most 10 min: how far from the replica's clock a signed call may have been signed. A captured
  *   call can be replayed to another replica within it, so it stays short; NTP keeps hosts within milliseconds.
@@ -139,6 +142,7 @@ export const SETTINGS = {
   readTimeout: { variable: "FUNKER_READ_TIMEOUT", kind: "duration", default: 10_000 },
   idleTimeout: { variable: "FUNKER_IDLE_TIMEOUT", kind: "duration", default: 60_000 },
   gracePeriod: { variable: "FUNKER_GRACE", kind: "duration", default: undefined },
+  drainTimeout: { variable: "FUNKER_DRAIN_TIMEOUT", kind: "duration", default: undefined, inFunkerYml: true },
   maxPayloadBytes: { variable: "FUNKER_MAX_PAYLOAD", kind: "integer", min: 1, max: MAX_PAYLOAD_BYTES_LIMIT, default: DEFAULT_MAX_PAYLOAD_BYTES },
   exposeStacks: { variable: "FUNKER_EXPOSE_STACKS", kind: "boolean", default: true },
   log: { variable: "FUNKER_LOG", kind: "boolean", default: true },
@@ -224,6 +228,14 @@ export const ExitCode = {
   startupFailed: 1,
   /** An uncaught exception or unhandled rejection: the process state is suspect (70 is EX_SOFTWARE). */
   uncaughtFault: 70,
+  /**
+   * The process ended itself because work of the function outlived
+   * `drainTimeout`: work left running after the reply (single-shot, fresh), or
+   * a body that ignored its abort signal (reuse mode: after the other calls
+   * finished). A normal recycle, not a crash: start a fresh one at once (75 is
+   * EX_TEMPFAIL). Its log line says what was still running.
+   */
+  recycled: 75,
 } as const;
 
 /** Where Docker (Swarm and Compose) gives a container its secrets, one file per secret named after it. */

@@ -10,6 +10,7 @@ import { ExitCode } from "./contract.js";
 import { CALL_PIPE_FD, FRESH_CHILD_VARIABLE, drainBudgetMs } from "./fresh-messages.js";
 import type { FromProcess, SupervisorAddress, ToProcess } from "./fresh-messages.js";
 import { CallAuthenticator } from "./auth.js";
+import { Drain } from "./drain.js";
 import type { ConnectionHost } from "./host.js";
 import type { AnyHandlerFunction } from "./invoke.js";
 import { logCall, logProcess } from "./log.js";
@@ -131,12 +132,7 @@ export class FreshChild implements ConnectionHost, FunctionServer {
     if (process.connected) process.disconnect();
     this.resolveClosed();
     if (this.exitCode !== ExitCode.done) process.exit(this.exitCode);
-    const budgetMs = drainBudgetMs(this.options);
-    const forced = setTimeout(() => {
-      logProcess("error", `the function left work running ${budgetMs} ms after its call; the process exits`, "drain budget spent", this.options.log);
-      process.exit(ExitCode.done);
-    }, budgetMs);
-    forced.unref();
+    new Drain(drainBudgetMs(this.options), ExitCode.done, this.options.log);
   }
 
   /** The supervisor is gone: a waiting process has nothing more to do. A call in progress ends with its pipe. */

@@ -97,10 +97,11 @@ export function isFromProcess(message: unknown): message is FromProcess {
 
 /**
  * How long a process may go on after its reply (timers, work the function
- * left running) before it is made to exit: the call's own time limit, so a
- * function gets as long to wind down as it had to run. The process exits by
- * itself at that point; its supervisor kills it if it cannot.
+ * left running) before it is made to exit: `drainTimeout`, which is the
+ * call's own time limit unless set, so a function gets as long to wind down
+ * as it had to run. The process exits by itself at that point; its
+ * supervisor kills it if it cannot.
  */
-export function drainBudgetMs(options: { readonly timeoutMs: number }): number {
-  return options.timeoutMs;
+export function drainBudgetMs(options: { readonly drainTimeoutMs: number }): number {
+  return options.drainTimeoutMs;
 }

@@ -113,8 +113,8 @@ describe("fresh mode: a process per call", () => {
     await eventually(() => callLines(child).length === 2, "two call lines");
   });
 
-  it("makes a process that works on past its drain budget exit, and says so", async () => {
-    await using child = fresh("work-after-reply", { FUNKER_TIMEOUT: "300ms" });
+  it("makes a process that works on past drainTimeout exit, and says so", async () => {
+    await using child = fresh("work-after-reply", { FUNKER_DRAIN_TIMEOUT: "300ms" });
     expect(resultValue(await framedCall(await portOf(child), { ms: 20_000 }))).toBe("replied");
     await eventually(() => child.stderr.some((line) => line.includes("left work running 300 ms after its call")), "the drain line");
     expect(child.stdout.some((line) => line.includes("afterReply"))).toBe(false);

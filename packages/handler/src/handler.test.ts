@@ -220,7 +220,7 @@ describe("handler: errors thrown by the function", () => {
     await using server = await serve((_args: unknown, context) => {
       context.signal.addEventListener("abort", () => aborted.resolve(context.signal.reason));
       return new Promise(() => undefined);
-    });
+    }, { drainTimeout: 100 });
     const frame = await framedCall(server.port, {}, { deadline: Date.now() + 200 });
     expect(frameError(frame).code).toBe("deadline_exceeded");
     expect(await aborted.promise).toMatchObject({ code: "deadline_exceeded" });

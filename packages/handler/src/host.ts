@@ -22,8 +22,18 @@ export interface ConnectionHost {
    * heartbeat, itself): the connection then does not send them again.
    */
   readonly acceptedForIt?: boolean;
-  /** Gives back the slot taken by `tryStartCall`. */
-  endCall(): void;
+  /**
+   * Gives back the slot taken by `tryStartCall`: once the function's work is
+   * over (it returned, its promise settled, it called back), not when its
+   * call was answered. A body that ignores its abort signal keeps its slot.
+   */
+  endCall(call: CallDescription): void;
+  /**
+   * The body of `call`, answered already (its deadline, a cancel, a
+   * disconnect: `reason`), still runs `drainTimeout` later. Its slot stays
+   * held until `endCall`. Absent where the process is the slot (fresh).
+   */
+  bodyOverran?(call: CallDescription, reason: unknown): void;
   /** Logs the call and updates the server's state. */
   record(record: CallRecord): void;
   /** Whether a framed caller may keep this connection for another call (reuse mode, not shutting down). */

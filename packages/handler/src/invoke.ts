@@ -17,13 +17,25 @@ export type AnyHandlerFunction = (args: never, context: never) => unknown;
  * - `undefined` returned by a function of fewer parameters is the result `null`.
  * A callback called synchronously before `undefined` is returned is the result.
  * Rejects with what the function threw, or with the reason of the call's abort.
+ *
+ * `onBodyEnd` is told once when the function's own work is over, which an
+ * abort does not hasten: when it returned or threw, when its thenable
+ * settled, or (callback style) when it called back. Until then the call
+ * holds its slot.
  */
-export function invoke(fn: AnyHandlerFunction, args: unknown, call: CallDescription, control: CallControl): Promise<unknown> {
+export function invoke(fn: AnyHandlerFunction, args: unknown, call: CallDescription, control: CallControl, onBodyEnd: () => void): Promise<unknown> {
+  let bodyEnded = false;
+  const endBody = (): void => {
+    if (bodyEnded) return;
+    bodyEnded = true;
+    onBodyEnd();
+  };
   return new Promise((resolve, reject) => {
     // 0: the function is running; 1: waiting for the callback; 2: settled.
     let phase = 0;
     let calledBack = false;
     let callbackResult: unknown;
+    let waitsForCallback = false;
     const onAbort = (reason: unknown): void => {
       phase = 2;
       reject(reason);
@@ -37,31 +49,45 @@ export function invoke(fn: AnyHandlerFunction, args: unknown, call: CallDescript
         control.onAbort = undefined;
         resolve(result);
       }
+      // A callback-style function's work is over when it calls back, even after its call was aborted.
+      if (waitsForCallback) endBody();
     });
     control.onAbort = onAbort;
     let returned: unknown;
     try {
       returned = (fn as unknown as (args: unknown, context: HandlerContext) => unknown)(args, context);
     } catch (error) {
+      endBody();
       phase = 2;
       control.onAbort = undefined;
       reject(error);
       return;
     }
-    if (phase === 2) return;
     if (isThenable(returned)) {
       phase = 2;
       // The abort listener stays: a promise that never settles still ends at the deadline.
-      returned.then(resolve, reject);
+      returned.then(
+        (value) => {
+          endBody();
+          resolve(value);
+        },
+        (error: unknown) => {
+          endBody();
+          reject(error);
+        },
+      );
       return;
     }
     if (returned !== undefined || calledBack || fn.length < 2) {
+      endBody();
+      if (phase === 2) return;
       phase = 2;
       control.onAbort = undefined;
       resolve(returned !== undefined ? returned : calledBack ? callbackResult : null);
       return;
     }
-    phase = 1;
+    waitsForCallback = true;
+    if (phase !== 2) phase = 1;
   });
 }
 

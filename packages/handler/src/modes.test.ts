@@ -73,8 +73,10 @@ describe("reuse mode", () => {
   });
 
   it("sends heartbeats and keeps the deadline for a later call on a kept connection", async () => {
+    // A body that never settles holds its slot until drainTimeout: short here, so that the server closes soon after.
     await using server = await serve(async (args: { hold?: boolean }) => (args.hold === true ? new Promise(() => undefined) : "quick"), {
       mode: "reuse",
+      drainTimeout: 100,
     });
     await using caller = await FramedCaller.open(server.port);
     caller.send({});
@@ -285,6 +287,38 @@ describe("reuse mode", () => {
   });
 });
 
+describe("a function that ignores its abort signal", () => {
+  it("keeps its slot after its call was cancelled, and close() waits for it to return", async () => {
+    const started = deferred();
+    const release = deferred();
+    let bodies = 0;
+    await using server = await serve(
+      async () => {
+        bodies += 1;
+        started.resolve();
+        await release.promise;
+        return "done";
+      },
+      { mode: "reuse", concurrency: 1 },
+    );
+    await using caller = await FramedCaller.open(server.port);
+    const id = caller.send({});
+    await started.promise;
+    caller.cancel(id);
+    expect(frameError(await caller.reply()).code).toBe("cancelled");
+    expect(server.server.state).toMatchObject({ status: "busy", inFlight: 1 });
+    expect(frameError(await framedCall(server.port, {})).code).toBe("unavailable");
+    let closed = false;
+    const closing = server.server.close().then(() => (closed = true));
+    await new Promise((resolve) => setTimeout(resolve, 100));
+    expect(closed).toBe(false);
+    release.resolve();
+    await closing;
+    expect(bodies).toBe(1);
+    expect(server.server.state).toMatchObject({ status: "closed", inFlight: 0 });
+  });
+});
+
 describe("heartbeats and cancellation", () => {
   it("sends heartbeats while the function runs", async () => {
     const release = deferred();
@@ -344,7 +378,7 @@ describe("heartbeats and cancellation", () => {
       started.resolve();
       context.signal.addEventListener("abort", () => aborted.resolve(context.signal.reason));
       return new Promise(() => undefined);
-    });
+    }, { drainTimeout: 100 });
     await using caller = await FramedCaller.open(server.port);
     const id = caller.send({});
     await started.promise;
@@ -360,7 +394,7 @@ describe("heartbeats and cancellation", () => {
     await using server = await serve(() => {
       started.resolve();
       return new Promise(() => undefined);
-    });
+    }, { drainTimeout: 100 });
     await using caller = await FramedCaller.open(server.port);
     const id = caller.send({});
     await started.promise;

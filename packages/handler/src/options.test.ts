@@ -16,6 +16,7 @@ describe("options", () => {
       readTimeoutMs: 10_000,
       idleTimeoutMs: 60_000,
       gracePeriodMs: 60_000,
+      drainTimeoutMs: 60_000,
       maxPayloadBytes: DEFAULT_MAX_PAYLOAD_BYTES,
       exposeStacks: true,
       exit: true,
@@ -37,6 +38,7 @@ describe("options", () => {
         FUNKER_READ_TIMEOUT: "500ms",
         FUNKER_IDLE_TIMEOUT: "2m",
         FUNKER_GRACE: "5s",
+        FUNKER_DRAIN_TIMEOUT: "3s",
         FUNKER_MAX_PAYLOAD: "1024",
         FUNKER_EXPOSE_STACKS: "false",
         FUNKER_LOG: "off",
@@ -54,6 +56,7 @@ describe("options", () => {
       readTimeoutMs: 500,
       idleTimeoutMs: 120_000,
       gracePeriodMs: 5_000,
+      drainTimeoutMs: 3_000,
       maxPayloadBytes: 1024,
       exposeStacks: false,
       log: undefined,
@@ -64,7 +67,7 @@ describe("options", () => {
 
   it("lets code win over the environment", () => {
     const options = resolveOptions({ port: 0, mode: "single-shot", timeout: 1_000 }, { FUNKER_PORT: "8080", FUNKER_MODE: "reuse", FUNKER_TIMEOUT: "9s" });
-    expect(options).toMatchObject({ port: 0, mode: "single-shot", timeoutMs: 1_000, gracePeriodMs: 1_000 });
+    expect(options).toMatchObject({ port: 0, mode: "single-shot", timeoutMs: 1_000, gracePeriodMs: 1_000, drainTimeoutMs: 1_000 });
   });
 
   it("hides stacks from callers in production unless told otherwise", () => {

@@ -36,6 +36,14 @@ export interface HandlerOptions {
   idleTimeout?: Duration;
   /** `FUNKER_GRACE`, default = `timeout`: how long SIGTERM waits for calls in flight. */
   gracePeriod?: Duration;
+  /**
+   * `FUNKER_DRAIN_TIMEOUT`, default = `timeout`: how long a function's work may
+   * go on after its call ended. Single-shot and fresh: after the reply, the
+   * process exits once nothing of the function's is left running, or is ended
+   * at this bound. Every mode: a body still running after a deadline, cancel or
+   * disconnect keeps its slot this long; past it the replica recycles itself.
+   */
+  drainTimeout?: Duration;
   /** `FUNKER_MAX_PAYLOAD`, default 8 MiB: the largest arguments accepted, in bytes. */
   maxPayloadBytes?: number;
   /** `FUNKER_EXPOSE_STACKS`, default true unless `NODE_ENV=production`: send stacks to callers. */
@@ -87,6 +95,7 @@ export interface ResolvedOptions {
   readonly readTimeoutMs: number;
   readonly idleTimeoutMs: number;
   readonly gracePeriodMs: number;
+  readonly drainTimeoutMs: number;
   readonly maxPayloadBytes: number;
   readonly exposeStacks: boolean;
   /** Undefined when call logging is off. */
@@ -151,6 +160,7 @@ export function resolveOptions(options: HandlerOptions = {}, environment: Enviro
     readTimeoutMs: duration(read("readTimeout"), SETTINGS.readTimeout) ?? SETTINGS.readTimeout.default,
     idleTimeoutMs: duration(read("idleTimeout"), SETTINGS.idleTimeout) ?? SETTINGS.idleTimeout.default,
     gracePeriodMs: duration(read("gracePeriod"), SETTINGS.gracePeriod) ?? timeoutMs,
+    drainTimeoutMs: duration(read("drainTimeout"), SETTINGS.drainTimeout) ?? timeoutMs,
     maxPayloadBytes: integer(read("maxPayloadBytes"), SETTINGS.maxPayloadBytes) ?? SETTINGS.maxPayloadBytes.default,
     exposeStacks: boolean(read("exposeStacks"), SETTINGS.exposeStacks) ?? environment["NODE_ENV"] !== "production",
     log,

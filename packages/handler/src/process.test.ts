@@ -1,4 +1,7 @@
+import { existsSync, mkdtempSync, readFileSync } from "node:fs";
 import { connect } from "node:net";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
 import { once } from "node:events";
 import { describe, expect, it } from "vitest";
 import { FramedCaller, framedCall, legacyCall, legacyCallJson, legacyError, frameError, resultValue } from "../test-support/wire.js";
@@ -51,6 +54,40 @@ describe("the process (single-shot)", () => {
       expect(child.stderr.join("\n")).not.toMatch(/ExperimentalWarning|require\(\) of ES Module/);
     },
   );
+
+  it("lets work the function left running after its reply finish (the seed's process-vote calls back, then writes), then exits 0", async () => {
+    const port = await freePort();
+    const file = join(mkdtempSync(join(tmpdir(), "funker-background-")), "vote");
+    await using child = runNode(`${packageRoot}test-fixtures/seed-background.cjs`, [], { FUNKER_PORT: String(port) });
+    expect(await legacyCallWhenListening(port, JSON.stringify({ file }))).toBeNull();
+    // The reply did not wait for the work: it is written 300 ms after the callback.
+    expect(existsSync(file)).toBe(false);
+    expect(await child.exited).toEqual({ code: 0, signal: null });
+    expect(readFileSync(file, "utf8")).toBe("written");
+  });
+
+  it("ends a replica whose function left work running past drainTimeout, with 75 and a line saying what was pending", async () => {
+    await using child = runFixture("serve", ["work-forever-after-reply"], { FUNKER_DRAIN_TIMEOUT: "300ms" });
+    expect(resultValue(await framedCall(await portOf(child), {}))).toBe("replied");
+    expect(await child.exited).toEqual({ code: 75, signal: null });
+    const line = child.stderr.map((text) => JSON.parse(text) as Record<string, unknown>).find((entry) => entry["msg"] !== "call");
+    expect(line).toMatchObject({ level: "error", msg: expect.stringContaining("left work running 300 ms after its call"), message: expect.stringContaining("1 Timeout") });
+  });
+
+  it("cuts work left running after the reply short at the grace period on SIGTERM", async () => {
+    await using child = runFixture("serve", ["work-forever-after-reply"], { FUNKER_GRACE: "200ms" });
+    expect(resultValue(await framedCall(await portOf(child), {}))).toBe("replied");
+    child.process.kill("SIGTERM");
+    expect(await child.exited).toEqual({ code: 75, signal: null });
+    expect(child.stderr.join("\n")).toContain("left work running");
+  });
+
+  it("exits 70 when work the function left running after its reply throws", async () => {
+    await using child = runFixture("serve", ["throw-after-reply"]);
+    expect(resultValue(await framedCall(await portOf(child), {}))).toBe("replied");
+    expect(await child.exited).toEqual({ code: 70, signal: null });
+    expect(child.stderr.join("\n")).toContain("thrown after the reply");
+  });
 
   it("exits 0 after answering a failed call with a typed error", async () => {
     await using child = runFixture("serve", ["throws"]);
@@ -127,6 +164,74 @@ describe("the process (single-shot)", () => {
     child.process.kill("SIGTERM");
     expect(frameError(await caller.reply()).code).toBe("handler_crashed");
     expect(await child.exited).toEqual({ code: 0, signal: null });
+  });
+});
+
+/** The stdout lines of a fixture that are JSON objects with `key`, in order. */
+function stdoutValues(child: Child, key: string): unknown[] {
+  return child.stdout.flatMap((line) => {
+    try {
+      const value = JSON.parse(line) as Record<string, unknown>;
+      return key in value ? [value[key]] : [];
+    } catch {
+      return [];
+    }
+  });
+}
+
+// drainTimeout and the grace period default to the timeout (200 ms in these tests): tests not about them set them long.
+describe("the process: a function that ignores its abort signal keeps its slot", () => {
+  it("reuse: holds the only slot until the body returns, so no second body runs beside it", async () => {
+    await using child = runFixture("serve", ["deaf"], { FUNKER_MODE: "reuse", FUNKER_CONCURRENCY: "1", FUNKER_TIMEOUT: "200ms", FUNKER_DRAIN_TIMEOUT: "30s" });
+    const port = await portOf(child);
+    expect(frameError(await framedCall(port, { ms: 1_500 })).code).toBe("deadline_exceeded");
+    const busy = await framedCall(port, { ms: 0 });
+    expect(busy).toMatchObject({ type: "error", refused: true, error: { code: "unavailable" } });
+    await child.stdoutValue("bodyDone");
+    expect(resultValue(await framedCall(port, { ms: 0 }))).toBe("done");
+    expect(Math.max(...(stdoutValues(child, "running") as number[]))).toBe(1);
+  });
+
+  it("reuse: recycles itself when a body outlives drainTimeout: takes no more calls, finishes the others, exits 75", async () => {
+    await using child = runFixture("serve", ["deaf"], { FUNKER_MODE: "reuse", FUNKER_CONCURRENCY: "2", FUNKER_DRAIN_TIMEOUT: "300ms" });
+    const port = await portOf(child);
+    const deaf = framedCall(port, { ms: 60_000 }, { deadline: Date.now() + 200 });
+    await child.stdoutValue("running");
+    const other = framedCall(port, { ms: 1_500 });
+    expect(frameError(await deaf).code).toBe("deadline_exceeded");
+    expect(resultValue(await other)).toBe("done");
+    expect(await child.exited).toEqual({ code: 75, signal: null });
+    expect(child.stderr.join("\n")).toMatch(/was still running 300 ms after its call ended \(deadline_exceeded\); the replica takes no more calls and exits 75/);
+  });
+
+  it("reuse: SIGTERM waits for a body still running after its call was answered", async () => {
+    await using child = runFixture("serve", ["deaf"], { FUNKER_MODE: "reuse", FUNKER_TIMEOUT: "200ms", FUNKER_GRACE: "30s", FUNKER_DRAIN_TIMEOUT: "30s" });
+    expect(frameError(await framedCall(await portOf(child), { ms: 1_000 })).code).toBe("deadline_exceeded");
+    child.process.kill("SIGTERM");
+    expect(await child.exited).toEqual({ code: 0, signal: null });
+    expect(stdoutValues(child, "bodyDone")).toEqual([1_000]);
+  });
+
+  it("reuse: SIGTERM waits for such a body no longer than the grace period, and says so", async () => {
+    await using child = runFixture("serve", ["deaf"], { FUNKER_MODE: "reuse", FUNKER_TIMEOUT: "200ms", FUNKER_GRACE: "300ms", FUNKER_DRAIN_TIMEOUT: "30s" });
+    expect(frameError(await framedCall(await portOf(child), { ms: 60_000 })).code).toBe("deadline_exceeded");
+    child.process.kill("SIGTERM");
+    expect(await child.exited).toEqual({ code: 0, signal: null });
+    expect(child.stderr.join("\n")).toContain("1 function call(s) still running at the end of the grace period (300 ms)");
+  });
+
+  it("single-shot: does not exit mid-function after answering deadline_exceeded; the body finishes first", async () => {
+    await using child = runFixture("serve", ["deaf"], { FUNKER_TIMEOUT: "200ms", FUNKER_DRAIN_TIMEOUT: "30s" });
+    expect(frameError(await framedCall(await portOf(child), { ms: 800 })).code).toBe("deadline_exceeded");
+    expect(await child.exited).toEqual({ code: 0, signal: null });
+    expect(stdoutValues(child, "bodyDone")).toEqual([800]);
+  });
+
+  it("single-shot: a body that outlives drainTimeout after deadline_exceeded ends the replica with 75", async () => {
+    await using child = runFixture("serve", ["deaf"], { FUNKER_TIMEOUT: "200ms", FUNKER_DRAIN_TIMEOUT: "300ms" });
+    expect(frameError(await framedCall(await portOf(child), { ms: 60_000 })).code).toBe("deadline_exceeded");
+    expect(await child.exited).toEqual({ code: 75, signal: null });
+    expect(child.stderr.join("\n")).toContain("was still running 300 ms after its call ended (deadline_exceeded)");
   });
 });
 

@@ -6,7 +6,9 @@ import { answerBusy } from "./busy.js";
 import type { CallRecord } from "./call-record.js";
 import type { Connection } from "./connection.js";
 import { serveConnection } from "./connection.js";
+import { Drain, pendingWork } from "./drain.js";
 import { CallAuthenticator } from "./auth.js";
+import type { CallDescription } from "./context.js";
 import type { ConnectionHost } from "./host.js";
 import { ExitCode } from "./contract.js";
 import type { AnyHandlerFunction } from "./invoke.js";
@@ -20,7 +22,7 @@ const FINAL_FLUSH_MS = 2_000;
 export interface ServerState {
   /** `idle`: ready for a call; `busy`: a call is running (in single-shot mode: the one connection is being served); `closed`: taking no more calls. */
   readonly status: "idle" | "busy" | "closed";
-  /** Calls running now. */
+  /** Calls whose function runs now: each holds a slot, also once answered early while its function ignores its signal. */
   readonly inFlight: number;
   /** Calls that ran to a reply (result or error), since start. */
   readonly callsServed: number;
@@ -48,7 +50,12 @@ export class Server implements ConnectionHost, FunctionServer {
   private readonly listener: NetServer;
   private readonly connections = new Set<Connection>();
   private readonly busySockets = new Set<Socket>();
+  /** Slots held: calls whose function's work is not over, answered or not. */
   private inFlight = 0;
+  /** Calls whose function outlived `drainTimeout` after they ended: the replica recycles itself and waits no more for them. */
+  private readonly overran = new Set<CallDescription>();
+  /** The grace period of a shutdown has passed: bodies still running are waited for no more. */
+  private graceExpired = false;
   private callsStarted = 0;
   private callsServed = 0;
   private lastError: { code: ErrorCode; message: string } | undefined;
@@ -58,6 +65,10 @@ export class Server implements ConnectionHost, FunctionServer {
   private exitWhenFinished: boolean;
   private exitCode: number = ExitCode.done;
   private graceTimer: NodeJS.Timeout | undefined;
+  /** Single-shot, after the reply: the process ends when the function's work does (see `Drain`). */
+  private drain: Drain | undefined;
+  /** When SIGTERM or SIGINT arrived: the grace period counts from there, a drain included. */
+  private stopSignalledAt: number | undefined;
   private resolveClosed!: () => void;
   private readonly removeProcessHandlers: () => void;
   readonly authenticator: CallAuthenticator | undefined;
@@ -120,8 +131,28 @@ export class Server implements ConnectionHost, FunctionServer {
     return true;
   }
 
-  endCall(): void {
+  endCall(call: CallDescription): void {
     this.inFlight -= 1;
+    this.overran.delete(call);
+    this.finishIfDone();
+  }
+
+  /**
+   * A function ignored its abort signal for `drainTimeout` after its call was
+   * answered. Its slot stays taken, so the replica would serve with one fewer
+   * for ever: it recycles itself instead (no new calls, the others finish
+   * within the grace period, exit 75), and an orchestrator starts a fresh one.
+   */
+  bodyOverran(call: CallDescription, reason: unknown): void {
+    this.overran.add(call);
+    const why = reason instanceof FunkerError ? reason.code : "ended";
+    logProcess(
+      "error",
+      `the function of call ${call.id} was still running ${this.options.drainTimeoutMs} ms after its call ended (${why}); the replica takes no more calls and ${this.options.exit ? `exits ${ExitCode.recycled}` : "closes"}`,
+      pendingWork(),
+      this.options.log,
+    );
+    this.shutdown(ExitCode.recycled);
   }
 
   record(record: CallRecord): void {
@@ -153,9 +184,15 @@ export class Server implements ConnectionHost, FunctionServer {
     this.connections.add(connection);
     void connection.closed.then(() => {
       this.connections.delete(connection);
-      if (single) this.shutdown();
+      if (single) this.endSingleCall();
       else this.finishIfDone();
     });
+  }
+
+  /** The single call is answered: the replica takes no other, and finishes (no grace period: nobody asked it to stop). */
+  private endSingleCall(): void {
+    this.shuttingDown = true;
+    this.finishIfDone();
   }
 
   /** Stops accepting; closes idle kept connections; finishes once accepted calls are answered. */
@@ -174,6 +211,7 @@ export class Server implements ConnectionHost, FunctionServer {
   }
 
   private onGraceExpired(): void {
+    this.graceExpired = true;
     const reason = new FunkerError("handler_crashed", `the replica stopped before the call finished (grace period of ${this.options.gracePeriodMs} ms)`);
     for (const connection of this.connections) connection.abortCall(reason);
     const flush = setTimeout(() => {
@@ -181,10 +219,19 @@ export class Server implements ConnectionHost, FunctionServer {
       for (const socket of this.busySockets) socket.destroy();
     }, FINAL_FLUSH_MS);
     flush.unref();
+    this.finishIfDone();
   }
 
+  /**
+   * Finished once every accepted call is answered and every function's work
+   * is over: a slot is held until its body returns. Not waited for: bodies
+   * past the grace period or `drainTimeout`, and any after an uncaught
+   * exception (the process is suspect, and ends now).
+   */
   private finishIfDone(): void {
-    if (this.shuttingDown && this.connections.size === 0 && this.busySockets.size === 0) this.finish();
+    if (!this.shuttingDown || this.connections.size > 0 || this.busySockets.size > 0) return;
+    if (this.inFlight > this.overran.size && !this.graceExpired && this.exitCode !== ExitCode.uncaughtFault) return;
+    this.finish();
   }
 
   private finish(): void {
@@ -192,10 +239,25 @@ export class Server implements ConnectionHost, FunctionServer {
     this.finished = true;
     this.shuttingDown = true;
     clearTimeout(this.graceTimer);
+    const running = this.inFlight - this.overran.size;
+    if (this.graceExpired && running > 0) {
+      logProcess("error", `${running} function call(s) still running at the end of the grace period (${this.options.gracePeriodMs} ms)`, pendingWork(), this.options.log);
+    }
     this.listener.close();
-    this.removeProcessHandlers();
     this.resolveClosed();
-    if (this.exitWhenFinished) process.exit(this.exitCode);
+    if (!this.exitWhenFinished) {
+      this.removeProcessHandlers();
+      return;
+    }
+    if (this.options.mode === "single-shot" && this.exitCode === ExitCode.done && !this.graceExpired) {
+      // As the 2017 library did: the process ends when the function's work
+      // does, so work it left running after its reply completes. The process
+      // handlers stay: a fault in that work still exits 70, a signal bounds it.
+      this.drain = new Drain(this.options.drainTimeoutMs, this.exitCode, this.options.log);
+      if (this.stopSignalledAt !== undefined) this.drain.limit(Math.max(0, this.stopSignalledAt + this.options.gracePeriodMs - Date.now()));
+      return;
+    }
+    process.exit(this.exitCode);
   }
 
   /**
@@ -206,9 +268,15 @@ export class Server implements ConnectionHost, FunctionServer {
    * calls are answered.
    */
   private installProcessHandlers(): () => void {
-    const onSignal = (): void => this.shutdown(ExitCode.done);
+    const onSignal = (): void => {
+      this.stopSignalledAt ??= Date.now();
+      if (this.drain !== undefined) this.drain.limit(this.options.gracePeriodMs);
+      else this.shutdown(ExitCode.done);
+    };
     const onFault = (error: unknown): void => {
       logProcess("fatal", "uncaught exception", error, this.options.log);
+      // Work left running after the reply failed: the call was answered, the process is suspect.
+      if (this.drain !== undefined) process.exit(ExitCode.uncaughtFault);
       const message = error instanceof Error ? `${error.name}: ${error.message}` : String(error);
       this.lastError = { code: "handler_crashed", message };
       if (this.options.mode === "single-shot") {

@@ -4,7 +4,22 @@ import process from "node:process";
 import { setTimeout } from "node:timers";
 import { handler } from "../dist/index.js";
 
+/** Bodies of "deaf" running now: more than `concurrency` would mean a slot was given back too soon. */
+let running = 0;
+
 const functions = {
+  // Ignores its abort signal: works args.ms ms whatever happens, and says on stdout when it starts and ends.
+  deaf: (args) => {
+    running += 1;
+    process.stdout.write(`${JSON.stringify({ running })}\n`);
+    return new Promise((resolve) =>
+      setTimeout(() => {
+        running -= 1;
+        process.stdout.write(`${JSON.stringify({ bodyDone: args.ms })}\n`);
+        resolve("done");
+      }, args.ms),
+    );
+  },
   add: (args) => args.x + args.y,
   hang: () => {
     process.stdout.write('{"started":true}\n');
@@ -24,6 +39,18 @@ const functions = {
   "reject-unhandled": () => {
     Promise.reject(new Error("nobody handles this"));
     return new Promise(() => {});
+  },
+  // Replies, and leaves a timer running for ever.
+  "work-forever-after-reply": () => {
+    setInterval(() => undefined, 1_000);
+    return "replied";
+  },
+  // Replies, then throws from the work it left running.
+  "throw-after-reply": () => {
+    setTimeout(() => {
+      throw new Error("thrown after the reply");
+    }, 50);
+    return "replied";
   },
   throws: () => {
     throw new TypeError("the function failed");

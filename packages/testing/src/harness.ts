@@ -4,7 +4,7 @@ import { once } from "node:events";
 import { createInterface } from "node:readline";
 import { createClient } from "@funker/client";
 import type { CallOptions, Client, ClientOptions } from "@funker/client";
-import { handler } from "@funker/handler";
+import { ExitCode, handler } from "@funker/handler";
 import { freePort as freeLoopbackPort } from "@funker/node-utils";
 import type { FunctionServer, HandlerOptions } from "@funker/handler";
 
@@ -121,6 +121,7 @@ async function startChildren<Args, Result>(modulePath: string, options: StartFun
     if (options.exposeStacks !== undefined) env["FUNKER_EXPOSE_STACKS"] = String(options.exposeStacks);
     if (options.idleTimeout !== undefined) env["FUNKER_IDLE_TIMEOUT"] = String(options.idleTimeout);
     if (options.gracePeriod !== undefined) env["FUNKER_GRACE"] = String(options.gracePeriod);
+    if (options.drainTimeout !== undefined) env["FUNKER_DRAIN_TIMEOUT"] = String(options.drainTimeout);
     return env;
   };
 
@@ -143,9 +144,9 @@ async function startChildren<Args, Result>(modulePath: string, options: StartFun
       exits.push({ replica: replica + 1, code, signal });
       children.delete(replica);
       if (stopping) return;
-      // A clean exit after a call restarts at once (Swarm, restart delay 0);
+      // A clean exit after a call (or a replica that recycled itself) restarts at once (Swarm, restart delay 0);
       // a crash backs off, doubling, and the back-off resets after a healthy run.
-      const healthy = code === 0 || Date.now() - startedAt > 10_000;
+      const healthy = code === ExitCode.done || code === ExitCode.recycled || Date.now() - startedAt > 10_000;
       const delay = healthy ? 0 : restartDelayMs;
       const nextDelay = healthy ? FIRST_RESTART_DELAY_MS : Math.min(restartDelayMs * 2, MAX_RESTART_DELAY_MS);
       const timer = setTimeout(() => startReplica(replica, nextDelay), delay);

@@ -10,6 +10,12 @@ describe("the restart policy of funker dev", () => {
   it.each<[string, ProcessExit, RestartHistory, Partial<RestartDecision>]>([
     ["a single-shot replica that served its call: at once, history cleared", served, { ...fresh, failuresInARow: 3 }, { action: "restart-now", failuresInARow: 0 }],
     ["a reuse replica that served many calls, then exited 0", { ...served, callsServed: 1000, upMs: 60_000 }, fresh, { action: "restart-now" }],
+    [
+      "a replica that recycled itself (75: its function's work outlived the drain timeout): at once, as a normal end",
+      { ...served, code: 75, listened: true, restartDelayMs: 1_000 },
+      { ...fresh, failuresInARow: 2 },
+      { action: "restart-now", failuresInARow: 0 },
+    ],
     ["a first failure: 100 ms", startFailed, fresh, { action: "restart-later", delayMs: 100, failuresInARow: 1 }],
     ["a second failure in a row: 200 ms", startFailed, { ...fresh, failuresInARow: 1 }, { action: "restart-later", delayMs: 200, failuresInARow: 2 }],
     ["a fifth failure without a waiting command: 1.6 s", startFailed, { ...fresh, failuresInARow: 4 }, { action: "restart-later", delayMs: 1_600, failuresInARow: 5 }],

@@ -71,7 +71,11 @@ export interface ExitFailure {
 }
 
 export type RestartDecision =
-  /** The normal end of a single-shot replica (or of a reuse one after maxCalls): replace it at once. */
+  /**
+   * The normal end of a single-shot replica (or of a reuse one after
+   * maxCalls), or a replica that recycled itself because work of its function
+   * outlived its drain timeout: replace it at once.
+   */
   | { readonly action: "restart-now"; readonly failuresInARow: 0 }
   /** A failure: back off, doubling; or, for a replica that had started, wait the deployment's delay. */
   | { readonly action: "restart-later"; readonly delayMs: number; readonly failuresInARow: number; readonly failure: ExitFailure }
@@ -79,7 +83,9 @@ export type RestartDecision =
   | { readonly action: "give-up"; readonly failuresInARow: number; readonly failure: ExitFailure; readonly reason: string };
 
 export function decideRestart(exit: ProcessExit, history: RestartHistory, policy: RestartPolicy = DEFAULT_RESTART_POLICY): RestartDecision {
-  if (exit.service !== true && exit.code === HandlerExit.done && exit.callsServed > 0) return { action: "restart-now", failuresInARow: 0 };
+  if (exit.service !== true && ((exit.code === HandlerExit.done && exit.callsServed > 0) || exit.code === HandlerExit.recycled)) {
+    return { action: "restart-now", failuresInARow: 0 };
+  }
   const failure = describeFailure(exit);
   if (exit.service !== true && exit.listened === true && exit.restartDelayMs !== undefined) {
     // As Swarm would: a replica killed or crashed after it started is replaced after the mode's delay,
