@@ -49,8 +49,10 @@ async function outcome(promise: Promise<unknown>): Promise<string> {
 }
 
 describe("signed calls under funker dev", { timeout: 120_000 }, () => {
-  it("gives every replica and the command after -- the keys of secret:, so funker call and functions calling functions sign; other keys are refused", async () => {
-    using project = signedProject();
+  it("gives every replica, every service and the command after -- the keys of secret:, so funker call and functions calling functions sign; other keys are refused", async () => {
+    // A service (an app) gets the same keys as the replicas, to sign its own calls.
+    const app = `echo "keys=$FUNKER_SECRET_FILE files=$FUNKER_SECRET_FILES text=$FUNKER_SECRET"; exec node -e 'require("node:net").createServer().listen(process.env.PORT)'`;
+    using project = signedProject(`${SIGNED}services:\n  app:\n    command: ${JSON.stringify(app)}\n    port: 8080\n`);
     const wrongKey = `env -u FUNKER_SECRET_FILE -u FUNKER_SECRET_FILES FUNKER_SECRET=wrong-key-0123456789abcdef node ${CLI} call add x=1 y=1`;
     const script = [`node ${CLI} call add x=1 y=2`, `node ${CLI} call double x=21`, `node ${CLI} call pay x=2 y=2`, `${wrongKey} || echo "wrong key: exit $?"`].join(" && ");
     // The terminal's own key variables are replaced by funker.yml's, for the replicas and the command alike.
@@ -60,6 +62,7 @@ describe("signed calls under funker dev", { timeout: 120_000 }, () => {
     expect(result.stdout.split("\n").slice(0, 4)).toEqual(["3", "42", "4", "wrong key: exit 1"]);
     expect(result.stderr).toMatch(/^error unauthenticated: /m);
     expect(result.stderr).toMatch(/^signed calls: keys funker-key, pay-key from secrets\//m);
+    expect(result.stderr).toMatch(/^app\s+\| keys=\/\S+\/_keys\/funker-key files=pay=\/\S+\/_keys\/pay-key text=$/m);
     for (const key of [OLD_KEY, PAY_KEY]) expect(result.stderr).not.toContain(key);
   });
 
