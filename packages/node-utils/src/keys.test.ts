@@ -2,7 +2,7 @@ import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, describe, expect, it } from "vitest";
-import { KeyRing, SharedKeyError, digestArguments, keyIdOf, keySourceFor, macMatches, parseKeyFiles, parseKeys, signCall } from "./keys.js";
+import { KeyRing, SharedKeyError, digestArguments, formatKeyFiles, keyIdOf, keySourceFor, macMatches, parseKeyFiles, parseKeys, signCall } from "./keys.js";
 
 const KEY = "0123456789abcdef-first";
 const SECOND = "0123456789abcdef-second";
@@ -99,5 +99,13 @@ describe("where the keys come from", () => {
     expect(parseKeyFiles("a=/x; b = /y ;")).toEqual({ a: "/x", b: "/y" });
     expect(() => parseKeyFiles("a=/x;b")).toThrow('FUNKER_SECRET_FILES: "b" is not name=path');
     expect(Object.getPrototypeOf(parseKeyFiles("__proto__=/x"))).toBeNull();
+  });
+
+  it("writes FUNKER_SECRET_FILES as parseKeyFiles reads it, refusing what it could not read back", () => {
+    const files = { pay: "/run/secrets/pay-key", add: "/tmp/funker keys/add" };
+    expect(formatKeyFiles(files)).toBe("pay=/run/secrets/pay-key;add=/tmp/funker keys/add");
+    expect(parseKeyFiles(formatKeyFiles(files))).toEqual(files);
+    expect(() => formatKeyFiles({ pay: "/a;b" })).toThrow(SharedKeyError);
+    expect(() => formatKeyFiles({ "a=b": "/x" })).toThrow(SharedKeyError);
   });
 });

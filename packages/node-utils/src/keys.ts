@@ -204,6 +204,18 @@ export function parseKeyFiles(text: string): Record<string, string> {
   return files;
 }
 
+/** `FUNKER_SECRET_FILES`'s value for key files by function name: what `parseKeyFiles` reads back. */
+export function formatKeyFiles(files: Readonly<Record<string, string>>): string {
+  for (const [name, path] of Object.entries(files)) {
+    if (/[;=]/.test(name) || path.includes(";") || path.trim() !== path || name.length === 0 || path.length === 0) {
+      throw new SharedKeyError(`${KEY_VARIABLES.files}: the key file of "${name}" cannot be written as name=path`);
+    }
+  }
+  return Object.entries(files)
+    .map(([name, path]) => `${name}=${path}`)
+    .join(";");
+}
+
 /**
  * The source of the keys for calls to (or, in a handler, of) the function
  * `name`: a key file named for that function, else the process's key file,

@@ -1,9 +1,12 @@
 import { dirname, resolve } from "node:path";
-import { call as callFunction } from "@funker/client";
-import type { CallOptions } from "@funker/client";
+import { createClient } from "@funker/client";
+import type { CallOptions, ClientOptions } from "@funker/client";
+import { keyVariables } from "@funker/client/internal";
 import { FunkerError } from "@funker/protocol";
-import { findConfigFile } from "../config/funker-yml.js";
+import { ConfigError, findConfigFile, loadConfig } from "../config/funker-yml.js";
+import { keyFiles } from "../config/signing-keys.js";
 import { ENDPOINTS_VARIABLE } from "../dev/endpoints.js";
+import { DEV_SECRETS_FOLDER } from "../dev/secrets.js";
 import { readState, stateFilePath } from "../dev/state.js";
 import { ExitCode } from "../exit-code.js";
 import { defineCommand, durationFlag, UsageError } from "./command.js";
@@ -21,7 +24,10 @@ key=value pairs (a value that parses as JSON is that JSON: x=1 is a number,
 name=Ada a string), or --data '<json>', or JSON on standard input.
 
 The function is found through --endpoint, else FUNKER_ENDPOINTS, else the
-running \`funker dev\` of this project (.funker/dev.json).
+running \`funker dev\` of this project (.funker/dev.json). When funker.yml
+names a \`secret:\`, calls are signed with the keys in secrets/<name> beside
+it, as \`funker dev\` reads them; FUNKER_SECRET_FILE, FUNKER_SECRET or
+FUNKER_SECRET_FILES in the environment take their place.
 
 On failure prints "error <code>: <message>" on standard error and exits 1
 (3 when no running funker dev is found, 2 for arguments that do not parse).
@@ -32,7 +38,8 @@ Options:
       --legacy           speak the 2017 wire format (for a 2017 function)
       --endpoint <host:port>  call this address, bypassing discovery
       --json             print {"ok":true,"result":…} or {"ok":false,"error":{…}} on standard output
-  -f, --file <path>      the funker.yml whose runtime to use
+      --secrets <path>   where the key files of \`secret:\` are (default secrets beside funker.yml)
+  -f, --file <path>      the funker.yml whose runtime and keys to use
   -h, --help             this help`,
   options: {
     data: { type: "string", short: "d" },
@@ -40,6 +47,7 @@ Options:
     legacy: { type: "boolean" },
     endpoint: { type: "string" },
     json: { type: "boolean" },
+    secrets: { type: "string" },
   },
   run({ values, positionals }) {
     const [name, ...pairs] = positionals;
@@ -55,6 +63,7 @@ Options:
       endpoint: values.endpoint,
       json: values.json === true,
       configFile: values.file,
+      secretsDirectory: values.secrets === undefined ? undefined : resolve(values.secrets),
     });
   },
 });
@@ -68,6 +77,8 @@ export interface CallCommand {
   readonly endpoint: string | undefined;
   readonly json: boolean;
   readonly configFile: string | undefined;
+  /** Where the key files of funker.yml's `secret:` are; `secrets` beside funker.yml by default. */
+  readonly secretsDirectory?: string | undefined;
 }
 
 /**
@@ -97,15 +108,58 @@ export async function runCall(command: CallCommand): Promise<number> {
     options.endpoints = addresses;
   }
 
+  const keys = signingKeys(command);
+  if (!keys.ok) {
+    process.stderr.write(`funker: ${keys.message}\n`);
+    return ExitCode.usage;
+  }
+  let client;
   try {
-    const result = await callFunction(command.name, args, options);
+    client = createClient(keys.options);
+  } catch (error) {
+    // A key file missing or malformed: the client's message names it, never a key.
+    process.stderr.write(`funker: cannot sign calls: ${(error as Error).message}\n`);
+    return ExitCode.failed;
+  }
+  try {
+    const result = await client.call(command.name, args, options);
     const shown = result === undefined ? null : result;
     if (command.json) process.stdout.write(`${JSON.stringify({ ok: true, result: shown })}\n`);
     else process.stdout.write(`${JSON.stringify(shown, null, process.stdout.isTTY === true ? 2 : undefined)}\n`);
     return ExitCode.ok;
   } catch (error) {
     return printFailure(command, FunkerError.from(error));
+  } finally {
+    await client.close();
   }
+}
+
+type KeyLookup = { ok: true; options: ClientOptions } | { ok: false; message: string };
+
+/**
+ * The keys that sign the call: none given here when this process has key
+ * variables of its own (the client reads them, as in a container or the
+ * command after \`funker dev --\`); else the key files funker.yml's
+ * \`secret:\` names, in the secrets folder beside it, where \`funker dev\`
+ * reads them; else none.
+ */
+function signingKeys(command: CallCommand): KeyLookup {
+  if (Object.values(keyVariables).some((name) => (process.env[name] ?? "").trim() !== "")) return { ok: true, options: {} };
+  const file = command.configFile !== undefined ? resolve(command.configFile) : findConfigFile(process.cwd());
+  if (file === undefined) return { ok: true, options: {} };
+  let config;
+  try {
+    config = loadConfig(file);
+  } catch (error) {
+    if (error instanceof ConfigError) return { ok: false, message: error.message };
+    throw error;
+  }
+  const folder = resolve(config.root, command.secretsDirectory ?? DEV_SECRETS_FOLDER);
+  const files = keyFiles(config, (name) => resolve(folder, name));
+  const options: ClientOptions = {};
+  if (files.secretFile !== undefined) options.secretFile = files.secretFile;
+  if (Object.keys(files.secretFiles).length > 0) options.secretFiles = files.secretFiles;
+  return { ok: true, options };
 }
 
 function printFailure(command: CallCommand, error: FunkerError): number {

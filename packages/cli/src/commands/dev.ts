@@ -26,7 +26,10 @@ Nothing is mounted: each volume is a local folder (a named volume
 .funker/volumes/<name>, a bind mount its host path), and a variable whose
 value is a volume's target points there instead. Each secret is read from
 secrets/<name> beside funker.yml and copied to a private folder for the run,
-named by FUNKER_SECRETS_DIR (/run/secrets on Docker).
+named by FUNKER_SECRETS_DIR (/run/secrets on Docker). The keys of secret:
+are read the same way and given to every replica, service and the command
+as FUNKER_SECRET_FILE (and FUNKER_SECRET_FILES), and copied again whenever
+their file changes, so running replicas follow a rotation.
 
 Each service of services: with a command runs too, before the functions, in
 the folder of funker.yml, with PORT and HOST telling it where to listen: on

@@ -91,7 +91,7 @@ functions:
 `),
     ).toEqual([
       "1:10 `version` must be 1, the only version of this file format",
-      "9:5 unknown setting functions.add.colour; expected one of: entry, image, replicas, mode, timeout, concurrency, maxCalls, heapLimitMb, childEnv, queueTimeout, drainTimeout, environment, secrets, volumes, scale, endpointMode, protocol, dockerfile",
+      "9:5 unknown setting functions.add.colour; expected one of: entry, image, replicas, mode, timeout, concurrency, maxCalls, heapLimitMb, childEnv, queueTimeout, drainTimeout, environment, secret, secrets, volumes, scale, endpointMode, protocol, dockerfile",
       "5:15 functions.add.replicas must be a whole number from 0 to 100, got -1",
       '6:11 functions.add.mode must be "single-shot" (one call per process), "reuse" (calls share a process) or "fresh" (one call per process, started ahead)',
       '7:14 functions.add.timeout must be a duration such as "30s", "500ms" or "2m", got "soon"',
@@ -99,6 +99,49 @@ functions:
       '10:15 functions.add.protocol must be "auto" (callers find out), "framed" or "legacy" (a function that runs a 2017 Funker library)',
       "12:12 functions.missing.entry: nowhere/handler.ts does not exist",
       '13:3 function name "Add_1" is not a valid Docker service name: use lower case letters, digits and inner hyphens, at most 63 characters',
+    ]);
+  });
+
+  it("reads the key secret of the stack and of each function, a function's own winning", () => {
+    const config = parseConfig(
+      `version: 1
+secret: funker-key
+functions:
+  add:
+    entry: add
+  pay:
+    entry: add
+    secret: pay-key
+    secrets: [db-password]
+`,
+      join(root, "funker.yml"),
+    );
+    expect(config.secret).toMatchObject({ name: "funker-key", position: { line: 2, column: 9 } });
+    expect(config.functions.map((spec) => [spec.name, spec.keySecret?.name, spec.secrets])).toEqual([
+      ["add", "funker-key", []],
+      ["pay", "pay-key", ["db-password"]],
+    ]);
+    expect(config.functions[1]?.keySecret?.position).toMatchObject({ line: 8, column: 13 });
+    expect(parseConfig("version: 1\nfunctions:\n  add: { entry: add }\n", join(root, "funker.yml")).functions[0]?.keySecret).toBeUndefined();
+  });
+
+  it("refuses a key secret that is not a secret name, or that secrets: also lists", () => {
+    expect(
+      issuesOf(`version: 1
+secret: ../key
+functions:
+  add:
+    entry: add
+    secret: [a, b]
+  pay:
+    entry: add
+    secret: pay-key
+    secrets: [db-password, pay-key]
+`),
+    ).toEqual([
+      '2:9 secret must name the Docker secret that holds the keys of signed calls (letters, digits, ".", "_", "-")',
+      '6:13 functions.add.secret must name the Docker secret that holds the keys of signed calls (letters, digits, ".", "_", "-")',
+      '10:28 functions.pay.secrets lists "pay-key", the secret that holds the keys of signed calls (`secret:`); `secrets:` are for the function\'s own use, so name it in one place only',
     ]);
   });
 

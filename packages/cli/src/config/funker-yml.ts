@@ -64,8 +64,17 @@ export interface FunctionSpec {
    */
   readonly handlerSettings: HandlerSettings;
   readonly environment: Readonly<Record<string, string>>;
-  /** Docker secrets by name: a file at /run/secrets/<name> on Docker; `funker dev` gives each a local copy. */
+  /**
+   * Docker secrets by name, for the function's own use: a file at
+   * /run/secrets/<name> on Docker; `funker dev` gives each a local copy.
+   */
   readonly secrets: readonly string[];
+  /**
+   * The Docker secret holding the keys that sign calls to this function
+   * (its own `secret:`, else the stack's): its replicas accept only calls
+   * signed with one of them. Undefined = unsigned calls.
+   */
+  readonly keySecret: KeySecret | undefined;
   /** Where each secret is named in funker.yml, so that a problem found later (no local value) still points at its line. */
   readonly secretPositions: Readonly<Record<string, ConfigPosition>>;
   /** Mounted by `funker deploy` and `funker compose`; `funker dev` gives each a local folder instead. */
@@ -100,6 +109,16 @@ export interface ServiceSpec {
   readonly volumes: readonly VolumeSpec[];
 }
 
+/**
+ * A Docker secret whose file holds shared keys, one per line (PROTOCOL.md
+ * section 6.8): `secret:` of the stack or of a function.
+ */
+export interface KeySecret {
+  readonly name: string;
+  /** Where funker.yml names it, so that a problem found later (no local value) still points at its line. */
+  readonly position: ConfigPosition;
+}
+
 /** A checked `funker.yml`. */
 export interface FunkerConfig {
   /** The file read, absolute. */
@@ -110,6 +129,8 @@ export interface FunkerConfig {
   readonly name: string;
   /** The Docker network functions and callers share. */
   readonly network: string;
+  /** The stack's `secret:`: the keys of every function without a `secret:` of its own. */
+  readonly secret: KeySecret | undefined;
   readonly functions: readonly FunctionSpec[];
   /** The backing services of `services:`, in the order written. */
   readonly services: readonly ServiceSpec[];
@@ -178,13 +199,14 @@ const MODE_MEANINGS: Readonly<Record<FunctionMode, string>> = {
 };
 const ENTRY_CANDIDATES = ["src/handler.ts", "src/handler.js", "src/index.ts", "handler.ts", "handler.js", "index.ts", "index.js"];
 
-const TOP_LEVEL_KEYS = ["version", "name", "network", "functions", "services"] as const;
+const TOP_LEVEL_KEYS = ["version", "name", "network", "secret", "functions", "services"] as const;
 const FUNCTION_KEYS = [
   "entry",
   "image",
   "replicas",
   ...FUNKER_YML_SETTINGS,
   "environment",
+  "secret",
   "secrets",
   "volumes",
   "scale",
@@ -269,6 +291,7 @@ class ConfigChecker {
 
     const name = this.optionalString(top, "name", "") ?? basename(this.root).toLowerCase().replace(/[^a-z0-9-]+/g, "-");
     const network = this.optionalString(top, "network", "") ?? "funker";
+    const secret = this.keySecret(top, "");
 
     const functions: FunctionSpec[] = [];
     const functionsNode = top.get("functions", true);
@@ -284,7 +307,7 @@ class ConfigChecker {
           this.issue(key, problem);
           continue;
         }
-        const spec = this.functionSpec(functionName, pair.value as Node | null, key);
+        const spec = this.functionSpec(functionName, pair.value as Node | null, key, secret);
         if (spec !== undefined) functions.push(spec);
       }
     }
@@ -308,7 +331,7 @@ class ConfigChecker {
     }
 
     if (this.issues.length > 0) throw new ConfigError(this.issues);
-    return { file: this.file, root: this.root, name, network, functions, services };
+    return { file: this.file, root: this.root, name, network, secret, functions, services };
   }
 
   private serviceSpec(name: string, node: Node | null, keyNode: Node): ServiceSpec | undefined {
@@ -343,7 +366,7 @@ class ConfigChecker {
     return { name, command, image, port, publish, environment, volumes };
   }
 
-  private functionSpec(name: string, node: Node | null, keyNode: Node): FunctionSpec | undefined {
+  private functionSpec(name: string, node: Node | null, keyNode: Node, stackSecret: KeySecret | undefined): FunctionSpec | undefined {
     if (!isMap(node)) {
       this.issue(node ?? keyNode, `functions.${name} must be a mapping with at least \`entry:\``);
       return undefined;
@@ -389,6 +412,13 @@ class ConfigChecker {
           } else this.issue(item, `${path}secrets: each entry must be a secret name (letters, digits, ".", "_", "-")`);
         }
       }
+    }
+    const keySecret = this.keySecret(node, path) ?? stackSecret;
+    if (keySecret !== undefined && secrets.includes(keySecret.name)) {
+      this.issues.push({
+        ...(secretPositions[keySecret.name] as ConfigPosition),
+        message: `${path}secrets lists "${keySecret.name}", the secret that holds the keys of signed calls (\`secret:\`); \`secrets:\` are for the function's own use, so name it in one place only`,
+      });
     }
 
     const volumes = this.volumes(node, path);
@@ -450,12 +480,22 @@ class ConfigChecker {
       environment,
       secrets,
       secretPositions,
+      keySecret,
       volumes,
       scale,
       endpointMode,
       protocol,
       dockerfile,
     };
+  }
+
+  /** `secret:` of the stack or of a function: the name of the Docker secret that holds the keys. */
+  private keySecret(map: YAMLMap, path: string): KeySecret | undefined {
+    const node = map.get("secret", true) as Node | undefined;
+    if (node === undefined) return undefined;
+    if (isScalar(node) && typeof node.value === "string" && SECRET_NAME.test(node.value)) return { name: node.value, position: this.position(node) };
+    this.issue(node, `${path}secret must name the Docker secret that holds the keys of signed calls (letters, digits, ".", "_", "-")`);
+    return undefined;
   }
 
   private environment(map: YAMLMap, path: string): Record<string, string> {

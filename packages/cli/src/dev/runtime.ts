@@ -9,6 +9,7 @@ import { bundleFunction, relativeTo, sourceFolders } from "../bundle.js";
 import { ConfigError } from "../config/funker-yml.js";
 import type { FunctionSpec, FunkerConfig, ServiceSpec, VolumeSpec } from "../config/funker-yml.js";
 import { settingsEnvironment } from "../config/handler-settings.js";
+import { keySecrets } from "../config/signing-keys.js";
 import { formatDuration } from "../duration.js";
 import { ExitCode, exitCodeOf } from "../exit-code.js";
 import { painter } from "../terminal.js";
@@ -209,6 +210,16 @@ class DevRuntime implements ReplicaHost {
         this.say(this.paint.dim(`${spec.name}: secrets ${spec.secrets.join(", ")} from ${source}/, copied to the private folder ${SECRETS_FOLDER_VARIABLE} names (${DOCKER_SECRETS_FOLDER} on Docker)`));
       }
     }
+    const keys = keySecrets(config);
+    if (keys.length > 0) {
+      const source = relativeTo(process.cwd(), this.secretsDirectory);
+      const names = keys.map((secret) => secret.name).join(", ");
+      this.say(this.paint.dim(`signed calls: keys ${names} from ${source}/, given to every replica, service and command; a change to them reaches running replicas within a second or two`));
+      this.secrets?.watchKeys((change) => {
+        if (change.ok) this.say(this.paint.dim(`${change.secret}: keys changed (${change.keys} key${change.keys === 1 ? "" : "s"}), copied for the replicas`));
+        else this.say(this.paint.yellow(`${change.secret}: keys not copied, the replicas keep the previous ones: ${change.message}`));
+      });
+    }
 
     const local = config.services.filter((spec) => spec.command !== undefined);
     for (const spec of config.services) {
@@ -345,6 +356,7 @@ class DevRuntime implements ReplicaHost {
     // Only the secrets the function declares, as on Docker; never a folder inherited from this process's environment.
     if (secretsFolder === undefined) delete environment[SECRETS_FOLDER_VARIABLE];
     else environment[SECRETS_FOLDER_VARIABLE] = secretsFolder;
+    this.giveKeys(environment);
     environment[SETTINGS.port.variable] = String(replica.port);
     environment[SETTINGS.host.variable] = LOCAL_HOST;
     Object.assign(environment, settingsEnvironment(replica.functionName, { ...spec?.handlerSettings, mode: replica.mode }));
@@ -366,6 +378,31 @@ class DevRuntime implements ReplicaHost {
       [SERVICES_VARIABLE]: formatServices(this.addresses),
     };
     delete environment[SECRETS_FOLDER_VARIABLE];
+    this.giveKeys(environment);
+    return environment;
+  }
+
+  /**
+   * The command's: this process's, with the functions' and services'
+   * addresses, and the stack's keys when funker.yml names any (else its
+   * own, if it has them, since signing a call to a function without keys
+   * does no harm).
+   */
+  private commandEnvironment(): NodeJS.ProcessEnv {
+    const environment: NodeJS.ProcessEnv = {
+      ...process.env,
+      [ENDPOINTS_VARIABLE]: this.endpointsVariable(),
+      ...(this.addresses.length === 0 ? {} : { [SERVICES_VARIABLE]: formatServices(this.addresses) }),
+    };
+    return keySecrets(this.options.config).length === 0 ? environment : this.giveKeys(environment);
+  }
+
+  /** Sets the key variables as funker.yml's `secret:` says, replacing (or removing) any inherited from the terminal. */
+  private giveKeys(environment: NodeJS.ProcessEnv): NodeJS.ProcessEnv {
+    for (const [name, value] of Object.entries(this.secrets?.keyEnvironment() ?? {})) {
+      if (value === undefined) delete environment[name];
+      else environment[name] = value;
+    }
     return environment;
   }
 
@@ -448,11 +485,7 @@ class DevRuntime implements ReplicaHost {
     this.say(this.paint.dim(`running: ${command.join(" ")}`));
     const child = spawn(file as string, args, {
       stdio: "inherit",
-      env: {
-        ...process.env,
-        [ENDPOINTS_VARIABLE]: this.endpointsVariable(),
-        ...(this.addresses.length === 0 ? {} : { [SERVICES_VARIABLE]: formatServices(this.addresses) }),
-      },
+      env: this.commandEnvironment(),
     });
     this.command = child;
     child.on("error", (error) => {

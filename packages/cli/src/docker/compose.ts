@@ -1,5 +1,5 @@
 import type { FunctionSpec, FunkerConfig, ServiceSpec, VolumeSpec } from "../config/funker-yml.js";
-import { backingServiceLabels, functionEnvironment, functionLabels, stopGracePeriod, volumeName } from "./service.js";
+import { backingServiceLabels, dockerKeyEnvironment, functionEnvironment, functionLabels, functionSecrets, serviceSecrets, stopGracePeriod, volumeName } from "./service.js";
 
 /** How `funker compose` serves a function declared single-shot: in fresh mode (the default), in reuse mode, or single-shot as declared. */
 export type SingleShotUnderCompose = "fresh" | "reuse" | "keep";
@@ -52,6 +52,15 @@ export function composeFile(config: FunkerConfig, options: ComposeOptions = {}):
   ];
   const secrets = new Set<string>();
   const namedVolumes = new Map<string, string>();
+  const secretLines = (names: readonly string[]): void => {
+    if (names.length === 0) return;
+    lines.push("    secrets:");
+    for (const secret of names) {
+      lines.push(`      - ${quote(secret)}`);
+      secrets.add(secret);
+    }
+  };
+  const keyEnvironment = dockerKeyEnvironment(config);
   const volumeLines = (volumes: readonly VolumeSpec[]): void => {
     if (volumes.length === 0) return;
     lines.push("    volumes:");
@@ -66,9 +75,10 @@ export function composeFile(config: FunkerConfig, options: ComposeOptions = {}):
       continue;
     }
     lines.push(`  ${spec.name}:`, `    image: ${quote(options.serviceImageFor?.(spec) ?? spec.image)}`, "    restart: always");
-    if (Object.keys(spec.environment).length > 0) {
+    const environment = { ...keyEnvironment, ...spec.environment };
+    if (Object.keys(environment).length > 0) {
       lines.push("    environment:");
-      for (const [key, value] of Object.entries(spec.environment)) lines.push(`      ${key}: ${quote(value)}`);
+      for (const [key, value] of Object.entries(environment)) lines.push(`      ${key}: ${quote(value)}`);
     }
     lines.push("    labels:");
     for (const [key, value] of Object.entries(backingServiceLabels(config, spec))) {
@@ -76,6 +86,7 @@ export function composeFile(config: FunkerConfig, options: ComposeOptions = {}):
     }
     lines.push("    networks:", `      - ${quote(network)}`);
     if (spec.publish !== undefined) lines.push("    ports:", `      - ${quote(`${spec.publish}:${spec.port}`)}`);
+    secretLines(serviceSecrets(config));
     volumeLines(spec.volumes);
   }
   for (const spec of config.functions) {
@@ -96,7 +107,7 @@ export function composeFile(config: FunkerConfig, options: ComposeOptions = {}):
     lines.push(`    stop_signal: SIGTERM`);
     lines.push(`    stop_grace_period: ${quote(stopGracePeriod(spec))}`);
     lines.push("    environment:");
-    for (const [key, value] of Object.entries(functionEnvironment(spec, servedAs))) {
+    for (const [key, value] of Object.entries({ ...keyEnvironment, ...functionEnvironment(spec, servedAs) })) {
       lines.push(`      ${key}: ${quote(value)}`);
     }
     lines.push("    labels:");
@@ -105,13 +116,7 @@ export function composeFile(config: FunkerConfig, options: ComposeOptions = {}):
       lines.push(`      ${quote(key)}: ${quote(key === "io.funker.mode" && servedAs !== undefined ? servedAs : value)}`);
     }
     lines.push("    networks:", `      - ${quote(network)}`);
-    if (spec.secrets.length > 0) {
-      lines.push("    secrets:");
-      for (const secret of spec.secrets) {
-        lines.push(`      - ${quote(secret)}`);
-        secrets.add(secret);
-      }
-    }
+    secretLines(functionSecrets(config, spec));
     volumeLines(spec.volumes);
     lines.push("    deploy:", `      replicas: ${spec.replicas}`);
   }

@@ -227,6 +227,81 @@ describe("the compose file", () => {
   });
 });
 
+describe("signed calls", () => {
+  const keyedText = `version: 1
+name: shop
+secret: funker-key
+functions:
+  add:
+    entry: fns/add
+    secrets: [db-password]
+  pay:
+    entry: fns/add
+    secret: pay-key
+services:
+  web:
+    image: funker/web
+    port: 8080
+    environment: { LEVEL: debug }
+  db:
+    image: postgres:15-bookworm
+    port: 5432
+`;
+  const keyed = parseConfig(keyedText, join(root, "funker.yml"));
+  const [keyedAdd, keyedPay] = keyed.functions;
+  const [web] = keyed.services;
+  if (keyedAdd === undefined || keyedPay === undefined || web === undefined) throw new Error("two functions and a service expected");
+  const keyVariables = ["FUNKER_SECRET_FILE=/run/secrets/funker-key", "FUNKER_SECRET_FILES=pay=/run/secrets/pay-key"];
+
+  it("mount every key secret into every function, beside its own secrets, and name the key files", () => {
+    const args = serviceCreateArgs(keyed, keyedAdd);
+    expect(valuesOf(args, "--secret")).toEqual(["db-password", "funker-key", "pay-key"]);
+    expect(valuesOf(args, "--env")).toEqual(expect.arrayContaining(keyVariables));
+    // pay's replicas verify with its own key: FUNKER_SECRET_FILES names it, and wins over FUNKER_SECRET_FILE.
+    expect(valuesOf(serviceCreateArgs(keyed, keyedPay), "--secret")).toEqual(["funker-key", "pay-key"]);
+    expect(valuesOf(serviceCreateArgs(keyed, keyedPay), "--env")).toEqual(expect.arrayContaining(keyVariables));
+  });
+
+  it("mount them into every service of services:, which call functions", () => {
+    const args = backingServiceCreateArgs(keyed, web);
+    expect(valuesOf(args, "--secret")).toEqual(["funker-key", "pay-key"]);
+    expect(valuesOf(args, "--env")).toEqual([...keyVariables, "LEVEL=debug"]);
+  });
+
+  it("rotate by secret name: an update swaps the old key secret for the new one, and points the variable at it", () => {
+    const rotated = parseConfig(keyedText.replace("secret: funker-key", "secret: funker-key-2"), join(root, "funker.yml"));
+    const [rotatedAdd] = rotated.functions;
+    const [rotatedWeb] = rotated.services;
+    if (rotatedAdd === undefined || rotatedWeb === undefined) throw new Error("a function and a service expected");
+    const args = serviceUpdateArgs(rotated, rotatedAdd, { previous: { environment: ["FUNKER_SECRET_FILE", "FUNKER_SECRET_FILES"], secrets: ["db-password", "funker-key", "pay-key"] } });
+    expect(valuesOf(args, "--secret-rm")).toEqual(["funker-key"]);
+    expect(valuesOf(args, "--secret-add")).toEqual(["funker-key-2"]);
+    expect(valuesOf(args, "--env-add")).toContain("FUNKER_SECRET_FILE=/run/secrets/funker-key-2");
+    const serviceArgs = backingServiceUpdateArgs(rotated, rotatedWeb, { previous: { environment: ["FUNKER_SECRET_FILE"], secrets: ["funker-key", "pay-key"] } });
+    expect(valuesOf(serviceArgs, "--secret-rm")).toEqual(["funker-key"]);
+    expect(valuesOf(serviceArgs, "--secret-add")).toEqual(["funker-key-2"]);
+    expect(valuesOf(serviceArgs, "--env-add")).toContain("FUNKER_SECRET_FILE=/run/secrets/funker-key-2");
+    // Dropping secret: removes the variables and the mounts.
+    const unsigned = parseConfig("version: 1\nname: shop\nfunctions:\n  add: { entry: fns/add }\n", join(root, "funker.yml"));
+    const dropped = serviceUpdateArgs(unsigned, unsigned.functions[0] as typeof keyedAdd, { previous: { environment: ["FUNKER_SECRET_FILE"], secrets: ["funker-key"] } });
+    expect(valuesOf(dropped, "--env-rm")).toEqual(["FUNKER_SECRET_FILE"]);
+    expect(valuesOf(dropped, "--secret-rm")).toEqual(["funker-key"]);
+  });
+
+  it("write the same into the compose file, each key secret read from ./secrets/<name>", () => {
+    const document = parse(composeFile(keyed)) as { services: Record<string, { environment?: Record<string, string>; secrets?: string[] }>; secrets: Record<string, { file: string }> };
+    const variables = { FUNKER_SECRET_FILE: "/run/secrets/funker-key", FUNKER_SECRET_FILES: "pay=/run/secrets/pay-key" };
+    expect(document.services["add"]).toMatchObject({ environment: variables, secrets: ["db-password", "funker-key", "pay-key"] });
+    expect(document.services["pay"]).toMatchObject({ environment: variables, secrets: ["funker-key", "pay-key"] });
+    expect(document.services["web"]).toMatchObject({ environment: { ...variables, LEVEL: "debug" }, secrets: ["funker-key", "pay-key"] });
+    expect(document.secrets).toEqual({
+      "db-password": { file: "./secrets/db-password" },
+      "funker-key": { file: "./secrets/funker-key" },
+      "pay-key": { file: "./secrets/pay-key" },
+    });
+  });
+});
+
 describe("services of services:", () => {
   const stack = parseConfig(
     `version: 1

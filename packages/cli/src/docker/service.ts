@@ -1,7 +1,8 @@
-import { SETTINGS } from "@funker/handler/contract";
+import { DOCKER_SECRETS_FOLDER, SETTINGS } from "@funker/handler/contract";
 import type { FunctionSpec, FunkerConfig, ServiceSpec, VolumeSpec } from "../config/funker-yml.js";
 import { RESTART_DELAY_MS } from "../config/restart-delay.js";
 import { settingsEnvironment } from "../config/handler-settings.js";
+import { keyEnvironment, keySecrets } from "../config/signing-keys.js";
 
 /** The handler's default call time limit, used when funker.yml gives no `timeout`. */
 const HANDLER_DEFAULT_TIMEOUT_MS = SETTINGS.timeout.default;
@@ -14,6 +15,46 @@ const STOP_GRACE_MARGIN_MS = 5_000;
 /** The environment a function's replicas get: the settings of funker.yml, as the handler reads them, then its own variables. */
 export function functionEnvironment(spec: FunctionSpec, modeOverride?: FunctionSpec["mode"]): Record<string, string> {
   return { ...settingsEnvironment(spec.name, spec.handlerSettings, modeOverride), ...spec.environment };
+}
+
+/** The variables that give a container the stack's keys, from the secrets Docker mounts at /run/secrets/<name>. */
+export function dockerKeyEnvironment(config: Pick<FunkerConfig, "secret" | "functions">): Record<string, string> {
+  return keyEnvironment(config, (name) => `${DOCKER_SECRETS_FOLDER}/${name}`);
+}
+
+/** Every variable of a function's containers: the stack's keys, then the function's own (which win). */
+function containerEnvironment(config: FunkerConfig, spec: FunctionSpec): Record<string, string> {
+  return { ...dockerKeyEnvironment(config), ...functionEnvironment(spec) };
+}
+
+/**
+ * The Docker secrets a function's containers mount: its own `secrets:`, then
+ * every key secret of the stack (a function may call the others).
+ */
+export function functionSecrets(config: FunkerConfig, spec: FunctionSpec): string[] {
+  return [...new Set([...spec.secrets, ...keySecrets(config).map((secret) => secret.name)])];
+}
+
+/**
+ * The Docker secrets a service of `services:` mounts: the stack's key
+ * secrets, since a service (an app, a web front end) calls functions. A
+ * service that calls none, such as a database, ignores them.
+ */
+export function serviceSecrets(config: FunkerConfig): string[] {
+  return keySecrets(config).map((secret) => secret.name);
+}
+
+/** `--secret-rm`/`--secret-add` arguments that bring a service from the secrets it mounts to `wanted`. */
+function secretUpdateArgs(previous: readonly string[], wanted: readonly string[]): string[] {
+  const args: string[] = [];
+  for (const secret of previous) if (!wanted.includes(secret)) args.push("--secret-rm", secret);
+  for (const secret of wanted) if (!previous.includes(secret)) args.push("--secret-add", secret);
+  return args;
+}
+
+/** Every variable of a service's containers: the stack's keys, then its own (which win). */
+function backingServiceEnvironment(config: FunkerConfig, spec: ServiceSpec): Record<string, string> {
+  return { ...dockerKeyEnvironment(config), ...spec.environment };
 }
 
 /**
@@ -152,8 +193,8 @@ export function serviceCreateArgs(config: FunkerConfig, spec: FunctionSpec, opti
   if (options.resolveImage !== true) args.push("--no-resolve-image");
   for (const [key, value] of Object.entries(functionLabels(config, spec))) args.push("--label", `${key}=${value}`);
   args.push("--container-label", `io.funker.function=${spec.name}`);
-  for (const [key, value] of Object.entries(functionEnvironment(spec))) args.push("--env", `${key}=${value}`);
-  for (const secret of spec.secrets) args.push("--secret", secret);
+  for (const [key, value] of Object.entries(containerEnvironment(config, spec))) args.push("--env", `${key}=${value}`);
+  for (const secret of functionSecrets(config, spec)) args.push("--secret", secret);
   for (const volume of spec.volumes) args.push("--mount", mountArgument(config, volume));
   args.push(options.image ?? spec.image);
   return args;
@@ -192,17 +233,12 @@ export function serviceUpdateArgs(
   ];
   if (options.resolveImage !== true) args.push("--no-resolve-image");
   for (const [key, value] of Object.entries(functionLabels(config, spec))) args.push("--label-add", `${key}=${value}`);
-  const environment = functionEnvironment(spec);
+  const environment = containerEnvironment(config, spec);
   for (const name of options.previous?.environment ?? []) {
     if (!(name in environment)) args.push("--env-rm", name);
   }
   for (const [key, value] of Object.entries(environment)) args.push("--env-add", `${key}=${value}`);
-  for (const secret of options.previous?.secrets ?? []) {
-    if (!spec.secrets.includes(secret)) args.push("--secret-rm", secret);
-  }
-  for (const secret of spec.secrets) {
-    if (!(options.previous?.secrets ?? []).includes(secret)) args.push("--secret-add", secret);
-  }
+  args.push(...secretUpdateArgs(options.previous?.secrets ?? [], functionSecrets(config, spec)));
   for (const target of options.previous?.mounts ?? []) {
     if (!spec.volumes.some((volume) => volume.target === target)) args.push("--mount-rm", target);
   }
@@ -245,7 +281,8 @@ export function backingServiceCreateArgs(config: FunkerConfig, spec: ServiceSpec
   if (options.resolveImage !== true) args.push("--no-resolve-image");
   for (const [key, value] of Object.entries(backingServiceLabels(config, spec))) args.push("--label", `${key}=${value}`);
   args.push("--container-label", `io.funker.service=${spec.name}`);
-  for (const [key, value] of Object.entries(spec.environment)) args.push("--env", `${key}=${value}`);
+  for (const [key, value] of Object.entries(backingServiceEnvironment(config, spec))) args.push("--env", `${key}=${value}`);
+  for (const secret of serviceSecrets(config)) args.push("--secret", secret);
   for (const volume of spec.volumes) args.push("--mount", mountArgument(config, volume));
   const publish = publishArgument(spec);
   if (publish !== undefined) args.push("--publish", publish);
@@ -257,23 +294,31 @@ export function backingServiceCreateArgs(config: FunkerConfig, spec: ServiceSpec
  * `docker service update` arguments that bring a service of `services:` to
  * funker.yml. Unlike a function's update there is no `--force`: a database
  * is replaced only when something about it changed, which Swarm decides.
- * `previous` (the service's variable names, mount targets and published
- * target ports) lets the update remove what funker.yml no longer lists.
+ * `previous` (the service's variable names, secrets, mount targets and
+ * published target ports) lets the update remove what funker.yml no longer
+ * lists.
  */
 export function backingServiceUpdateArgs(
   config: FunkerConfig,
   spec: ServiceSpec,
   options: ServiceOptions & {
-    readonly previous?: { readonly environment: readonly string[]; readonly mounts?: readonly string[]; readonly published?: readonly number[] };
+    readonly previous?: {
+      readonly environment: readonly string[];
+      readonly secrets?: readonly string[];
+      readonly mounts?: readonly string[];
+      readonly published?: readonly number[];
+    };
   } = {},
 ): string[] {
   const args = ["service", "update", "--detach", "--image", options.image ?? (spec.image as string)];
   if (options.resolveImage !== true) args.push("--no-resolve-image");
   for (const [key, value] of Object.entries(backingServiceLabels(config, spec))) args.push("--label-add", `${key}=${value}`);
+  const environment = backingServiceEnvironment(config, spec);
   for (const name of options.previous?.environment ?? []) {
-    if (!(name in spec.environment)) args.push("--env-rm", name);
+    if (!(name in environment)) args.push("--env-rm", name);
   }
-  for (const [key, value] of Object.entries(spec.environment)) args.push("--env-add", `${key}=${value}`);
+  for (const [key, value] of Object.entries(environment)) args.push("--env-add", `${key}=${value}`);
+  args.push(...secretUpdateArgs(options.previous?.secrets ?? [], serviceSecrets(config)));
   for (const target of options.previous?.mounts ?? []) {
     if (!spec.volumes.some((volume) => volume.target === target)) args.push("--mount-rm", target);
   }
