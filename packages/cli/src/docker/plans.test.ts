@@ -178,6 +178,44 @@ describe("Swarm services", () => {
   });
 });
 
+describe("rolling updates and rollbacks", () => {
+  const functions = parseConfig(
+    `version: 1\nname: shop\nfunctions:\n  once: { entry: fns/add }\n  kept: { entry: fns/add, mode: reuse }\n  limited: { entry: fns/add, mode: reuse, maxCalls: 50 }\n  token: { entry: fns/add, mode: fresh }\n`,
+    join(root, "funker.yml"),
+  ).functions;
+  /** The update and rollback flags of a function's create and update arguments, which must agree. */
+  function rolloutFlags(name: string): Record<string, string[]> {
+    const spec = functions.find((candidate) => candidate.name === name);
+    if (spec === undefined) throw new Error(`no function ${name}`);
+    const flags = ["failure-action", "monitor", "max-failure-ratio", "order"].flatMap((flag) => [`--update-${flag}`, `--rollback-${flag}`]);
+    const create = Object.fromEntries(flags.map((flag) => [flag, valuesOf(serviceCreateArgs(config, spec), flag)]));
+    const update = Object.fromEntries(flags.map((flag) => [flag, valuesOf(serviceUpdateArgs(config, spec), flag)]));
+    expect(update).toEqual(create);
+    return create;
+  }
+
+  /** The flags a policy gives, the rollback's failure action always `continue`. */
+  function policyFlags(failureAction: string, monitor: string): Record<string, string[]> {
+    const policy = { "failure-action": failureAction, monitor, "max-failure-ratio": "0", order: "start-first" };
+    return Object.fromEntries(
+      Object.entries(policy).flatMap(([flag, value]) => [
+        [`--update-${flag}`, [value]],
+        [`--rollback-${flag}`, [flag === "failure-action" ? "continue" : value]],
+      ]),
+    );
+  }
+
+  it("continue past replicas that exit 0 by design (single-shot, reuse with maxCalls), which Swarm's monitor counts as failures", () => {
+    expect(rolloutFlags("once")).toEqual(policyFlags("continue", "1s"));
+    expect(rolloutFlags("limited")).toEqual(policyFlags("continue", "1s"));
+  });
+
+  it("roll back an update whose new replicas exit within 5 s when replicas exit only on failure (reuse, fresh)", () => {
+    expect(rolloutFlags("kept")).toEqual(policyFlags("rollback", "5s"));
+    expect(rolloutFlags("token")).toEqual(policyFlags("rollback", "5s"));
+  });
+});
+
 describe("the compose file", () => {
   const text = composeFile(config, { imageFor: (spec) => `test/${spec.name}` });
   const document = parse(text) as {
