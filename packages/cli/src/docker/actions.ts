@@ -158,6 +158,8 @@ export async function deployFunctions(config: FunkerConfig, options: DeployOptio
       result = await runDocker(serviceUpdateArgs(config, spec, { ...serviceOptions, previous: current }));
       if (result.code === 0) updated.push(spec.name);
     }
+    if (result.code !== 0) return { ok: false, message: `${spec.name}: docker service failed (exit ${result.code}):\n${tail(result.stderr)}` };
+    options.output.write(`${spec.name}: ${current === undefined ? "created" : "updated"} (${spec.replicas} × ${spec.mode}, ${spec.endpointMode})\n`);
     // An update is forced, so Swarm replaces every replica and reports how
     // that went; its updater waits for each new replica to run, so the
     // count is checked only for replicas it does not replace (a scale-up).
@@ -168,8 +170,6 @@ export async function deployFunctions(config: FunkerConfig, options: DeployOptio
       countReplicas: current === undefined || spec.replicas > current.replicas,
       ...(current === undefined ? {} : { update: { before: current.updateStatus } }),
     });
-    if (result.code !== 0) return { ok: false, message: `${spec.name}: docker service failed (exit ${result.code}):\n${tail(result.stderr)}` };
-    options.output.write(`${spec.name}: ${current === undefined ? "created" : "updated"} (${spec.replicas} × ${spec.mode}, ${spec.endpointMode})\n`);
   }
 
   const waitMs = options.waitMs ?? DEFAULT_DEPLOY_WAIT_MS;

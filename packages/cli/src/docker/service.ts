@@ -95,9 +95,9 @@ export function replicasExitByDesign(spec: FunctionSpec): boolean {
  *
  * - Replicas that exit by design (single-shot; reuse with `maxCalls`):
  *   failure action `continue`. Under load a new single-shot replica serves a
- *   call and exits 0 within milliseconds, which the monitor counts as an
+ *   call and exits 0 soon after it starts, which the monitor counts as an
  *   early termination: with Swarm's default (`pause`, ratio 0) the first
- *   call served paused the update, half the replicas on each image. The
+ *   such exit pauses the update, the replicas split between two images. The
  *   monitor is then only the wait after the last replica, so it is short
  *   (1 s: Docker's client reads 0 as its 5 s default). A broken image is
  *   not rolled back by Swarm here; `funker deploy` reports what it sees.
