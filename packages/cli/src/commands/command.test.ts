@@ -1,6 +1,7 @@
 import { describe, expect, it } from "vitest";
 import { parseDuration } from "@funker/handler/contract";
 import { durationFlag, parseCommandLine, UsageError } from "./command.js";
+import { deploy } from "./deploy.js";
 import { dev } from "./dev.js";
 
 describe("durations", () => {
@@ -34,5 +35,22 @@ describe("the argument parser", () => {
   it("refuses an unknown option as a usage error, without Node's advice about positionals", () => {
     expect(() => parseCommandLine(dev, ["--colour"])).toThrow(UsageError);
     expect(() => parseCommandLine(dev, ["--colour"])).toThrow(/^Unknown option '--colour'$/);
+  });
+});
+
+describe("funker deploy's wait", () => {
+  const context = {
+    stdout: { write: () => true },
+    stderr: { write: () => true },
+    loadConfig: (): never => {
+      throw new Error("the command line should have been refused before funker.yml is read");
+    },
+  };
+  const run = (args: string[]): Promise<number> => Promise.resolve(deploy.run(parseCommandLine(deploy, args), context));
+
+  it("takes --wait-timeout in the handler's grammar, and refuses it with --no-wait or as no wait at all", async () => {
+    await expect(run(["--no-wait", "--wait-timeout", "5m"])).rejects.toThrow(new UsageError("--no-wait and --wait-timeout contradict each other: give one"));
+    await expect(run(["--wait-timeout", "0s"])).rejects.toThrow(new UsageError('--wait-timeout "0s" is not a duration such as 5m'));
+    await expect(run(["--wait-timeout", "5m"])).rejects.toThrow(/before funker.yml is read/);
   });
 });

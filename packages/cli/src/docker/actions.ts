@@ -5,6 +5,8 @@ import { composeFile } from "./compose.js";
 import type { ComposeOptions } from "./compose.js";
 import { bundleForImage, planImageBuilds } from "./image.js";
 import type { ImageBuildOptions } from "./image.js";
+import { parseReplicas, parseUpdateStatus, watchRollout } from "./rollout.js";
+import type { RolloutWatch, UpdateStatus } from "./rollout.js";
 import { buildEnvironment, runDocker, tail } from "./run.js";
 import { backingServiceCreateArgs, backingServiceUpdateArgs, networkCreateArgs, serviceCreateArgs, serviceUpdateArgs } from "./service.js";
 
@@ -76,7 +78,11 @@ export interface DeployOptions extends ProgressOptions {
   /** Network aliases of a function's or a service's Docker service, given when it is created (see `ServiceOptions.networkAliases`). */
   readonly networkAliasesFor?: (spec: FunctionSpec | ServiceSpec) => readonly string[];
   readonly resolveImage?: boolean;
-  /** How long to wait for every replica to run; 0 returns once Docker has the services. Default 60 s. */
+  /**
+   * How long to wait, for all services together, until each function's
+   * rolling update has ended and every new service's replicas run; 0 returns
+   * once Docker has the services. Default 2 min.
+   */
   readonly waitMs?: number;
 }
 
@@ -87,8 +93,10 @@ export type DeployOutcome = { readonly ok: true; readonly created: readonly stri
  * engine is a Swarm manager, creates the attachable overlay network when it
  * is missing, creates or updates the services of `services:` (those with an
  * image), then one service per function (a service of the same name that
- * Funker did not create is left alone and reported), then waits until every
- * replica runs.
+ * Funker did not create is left alone and reported), then waits until each
+ * updated function's rolling update has ended (a paused or rolled-back
+ * update is an error, with Swarm's message) and every new service's
+ * replicas run.
  */
 export async function deployFunctions(config: FunkerConfig, options: DeployOptions): Promise<DeployOutcome> {
   const { functions: specs, services } = selectDeployed(config, options.only);
@@ -108,7 +116,7 @@ export async function deployFunctions(config: FunkerConfig, options: DeployOptio
 
   const created: string[] = [];
   const updated: string[] = [];
-  const deployedServices: ServiceSpec[] = [];
+  const waits: DeployWait[] = [];
   // The services first: the functions may need them from their first call.
   for (const spec of services) {
     if (spec.image === undefined) {
@@ -126,7 +134,9 @@ export async function deployFunctions(config: FunkerConfig, options: DeployOptio
     );
     if (result.code !== 0) return { ok: false, message: `${spec.name}: docker service failed (exit ${result.code}):\n${tail(result.stderr)}` };
     (current === undefined ? created : updated).push(spec.name);
-    deployedServices.push(spec);
+    // Not forced, an update of a service may change no task and then has no
+    // update status to wait for: its one replica running is the signal.
+    waits.push({ name: spec.name, replicas: 1, countReplicas: true });
     const published = spec.publish === undefined ? "" : `, published on port ${spec.publish}`;
     options.output.write(`${spec.name}: ${current === undefined ? "created" : "updated"} (service, ${spec.name}:${spec.port} on ${config.network}${published})\n`);
   }
@@ -150,14 +160,41 @@ export async function deployFunctions(config: FunkerConfig, options: DeployOptio
     }
     if (result.code !== 0) return { ok: false, message: `${spec.name}: docker service failed (exit ${result.code}):\n${tail(result.stderr)}` };
     options.output.write(`${spec.name}: ${current === undefined ? "created" : "updated"} (${spec.replicas} × ${spec.mode}, ${spec.endpointMode})\n`);
+    // An update is forced, so Swarm replaces every replica and reports how
+    // that went; its updater waits for each new replica to run, so the
+    // count is checked only for replicas it does not replace (a scale-up).
+    // Single-shot replicas under load are seldom all running at one instant.
+    waits.push({
+      name: spec.name,
+      replicas: spec.replicas,
+      countReplicas: current === undefined || spec.replicas > current.replicas,
+      ...(current === undefined ? {} : { update: { before: current.updateStatus } }),
+    });
   }
 
-  const waitMs = options.waitMs ?? 60_000;
+  const waitMs = options.waitMs ?? DEFAULT_DEPLOY_WAIT_MS;
   if (waitMs > 0) {
-    const waited = await waitForReplicas([...deployedServices.map((spec) => ({ name: spec.name, replicas: 1 })), ...specs], waitMs, options.output);
+    const waited = await waitForDeployment(waits, waitMs, options.output);
     if (!waited.ok) return waited;
   }
   return { ok: true, created, updated };
+}
+
+/**
+ * How long `funker deploy` waits by default: an update replaces replicas one
+ * at a time, each after the last one runs (1.2-6 s on Swarm), then watches
+ * for one more monitor period (up to 5 s), so ten replicas can take a minute.
+ */
+export const DEFAULT_DEPLOY_WAIT_MS = 120_000;
+
+/** What `funker deploy` waits for on one service. */
+interface DeployWait {
+  readonly name: string;
+  readonly replicas: number;
+  /** Wait until `docker service ls` shows every replica running. */
+  readonly countReplicas: boolean;
+  /** Wait for the rolling update `funker deploy` started; `before` is the service's status before it. */
+  readonly update?: { readonly before: UpdateStatus | undefined };
 }
 
 interface ServiceSummary {
@@ -170,13 +207,18 @@ interface ServiceSummary {
   readonly secrets: readonly string[];
   /** The targets of the service's mounts. */
   readonly mounts: readonly string[];
+  /** Its replicas now (0 for a global service). */
+  readonly replicas: number;
+  readonly updateStatus: UpdateStatus | undefined;
 }
 
 async function inspectService(name: string): Promise<ServiceSummary | undefined> {
-  const result = await runDocker(["service", "inspect", "--format", "{{json .Spec}}", name]);
+  const result = await runDocker(["service", "inspect", "--format", "{{json .Spec}}\n{{json .UpdateStatus}}", name]);
   if (result.code !== 0) return undefined;
-  const spec = JSON.parse(result.stdout) as {
+  const [specLine = "", statusLine = "null"] = result.stdout.split("\n");
+  const spec = JSON.parse(specLine) as {
     Labels?: Record<string, string>;
+    Mode?: { Replicated?: { Replicas?: number } };
     TaskTemplate?: { ContainerSpec?: { Env?: string[]; Secrets?: { SecretName: string }[]; Mounts?: { Target: string }[] } };
     EndpointSpec?: { Ports?: { TargetPort: number }[] };
   };
@@ -188,27 +230,50 @@ async function inspectService(name: string): Promise<ServiceSummary | undefined>
     environment: (container?.Env ?? []).map((entry) => entry.split("=", 1)[0] ?? entry),
     secrets: (container?.Secrets ?? []).map((secret) => secret.SecretName),
     mounts: (container?.Mounts ?? []).map((mount) => mount.Target),
+    replicas: spec.Mode?.Replicated?.Replicas ?? 0,
+    updateStatus: parseUpdateStatus(statusLine),
   };
 }
 
-/** Polls `docker service ls` until each service runs as many replicas as it should, reporting what it waits for. */
-async function waitForReplicas(specs: readonly { readonly name: string; readonly replicas: number }[], waitMs: number, output: TextSink): Promise<{ ok: true } | { ok: false; message: string }> {
+/**
+ * Polls each service until its rolling update has ended and, where asked,
+ * it runs as many replicas as it should, reporting what it waits for. A
+ * paused or rolled-back update ends the wait at once with Swarm's message.
+ */
+async function waitForDeployment(waits: readonly DeployWait[], waitMs: number, output: TextSink): Promise<{ ok: true } | { ok: false; message: string }> {
   const deadline = Date.now() + waitMs;
+  const rollouts = new Map<string, RolloutWatch>();
   let last = "";
   for (;;) {
     const pending: string[] = [];
-    for (const spec of specs) {
-      const result = await runDocker(["service", "ls", "--filter", `name=${spec.name}`, "--format", "{{.Name}} {{.Replicas}}"]);
-      const line = result.stdout.split("\n").find((candidate) => candidate.startsWith(`${spec.name} `));
-      const [running, desired] = (line?.split(" ")[1] ?? "0/?").split("/");
-      if (running !== String(spec.replicas) || desired !== String(spec.replicas)) pending.push(`${spec.name} ${running}/${spec.replicas}`);
+    for (const wait of waits) {
+      if (wait.update !== undefined && rollouts.get(wait.name)?.kind !== "done") {
+        const inspected = await runDocker(["service", "inspect", "--format", "{{json .UpdateStatus}}", wait.name]);
+        const status = inspected.code === 0 ? parseUpdateStatus(inspected.stdout) : undefined;
+        const rollout = watchRollout(status, wait.update.before, rollouts.get(wait.name));
+        rollouts.set(wait.name, rollout);
+        if (rollout.kind === "failed") {
+          return { ok: false, message: `${wait.name}: ${rollout.message}; see docker service ps ${wait.name}` };
+        }
+        if (rollout.kind === "waiting") {
+          pending.push(`${wait.name} ${rollout.what}`);
+          continue;
+        }
+      }
+      if (wait.countReplicas) {
+        const listed = await runDocker(["service", "ls", "--filter", `name=${wait.name}`, "--format", "{{.Name}} {{.Replicas}}"]);
+        const replicas = parseReplicas(listed.stdout, wait.name);
+        if (replicas?.running !== wait.replicas || replicas.desired !== wait.replicas) {
+          pending.push(`${wait.name} ${replicas?.running ?? 0}/${wait.replicas} replicas`);
+        }
+      }
     }
     if (pending.length === 0) return { ok: true };
     const now = pending.join(", ");
-    if (now !== last) output.write(`waiting for replicas: ${now}\n`);
+    if (now !== last) output.write(`waiting: ${now}\n`);
     last = now;
     if (Date.now() > deadline) {
-      return { ok: false, message: `replicas did not start within ${Math.round(waitMs / 1000)} s: ${now}; see docker service ps <name>` };
+      return { ok: false, message: `the deployment did not end within ${Math.round(waitMs / 1000)} s: ${now}; see docker service ps <name>` };
     }
     await new Promise((resolve) => setTimeout(resolve, 500));
   }

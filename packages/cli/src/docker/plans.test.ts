@@ -6,6 +6,8 @@ import { parse } from "yaml";
 import { parseConfig } from "../config/funker-yml.js";
 import { composeFile } from "./compose.js";
 import { functionDockerfile, planImageBuilds } from "./image.js";
+import { parseReplicas, parseUpdateStatus, watchRollout } from "./rollout.js";
+import type { RolloutWatch, UpdateStatus } from "./rollout.js";
 import { backingServiceCreateArgs, backingServiceUpdateArgs, functionEnvironment, serviceCreateArgs, serviceUpdateArgs, stopGracePeriodMs, volumeName } from "./service.js";
 
 const root = mkdtempSync(join(tmpdir(), "funker-docker-plans-"));
@@ -178,6 +180,93 @@ describe("Swarm services", () => {
     expect(valuesOf(args, "--secret-rm")).toEqual(["old-secret"]);
     expect(valuesOf(args, "--secret-add")).toEqual([]);
     expect(args.at(-1)).toBe("add");
+  });
+});
+
+describe("rolling updates and rollbacks", () => {
+  const functions = parseConfig(
+    `version: 1\nname: shop\nfunctions:\n  once: { entry: fns/add }\n  kept: { entry: fns/add, mode: reuse }\n  limited: { entry: fns/add, mode: reuse, maxCalls: 50 }\n  token: { entry: fns/add, mode: fresh }\n`,
+    join(root, "funker.yml"),
+  ).functions;
+  /** The update and rollback flags of a function's create and update arguments, which must agree. */
+  function rolloutFlags(name: string): Record<string, string[]> {
+    const spec = functions.find((candidate) => candidate.name === name);
+    if (spec === undefined) throw new Error(`no function ${name}`);
+    const flags = ["failure-action", "monitor", "max-failure-ratio", "order"].flatMap((flag) => [`--update-${flag}`, `--rollback-${flag}`]);
+    const create = Object.fromEntries(flags.map((flag) => [flag, valuesOf(serviceCreateArgs(config, spec), flag)]));
+    const update = Object.fromEntries(flags.map((flag) => [flag, valuesOf(serviceUpdateArgs(config, spec), flag)]));
+    expect(update).toEqual(create);
+    return create;
+  }
+
+  /** The flags a policy gives, the rollback's failure action always `continue`. */
+  function policyFlags(failureAction: string, monitor: string): Record<string, string[]> {
+    const policy = { "failure-action": failureAction, monitor, "max-failure-ratio": "0", order: "start-first" };
+    return Object.fromEntries(
+      Object.entries(policy).flatMap(([flag, value]) => [
+        [`--update-${flag}`, [value]],
+        [`--rollback-${flag}`, [flag === "failure-action" ? "continue" : value]],
+      ]),
+    );
+  }
+
+  it("continue past replicas that exit 0 by design (single-shot, reuse with maxCalls), which Swarm's monitor counts as failures", () => {
+    expect(rolloutFlags("once")).toEqual(policyFlags("continue", "1s"));
+    expect(rolloutFlags("limited")).toEqual(policyFlags("continue", "1s"));
+  });
+
+  it("roll back an update whose new replicas exit within 5 s when replicas exit only on failure (reuse, fresh)", () => {
+    expect(rolloutFlags("kept")).toEqual(policyFlags("rollback", "5s"));
+    expect(rolloutFlags("token")).toEqual(policyFlags("rollback", "5s"));
+  });
+
+  /** Feeds statuses one after the other, as polling sees them, and returns the last step. */
+  function watch(before: UpdateStatus | undefined, ...statuses: (UpdateStatus | undefined)[]): RolloutWatch {
+    let step: RolloutWatch | undefined;
+    for (const status of statuses) step = watchRollout(status, before, step);
+    if (step === undefined) throw new Error("no status");
+    return step;
+  }
+  const previous = { State: "completed", StartedAt: "2026-12-02T09:39:56Z", Message: "update completed" };
+  const ours = (State: string, Message: string): UpdateStatus => ({ State, Message, StartedAt: "2026-12-02T10:00:00Z" });
+
+  it("wait for the update funker deploy started: not yet started, the previous update's status, updating, rolling back", () => {
+    expect(watch(undefined, undefined)).toEqual({ kind: "waiting", what: "update not started yet" });
+    expect(watch(previous, previous)).toEqual({ kind: "waiting", what: "update not started yet" });
+    expect(watch(previous, ours("updating", "update in progress"))).toEqual({ kind: "waiting", what: "updating" });
+    expect(watch(undefined, ours("rollback_started", "update rolled back due to failure or early termination of task t1"))).toMatchObject({ kind: "waiting", what: "rolling back" });
+  });
+
+  it("end the wait when the update completed; report a paused or rolled-back update with Swarm's own reason", () => {
+    expect(watch(previous, undefined, ours("updating", "update in progress"), ours("completed", "update completed"))).toEqual({ kind: "done" });
+    expect(watch(previous, ours("paused", "update paused due to failure or early termination of task t1"))).toEqual({
+      kind: "failed",
+      message: "Swarm paused the update: update paused due to failure or early termination of task t1",
+    });
+    // Swarm replaces the reason by "rollback completed" when the rollback ends: the reason seen while it ran is kept.
+    expect(watch(previous, ours("rollback_started", "update rolled back due to failure or early termination of task t2"), ours("rollback_completed", "rollback completed"))).toEqual({
+      kind: "failed",
+      message: "Swarm rolled the update back, the previous spec runs again: update rolled back due to failure or early termination of task t2",
+    });
+    expect(watch(previous, ours("rollback_completed", "rollback completed"))).toMatchObject({ kind: "failed", message: expect.stringContaining("rollback completed") });
+    expect(watch(previous, ours("rollback_paused", "rollback paused due to failure or early termination of task t3"))).toEqual({
+      kind: "failed",
+      message: "Swarm rolled the update back, and paused the rollback: rollback paused due to failure or early termination of task t3",
+    });
+  });
+
+  it("read docker's update status and replica counts, waiting out answers they cannot trust", () => {
+    expect(parseUpdateStatus('{"State":"updating","StartedAt":"2026-12-02T09:39:56.859542053Z","Message":"update in progress"}\n')).toEqual({
+      State: "updating",
+      StartedAt: "2026-12-02T09:39:56.859542053Z",
+      Message: "update in progress",
+    });
+    expect(parseUpdateStatus("null\n")).toBeUndefined();
+    expect(parseUpdateStatus("")).toBeUndefined();
+    expect(parseUpdateStatus('{"State":7,"__proto__":{"State":"completed"}}')).toEqual({});
+    expect(parseReplicas("shop-add 3/4\nshop 1/1\n", "shop")).toEqual({ running: 1, desired: 1 });
+    expect(parseReplicas("add 2/3 (max 1 per node)\n", "add")).toEqual({ running: 2, desired: 3 });
+    expect(parseReplicas("", "add")).toBeUndefined();
   });
 });
 

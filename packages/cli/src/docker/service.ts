@@ -104,6 +104,90 @@ export function restartPolicy(spec: FunctionSpec): { condition: "any"; delay: st
 }
 
 /**
+ * How Swarm replaces a function's replicas: in a rolling update
+ * (`UpdateConfig`, what `funker deploy` starts) or in a rollback
+ * (`RollbackConfig`, after a failed update or `docker service rollback`).
+ * Swarm's update monitor counts any replica it started that leaves the
+ * running state within `monitor` (or before it ever ran) as a failure,
+ * exit 0 included ("failure or early termination"), and applies
+ * `failureAction` once failures exceed `maxFailureRatio` of the replicas
+ * being replaced. After the last replica it watches for one more `monitor`
+ * before it calls the update completed.
+ */
+export interface RolloutPolicy {
+  readonly failureAction: "continue" | "pause" | "rollback";
+  /** A duration as Docker reads it (`5s`); Docker's client takes `0s` as "the default", 5 s. */
+  readonly monitor: string;
+  readonly maxFailureRatio: number;
+  readonly order: "start-first" | "stop-first";
+}
+
+/**
+ * Whether a function's replicas exit 0 as part of their work: a single-shot
+ * replica after every call, a reuse replica at its `maxCalls`. Swarm's
+ * update monitor cannot tell such an exit from a crash.
+ */
+export function replicasExitByDesign(spec: FunctionSpec): boolean {
+  return spec.mode === "single-shot" || (spec.mode === "reuse" && spec.maxCalls !== undefined);
+}
+
+/**
+ * A rolling update of a function, by mode:
+ *
+ * - Replicas that exit by design (single-shot; reuse with `maxCalls`):
+ *   failure action `continue`. Under load a new single-shot replica serves a
+ *   call and exits 0 soon after it starts, which the monitor counts as an
+ *   early termination: with Swarm's default (`pause`, ratio 0) the first
+ *   such exit pauses the update, the replicas split between two images. The
+ *   monitor is then only the wait after the last replica, so it is short
+ *   (1 s: Docker's client reads 0 as its 5 s default). A broken image is
+ *   not rolled back by Swarm here; `funker deploy` reports what it sees.
+ * - Replicas that exit only when they fail (reuse without `maxCalls`,
+ *   fresh, whose supervisor outlives its processes): failure action
+ *   `rollback` with ratio 0 and Swarm's 5 s monitor, long enough for a
+ *   replica that cannot start or dies on its first calls: any exit of a new
+ *   replica is a failure, and the previous image keeps serving.
+ *
+ * Order `start-first` in every mode: the new replica runs before the old
+ * one gets SIGTERM (it finishes the calls it accepted), so the replicas
+ * ready for a call never drop below `replicas` during an update. A
+ * stop-first update leaves a slot empty for a replica's start at each step
+ * (1.2-6 s on Swarm), and with one replica no replica at all; a fresh
+ * replica, which warms its processes before it listens, the longest. The
+ * cost is one replica more than `replicas` while two share a slot; functions
+ * publish no port and their replicas already share their volumes, so two at
+ * once conflict on nothing.
+ */
+export function updatePolicy(spec: FunctionSpec): RolloutPolicy {
+  if (replicasExitByDesign(spec)) return { failureAction: "continue", monitor: "1s", maxFailureRatio: 0, order: "start-first" };
+  return { failureAction: "rollback", monitor: "5s", maxFailureRatio: 0, order: "start-first" };
+}
+
+/**
+ * A rollback of a function: the update's monitor and order, and failure
+ * action `continue` in every mode. A rollback brings back the spec that
+ * served before; pausing it halfway (Swarm's default) would leave some
+ * replicas on the spec that has just failed, and a rollback is never rolled
+ * back.
+ */
+export function rollbackPolicy(spec: FunctionSpec): RolloutPolicy {
+  return { ...updatePolicy(spec), failureAction: "continue" };
+}
+
+function rolloutArgs(prefix: "update" | "rollback", policy: RolloutPolicy): string[] {
+  return [
+    `--${prefix}-failure-action`,
+    policy.failureAction,
+    `--${prefix}-monitor`,
+    policy.monitor,
+    `--${prefix}-max-failure-ratio`,
+    String(policy.maxFailureRatio),
+    `--${prefix}-order`,
+    policy.order,
+  ];
+}
+
+/**
  * The Docker name of a named volume: `<stack>_<name>`, the rule of
  * `docker stack deploy` and Compose, so two stacks that both say `votes` do
  * not share votes. `funker deploy` and `funker compose` use the same name, so
@@ -171,6 +255,8 @@ function taskSettings(spec: FunctionSpec): string[] {
     // Node at once (no call was accepted yet); a later one reaches the
     // handler, which finishes the call in progress.
     "--init",
+    ...rolloutArgs("update", updatePolicy(spec)),
+    ...rolloutArgs("rollback", rollbackPolicy(spec)),
   ];
 }
 
