@@ -95,7 +95,8 @@ export type Setting = IntegerSetting | DurationSetting | BooleanSetting | Choice
  * - `readTimeout` 10 s: arguments of 8 MiB arrive in well under a second on any network; 10 s tolerates a congested one.
  * - `idleTimeout` 60 s: below the idle timeouts that overlay networks and load balancers apply silently.
  * - `gracePeriod` unset: the timeout, so that SIGTERM never cuts short a call that is within its time.
- * - `exposeStacks` on: off when `NODE_ENV=production` (the handler reads that too).
+ * - `exposeStacks` off: a stack names the function's files by their absolute paths, which no caller needs to see;
+ *   `funker dev` turns it on for its replicas, where the caller is the function's own author.
  * - `secretSkew` 30 s, at most 10 min: how far from the replica's clock a signed call may have been signed. A captured
  *   call can be replayed to another replica within it, so it stays short; NTP keeps hosts within milliseconds.
  * - `replayWindow` 100,000 signed calls (about 10 MB): the ids a replica remembers to refuse a replay. When more calls
@@ -140,7 +141,7 @@ export const SETTINGS = {
   idleTimeout: { variable: "FUNKER_IDLE_TIMEOUT", kind: "duration", default: 60_000 },
   gracePeriod: { variable: "FUNKER_GRACE", kind: "duration", default: undefined },
   maxPayloadBytes: { variable: "FUNKER_MAX_PAYLOAD", kind: "integer", min: 1, max: MAX_PAYLOAD_BYTES_LIMIT, default: DEFAULT_MAX_PAYLOAD_BYTES },
-  exposeStacks: { variable: "FUNKER_EXPOSE_STACKS", kind: "boolean", default: true },
+  exposeStacks: { variable: "FUNKER_EXPOSE_STACKS", kind: "boolean", default: false },
   log: { variable: "FUNKER_LOG", kind: "boolean", default: true },
   exit: { variable: "FUNKER_EXIT", kind: "boolean", default: true },
   secretSkew: { variable: "FUNKER_SECRET_SKEW", kind: "duration", default: 30_000 },

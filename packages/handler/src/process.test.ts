@@ -182,3 +182,25 @@ describe("the process (reuse mode)", () => {
     expect(lines.map((line) => line["code"] ?? "ok")).toEqual([...replies, "ok"]);
   });
 });
+
+describe("the process: what an error body shows the caller", () => {
+  // Regression: every process started without NODE_ENV=production sent its stacks, absolute paths included.
+  it("sends no stack and no file path without FUNKER_EXPOSE_STACKS, and keeps the name and message", async () => {
+    await using child = runFixture("serve", ["read-x"], { FUNKER_MODE: "reuse", FUNKER_EXPOSE_STACKS: "" });
+    const port = await portOf(child);
+    const bodies = [legacyError(await legacyCall(port, "null")), frameError(await framedCall(port, null))];
+    for (const body of bodies) {
+      expect(body).toEqual({ code: "handler_error", name: "TypeError", message: "Cannot read properties of null (reading 'x')" });
+      expect(JSON.stringify(body)).not.toContain(packageRoot);
+      expect(JSON.stringify(body)).not.toMatch(/file:|\/[\w.-]+\/[\w.-]+\.m?js/);
+    }
+  });
+
+  it("sends the stack, which names the function's file, with FUNKER_EXPOSE_STACKS set", async () => {
+    await using child = runFixture("serve", ["read-x"], { FUNKER_EXPOSE_STACKS: "true" });
+    const body = legacyError(await legacyCall(await portOf(child), "null"));
+    expect(body).toMatchObject({ code: "handler_error", name: "TypeError", message: "Cannot read properties of null (reading 'x')" });
+    expect(body.stack).toContain("TypeError: Cannot read properties of null");
+    expect(body.stack).toContain(`${packageRoot}test-fixtures/serve.mjs`);
+  });
+});
