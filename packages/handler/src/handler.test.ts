@@ -193,9 +193,10 @@ describe("handler: errors thrown by the function", () => {
     expect(frameError(await framedCall(server.port, {}))).toMatchObject({ code: "bad_arguments", message: "x must be positive", data: { field: "x" } });
   });
 
-  it("sends handler_error for a result JSON cannot carry", async () => {
+  it("sends handler_error for a result JSON cannot carry, with the encoder's bad_result as the cause", async () => {
     await using server = await serve(() => 10n);
-    expect(frameError(await framedCall(server.port, {})).code).toBe("handler_error");
+    const message = "the result is not valid JSON: the top-level value is a BigInt, which JSON cannot carry";
+    expect(frameError(await framedCall(server.port, {}))).toEqual({ code: "handler_error", name: "FunkerError", message, cause: { code: "bad_result", name: "FunkerError", message } });
   });
 
   it("sends payload_too_large for a result above the payload limit", async () => {

@@ -1,5 +1,5 @@
 import { FunkerError, errorCodeInfo } from "@funker/protocol";
-import { causeToWire, thrownToWireError } from "@funker/protocol/internal";
+import { causeToWire, encodeUtf8, stringifyJson, thrownToWireError } from "@funker/protocol/internal";
 import type { WireError } from "@funker/protocol";
 import type { CallControl, CallDescription, HandlerContext } from "./context.js";
 import { createContext } from "./context.js";
@@ -116,4 +116,19 @@ export function thrownToWire(thrown: unknown, exposeStacks: boolean): WireError 
     return wire;
   }
   return thrownToWireError("handler_error", thrown, exposeStacks);
+}
+
+/**
+ * A function's result as JSON. A result JSON cannot carry (NaN, a BigInt, a
+ * cycle) is the function's fault, not its caller's: `handler_error`, whose
+ * cause is the encoder's `bad_result` naming what could not be encoded.
+ */
+export function encodeFunctionResult(value: unknown): Uint8Array {
+  let text: string;
+  try {
+    text = stringifyJson(value, "result");
+  } catch (error) {
+    throw new FunkerError("handler_error", error instanceof Error ? error.message : String(error), { cause: error });
+  }
+  return encodeUtf8(text);
 }

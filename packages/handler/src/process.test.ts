@@ -204,3 +204,27 @@ describe("the process: what an error body shows the caller", () => {
     expect(body.stack).toContain(`${packageRoot}test-fixtures/serve.mjs`);
   });
 });
+
+describe("the process: a result JSON cannot carry", () => {
+  // Regression: the cause read bad_arguments, blaming arguments that were fine.
+  it.each([
+    ["nan", "the top-level value is NaN, which JSON cannot carry"],
+    ["bigint", "the top-level value is a BigInt, which JSON cannot carry"],
+    ["cycle", "Converting circular structure to JSON"],
+  ])("answers handler_error whose cause, bad_result, describes the result (%s), whatever the arguments", async (fixture, reason) => {
+    await using child = runFixture("serve", [fixture], { FUNKER_MODE: "reuse" });
+    const port = await portOf(child);
+    const bodies = [
+      legacyError(await legacyCall(port, "[1,2]")),
+      legacyError(await legacyCall(port, '"hello"')),
+      frameError(await framedCall(port, [1, 2])),
+      frameError(await framedCall(port, "hello")),
+    ];
+    for (const body of bodies) {
+      expect(body).toMatchObject({ code: "handler_error", message: expect.stringContaining("the result is not valid JSON: ") });
+      expect(body.message).toContain(reason);
+      expect(body.cause).toMatchObject({ name: "FunkerError", code: "bad_result", message: body.message });
+      expect(JSON.stringify(body)).not.toContain("argument");
+    }
+  });
+});

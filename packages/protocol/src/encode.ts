@@ -76,7 +76,7 @@ export function encodeResultBody(id: string, body: Uint8Array, options: VersionO
   return replyFrameV2(FrameType.result, keepAlive ? REPLY_KEEP_ALIVE : 0, id, body);
 }
 
-/** Encodes a result frame. A result JSON cannot carry is a `bad_arguments` error (see `encodeJson`). */
+/** Encodes a result frame. A result JSON cannot carry is a `bad_result` error (see `encodeJson`). */
 export function encodeResult(id: string, value: unknown, options: VersionOption & { keepAlive?: boolean } = {}): Uint8Array {
   return encodeResultBody(id, encodeJson(value, "result"), options);
 }

@@ -60,12 +60,24 @@ describe("encodeJson / decodeJson", () => {
   it("uses the code and the subject given by the caller", () => {
     const error = thrown(() => decodeJson(encodeUtf8("{"), "bad_arguments", "arguments"));
     expect(error.code).toBe("bad_arguments");
-    expect(error.message).toContain("arguments");
+    expect(error.message).toMatch(/^the arguments are not valid JSON: /);
     expect(error.mayHaveRun).toBe(false);
   });
 
   it("calls an empty text empty, not malformed", () => {
-    expect(thrown(() => decodeJson(new Uint8Array(0))).message).toContain("empty");
+    expect(thrown(() => decodeJson(new Uint8Array(0))).message).toBe("the payload is empty");
+  });
+
+  // Regression: messages said "the arguments is empty", "the arguments has a "__proto__" key".
+  it("makes the verb agree with its subject: the arguments are, the result is", () => {
+    expect(thrown(() => decodeJson(new Uint8Array(0), "bad_arguments", "arguments")).message).toBe("the arguments are empty");
+    expect(thrown(() => parseJson('{"__proto__":{}}', "bad_arguments", "arguments")).message).toMatch(/^the arguments have a "__proto__" key/);
+    expect(thrown(() => parseJson('{"constructor":{"prototype":{}}}', "bad_arguments", "arguments")).message).toMatch(/^the arguments have a "constructor.prototype" key/);
+    expect(thrown(() => encodeJson(Number.NaN, "arguments")).message).toBe("the arguments are not valid JSON: the top-level value is NaN, which JSON cannot carry");
+    expect(thrown(() => encodeJson(() => 1, "arguments")).message).toMatch(/^the arguments are not valid JSON: /);
+    expect(thrown(() => decodeJson(new Uint8Array(0), "protocol_error", "result")).message).toBe("the result is empty");
+    expect(thrown(() => parseJson('{"__proto__":{}}', "protocol_error", "result")).message).toMatch(/^the result has a "__proto__" key/);
+    expect(thrown(() => encodeJson(Number.NaN, "result")).message).toBe("the result is not valid JSON: the top-level value is NaN, which JSON cannot carry");
   });
 
   it("turns undefined at the top level into null, as the 2017 implementations did", () => {
@@ -86,11 +98,14 @@ describe("encodeJson / decodeJson", () => {
     ["NaN", { ratio: Number.NaN }, "ratio"],
     ["Infinity", { limit: Number.POSITIVE_INFINITY }, "limit"],
     ["-Infinity", { floor: Number.NEGATIVE_INFINITY }, "floor"],
-  ])("refuses %s with bad_arguments and names its key", (_what, value, key) => {
-    const error = thrown(() => encodeJson(value, "result"));
-    expect(error.code).toBe("bad_arguments");
-    expect(error.mayHaveRun).toBe(false);
-    expect(error.message).toContain(`"${key}"`);
+  ])("refuses %s as arguments (bad_arguments) and as a result (bad_result), and names its key", (_what, value, key) => {
+    const asArguments = thrown(() => encodeJson(value, "arguments"));
+    expect(asArguments).toMatchObject({ code: "bad_arguments", mayHaveRun: false });
+    expect(asArguments.message).toContain(`"${key}"`);
+    // The function ran to produce it: the result is its doing, not the caller's.
+    const asResult = thrown(() => encodeJson(value, "result"));
+    expect(asResult).toMatchObject({ code: "bad_result", mayHaveRun: true });
+    expect(asResult.message).toMatch(new RegExp(`^the result is not valid JSON: the value at key "${key}" is `));
   });
 
   it("refuses a lossy value nested deeper than plain values are checked, and inside arrays", () => {
@@ -160,11 +175,11 @@ describe("encodeJson / decodeJson", () => {
     expect(() => decodeJson(encodeUtf8(text))).not.toThrow();
   });
 
-  it("too-deep-encode-message: encoding a value nested deeper than the stack gives a clear bad_arguments error", () => {
+  it("too-deep-encode-message: encoding a result nested deeper than the stack gives a clear bad_result error", () => {
     let value: unknown[] = [];
     for (let level = 0; level < 1_000_000; level += 1) value = [value];
     const error = thrown(() => encodeJson(value, "result"));
-    expect(error.code).toBe("bad_arguments");
+    expect(error.code).toBe("bad_result");
     expect(error.message).toContain("nested too deeply");
   });
 });

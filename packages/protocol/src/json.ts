@@ -79,6 +79,9 @@ export function decodeUtf8(bytes: Uint8Array, code: ErrorCode = "protocol_error"
  * ±Infinity (which JSON.stringify would turn into null). `undefined` inside
  * objects is dropped, and inside arrays becomes null: that is what JSON means
  * by absence, and what every JSON peer does.
+ *
+ * `what` names the value in messages; the error is `bad_result` when it is
+ * `"result"`, and `bad_arguments` otherwise.
  */
 export function encodeJson(value: unknown, what = "value"): Uint8Array {
   return encodeUtf8(stringifyJson(value, what));
@@ -87,30 +90,35 @@ export function encodeJson(value: unknown, what = "value"): Uint8Array {
 /** `encodeJson` without the UTF-8 step. */
 export function stringifyJson(value: unknown, what = "value"): string {
   if (value === undefined) return "null";
+  // Only arguments are the caller's to fix; a result JSON cannot carry is its function's doing.
+  const code: ErrorCode = what === "result" ? "bad_result" : "bad_arguments";
   let text: string | undefined;
   try {
     text = stringifyFaithfully(value);
   } catch (error) {
     if (error instanceof FunkerError) throw error;
-    if (error instanceof LossyValue) throw new FunkerError("bad_arguments", `cannot encode as JSON: ${error.message}, which JSON cannot carry`, { mayHaveRun: false });
     // TypeError: cycles; RangeError: nesting deeper than V8's stack.
     const reason =
-      error instanceof RangeError
-        ? `it is nested too deeply (${error.message})`
-        : error instanceof Error
-          ? error.message
-          : String(error);
-    throw new FunkerError("bad_arguments", `the ${what} cannot be encoded as JSON: ${reason}`, {
-      cause: error,
-      mayHaveRun: false,
-    });
+      error instanceof LossyValue
+        ? `${error.message}, which JSON cannot carry`
+        : error instanceof RangeError
+          ? `it is nested too deeply (${error.message})`
+          : error instanceof Error
+            ? error.message
+            : String(error);
+    throw new FunkerError(code, `${subject(what, "is")} not valid JSON: ${reason}`, error instanceof LossyValue ? {} : { cause: error });
   }
-  if (text === undefined) {
-    throw new FunkerError("bad_arguments", `the ${what} cannot be encoded as JSON: it is a ${typeof value}`, {
-      mayHaveRun: false,
-    });
-  }
+  if (text === undefined) throw new FunkerError(code, `${subject(what, "is")} not valid JSON: it is a ${typeof value}`);
   return text;
+}
+
+/**
+ * `the arguments are`, `the result is`: the start of a message about `what`,
+ * its verb agreeing with it (arguments are the one plural the codec names).
+ */
+export function subject(what: string, verb: "is" | "has"): string {
+  if (what !== "arguments") return `the ${what} ${verb}`;
+  return `the ${what} ${verb === "is" ? "are" : "have"}`;
 }
 
 /**
@@ -138,7 +146,7 @@ export function parseJson(text: string, code: ErrorCode = "protocol_error", what
     value = JSON.parse(text);
   } catch (error) {
     const reason = error instanceof Error ? error.message : String(error);
-    const message = text.length === 0 ? `the ${what} is empty` : `the ${what} is not valid JSON: ${reason}`;
+    const message = text.length === 0 ? `${subject(what, "is")} empty` : `${subject(what, "is")} not valid JSON: ${reason}`;
     throw new FunkerError(code, message, { cause: error, mayHaveRun: false });
   }
   if (mayHavePrototypeKeys(text)) refusePrototypeKeys(value, code, what);
@@ -173,7 +181,7 @@ function refusePrototypeKeys(root: unknown, code: ErrorCode, what: string): void
       continue;
     }
     if (Object.hasOwn(node, "__proto__")) {
-      throw new FunkerError(code, `the ${what} has a "__proto__" key, which is refused to prevent prototype pollution`, {
+      throw new FunkerError(code, `${subject(what, "has")} a "__proto__" key, which is refused to prevent prototype pollution`, {
         mayHaveRun: false,
       });
     }
@@ -183,7 +191,7 @@ function refusePrototypeKeys(root: unknown, code: ErrorCode, what: string): void
     if (typeof constructorValue === "object" && constructorValue !== null && Object.hasOwn(constructorValue, "prototype")) {
       throw new FunkerError(
         code,
-        `the ${what} has a "constructor.prototype" key, which is refused to prevent prototype pollution`,
+        `${subject(what, "has")} a "constructor.prototype" key, which is refused to prevent prototype pollution`,
         { mayHaveRun: false },
       );
     }

@@ -43,7 +43,7 @@ export function encodeLegacyRequest(args: unknown, maxPayloadBytes = DEFAULT_MAX
   return options.marked === true ? withLegacyMark(body) : body;
 }
 
-/** Encodes a function's return value as a legacy reply. `undefined` becomes `null`. */
+/** Encodes a function's return value as a legacy reply. `undefined` becomes `null`; a value JSON cannot carry is a `bad_result` error. */
 export function encodeLegacyReply(value: unknown): Uint8Array {
   return encodeJson(value, "result");
 }

@@ -1,4 +1,5 @@
 import { FunkerError } from "./errors.js";
+import { subject } from "./json.js";
 
 /**
  * Default limits, each with the reason for its number. Both sides check them
@@ -86,7 +87,7 @@ export function resolveMaxPayloadBytes(maxPayloadBytes: number | undefined): num
  */
 export function checkPayloadSize(size: number, limit: number, what: "arguments" | "result"): void {
   if (size <= limit) return;
-  throw new FunkerError("payload_too_large", `the ${what === "arguments" ? "arguments are" : "result is"} ${size} bytes; the limit is ${limit}`, {
+  throw new FunkerError("payload_too_large", `${subject(what, "is")} ${size} bytes; the limit is ${limit}`, {
     mayHaveRun: false,
     data: { size, limit },
   });
