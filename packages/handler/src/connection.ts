@@ -12,7 +12,7 @@ import {
   hasLegacyMark,
   withLegacyMark,
 } from "@funker/protocol";
-import { checkPayloadSize, encodeResultBody } from "@funker/protocol/internal";
+import { encodeResultBody } from "@funker/protocol/internal";
 import type { CallFrame, Frame, ProtocolVersion, WireError, WireMode } from "@funker/protocol";
 import { Alarm, TCP_KEEPALIVE_DELAY_MS } from "@funker/node-utils";
 import type { CallDescription } from "./context.js";
@@ -409,9 +409,7 @@ export class Connection {
       started = true;
       const value = await invoke(fn, args, description, control);
       inFunction = false;
-      const encoded = encodeFunctionResult(value);
-      checkPayloadSize(encoded.length, options.maxPayloadBytes, "result");
-      resultBody = encoded;
+      resultBody = encodeFunctionResult(value, options.maxPayloadBytes);
     } catch (thrown) {
       // Errors raised by Funker itself carry no stack: it would show only Funker's internals.
       const fromFunction = inFunction && thrown !== control.reason;

@@ -1,5 +1,5 @@
 import { FunkerError, errorCodeInfo } from "@funker/protocol";
-import { causeToWire, encodeUtf8, stringifyJson, thrownToWireError } from "@funker/protocol/internal";
+import { causeToWire, checkPayloadSize, encodeUtf8, stringifyJson, thrownToWireError } from "@funker/protocol/internal";
 import type { WireError } from "@funker/protocol";
 import type { CallControl, CallDescription, HandlerContext } from "./context.js";
 import { createContext } from "./context.js";
@@ -119,16 +119,21 @@ export function thrownToWire(thrown: unknown, exposeStacks: boolean): WireError 
 }
 
 /**
- * A function's result as JSON. A result JSON cannot carry (NaN, a BigInt, a
- * cycle) is the function's fault, not its caller's: `handler_error`, whose
- * cause is the encoder's `bad_result` naming what could not be encoded.
+ * A function's result as JSON, at most `maxPayloadBytes` of it (refused
+ * with `payload_too_large` as soon as it is known to be longer). A result
+ * JSON cannot carry (NaN, a BigInt, a cycle) is the function's fault, not
+ * its caller's: `handler_error`, whose cause is the encoder's `bad_result`
+ * naming what could not be encoded.
  */
-export function encodeFunctionResult(value: unknown): Uint8Array {
+export function encodeFunctionResult(value: unknown, maxPayloadBytes = Number.POSITIVE_INFINITY): Uint8Array {
   let text: string;
   try {
-    text = stringifyJson(value, "result");
+    text = stringifyJson(value, "result", maxPayloadBytes);
   } catch (error) {
+    if (error instanceof FunkerError && error.code === "payload_too_large") throw error;
     throw new FunkerError("handler_error", error instanceof Error ? error.message : String(error), { cause: error });
   }
-  return encodeUtf8(text);
+  const bytes = encodeUtf8(text);
+  checkPayloadSize(bytes.length, maxPayloadBytes, "result");
+  return bytes;
 }

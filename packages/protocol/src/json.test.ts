@@ -184,6 +184,47 @@ describe("encodeJson / decodeJson", () => {
   });
 });
 
+describe("encodeJson with a size limit", () => {
+  it("refuses only texts longer than the limit, early or exactly, and keeps every text within it whole", () => {
+    fc.assert(
+      fc.property(fc.jsonValue(), fc.integer({ min: 1, max: 200 }), (value, limit) => {
+        fc.pre(!containsProtoKey(value));
+        const bytes = new TextEncoder().encode(JSON.stringify(value)).length;
+        if (bytes <= limit) expect(decodeJson(encodeJson(value, "arguments", limit))).toEqual(withoutNegativeZero(value));
+        else expect(thrown(() => encodeJson(value, "arguments", limit))).toMatchObject({ code: "payload_too_large", mayHaveRun: false });
+      }),
+      { numRuns: 500 },
+    );
+  });
+
+  it("never counts what JSON does not write: keys whose value is undefined, array indices", () => {
+    expect(stringifyJson({ [`a${"b".repeat(100)}`]: undefined, list: [1, 2, 3] }, "arguments", 16)).toBe('{"list":[1,2,3]}');
+    expect(stringifyJson([new Date(0), { [`a${"b".repeat(100)}`]: undefined }], "arguments", 30)).toBe('["1970-01-01T00:00:00.000Z",{}]');
+  });
+
+  it("stops at the first member that passes the limit: a later member's toJSON never runs, on either path", () => {
+    const big = "x".repeat(9 * 1024 * 1024);
+    for (const first of [1, new Date(0)]) {
+      let laterEncoded = false;
+      const value = { first, big, later: { toJSON: () => (laterEncoded = true) } };
+      const error = thrown(() => encodeJson(value, "arguments", 8 * 1024 * 1024));
+      expect(error).toMatchObject({ code: "payload_too_large", mayHaveRun: false, data: { limit: 8 * 1024 * 1024 } });
+      expect((error.data as { atLeast: number }).atLeast).toBeGreaterThan(9 * 1024 * 1024);
+      expect(laterEncoded).toBe(false);
+    }
+  });
+
+  it("calls a text too long for a JavaScript string payload_too_large, with or without a limit, never nested too deeply", () => {
+    const huge = { toJSON: () => { throw new RangeError("Invalid string length"); } };
+    for (const what of ["arguments", "result"]) {
+      const error = thrown(() => encodeJson({ huge }, what));
+      expect(error).toMatchObject({ code: "payload_too_large", mayHaveRun: false, message: `${what === "result" ? "the result is" : "the arguments are"} longer than a JavaScript string can hold` });
+      expect(error.cause).toBeInstanceOf(RangeError);
+    }
+    expect(thrown(() => encodeJson({ huge }, "arguments", 1024)).message).toBe("the arguments are longer than a JavaScript string can hold; the limit is 1024");
+  });
+});
+
 describe("UTF-8", () => {
   it("refuses invalid bytes instead of replacing them", () => {
     for (const bytes of [[0xff], [0xc3, 0x28], [0xe2, 0x82], [0xed, 0xa0, 0x80]]) {

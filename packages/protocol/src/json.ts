@@ -1,6 +1,8 @@
 import { FunkerError } from "./errors.js";
 import type { ErrorCode } from "./errors.js";
-import { LossyValue, stringifyFaithfully } from "./json-faithful.js";
+import { LossyValue, OverBudget, stringifyFaithfully } from "./json-faithful.js";
+import { checkPayloadSize } from "./limits.js";
+import { subject } from "./subject.js";
 
 const utf8Encoder = new TextEncoder();
 // fatal: invalid UTF-8 is an error, never silently replaced by U+FFFD.
@@ -81,22 +83,46 @@ export function decodeUtf8(bytes: Uint8Array, code: ErrorCode = "protocol_error"
  * by absence, and what every JSON peer does.
  *
  * `what` names the value in messages; the error is `bad_result` when it is
- * `"result"`, and `bad_arguments` otherwise.
+ * `"result"`, and `bad_arguments` otherwise. With `maxBytes`, a text longer
+ * than that is refused with `payload_too_large`, as soon as it is known to
+ * be (see `stringifyJson`).
  */
-export function encodeJson(value: unknown, what = "value"): Uint8Array {
-  return encodeUtf8(stringifyJson(value, what));
+export function encodeJson(value: unknown, what = "value", maxBytes?: number): Uint8Array {
+  const bytes = encodeUtf8(stringifyJson(value, what, maxBytes));
+  if (maxBytes !== undefined) checkPayloadSize(bytes.length, maxBytes, what);
+  return bytes;
 }
 
-/** `encodeJson` without the UTF-8 step. */
-export function stringifyJson(value: unknown, what = "value"): string {
+/**
+ * `encodeJson` without the UTF-8 step. With `maxBytes`, refuses with
+ * `payload_too_large` a value whose text is known to take more than that
+ * many UTF-8 bytes before it is built (counting the characters of its
+ * strings as it goes); the exact length of a text that passes is the
+ * caller's to check.
+ */
+export function stringifyJson(value: unknown, what = "value", maxBytes?: number): string {
   if (value === undefined) return "null";
   // Only arguments are the caller's to fix; a result JSON cannot carry is its function's doing.
   const code: ErrorCode = what === "result" ? "bad_result" : "bad_arguments";
   let text: string | undefined;
   try {
-    text = stringifyFaithfully(value);
+    text = stringifyFaithfully(value, maxBytes);
   } catch (error) {
     if (error instanceof FunkerError) throw error;
+    if (error instanceof OverBudget) {
+      throw new FunkerError("payload_too_large", `${subject(what, "is")} at least ${error.atLeast} bytes; the limit is ${maxBytes}`, {
+        mayHaveRun: false,
+        data: { atLeast: error.atLeast, limit: maxBytes },
+      });
+    }
+    // V8's own limit on a string's length (about 512 Mi UTF-16 units), far above any payload limit.
+    if (error instanceof RangeError && error.message === "Invalid string length") {
+      throw new FunkerError("payload_too_large", `${subject(what, "is")} longer than a JavaScript string can hold${maxBytes === undefined ? "" : `; the limit is ${maxBytes}`}`, {
+        cause: error,
+        mayHaveRun: false,
+        data: maxBytes === undefined ? undefined : { limit: maxBytes },
+      });
+    }
     // TypeError: cycles; RangeError: nesting deeper than V8's stack.
     const reason =
       error instanceof LossyValue
@@ -110,15 +136,6 @@ export function stringifyJson(value: unknown, what = "value"): string {
   }
   if (text === undefined) throw new FunkerError(code, `${subject(what, "is")} not valid JSON: it is a ${typeof value}`);
   return text;
-}
-
-/**
- * `the arguments are`, `the result is`: the start of a message about `what`,
- * its verb agreeing with it (arguments are the one plural the codec names).
- */
-export function subject(what: string, verb: "is" | "has"): string {
-  if (what !== "arguments") return `the ${what} ${verb}`;
-  return `the ${what} ${verb === "is" ? "are" : "have"}`;
 }
 
 /**
