@@ -59,6 +59,7 @@ describe("untyped client and call", () => {
       | "protocol_error"
       | "payload_too_large"
       | "bad_arguments"
+      | "bad_result"
       | "unauthenticated"
       | "handler_error"
       | "handler_crashed"

@@ -1,6 +1,6 @@
 import { randomBytes } from "node:crypto";
 import { DEFAULT_HEARTBEAT_INTERVAL_MS, FunkerError, MAX_FUNCTION_NAME_LENGTH, encodeJson } from "@funker/protocol";
-import { checkCallHeader, checkPayloadSize, resolveMaxPayloadBytes } from "@funker/protocol/internal";
+import { checkCallHeader, resolveMaxPayloadBytes } from "@funker/protocol/internal";
 import { KEY_VARIABLES, KeyRing, SharedKeyError, digestArguments, keySourceFor, parseKeyFiles, signCall, timerDelay } from "@funker/node-utils";
 import type { KeySource } from "@funker/node-utils";
 import type { CallAuth, CallHeader } from "@funker/protocol";
@@ -279,8 +279,7 @@ export class ClientCore {
     if (tracestate !== undefined) header.tracestate = tracestate;
     if (metadata !== undefined) header.metadata = metadata;
     checkCallHeader(header, 2);
-    const body = encodeJson(sentArgs, "arguments");
-    checkPayloadSize(body.length, this.maxPayloadBytes, "arguments");
+    const body = encodeJson(sentArgs, "arguments", this.maxPayloadBytes);
     const keys = this.keyRings.get(name) ?? this.keyRings.get(undefined);
     let sign: (() => CallAuth) | undefined;
     if (keys !== undefined) {

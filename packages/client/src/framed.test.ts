@@ -1,5 +1,5 @@
 import { describe, expect, test } from "vitest";
-import { FrameType, MAX_PAYLOAD_BYTES_LIMIT, decodeJson, encodeError, encodeHeartbeat, encodeResult } from "@funker/protocol";
+import { FrameType, FunkerError, MAX_PAYLOAD_BYTES_LIMIT, decodeJson, encodeError, encodeHeartbeat, encodeResult } from "@funker/protocol";
 import type { CallFrame } from "@funker/protocol";
 import { createClient } from "@funker/client";
 import { TestServer, startFramedServer } from "./test-support/servers.js";
@@ -148,9 +148,38 @@ describe("bad input and faults", () => {
     const server = track(await startFramedServer({ onCall: (call, peer) => peer.send(encodeResult(call.id, 1)) }));
     for (const protocol of ["framed", "legacy"] as const) {
       const client = track(createClient({ endpoints: { add: server.endpoint }, maxPayloadBytes: 10, protocol }));
+      // Refused from the string's length alone, before its text is built; the exact size is checked once it is built.
       const error = await rejectionOf(client.call("add", "x".repeat(18)));
-      expect(error).toMatchObject({ code: "payload_too_large", message: "the arguments are 20 bytes; the limit is 10", data: { size: 20, limit: 10 }, mayHaveRun: false });
+      expect(error).toMatchObject({ code: "payload_too_large", message: "the arguments are at least 20 bytes; the limit is 10", data: { atLeast: 20, limit: 10 }, mayHaveRun: false });
+      const multibyte = await rejectionOf(client.call("add", "é".repeat(6)));
+      expect(multibyte).toMatchObject({ code: "payload_too_large", message: "the arguments are 14 bytes; the limit is 10", data: { size: 14, limit: 10 }, mayHaveRun: false });
     }
+    expect(server.accepted).toBe(0);
+  });
+
+  // Regression: 50 MiB of arguments were encoded whole (over a second) before the size check refused them.
+  test("50 MiB of arguments are refused as payload_too_large before their text is built, and never sent", async () => {
+    const server = track(await startFramedServer({ onCall: (call, peer) => peer.send(encodeResult(call.id, 1)) }));
+    const client = track(createClient({ endpoints: { add: server.endpoint } }));
+    let laterEncoded = false;
+    const args = { text: "x".repeat(50 * 1024 * 1024), later: { toJSON: () => (laterEncoded = true) } };
+    const error = await rejectionOf(client.call("add", args));
+    expect(error).toMatchObject({ code: "payload_too_large", mayHaveRun: false, data: { limit: 8 * 1024 * 1024 } });
+    expect(error.message).toMatch(/^the arguments are at least \d+ bytes; the limit is 8388608$/);
+    expect(laterEncoded).toBe(false);
+    expect(server.accepted).toBe(0);
+  });
+
+  // Regression: JSON longer than V8's longest string escaped as a raw RangeError, or was called "nested too deeply".
+  test("arguments whose JSON is longer than a JavaScript string can hold are payload_too_large, not sent", async () => {
+    const server = track(await startFramedServer({ onCall: (call, peer) => peer.send(encodeResult(call.id, 1)) }));
+    const client = track(createClient({ endpoints: { add: server.endpoint } }));
+    // What JSON.stringify throws when its text would pass V8's limit (building one costs over 512 MiB).
+    const huge = { toJSON: () => { throw new RangeError("Invalid string length"); } };
+    const error = await rejectionOf(client.call("add", { huge }));
+    expect(error).toBeInstanceOf(FunkerError);
+    expect(error).toMatchObject({ code: "payload_too_large", mayHaveRun: false, message: "the arguments are longer than a JavaScript string can hold; the limit is 8388608" });
+    expect(error.message).not.toContain("nested");
     expect(server.accepted).toBe(0);
   });
 

@@ -12,12 +12,12 @@ import {
   hasLegacyMark,
   withLegacyMark,
 } from "@funker/protocol";
-import { checkPayloadSize, encodeResultBody, encodeUtf8, stringifyJson } from "@funker/protocol/internal";
+import { encodeResultBody } from "@funker/protocol/internal";
 import type { CallFrame, Frame, ProtocolVersion, WireError, WireMode } from "@funker/protocol";
 import { Alarm, TCP_KEEPALIVE_DELAY_MS } from "@funker/node-utils";
 import type { CallDescription } from "./context.js";
 import { CallControl, noMetadata } from "./context.js";
-import { invoke, thrownToWire, validateArguments } from "./invoke.js";
+import { encodeFunctionResult, invoke, thrownToWire, validateArguments } from "./invoke.js";
 import type { ConnectionHost } from "./host.js";
 import { helloFor } from "./hello.js";
 import { LINGER_MS } from "./linger.js";
@@ -418,7 +418,7 @@ export class Connection {
       started = true;
       const value = await invoke(fn, args, description, control, endBody);
       inFunction = false;
-      resultBody = encodeResultValue(value, options.maxPayloadBytes);
+      resultBody = encodeFunctionResult(value, options.maxPayloadBytes);
     } catch (thrown) {
       // Errors raised by Funker itself carry no stack: it would show only Funker's internals.
       const fromFunction = inFunction && thrown !== control.reason;
@@ -547,16 +547,4 @@ function deadlineSource(description: CallDescription, startedAt: number, options
   return description.deadline === startedAt + options.timeoutMs ? `timeout of ${options.timeoutMs} ms` : "the caller's deadline";
 }
 
-/** Encodes the result once; a result JSON cannot carry is the function's fault. */
-function encodeResultValue(value: unknown, maxPayloadBytes: number): Uint8Array {
-  let text: string;
-  try {
-    text = stringifyJson(value, "result");
-  } catch (error) {
-    throw new FunkerError("handler_error", error instanceof Error ? error.message : String(error), { cause: error });
-  }
-  const bytes = encodeUtf8(text);
-  checkPayloadSize(bytes.length, maxPayloadBytes, "result");
-  return bytes;
-}
 

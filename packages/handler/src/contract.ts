@@ -98,7 +98,8 @@ export type Setting = IntegerSetting | DurationSetting | BooleanSetting | Choice
  * - `drainTimeout` unset: the timeout. A function gets as long to wind down after its call as it had to run: work it
  *   left running after its reply (single-shot and fresh), or a body that ignores its abort signal after a deadline, a
  *   cancel or a disconnect (every mode), which keeps its slot meanwhile. Past it the process ends itself.
- * - `exposeStacks` on: off when `NODE_ENV=production` (the handler reads that too).
+ * - `exposeStacks` off: a stack names the function's files by their absolute paths, which no caller needs to see;
+ *   `funker dev` turns it on for its replicas, where the caller is the function's own author.
  * - `secretSkew` 30 s, at most 10 min: how far from the replica's clock a signed call may have been signed. A captured
  *   call can be replayed to another replica within it, so it stays short; NTP keeps hosts within milliseconds.
  * - `replayWindow` 100,000 signed calls (about 10 MB): the ids a replica remembers to refuse a replay. When more calls
@@ -144,7 +145,7 @@ export const SETTINGS = {
   gracePeriod: { variable: "FUNKER_GRACE", kind: "duration", default: undefined },
   drainTimeout: { variable: "FUNKER_DRAIN_TIMEOUT", kind: "duration", default: undefined, inFunkerYml: true },
   maxPayloadBytes: { variable: "FUNKER_MAX_PAYLOAD", kind: "integer", min: 1, max: MAX_PAYLOAD_BYTES_LIMIT, default: DEFAULT_MAX_PAYLOAD_BYTES },
-  exposeStacks: { variable: "FUNKER_EXPOSE_STACKS", kind: "boolean", default: true },
+  exposeStacks: { variable: "FUNKER_EXPOSE_STACKS", kind: "boolean", default: false },
   log: { variable: "FUNKER_LOG", kind: "boolean", default: true },
   exit: { variable: "FUNKER_EXIT", kind: "boolean", default: true },
   secretSkew: { variable: "FUNKER_SECRET_SKEW", kind: "duration", default: 30_000 },

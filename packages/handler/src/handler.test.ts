@@ -193,16 +193,31 @@ describe("handler: errors thrown by the function", () => {
     expect(frameError(await framedCall(server.port, {}))).toMatchObject({ code: "bad_arguments", message: "x must be positive", data: { field: "x" } });
   });
 
-  it("sends handler_error for a result JSON cannot carry", async () => {
+  it("sends handler_error for a result JSON cannot carry, with the encoder's bad_result as the cause", async () => {
     await using server = await serve(() => 10n);
-    expect(frameError(await framedCall(server.port, {})).code).toBe("handler_error");
+    const message = "the result is not valid JSON: the top-level value is a BigInt, which JSON cannot carry";
+    expect(frameError(await framedCall(server.port, {}))).toEqual({ code: "handler_error", name: "FunkerError", message, cause: { code: "bad_result", name: "FunkerError", message } });
   });
 
   it("sends payload_too_large for a result above the payload limit", async () => {
     await using server = await serve(() => "x".repeat(2_000), { maxPayloadBytes: 1_000, mode: "reuse" });
-    const expected = { code: "payload_too_large", message: "the result is 2002 bytes; the limit is 1000", data: { size: 2_002, limit: 1_000 } };
+    const expected = { code: "payload_too_large", message: "the result is at least 2002 bytes; the limit is 1000", data: { atLeast: 2_002, limit: 1_000 } };
     expect(legacyError(await legacyCall(server.port, "{}"))).toMatchObject(expected);
     expect(frameError(await framedCall(server.port, {}))).toMatchObject(expected);
+  });
+
+  it("refuses a result over the limit before its text is built: a later member's toJSON never runs", async () => {
+    let laterEncoded = false;
+    await using server = await serve(() => ({ text: "x".repeat(50 * 1024 * 1024), later: { toJSON: () => (laterEncoded = true) } }));
+    const error = frameError(await framedCall(server.port, {}));
+    expect(error).toMatchObject({ code: "payload_too_large", data: { limit: 8 * 1024 * 1024 } });
+    expect(error.message).toMatch(/^the result is at least \d+ bytes; the limit is 8388608$/);
+    expect(laterEncoded).toBe(false);
+  });
+
+  it("answers payload_too_large for a result longer than a JavaScript string can hold", async () => {
+    await using server = await serve(() => ({ toJSON: () => { throw new RangeError("Invalid string length"); } }));
+    expect(frameError(await framedCall(server.port, {}))).toMatchObject({ code: "payload_too_large", message: "the result is longer than a JavaScript string can hold; the limit is 8388608" });
   });
 
   it("answers deadline_exceeded when the function never settles", async () => {

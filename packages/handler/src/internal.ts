@@ -3,7 +3,7 @@
  * exactly as the handler would report their errors). Outside semver: it may
  * change in any release; applications must not import it.
  */
-export { thrownToWire } from "./invoke.js";
+export { encodeFunctionResult, thrownToWire } from "./invoke.js";
 export { serveConnection } from "./connection.js";
 export { answerBusy } from "./busy.js";
 export type { Connection } from "./connection.js";

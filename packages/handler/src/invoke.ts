@@ -1,5 +1,5 @@
 import { FunkerError, errorCodeInfo } from "@funker/protocol";
-import { causeToWire, thrownToWireError } from "@funker/protocol/internal";
+import { causeToWire, checkPayloadSize, encodeUtf8, stringifyJson, thrownToWireError } from "@funker/protocol/internal";
 import type { WireError } from "@funker/protocol";
 import type { CallControl, CallDescription, HandlerContext } from "./context.js";
 import { createContext } from "./context.js";
@@ -142,4 +142,24 @@ export function thrownToWire(thrown: unknown, exposeStacks: boolean): WireError 
     return wire;
   }
   return thrownToWireError("handler_error", thrown, exposeStacks);
+}
+
+/**
+ * A function's result as JSON, at most `maxPayloadBytes` of it (refused
+ * with `payload_too_large` as soon as it is known to be longer). A result
+ * JSON cannot carry (NaN, a BigInt, a cycle) is the function's fault, not
+ * its caller's: `handler_error`, whose cause is the encoder's `bad_result`
+ * naming what could not be encoded.
+ */
+export function encodeFunctionResult(value: unknown, maxPayloadBytes = Number.POSITIVE_INFINITY): Uint8Array {
+  let text: string;
+  try {
+    text = stringifyJson(value, "result", maxPayloadBytes);
+  } catch (error) {
+    if (error instanceof FunkerError && error.code === "payload_too_large") throw error;
+    throw new FunkerError("handler_error", error instanceof Error ? error.message : String(error), { cause: error });
+  }
+  const bytes = encodeUtf8(text);
+  checkPayloadSize(bytes.length, maxPayloadBytes, "result");
+  return bytes;
 }

@@ -18,7 +18,7 @@ describe("options", () => {
       gracePeriodMs: 60_000,
       drainTimeoutMs: 60_000,
       maxPayloadBytes: DEFAULT_MAX_PAYLOAD_BYTES,
-      exposeStacks: true,
+      exposeStacks: false,
       exit: true,
       name: undefined,
     });
@@ -70,9 +70,12 @@ describe("options", () => {
     expect(options).toMatchObject({ port: 0, mode: "single-shot", timeoutMs: 1_000, gracePeriodMs: 1_000, drainTimeoutMs: 1_000 });
   });
 
-  it("hides stacks from callers in production unless told otherwise", () => {
-    expect(resolveOptions({}, { NODE_ENV: "production" }).exposeStacks).toBe(false);
-    expect(resolveOptions({}, { NODE_ENV: "production", FUNKER_EXPOSE_STACKS: "1" }).exposeStacks).toBe(true);
+  // Regression: stacks were sent unless NODE_ENV=production, so `node dist/handler.js` showed every caller absolute paths.
+  it("hides stacks from callers unless told otherwise, whatever NODE_ENV says", () => {
+    expect(resolveOptions({}, {}).exposeStacks).toBe(false);
+    expect(resolveOptions({}, { NODE_ENV: "development" }).exposeStacks).toBe(false);
+    expect(resolveOptions({}, { FUNKER_EXPOSE_STACKS: "1" }).exposeStacks).toBe(true);
+    expect(resolveOptions({}, { NODE_ENV: "production", FUNKER_EXPOSE_STACKS: "on" }).exposeStacks).toBe(true);
   });
 
   it.each([

@@ -46,7 +46,7 @@ export interface HandlerOptions {
   drainTimeout?: Duration;
   /** `FUNKER_MAX_PAYLOAD`, default 8 MiB: the largest arguments accepted, in bytes. */
   maxPayloadBytes?: number;
-  /** `FUNKER_EXPOSE_STACKS`, default true unless `NODE_ENV=production`: send stacks to callers. */
+  /** `FUNKER_EXPOSE_STACKS`, default false (`funker dev` sets it): send the function's stacks to callers. */
   exposeStacks?: boolean;
   /**
    * `FUNKER_LOG`, default on (`off` disables): one JSON line per call on
@@ -162,7 +162,7 @@ export function resolveOptions(options: HandlerOptions = {}, environment: Enviro
     gracePeriodMs: duration(read("gracePeriod"), SETTINGS.gracePeriod) ?? timeoutMs,
     drainTimeoutMs: duration(read("drainTimeout"), SETTINGS.drainTimeout) ?? timeoutMs,
     maxPayloadBytes: integer(read("maxPayloadBytes"), SETTINGS.maxPayloadBytes) ?? SETTINGS.maxPayloadBytes.default,
-    exposeStacks: boolean(read("exposeStacks"), SETTINGS.exposeStacks) ?? environment["NODE_ENV"] !== "production",
+    exposeStacks: boolean(read("exposeStacks"), SETTINGS.exposeStacks) ?? SETTINGS.exposeStacks.default,
     log,
     exit: boolean(read("exit"), SETTINGS.exit) ?? SETTINGS.exit.default,
     name,

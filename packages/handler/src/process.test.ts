@@ -287,3 +287,49 @@ describe("the process (reuse mode)", () => {
     expect(lines.map((line) => line["code"] ?? "ok")).toEqual([...replies, "ok"]);
   });
 });
+
+describe("the process: what an error body shows the caller", () => {
+  // Regression: every process started without NODE_ENV=production sent its stacks, absolute paths included.
+  it("sends no stack and no file path without FUNKER_EXPOSE_STACKS, and keeps the name and message", async () => {
+    await using child = runFixture("serve", ["read-x"], { FUNKER_MODE: "reuse", FUNKER_EXPOSE_STACKS: "" });
+    const port = await portOf(child);
+    const bodies = [legacyError(await legacyCall(port, "null")), frameError(await framedCall(port, null))];
+    for (const body of bodies) {
+      expect(body).toEqual({ code: "handler_error", name: "TypeError", message: "Cannot read properties of null (reading 'x')" });
+      expect(JSON.stringify(body)).not.toContain(packageRoot);
+      expect(JSON.stringify(body)).not.toMatch(/file:|\/[\w.-]+\/[\w.-]+\.m?js/);
+    }
+  });
+
+  it("sends the stack, which names the function's file, with FUNKER_EXPOSE_STACKS set", async () => {
+    await using child = runFixture("serve", ["read-x"], { FUNKER_EXPOSE_STACKS: "true" });
+    const body = legacyError(await legacyCall(await portOf(child), "null"));
+    expect(body).toMatchObject({ code: "handler_error", name: "TypeError", message: "Cannot read properties of null (reading 'x')" });
+    expect(body.stack).toContain("TypeError: Cannot read properties of null");
+    expect(body.stack).toContain(`${packageRoot}test-fixtures/serve.mjs`);
+  });
+});
+
+describe("the process: a result JSON cannot carry", () => {
+  // Regression: the cause read bad_arguments, blaming arguments that were fine.
+  it.each([
+    ["nan", "the top-level value is NaN, which JSON cannot carry"],
+    ["bigint", "the top-level value is a BigInt, which JSON cannot carry"],
+    ["cycle", "Converting circular structure to JSON"],
+  ])("answers handler_error whose cause, bad_result, describes the result (%s), whatever the arguments", async (fixture, reason) => {
+    await using child = runFixture("serve", [fixture], { FUNKER_MODE: "reuse" });
+    const port = await portOf(child);
+    const bodies = [
+      legacyError(await legacyCall(port, "[1,2]")),
+      legacyError(await legacyCall(port, '"hello"')),
+      frameError(await framedCall(port, [1, 2])),
+      frameError(await framedCall(port, "hello")),
+    ];
+    for (const body of bodies) {
+      expect(body).toMatchObject({ code: "handler_error", message: expect.stringContaining("the result is not valid JSON: ") });
+      expect(body.message).toContain(reason);
+      expect(body.cause).toMatchObject({ name: "FunkerError", code: "bad_result", message: body.message });
+      expect(JSON.stringify(body)).not.toContain("argument");
+    }
+  });
+});

@@ -55,6 +55,16 @@ const functions = {
   throws: () => {
     throw new TypeError("the function failed");
   },
+  // Given null, throws V8's own TypeError, whose stack names this file by its absolute path.
+  "read-x": (args) => args.x,
+  // Results JSON cannot carry, whatever the arguments.
+  nan: () => Number.NaN,
+  bigint: () => 10n ** 20n,
+  cycle: () => {
+    const node = { name: "loop" };
+    node.self = node;
+    return node;
+  },
 };
 
 const fn = functions[process.argv[2] ?? "add"];

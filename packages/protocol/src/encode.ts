@@ -18,7 +18,7 @@ import {
 import type { CallAuth, CallHeader, ProtocolVersion } from "./frames.js";
 import { checkCallHeader, headerError } from "./header-rules.js";
 import { commitBytes, encodeJson, encodeUtf8, refusePrototypeKeysInText, reserveBytes, writeUtf8 } from "./json.js";
-import { DEFAULT_MAX_PAYLOAD_BYTES, MAC_BYTES, MAX_CANCEL_REASON_BYTES, MAX_HEADER_BYTES, checkPayloadSize } from "./limits.js";
+import { DEFAULT_MAX_PAYLOAD_BYTES, MAC_BYTES, MAX_CANCEL_REASON_BYTES, MAX_HEADER_BYTES } from "./limits.js";
 import { encodeErrorBody } from "./wire-error.js";
 
 /** Which version's frames to write: `PROTOCOL_VERSION` (2) unless told, or 1 for a version 1 peer. */
@@ -33,8 +33,7 @@ export interface VersionOption {
  * from the handler's `protocol_error` after.
  */
 export function encodeCall(header: CallHeader, args: unknown, options: VersionOption & { maxPayloadBytes?: number } = {}): Uint8Array {
-  const body = encodeJson(args, "arguments");
-  checkPayloadSize(body.length, options.maxPayloadBytes ?? DEFAULT_MAX_PAYLOAD_BYTES, "arguments");
+  const body = encodeJson(args, "arguments", options.maxPayloadBytes ?? DEFAULT_MAX_PAYLOAD_BYTES);
   return encodeCallBody(header, body, options.version ?? PROTOCOL_VERSION);
 }
 
@@ -76,7 +75,7 @@ export function encodeResultBody(id: string, body: Uint8Array, options: VersionO
   return replyFrameV2(FrameType.result, keepAlive ? REPLY_KEEP_ALIVE : 0, id, body);
 }
 
-/** Encodes a result frame. A result JSON cannot carry is a `bad_arguments` error (see `encodeJson`). */
+/** Encodes a result frame. A result JSON cannot carry is a `bad_result` error (see `encodeJson`). */
 export function encodeResult(id: string, value: unknown, options: VersionOption & { keepAlive?: boolean } = {}): Uint8Array {
   return encodeResultBody(id, encodeJson(value, "result"), options);
 }

@@ -42,13 +42,13 @@ describe("error codes", () => {
     expect(errorCodeInfo.unavailable.retry).toBe("always");
     expect(errorCodeInfo.connection_failed.retry).toBe("always");
     expect(errorCodeInfo.handler_crashed.retry).toBe("if-idempotent");
-    for (const code of ["not_found", "bad_arguments", "unauthenticated", "payload_too_large", "deadline_exceeded", "cancelled", "handler_error"] as const) {
+    for (const code of ["not_found", "bad_arguments", "bad_result", "unauthenticated", "payload_too_large", "deadline_exceeded", "cancelled", "handler_error"] as const) {
       expect(errorCodeInfo[code].retry, code).toBe("never");
     }
   });
 
   it("has the codes the protocol promises", () => {
-    for (const code of ["not_found", "unavailable", "connection_failed", "deadline_exceeded", "cancelled", "protocol_error", "payload_too_large", "bad_arguments", "unauthenticated", "handler_error", "handler_crashed"]) {
+    for (const code of ["not_found", "unavailable", "connection_failed", "deadline_exceeded", "cancelled", "protocol_error", "payload_too_large", "bad_arguments", "bad_result", "unauthenticated", "handler_error", "handler_crashed"]) {
       expect(isErrorCode(code), code).toBe(true);
     }
     for (const notACode of ["toString", "__proto__", "constructor", "", "NOT_FOUND", 1, null, undefined]) expect(isErrorCode(notACode)).toBe(false);

@@ -17,6 +17,7 @@ export const errorCodes = [
   "protocol_error",
   "payload_too_large",
   "bad_arguments",
+  "bad_result",
   "unauthenticated",
   "handler_error",
   "handler_crashed",
@@ -100,6 +101,12 @@ export const errorCodeInfo: Readonly<Record<ErrorCode, ErrorCodeInfo>> = {
     description: "the arguments are not valid JSON or do not match the function's schema",
     undelivered: false,
     mayHaveRun: false,
+    retry: "never",
+  },
+  bad_result: {
+    description: "the function's result is not valid JSON (NaN, a BigInt, a cycle), so it cannot be sent",
+    undelivered: false,
+    mayHaveRun: true,
     retry: "never",
   },
   unauthenticated: {

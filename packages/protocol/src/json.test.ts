@@ -60,12 +60,24 @@ describe("encodeJson / decodeJson", () => {
   it("uses the code and the subject given by the caller", () => {
     const error = thrown(() => decodeJson(encodeUtf8("{"), "bad_arguments", "arguments"));
     expect(error.code).toBe("bad_arguments");
-    expect(error.message).toContain("arguments");
+    expect(error.message).toMatch(/^the arguments are not valid JSON: /);
     expect(error.mayHaveRun).toBe(false);
   });
 
   it("calls an empty text empty, not malformed", () => {
-    expect(thrown(() => decodeJson(new Uint8Array(0))).message).toContain("empty");
+    expect(thrown(() => decodeJson(new Uint8Array(0))).message).toBe("the payload is empty");
+  });
+
+  // Regression: messages said "the arguments is empty", "the arguments has a "__proto__" key".
+  it("makes the verb agree with its subject: the arguments are, the result is", () => {
+    expect(thrown(() => decodeJson(new Uint8Array(0), "bad_arguments", "arguments")).message).toBe("the arguments are empty");
+    expect(thrown(() => parseJson('{"__proto__":{}}', "bad_arguments", "arguments")).message).toMatch(/^the arguments have a "__proto__" key/);
+    expect(thrown(() => parseJson('{"constructor":{"prototype":{}}}', "bad_arguments", "arguments")).message).toMatch(/^the arguments have a "constructor.prototype" key/);
+    expect(thrown(() => encodeJson(Number.NaN, "arguments")).message).toBe("the arguments are not valid JSON: the top-level value is NaN, which JSON cannot carry");
+    expect(thrown(() => encodeJson(() => 1, "arguments")).message).toMatch(/^the arguments are not valid JSON: /);
+    expect(thrown(() => decodeJson(new Uint8Array(0), "protocol_error", "result")).message).toBe("the result is empty");
+    expect(thrown(() => parseJson('{"__proto__":{}}', "protocol_error", "result")).message).toMatch(/^the result has a "__proto__" key/);
+    expect(thrown(() => encodeJson(Number.NaN, "result")).message).toBe("the result is not valid JSON: the top-level value is NaN, which JSON cannot carry");
   });
 
   it("turns undefined at the top level into null, as the 2017 implementations did", () => {
@@ -86,11 +98,14 @@ describe("encodeJson / decodeJson", () => {
     ["NaN", { ratio: Number.NaN }, "ratio"],
     ["Infinity", { limit: Number.POSITIVE_INFINITY }, "limit"],
     ["-Infinity", { floor: Number.NEGATIVE_INFINITY }, "floor"],
-  ])("refuses %s with bad_arguments and names its key", (_what, value, key) => {
-    const error = thrown(() => encodeJson(value, "result"));
-    expect(error.code).toBe("bad_arguments");
-    expect(error.mayHaveRun).toBe(false);
-    expect(error.message).toContain(`"${key}"`);
+  ])("refuses %s as arguments (bad_arguments) and as a result (bad_result), and names its key", (_what, value, key) => {
+    const asArguments = thrown(() => encodeJson(value, "arguments"));
+    expect(asArguments).toMatchObject({ code: "bad_arguments", mayHaveRun: false });
+    expect(asArguments.message).toContain(`"${key}"`);
+    // The function ran to produce it: the result is its doing, not the caller's.
+    const asResult = thrown(() => encodeJson(value, "result"));
+    expect(asResult).toMatchObject({ code: "bad_result", mayHaveRun: true });
+    expect(asResult.message).toMatch(new RegExp(`^the result is not valid JSON: the value at key "${key}" is `));
   });
 
   it("refuses a lossy value nested deeper than plain values are checked, and inside arrays", () => {
@@ -160,12 +175,53 @@ describe("encodeJson / decodeJson", () => {
     expect(() => decodeJson(encodeUtf8(text))).not.toThrow();
   });
 
-  it("too-deep-encode-message: encoding a value nested deeper than the stack gives a clear bad_arguments error", () => {
+  it("too-deep-encode-message: encoding a result nested deeper than the stack gives a clear bad_result error", () => {
     let value: unknown[] = [];
     for (let level = 0; level < 1_000_000; level += 1) value = [value];
     const error = thrown(() => encodeJson(value, "result"));
-    expect(error.code).toBe("bad_arguments");
+    expect(error.code).toBe("bad_result");
     expect(error.message).toContain("nested too deeply");
+  });
+});
+
+describe("encodeJson with a size limit", () => {
+  it("refuses only texts longer than the limit, early or exactly, and keeps every text within it whole", () => {
+    fc.assert(
+      fc.property(fc.jsonValue(), fc.integer({ min: 1, max: 200 }), (value, limit) => {
+        fc.pre(!containsProtoKey(value));
+        const bytes = new TextEncoder().encode(JSON.stringify(value)).length;
+        if (bytes <= limit) expect(decodeJson(encodeJson(value, "arguments", limit))).toEqual(withoutNegativeZero(value));
+        else expect(thrown(() => encodeJson(value, "arguments", limit))).toMatchObject({ code: "payload_too_large", mayHaveRun: false });
+      }),
+      { numRuns: 500 },
+    );
+  });
+
+  it("never counts what JSON does not write: keys whose value is undefined, array indices", () => {
+    expect(stringifyJson({ [`a${"b".repeat(100)}`]: undefined, list: [1, 2, 3] }, "arguments", 16)).toBe('{"list":[1,2,3]}');
+    expect(stringifyJson([new Date(0), { [`a${"b".repeat(100)}`]: undefined }], "arguments", 30)).toBe('["1970-01-01T00:00:00.000Z",{}]');
+  });
+
+  it("stops at the first member that passes the limit: a later member's toJSON never runs, on either path", () => {
+    const big = "x".repeat(9 * 1024 * 1024);
+    for (const first of [1, new Date(0)]) {
+      let laterEncoded = false;
+      const value = { first, big, later: { toJSON: () => (laterEncoded = true) } };
+      const error = thrown(() => encodeJson(value, "arguments", 8 * 1024 * 1024));
+      expect(error).toMatchObject({ code: "payload_too_large", mayHaveRun: false, data: { limit: 8 * 1024 * 1024 } });
+      expect((error.data as { atLeast: number }).atLeast).toBeGreaterThan(9 * 1024 * 1024);
+      expect(laterEncoded).toBe(false);
+    }
+  });
+
+  it("calls a text too long for a JavaScript string payload_too_large, with or without a limit, never nested too deeply", () => {
+    const huge = { toJSON: () => { throw new RangeError("Invalid string length"); } };
+    for (const what of ["arguments", "result"]) {
+      const error = thrown(() => encodeJson({ huge }, what));
+      expect(error).toMatchObject({ code: "payload_too_large", mayHaveRun: false, message: `${what === "result" ? "the result is" : "the arguments are"} longer than a JavaScript string can hold` });
+      expect(error.cause).toBeInstanceOf(RangeError);
+    }
+    expect(thrown(() => encodeJson({ huge }, "arguments", 1024)).message).toBe("the arguments are longer than a JavaScript string can hold; the limit is 1024");
   });
 });
 

@@ -1,6 +1,8 @@
 import { FunkerError } from "./errors.js";
 import type { ErrorCode } from "./errors.js";
-import { LossyValue, stringifyFaithfully } from "./json-faithful.js";
+import { LossyValue, OverBudget, stringifyFaithfully } from "./json-faithful.js";
+import { checkPayloadSize } from "./limits.js";
+import { subject } from "./subject.js";
 
 const utf8Encoder = new TextEncoder();
 // fatal: invalid UTF-8 is an error, never silently replaced by U+FFFD.
@@ -79,37 +81,60 @@ export function decodeUtf8(bytes: Uint8Array, code: ErrorCode = "protocol_error"
  * ±Infinity (which JSON.stringify would turn into null). `undefined` inside
  * objects is dropped, and inside arrays becomes null: that is what JSON means
  * by absence, and what every JSON peer does.
+ *
+ * `what` names the value in messages; the error is `bad_result` when it is
+ * `"result"`, and `bad_arguments` otherwise. With `maxBytes`, a text longer
+ * than that is refused with `payload_too_large`, as soon as it is known to
+ * be (see `stringifyJson`).
  */
-export function encodeJson(value: unknown, what = "value"): Uint8Array {
-  return encodeUtf8(stringifyJson(value, what));
+export function encodeJson(value: unknown, what = "value", maxBytes?: number): Uint8Array {
+  const bytes = encodeUtf8(stringifyJson(value, what, maxBytes));
+  if (maxBytes !== undefined) checkPayloadSize(bytes.length, maxBytes, what);
+  return bytes;
 }
 
-/** `encodeJson` without the UTF-8 step. */
-export function stringifyJson(value: unknown, what = "value"): string {
+/**
+ * `encodeJson` without the UTF-8 step. With `maxBytes`, refuses with
+ * `payload_too_large` a value whose text is known to take more than that
+ * many UTF-8 bytes before it is built (counting the characters of its
+ * strings as it goes); the exact length of a text that passes is the
+ * caller's to check.
+ */
+export function stringifyJson(value: unknown, what = "value", maxBytes?: number): string {
   if (value === undefined) return "null";
+  // Only arguments are the caller's to fix; a result JSON cannot carry is its function's doing.
+  const code: ErrorCode = what === "result" ? "bad_result" : "bad_arguments";
   let text: string | undefined;
   try {
-    text = stringifyFaithfully(value);
+    text = stringifyFaithfully(value, maxBytes);
   } catch (error) {
     if (error instanceof FunkerError) throw error;
-    if (error instanceof LossyValue) throw new FunkerError("bad_arguments", `cannot encode as JSON: ${error.message}, which JSON cannot carry`, { mayHaveRun: false });
+    if (error instanceof OverBudget) {
+      throw new FunkerError("payload_too_large", `${subject(what, "is")} at least ${error.atLeast} bytes; the limit is ${maxBytes}`, {
+        mayHaveRun: false,
+        data: { atLeast: error.atLeast, limit: maxBytes },
+      });
+    }
+    // V8's own limit on a string's length (about 512 Mi UTF-16 units), far above any payload limit.
+    if (error instanceof RangeError && error.message === "Invalid string length") {
+      throw new FunkerError("payload_too_large", `${subject(what, "is")} longer than a JavaScript string can hold${maxBytes === undefined ? "" : `; the limit is ${maxBytes}`}`, {
+        cause: error,
+        mayHaveRun: false,
+        data: maxBytes === undefined ? undefined : { limit: maxBytes },
+      });
+    }
     // TypeError: cycles; RangeError: nesting deeper than V8's stack.
     const reason =
-      error instanceof RangeError
-        ? `it is nested too deeply (${error.message})`
-        : error instanceof Error
-          ? error.message
-          : String(error);
-    throw new FunkerError("bad_arguments", `the ${what} cannot be encoded as JSON: ${reason}`, {
-      cause: error,
-      mayHaveRun: false,
-    });
+      error instanceof LossyValue
+        ? `${error.message}, which JSON cannot carry`
+        : error instanceof RangeError
+          ? `it is nested too deeply (${error.message})`
+          : error instanceof Error
+            ? error.message
+            : String(error);
+    throw new FunkerError(code, `${subject(what, "is")} not valid JSON: ${reason}`, error instanceof LossyValue ? {} : { cause: error });
   }
-  if (text === undefined) {
-    throw new FunkerError("bad_arguments", `the ${what} cannot be encoded as JSON: it is a ${typeof value}`, {
-      mayHaveRun: false,
-    });
-  }
+  if (text === undefined) throw new FunkerError(code, `${subject(what, "is")} not valid JSON: it is a ${typeof value}`);
   return text;
 }
 
@@ -138,7 +163,7 @@ export function parseJson(text: string, code: ErrorCode = "protocol_error", what
     value = JSON.parse(text);
   } catch (error) {
     const reason = error instanceof Error ? error.message : String(error);
-    const message = text.length === 0 ? `the ${what} is empty` : `the ${what} is not valid JSON: ${reason}`;
+    const message = text.length === 0 ? `${subject(what, "is")} empty` : `${subject(what, "is")} not valid JSON: ${reason}`;
     throw new FunkerError(code, message, { cause: error, mayHaveRun: false });
   }
   if (mayHavePrototypeKeys(text)) refusePrototypeKeys(value, code, what);
@@ -173,7 +198,7 @@ function refusePrototypeKeys(root: unknown, code: ErrorCode, what: string): void
       continue;
     }
     if (Object.hasOwn(node, "__proto__")) {
-      throw new FunkerError(code, `the ${what} has a "__proto__" key, which is refused to prevent prototype pollution`, {
+      throw new FunkerError(code, `${subject(what, "has")} a "__proto__" key, which is refused to prevent prototype pollution`, {
         mayHaveRun: false,
       });
     }
@@ -183,7 +208,7 @@ function refusePrototypeKeys(root: unknown, code: ErrorCode, what: string): void
     if (typeof constructorValue === "object" && constructorValue !== null && Object.hasOwn(constructorValue, "prototype")) {
       throw new FunkerError(
         code,
-        `the ${what} has a "constructor.prototype" key, which is refused to prevent prototype pollution`,
+        `${subject(what, "has")} a "constructor.prototype" key, which is refused to prevent prototype pollution`,
         { mayHaveRun: false },
       );
     }

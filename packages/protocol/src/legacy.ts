@@ -2,7 +2,7 @@ import { FunkerError, isErrorCode } from "./errors.js";
 import type { WireError } from "./errors.js";
 import { decodeJson, encodeJson } from "./json.js";
 import { encodeErrorBody, readWireError } from "./wire-error.js";
-import { DEFAULT_MAX_PAYLOAD_BYTES, checkPayloadSize, resolveMaxPayloadBytes } from "./limits.js";
+import { DEFAULT_MAX_PAYLOAD_BYTES, resolveMaxPayloadBytes } from "./limits.js";
 
 /**
  * The 2017 wire format ("legacy"): the caller writes one JSON text and
@@ -38,12 +38,11 @@ export function withLegacyMark(bytes: Uint8Array): Uint8Array {
 
 /** Encodes a caller's arguments as a legacy request body; `marked` starts it with `LEGACY_MARK`. */
 export function encodeLegacyRequest(args: unknown, maxPayloadBytes = DEFAULT_MAX_PAYLOAD_BYTES, options: { marked?: boolean } = {}): Uint8Array {
-  const body = encodeJson(args, "arguments");
-  checkPayloadSize(body.length, maxPayloadBytes, "arguments");
+  const body = encodeJson(args, "arguments", maxPayloadBytes);
   return options.marked === true ? withLegacyMark(body) : body;
 }
 
-/** Encodes a function's return value as a legacy reply. `undefined` becomes `null`. */
+/** Encodes a function's return value as a legacy reply. `undefined` becomes `null`; a value JSON cannot carry is a `bad_result` error. */
 export function encodeLegacyReply(value: unknown): Uint8Array {
   return encodeJson(value, "result");
 }

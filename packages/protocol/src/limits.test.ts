@@ -30,9 +30,13 @@ describe("checkPayloadSize: the one payload_too_large of a sender", () => {
   });
 
   it("is the error of both callers' encoders for arguments above the limit", () => {
-    const args = "x".repeat(18); // 20 bytes of JSON
-    const expected = { code: "payload_too_large", message: "the arguments are 20 bytes; the limit is 10", data: { size: 20, limit: 10 }, mayHaveRun: false };
-    expect(failure(() => encodeLegacyRequest(args, 10))).toMatchObject(expected);
-    expect(failure(() => encodeCall({ id: "c", function: "f", deadline: 0 }, args, { maxPayloadBytes: 10 }))).toMatchObject(expected);
+    const args = "é".repeat(9); // 20 bytes of JSON, which its 9 characters alone do not tell
+    const expected = { code: "payload_too_large", message: "the arguments are 20 bytes; the limit is 12", data: { size: 20, limit: 12 }, mayHaveRun: false };
+    expect(failure(() => encodeLegacyRequest(args, 12))).toMatchObject(expected);
+    expect(failure(() => encodeCall({ id: "c", function: "f", deadline: 0 }, args, { maxPayloadBytes: 12 }))).toMatchObject(expected);
+    // Known too long from its characters: refused before the text is built.
+    const early = { code: "payload_too_large", message: "the arguments are at least 20 bytes; the limit is 10", data: { atLeast: 20, limit: 10 }, mayHaveRun: false };
+    expect(failure(() => encodeLegacyRequest("x".repeat(18), 10))).toMatchObject(early);
+    expect(failure(() => encodeCall({ id: "c", function: "f", deadline: 0 }, "x".repeat(18), { maxPayloadBytes: 10 }))).toMatchObject(early);
   });
 });

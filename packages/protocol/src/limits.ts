@@ -1,4 +1,5 @@
 import { FunkerError } from "./errors.js";
+import { subject } from "./subject.js";
 
 /**
  * Default limits, each with the reason for its number. Both sides check them
@@ -84,9 +85,9 @@ export function resolveMaxPayloadBytes(maxPayloadBytes: number | undefined): num
  * `payload_too_large` error every sender reports: its size and the limit in
  * `data`, and `mayHaveRun: false`, since this payload never left.
  */
-export function checkPayloadSize(size: number, limit: number, what: "arguments" | "result"): void {
+export function checkPayloadSize(size: number, limit: number, what: string): void {
   if (size <= limit) return;
-  throw new FunkerError("payload_too_large", `the ${what === "arguments" ? "arguments are" : "result is"} ${size} bytes; the limit is ${limit}`, {
+  throw new FunkerError("payload_too_large", `${subject(what, "is")} ${size} bytes; the limit is ${limit}`, {
     mayHaveRun: false,
     data: { size, limit },
   });

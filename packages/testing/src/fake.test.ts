@@ -122,6 +122,19 @@ describe("fakeFunctions", () => {
     expect(await call("none", {})).toBeNull();
   });
 
+  // Regression: the fake failed such a call with bad_arguments, where the real handler answers handler_error.
+  it("answers a result JSON cannot carry as the real handler does: handler_error, caused by bad_result", async () => {
+    const answer = () => ({ ratio: Number.NaN });
+    const real = await realFunction("ratio", answer);
+    const realError = await rejection(real.call("ratio", [1, 2]));
+    await real.close();
+    using _fake = fakeFunctions({ ratio: answer });
+    const fakeError = await rejection(call("ratio", [1, 2]));
+    expect(observable(fakeError)).toEqual(observable(realError));
+    expect(fakeError).toMatchObject({ code: "handler_error", mayHaveRun: true, cause: { code: "bad_result" } });
+    expect((fakeError.cause as Error).message).toBe((realError.cause as Error).message);
+  });
+
   it("refuses arguments JSON cannot carry before anything runs, as the real client does", async () => {
     const implementation = vi.fn(() => 1);
     using fake = fakeFunctions({ f: implementation });

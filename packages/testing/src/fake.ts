@@ -2,7 +2,7 @@ import type { FunctionMap as ClientFunctionMap } from "@funker/client";
 import { installNetwork } from "@funker/client/internal";
 import type { AttemptOutcome, AttemptRequest, CallEnd } from "@funker/client/internal";
 import type { CallInfo } from "@funker/handler";
-import { thrownToWire } from "@funker/handler/internal";
+import { encodeFunctionResult, thrownToWire } from "@funker/handler/internal";
 import { FunkerError, decodeJson, encodeJson } from "@funker/protocol";
 import type { ErrorCode } from "@funker/protocol";
 
@@ -284,7 +284,7 @@ async function run(implementation: FakeImplementation<never, unknown>, request: 
   try {
     // A JSON round trip: what the real function would have received.
     const value = await implementation(decodeJson(encodeJson(decoded.args)) as never, context);
-    return decodeJson(encodeJson(value, "result"));
+    return decodeJson(encodeFunctionResult(value));
   } catch (thrown) {
     // As over the wire: the handler's account of what was thrown, and the
     // function ran (the handler had accepted the call).

@@ -303,6 +303,26 @@ functions:
     expect((await runCli(["call", "add", "x=1", "y=2"], { cwd: project.root })).stdout).toBe("3\n");
   });
 
+  it("has its replicas send the function's stacks, unless the function's environment says otherwise", async () => {
+    const readX = handlerSource("(args: { x: number }) => args.x");
+    const report = [
+      'import { call } from "@funker/client";',
+      'for (const name of ["loud", "quiet"]) {',
+      "  const error = await call(name, null).then(() => undefined, (thrown) => thrown);",
+      "  console.log(JSON.stringify({ name, code: error?.code, remoteName: error?.remoteName, stack: error?.remoteStack ?? null }));",
+      "}",
+    ].join("\n");
+    const config = "version: 1\nfunctions:\n  loud:\n    entry: loud.ts\n  quiet:\n    entry: quiet.ts\n    environment: { FUNKER_EXPOSE_STACKS: false }\n";
+    using project = makeProject({ "funker.yml": config, "loud.ts": readX, "quiet.ts": readX, "report.mjs": report });
+    const result = await runCli(["dev", "--no-watch", "--", "node", "report.mjs"], { cwd: project.root, env: { FUNKER_EXPOSE_STACKS: undefined } });
+    expect(result.code, result.stderr).toBe(0);
+    const [loud, quiet] = result.stdout.trim().split("\n").map((line) => JSON.parse(line) as { code: string; remoteName: string; stack: string | null });
+    expect(loud).toMatchObject({ name: "loud", code: "handler_error", remoteName: "TypeError" });
+    expect(loud?.stack).toContain("TypeError: Cannot read properties of null (reading 'x')");
+    expect(loud?.stack).toContain(project.root);
+    expect(quiet).toEqual({ name: "quiet", code: "handler_error", remoteName: "TypeError", stack: null });
+  });
+
   it("rebuilds and restarts a function when its source changes", async () => {
     using project = makeProject({
       "funker.yml": "version: 1\nfunctions:\n  greet:\n    entry: greet/src/handler.ts\n    mode: reuse\n",
