@@ -23,7 +23,8 @@ name=Ada a string), or --data '<json>', or JSON on standard input.
 The function is found through --endpoint, else FUNKER_ENDPOINTS, else the
 running \`funker dev\` of this project (.funker/dev.json).
 
-On failure prints "error <code>: <message>" on standard error and exits 1
+On failure prints "error <code>: <message>" on standard error, with the
+function's stack when the replica sends it (funker dev has it do), and exits 1
 (3 when no running funker dev is found, 2 for arguments that do not parse).
 
 Options:
@@ -113,9 +114,13 @@ function printFailure(command: CallCommand, error: FunkerError): number {
     const wire: Record<string, unknown> = { code: error.code, message: error.message };
     if (error.data !== undefined) wire["data"] = error.data;
     if (error.remoteName !== undefined) wire["name"] = error.remoteName;
+    if (error.remoteStack !== undefined) wire["stack"] = error.remoteStack;
     process.stdout.write(`${JSON.stringify({ ok: false, error: wire })}\n`);
   } else {
-    process.stderr.write(`error ${error.code}: ${error.message}\n`);
+    // The function's own error by name (`TypeError: boom`), and where it was thrown when the replica sent its stack.
+    const thrown = error.remote && error.remoteName !== undefined && error.remoteName !== "FunkerError" ? `${error.remoteName}: ` : "";
+    process.stderr.write(`error ${error.code}: ${thrown}${error.message}\n`);
+    for (const line of error.remoteStack?.split("\n").slice(1) ?? []) process.stderr.write(`${line}\n`);
   }
   return ExitCode.failed;
 }

@@ -294,8 +294,11 @@ export class Replica {
       const duration = formatDuration(parsed.durationMs);
       if (parsed.outcome === "error") {
         this.failedCalls += 1;
-        this.lastError = { code: parsed.code ?? "internal", message: `call ${parsed.id} failed`.replace("  ", " "), at: Date.now() };
-        this.host.output(this, `call ${parsed.id} failed: ${parsed.code ?? "error"} (${duration})`, "warning");
+        // The thrown error's details come only when the replica exposes stacks, as funker dev has it do.
+        const thrown = parsed.message === undefined ? undefined : `${parsed.name ?? "Error"}: ${parsed.message}`;
+        this.lastError = { code: parsed.code ?? "internal", message: thrown ?? `call ${parsed.id} failed`.replace("  ", " "), at: Date.now() };
+        this.host.output(this, `call ${parsed.id} failed: ${parsed.code ?? "error"} (${duration})${thrown === undefined ? "" : `: ${thrown}`}`, "warning");
+        for (const stackLine of parsed.stack?.split("\n").slice(1) ?? []) this.host.output(this, stackLine, "stderr");
       } else {
         this.host.output(this, `call ${parsed.id} ok (${duration})`, "stderr");
       }

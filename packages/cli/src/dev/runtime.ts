@@ -350,6 +350,8 @@ class DevRuntime implements ReplicaHost {
     Object.assign(environment, settingsEnvironment(replica.functionName, { ...spec?.handlerSettings, mode: replica.mode }));
     environment[ENDPOINTS_VARIABLE] = this.endpointsVariable();
     environment[REPLICA_VARIABLE] = String(replica.index);
+    // A function's errors reach `funker call` and the dev log with their (source-mapped) stacks.
+    environment[SETTINGS.exposeStacks.variable] = "1";
     if (this.addresses.length > 0) environment[SERVICES_VARIABLE] = formatServices(this.addresses);
     return environment;
   }
