@@ -32,4 +32,18 @@ describe("debugging under funker dev", { timeout: 120_000 }, () => {
     const replicas = (JSON.parse(`{\n${status}`) as { functions: Record<string, { lastError?: { message: string } }[]> }).functions["thrower"];
     expect(replicas?.[0]?.lastError).toMatchObject({ code: "handler_error", message: "TypeError: boom" });
   });
+
+  it("says that an entry file which never starts a handler probably does not call handler(fn)", async () => {
+    using project = makeProject({
+      "funker.yml": "version: 1\nfunctions:\n  idle:\n    entry: idle/handler.ts\n",
+      "idle/handler.ts": 'export const add = ({ x, y }: { x: number; y: number }) => x + y;\nconsole.log("loaded");\n',
+    });
+    const result = await runCli(["dev", "--no-watch", "--", "true"], { cwd: project.root });
+
+    expect(result.code).toBe(1);
+    expect(result.stderr).toMatch(
+      /^idle\.1\s+\| exited without serving a call after [^(]+ \(the entry file did not start a handler: does it call `handler\(fn\)`\?\); restarting in/m,
+    );
+    expect(result.stderr).toMatch(/^idle\.1 failed to start 5 times in a row \(last: exited without serving a call: the entry file did not start a handler/m);
+  });
 });
