@@ -65,6 +65,15 @@ Options:
     }
     const readyTimeoutMs = durationFlag("ready-timeout", values["ready-timeout"], "30s");
     const config = context.loadConfig(values.file);
+    if (portBase !== undefined) {
+      const replicas = config.functions.reduce((sum, spec) => sum + spec.replicas, 0);
+      const last = portBase + replicas - 1;
+      if (last > 65_535) {
+        throw new UsageError(
+          `--port ${portBase} gives the ${replicas} replicas the ports ${portBase} to ${last}, past 65535; choose ${65_536 - replicas} or lower`,
+        );
+      }
+    }
     return runDev({
       config,
       command: rest,
