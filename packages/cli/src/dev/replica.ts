@@ -96,7 +96,9 @@ export class Replica {
   state: ReplicaState = "stopped";
   calls = 0;
   failedCalls = 0;
-  /** Processes started after the first in this slot. */
+  /** Processes started after one that ended normally (its calls served): the normal life of a single-shot replica. */
+  recycles = 0;
+  /** Processes started after one that failed. */
   restarts = 0;
   lastError: ReplicaError | undefined;
 
@@ -220,6 +222,7 @@ export class Replica {
       state: this.state,
       calls: this.calls,
       failedCalls: this.failedCalls,
+      recycles: this.recycles,
       restarts: this.restarts,
       lastError: this.lastError,
     };
@@ -334,7 +337,7 @@ export class Replica {
     );
     this.consecutiveFailures = decision.failuresInARow;
     if (decision.action === "restart-now") {
-      this.restarts += 1;
+      this.recycles += 1;
       this.spawnProcess();
       this.host.changed(this);
       return;
