@@ -363,7 +363,7 @@ services:
     expect(answer.folder).toBe(join(project.root, ".funker", "volumes", "data"));
     expect(result.stderr).toMatch(new RegExp(`^store\\s+\\| store listening on 127\\.0\\.0\\.1:${port}$`, "m"));
     // funker status shows it as a slot of its own (its pid is the shell's that runs the command line).
-    expect(result.stdout).toMatch(new RegExp(`^store\\s+${port}\\s+\\d+\\s+running\\s+-\\s+-\\s+0\\s+-$`, "m"));
+    expect(result.stdout).toMatch(new RegExp(`^store\\s+${port}\\s+\\d+\\s+running\\s+-\\s+-\\s+-\\s+0\\s+-$`, "m"));
     expect(result.stderr).toMatch(new RegExp(`ready: FUNKER_ENDPOINTS=ask=127\\.0\\.0\\.1:\\d+, FUNKER_SERVICES=store=127\\.0\\.0\\.1:${port}`));
     expect(hasEnded(answer.pid)).toBe(true);
   });
