@@ -1,5 +1,8 @@
 import { spawn } from "node:child_process";
 import type { ChildProcess } from "node:child_process";
+import { mkdirSync, renameSync, writeFileSync } from "node:fs";
+import { dirname } from "node:path";
+import { pathToFileURL } from "node:url";
 import { isCallLine, parseLogLine, READY_FD_VARIABLE, READY_LINE } from "@funker/handler/contract";
 import type { FunctionMode } from "../config/funker-yml.js";
 import { formatDuration } from "../duration.js";
@@ -50,7 +53,18 @@ if (process.env.${RUNTIME_PIPE_VARIABLE} === "${RUNTIME_PIPE_FD}") {
   }
 }
 `;
-const EXIT_WITH_RUNTIME_MODULE = `data:text/javascript,${encodeURIComponent(EXIT_WITH_RUNTIME)}`;
+
+/**
+ * Writes the module above where the runtime's replicas load it from: a
+ * file, not a data: URL, so that `ps` shows a short command line. Written
+ * through a rename, as a replica may start while another runtime writes it.
+ */
+export function writeExitWithRuntimeModule(file: string): void {
+  mkdirSync(dirname(file), { recursive: true });
+  const temporary = `${file}.${process.pid}.tmp`;
+  writeFileSync(temporary, EXIT_WITH_RUNTIME);
+  renameSync(temporary, file);
+}
 
 /**
  * What a slot runs: a function's bundle under this Node (read at each start,
@@ -68,6 +82,8 @@ export interface ReplicaHost {
   changed(replica: Replica): void;
   /** Whether a command waits for every replica to listen (and so gives up on one that never starts). */
   readonly commandWaits: boolean;
+  /** The file `writeExitWithRuntimeModule` wrote, which every Node process of a slot loads first. */
+  readonly exitWithRuntimeFile: string;
 }
 
 /**
@@ -244,15 +260,17 @@ export class Replica {
       ...(this.reportsReadiness ? { [READY_FD_VARIABLE]: String(RUNTIME_PIPE_FD) } : {}),
     };
     const program = this.host.program(this);
+    const exitWithRuntime = pathToFileURL(this.host.exitWithRuntimeFile).href;
     let file = process.execPath;
-    let args = ["--enable-source-maps", "--import", EXIT_WITH_RUNTIME_MODULE];
+    // The title is what `ps` and `top` show for the replica instead of its long command line.
+    let args = [`--title=funker replica ${this.label}`, "--enable-source-maps", "--import", exitWithRuntime];
     if ("bundle" in program) args.push(program.bundle);
     else {
       [file = "", ...args] = program.command;
       // A service run by Node (directly or through a shell) watches the pipe
       // as a replica does; another program outlives a runtime killed with
       // SIGKILL, and is stopped with its process group otherwise.
-      environment["NODE_OPTIONS"] = [environment["NODE_OPTIONS"], `--import=${EXIT_WITH_RUNTIME_MODULE}`].filter(Boolean).join(" ");
+      environment["NODE_OPTIONS"] = [environment["NODE_OPTIONS"], `--import=${exitWithRuntime}`].filter(Boolean).join(" ");
     }
     const child = spawn(file, args, {
       cwd: this.cwd,

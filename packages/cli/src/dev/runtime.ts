@@ -16,7 +16,7 @@ import type { Painter } from "../terminal.js";
 import { ENDPOINTS_VARIABLE, formatEndpoints, protocolPins } from "./endpoints.js";
 import type { EndpointMap } from "./endpoints.js";
 import { allocateFreePorts, isPortFree, LOCAL_HOST, readSocketTable } from "./ports.js";
-import { Replica } from "./replica.js";
+import { Replica, writeExitWithRuntimeModule } from "./replica.js";
 import type { ReplicaHost, ReplicaProgram } from "./replica.js";
 import { DEV_SECRETS_FOLDER, DevSecrets } from "./secrets.js";
 import { formatServices, rewriteServiceAddresses, serviceAddresses, SERVICES_VARIABLE } from "./services.js";
@@ -128,6 +128,7 @@ export async function runDev(options: DevOptions): Promise<number> {
 
 class DevRuntime implements ReplicaHost {
   readonly commandWaits: boolean;
+  readonly exitWithRuntimeFile: string;
   private readonly paint: Painter;
   private readonly functions = new Map<string, RunningFunction>();
   private readonly services = new Map<string, RunningService>();
@@ -151,6 +152,7 @@ class DevRuntime implements ReplicaHost {
     this.commandWaits = options.command !== undefined && options.command.length > 0;
     this.volumesDirectory = resolve(options.config.root, options.volumesDirectory ?? DEV_VOLUMES_FOLDER);
     this.secretsDirectory = resolve(options.config.root, options.secretsDirectory ?? DEV_SECRETS_FOLDER);
+    this.exitWithRuntimeFile = join(options.config.root, ".funker", "exit-with-runtime.mjs");
     const labels = [...options.config.functions.map((spec) => `${spec.name}.${spec.replicas}`), ...options.config.services.map((spec) => spec.name)];
     this.labelWidth = Math.max(6, ...labels.map((label) => label.length));
     this.removeSignalHandlers = this.installSignalHandlers();
@@ -276,6 +278,7 @@ class DevRuntime implements ReplicaHost {
       this.services.set(spec.name, { spec, slot, command: spec.command as readonly string[] });
     }
     if (this.stopping !== undefined) return this.exited;
+    writeExitWithRuntimeModule(this.exitWithRuntimeFile);
     this.writeStateNow();
 
     // Services first: functions and the command may need them from their first call.
