@@ -121,6 +121,7 @@ function printFailure(command: CallCommand, error: FunkerError): number {
     const thrown = error.remote && error.remoteName !== undefined && error.remoteName !== "FunkerError" ? `${error.remoteName}: ` : "";
     process.stderr.write(`error ${error.code}: ${thrown}${error.message}\n`);
     for (const line of error.remoteStack?.split("\n").slice(1) ?? []) process.stderr.write(`${line}\n`);
+    if (error.code === "deadline_exceeded") process.stderr.write("funker call --timeout <duration> (e.g. 5m) sets the time limit\n");
   }
   return ExitCode.failed;
 }

@@ -1,5 +1,5 @@
 import { beforeAll, describe, expect, it } from "vitest";
-import { assertBuilt, CLI, makeProject, runCli } from "../test-support.js";
+import { assertBuilt, CLI, handlerSource, makeProject, runCli } from "../test-support.js";
 
 beforeAll(assertBuilt);
 
@@ -45,5 +45,17 @@ describe("debugging under funker dev", { timeout: 120_000 }, () => {
       /^idle\.1\s+\| exited without serving a call after [^(]+ \(the entry file did not start a handler: does it call `handler\(fn\)`\?\); restarting in/m,
     );
     expect(result.stderr).toMatch(/^idle\.1 failed to start 5 times in a row \(last: exited without serving a call: the entry file did not start a handler/m);
+  });
+
+  it("says which time limit a call missed and how funker call sets another", async () => {
+    using project = makeProject({
+      "funker.yml": "version: 1\nfunctions:\n  slow:\n    entry: slow/handler.ts\n    mode: reuse\n",
+      "slow/handler.ts": handlerSource("async () => { await new Promise((resolve) => setTimeout(resolve, 10_000)); return 1; }"),
+    });
+    const result = await runCli(["dev", "--no-watch", "--", "node", CLI, "call", "slow", "--timeout", "500ms"], { cwd: project.root });
+
+    expect(result.code).toBe(1);
+    expect(result.stderr).toMatch(/^error deadline_exceeded: .* \(its `timeout`, 500 ms\)$/m);
+    expect(result.stderr).toMatch(/^funker call --timeout <duration> \(e\.g\. 5m\) sets the time limit$/m);
   });
 });
