@@ -1,4 +1,5 @@
 import { resolve } from "node:path";
+import type { FunkerConfig } from "../config/funker-yml.js";
 import { runDev } from "../dev/runtime.js";
 import { useColour } from "../terminal.js";
 import { defineCommand, durationFlag, UsageError } from "./command.js";
@@ -6,14 +7,14 @@ import { defineCommand, durationFlag, UsageError } from "./command.js";
 /** `funker dev`: the local runtime (src/dev/). */
 export const dev = defineCommand({
   name: "dev",
-  synopsis: "dev [-- <command>…]",
+  synopsis: "dev [<name>…] [-- <cmd>…]",
   summary: "run every function of funker.yml on this machine",
-  help: `Usage: funker dev [options] [-- <command> [args…]]
+  help: `Usage: funker dev [<function>…] [options] [-- <command> [args…]]
 
-Builds every function of funker.yml and runs its replicas as local processes
-on 127.0.0.1, as Docker would: a single-shot replica is replaced at once after
-each call, on the same port; a fresh replica stays up and starts a process per
-call itself; one that fails to start is restarted with a back-off (100 ms
+Builds every function of funker.yml, or only the functions named, and runs
+their replicas as local processes on 127.0.0.1, as Docker would: a
+single-shot replica is replaced at once after each call, on the same port; a
+fresh replica stays up and starts a process per call itself; one that fails to start is restarted with a back-off (100 ms
 doubling to 10 s). Output is prefixed by function and replica
 (add.1 | …) on standard error. A function is rebuilt and restarted when its
 source changes. Ctrl-C (or SIGTERM) stops every process.
@@ -56,7 +57,6 @@ Options:
   },
   takesCommand: true,
   run({ values, positionals, rest }, context) {
-    if (positionals.length > 0) throw new UsageError(`unexpected "${positionals[0]}"; put a command after --: funker dev -- ${positionals.join(" ")}`);
     if (rest !== undefined && rest.length === 0) throw new UsageError("nothing after --; give a command to run, or leave out --");
     let portBase: number | undefined;
     if (values.port !== undefined) {
@@ -64,7 +64,7 @@ Options:
       if (!Number.isInteger(portBase) || portBase < 1 || portBase > 65_535) throw new UsageError(`--port "${values.port}" is not a port number`);
     }
     const readyTimeoutMs = durationFlag("ready-timeout", values["ready-timeout"], "30s");
-    const config = context.loadConfig(values.file);
+    const config = onlyFunctions(context.loadConfig(values.file), positionals);
     if (portBase !== undefined) {
       const replicas = config.functions.reduce((sum, spec) => sum + spec.replicas, 0);
       const last = portBase + replicas - 1;
@@ -89,3 +89,14 @@ Options:
     });
   },
 });
+
+/** funker.yml with only the functions named on the command line (all of them when none is named). */
+function onlyFunctions(config: FunkerConfig, names: readonly string[]): FunkerConfig {
+  if (names.length === 0) return config;
+  const known = new Set(config.functions.map((spec) => spec.name));
+  const unknown = names.find((name) => !known.has(name));
+  if (unknown !== undefined) {
+    throw new UsageError(`no function "${unknown}" in funker.yml (functions: ${[...known].sort().join(", ")}); put a command to run after --`);
+  }
+  return { ...config, functions: config.functions.filter((spec) => names.includes(spec.name)) };
+}
