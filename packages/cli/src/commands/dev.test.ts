@@ -1,4 +1,7 @@
+import { createServer } from "node:net";
+import type { AddressInfo } from "node:net";
 import { beforeAll, describe, expect, it } from "vitest";
+import { isPortFree } from "../dev/ports.js";
 import { assertBuilt, CLI, handlerSource, makeProject, runCli } from "../test-support.js";
 
 beforeAll(assertBuilt);
@@ -33,4 +36,30 @@ describe("funker dev's options", { timeout: 120_000 }, () => {
     expect(unknown.code).toBe(2);
     expect(unknown.stderr).toContain('no function "nope" in funker.yml (functions: add, broken); put a command to run after --');
   });
+
+  it("runs replicas under Node's inspector with --inspect, one port each, printed at start", async () => {
+    using project = makeProject({ "funker.yml": "version: 1\nfunctions:\n  add:\n    entry: add/handler.ts\n    replicas: 2\n", "add/handler.ts": ADD });
+    const base = await freeConsecutivePorts(2);
+    // The inspector's HTTP endpoint lists the process it debugs.
+    const probe = `Promise.all([${base}, ${base + 1}].map((port) => fetch("http://127.0.0.1:" + port + "/json/list").then((r) => r.json()))).then((lists) => console.log(lists.map((list) => list.length).join(",")))`;
+    const result = await runCli(["dev", `--inspect=${base}`, "--no-watch", "--", "node", "-e", probe], { cwd: project.root });
+
+    expect(result.code, result.stderr).toBe(0);
+    expect(result.stderr).toMatch(new RegExp(`^add\\.1: inspector on 127\\.0\\.0\\.1:${base} `, "m"));
+    expect(result.stderr).toMatch(new RegExp(`^add\\.2: inspector on 127\\.0\\.0\\.1:${base + 1} `, "m"));
+    expect(result.stdout).toBe("1,1\n");
+  });
 });
+
+/** A first port with `count - 1` free ones after it, found by listening on them. */
+async function freeConsecutivePorts(count: number): Promise<number> {
+  for (;;) {
+    const server = createServer();
+    await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
+    const first = (server.address() as AddressInfo).port;
+    server.close();
+    if (first + count - 1 > 65_535) continue;
+    const checks = await Promise.all(Array.from({ length: count }, (_, offset) => isPortFree(first + offset)));
+    if (checks.every((check) => check.free)) return first;
+  }
+}

@@ -4,6 +4,9 @@ import { runDev } from "../dev/runtime.js";
 import { useColour } from "../terminal.js";
 import { defineCommand, durationFlag, UsageError } from "./command.js";
 
+/** Node's own default inspector port. */
+const DEFAULT_INSPECT_PORT = 9229;
+
 /** `funker dev`: the local runtime (src/dev/). */
 export const dev = defineCommand({
   name: "dev",
@@ -39,6 +42,8 @@ same back-off, and stopped after the functions.
 Options:
   -f, --file <path>      the funker.yml to use
   -p, --port <port>      give replicas consecutive ports from <port> (default: free ports)
+      --inspect[=<port>] run replicas under Node's inspector, one port each from
+                         <port> (default 9229), printed at start
       --keep             stay up after the command exits, until Ctrl-C
       --no-watch         do not rebuild when sources change
       --no-publish       give services with a publish port a free port instead
@@ -48,6 +53,7 @@ Options:
   -h, --help             this help`,
   options: {
     port: { type: "string", short: "p" },
+    inspect: { type: "string" },
     keep: { type: "boolean" },
     "no-watch": { type: "boolean" },
     "no-publish": { type: "boolean" },
@@ -55,24 +61,18 @@ Options:
     volumes: { type: "string" },
     secrets: { type: "string" },
   },
+  bareOptions: { "--inspect": `--inspect=${DEFAULT_INSPECT_PORT}` },
   takesCommand: true,
   run({ values, positionals, rest }, context) {
     if (rest !== undefined && rest.length === 0) throw new UsageError("nothing after --; give a command to run, or leave out --");
-    let portBase: number | undefined;
-    if (values.port !== undefined) {
-      portBase = Number(values.port);
-      if (!Number.isInteger(portBase) || portBase < 1 || portBase > 65_535) throw new UsageError(`--port "${values.port}" is not a port number`);
-    }
+    const portBase = portOption("port", values.port);
+    const inspectBase = portOption("inspect", values.inspect);
     const readyTimeoutMs = durationFlag("ready-timeout", values["ready-timeout"], "30s");
     const config = onlyFunctions(context.loadConfig(values.file), positionals);
-    if (portBase !== undefined) {
-      const replicas = config.functions.reduce((sum, spec) => sum + spec.replicas, 0);
-      const last = portBase + replicas - 1;
-      if (last > 65_535) {
-        throw new UsageError(
-          `--port ${portBase} gives the ${replicas} replicas the ports ${portBase} to ${last}, past 65535; choose ${65_536 - replicas} or lower`,
-        );
-      }
+    const replicas = config.functions.reduce((sum, spec) => sum + spec.replicas, 0);
+    for (const [flag, base] of [["port", portBase], ["inspect", inspectBase]] as const) {
+      if (base === undefined || base + replicas - 1 <= 65_535) continue;
+      throw new UsageError(`--${flag} ${base} gives the ${replicas} replicas the ports ${base} to ${base + replicas - 1}, past 65535; choose ${65_536 - replicas} or lower`);
     }
     return runDev({
       config,
@@ -81,6 +81,7 @@ Options:
       watch: values["no-watch"] !== true,
       publish: values["no-publish"] !== true,
       portBase,
+      inspectBase,
       readyTimeoutMs,
       volumesDirectory: values.volumes === undefined ? undefined : resolve(values.volumes),
       secretsDirectory: values.secrets === undefined ? undefined : resolve(values.secrets),
@@ -99,4 +100,11 @@ function onlyFunctions(config: FunkerConfig, names: readonly string[]): FunkerCo
     throw new UsageError(`no function "${unknown}" in funker.yml (functions: ${[...known].sort().join(", ")}); put a command to run after --`);
   }
   return { ...config, functions: config.functions.filter((spec) => names.includes(spec.name)) };
+}
+
+function portOption(flag: string, value: string | undefined): number | undefined {
+  if (value === undefined) return undefined;
+  const port = Number(value);
+  if (!Number.isInteger(port) || port < 1 || port > 65_535) throw new UsageError(`--${flag} "${value}" is not a port number`);
+  return port;
 }

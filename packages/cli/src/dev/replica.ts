@@ -117,6 +117,8 @@ export class Replica {
   /** Processes started after one that failed. */
   restarts = 0;
   lastError: ReplicaError | undefined;
+  /** Where Node's inspector of each process of this slot listens, under `funker dev --inspect`. */
+  inspectPort: number | undefined;
 
   constructor(
     readonly functionName: string,
@@ -264,6 +266,7 @@ export class Replica {
     let file = process.execPath;
     // The title is what `ps` and `top` show for the replica instead of its long command line.
     let args = [`--title=funker replica ${this.label}`, "--enable-source-maps", "--import", exitWithRuntime];
+    if (this.inspectPort !== undefined) args.unshift(`--inspect=127.0.0.1:${this.inspectPort}`);
     if ("bundle" in program) args.push(program.bundle);
     else {
       [file = "", ...args] = program.command;

@@ -34,6 +34,8 @@ export interface DevOptions {
   readonly watch?: boolean;
   /** Give replicas consecutive ports from this one, instead of free ports picked at random. */
   readonly portBase?: number | undefined;
+  /** Run each function's replicas under Node's inspector, on consecutive ports from this one. */
+  readonly inspectBase?: number | undefined;
   /** Run a service that has `publish` on that port (the default); false gives it a free port like the others. */
   readonly publish?: boolean;
   /** How long the command waits for every replica to listen. */
@@ -273,6 +275,15 @@ class DevRuntime implements ReplicaHost {
       });
     }
     this.endpoints = endpoints;
+    if (this.options.inspectBase !== undefined) {
+      let inspectPort = this.options.inspectBase;
+      for (const running of this.functions.values()) {
+        for (const replica of running.replicas) {
+          replica.inspectPort = inspectPort++;
+          this.say(`${replica.label}: inspector on ${LOCAL_HOST}:${replica.inspectPort} (open chrome://inspect, or attach an editor's debugger there)`);
+        }
+      }
+    }
     for (const spec of local) {
       const slot = new Replica(spec.name, 1, servicePorts.get(spec.name) as number, "service", config.root, this);
       this.services.set(spec.name, { spec, slot, command: spec.command as readonly string[] });
