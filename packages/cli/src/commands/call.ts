@@ -17,8 +17,10 @@ export const call = defineCommand({
   help: `Usage: funker call <name> [key=value…] [options]
 
 Calls a function and prints its result as JSON on standard output. Arguments:
-key=value pairs (a value that parses as JSON is that JSON: x=1 is a number,
-name=Ada a string), or --data '<json>', or JSON on standard input.
+key=value pairs, or --data '<json>', or JSON on standard input. Each value of
+key=value is parsed as JSON (x=1 is a number, ok=true a boolean, tags=[1,2] an
+array) and falls back to the string as written when it is not JSON (name=Ada);
+quote to force a string: id='"42"'.
 
 The function is found through --endpoint, else FUNKER_ENDPOINTS, else the
 running \`funker dev\` of this project (.funker/dev.json).
