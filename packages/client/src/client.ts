@@ -53,6 +53,41 @@ const DEFAULTS = {
   helloTimeoutMs: 1_000,
 } as const;
 
+/** A call's time limit, and whether nobody set it: the advice on a missed deadline differs. */
+interface TimeLimit {
+  readonly ms: number;
+  readonly isDefault: boolean;
+}
+
+/**
+ * What a missed deadline's message adds: the limit that passed and how to
+ * change it, since a call that needs longer than the default minute is
+ * otherwise only told that it was late.
+ */
+export function timeLimitAdvice(limit: TimeLimit): string {
+  return limit.isDefault
+    ? ` (the default, ${limit.ms} ms; a call's or a client's \`timeout\` option, in ms, sets another)`
+    : ` (its \`timeout\`, ${limit.ms} ms)`;
+}
+
+/**
+ * A missed deadline of this call's time limit, with the limit and how to
+ * change it; any other error as it is. A handler's own deadline_exceeded
+ * counts when the call's deadline has passed (the handler had this call's
+ * deadline, not a shorter timeout of its own).
+ */
+function withTimeLimitAdvice(error: FunkerError, limit: TimeLimit, deadline: number): FunkerError {
+  if (error.code !== "deadline_exceeded" || (error.remote && Date.now() < deadline)) return error;
+  return new FunkerError("deadline_exceeded", `${error.message}${timeLimitAdvice(limit)}`, {
+    mayHaveRun: error.mayHaveRun,
+    cause: error.cause,
+    data: error.data,
+    remote: error.remote,
+    ...(error.remoteName === undefined ? {} : { remoteName: error.remoteName }),
+    ...(error.remoteStack === undefined ? {} : { remoteStack: error.remoteStack }),
+  });
+}
+
 /** Call ids: a random prefix per process and a counter, unique without a random draw per call. */
 const callIdPrefix = randomBytes(6).toString("base64url");
 let callIdCounter = 0;
@@ -305,7 +340,8 @@ export class ClientCore {
         ? undefined
         : (typeof options.endpoints === "string" ? options.endpoints.split(",") : options.endpoints).map((text) => parseAddress(text, port));
     const route = this.route();
-    const delivered = this.deliver(route, request, port, callEndpoints, { idempotent, policy: retry }, timeout);
+    const limit: TimeLimit = { ms: timeout, isDefault: options.timeout === undefined && this.options.timeout === undefined };
+    const delivered = this.deliver(route, request, port, callEndpoints, { idempotent, policy: retry }, limit);
     const callEnded = route.callEnded;
     if (callEnded === undefined) return delivered;
     return delivered.then(
@@ -333,8 +369,9 @@ export class ClientCore {
     port: number,
     callEndpoints: readonly Address[] | undefined,
     terms: RetryTerms,
-    timeout: number,
+    limit: TimeLimit,
   ): Promise<unknown> {
+    const timeout = limit.ms;
     const { name, deadline, signal } = request;
     const { discovery, transport } = route;
     let lastError: FunkerError | undefined;
@@ -356,7 +393,10 @@ export class ClientCore {
         );
       }
       return kind === "deadline"
-        ? new FunkerError("deadline_exceeded", `the call to "${name}" did not finish within ${timeout} ms${last}`, { mayHaveRun: state.delivered, cause: lastError })
+        ? new FunkerError("deadline_exceeded", `the call to "${name}" did not finish within its time limit${timeLimitAdvice(limit)}${last}`, {
+            mayHaveRun: state.delivered,
+            cause: lastError,
+          })
         : new FunkerError("cancelled", `the call to "${name}" was cancelled`, { mayHaveRun: state.delivered, cause: signal?.reason });
     };
     const backOff = async (): Promise<void> => {
@@ -442,7 +482,7 @@ export class ClientCore {
           await backOff();
           continue;
         case "fail":
-          throw step.error;
+          throw withTimeLimitAdvice(step.error, limit, deadline);
         default: {
           const unexpected: never = step;
           throw new Error(`unhandled step ${String(unexpected)}`);

@@ -2,6 +2,7 @@ import { describe, expect, test } from "vitest";
 import { FrameType, FunkerError, MAX_PAYLOAD_BYTES_LIMIT, decodeJson, encodeError, encodeHeartbeat, encodeResult } from "@funker/protocol";
 import type { CallFrame } from "@funker/protocol";
 import { createClient } from "@funker/client";
+import { timeLimitAdvice } from "./client.js";
 import { TestServer, startFramedServer } from "./test-support/servers.js";
 import { rejectionOf, startSilentChild, useCleanup } from "./test-support/harness.js";
 
@@ -194,10 +195,16 @@ describe("bad input and faults", () => {
     const client = track(createClient({ endpoints: { slow: server.endpoint }, heartbeatIntervalMs: 0 }));
     const error = await rejectionOf(client.call("slow", {}, { timeout: 300 }));
     expect(error.code).toBe("deadline_exceeded");
+    // The limit that passed, and where it was set.
+    expect(error.message).toBe('the call to "slow" passed its deadline waiting for a reply (its `timeout`, 300 ms)');
     expect(error.mayHaveRun).toBe(true);
     await server.until((s) => s.cancels.length === 1);
     expect(server.cancels[0]?.id).toBe(server.calls[0]?.id);
     await server.allClosed();
+  });
+
+  test("a missed deadline under the default time limit says the limit and how to set another", () => {
+    expect(timeLimitAdvice({ ms: 60_000, isDefault: true })).toBe(" (the default, 60000 ms; a call's or a client's `timeout` option, in ms, sets another)");
   });
 
   test("a handler that closes without a reply is handler_crashed", async () => {

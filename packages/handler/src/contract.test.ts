@@ -100,6 +100,17 @@ describe("the call log line", () => {
     expect(read.every((line) => line !== undefined && isCallLine(line))).toBe(true);
   });
 
+  it("carries the thrown error's name, message and stack only when the error sent to the caller has a stack", () => {
+    const written: Record<string, unknown>[] = [];
+    const sink = (line: Record<string, unknown>): void => void written.push(line);
+    const stack = "TypeError: boom\n    at thrower (/app/thrower.ts:3:46)";
+    logCall({ id: "c1", functionName: "f", protocol: "framed", durationMs: 1, error: { code: "handler_error", name: "TypeError", message: "boom", stack }, served: true }, sink);
+    logCall({ id: "c2", functionName: "f", protocol: "framed", durationMs: 1, error: { code: "handler_error", name: "TypeError", message: "secret-ish" }, served: true }, sink);
+    const read = written.map((line) => parseLogLine(JSON.stringify(line)));
+    expect(read[0]).toMatchObject({ outcome: "error", code: "handler_error", name: "TypeError", message: "boom", stack });
+    expect(read[1]).toEqual({ level: "error", msg: "call", id: "c2", function: "f", protocol: "framed", durationMs: 1, outcome: "error", code: "handler_error" });
+  });
+
   it("reads the process's own lines apart from calls", () => {
     const written: Record<string, unknown>[] = [];
     logProcess("fatal", "cannot listen on 127.0.0.1:9999", new Error("EADDRINUSE"), (line) => void written.push(line));

@@ -276,6 +276,14 @@ export type CallLogLine = {
   readonly outcome: "ok" | "error";
   /** The error's code, when the outcome is an error. */
   readonly code?: string;
+  /**
+   * What the function threw (its name, message and stack), only when the
+   * handler sends stacks to callers (`exposeStacks`): a message may hold
+   * call data, so it is logged only where the caller would see it anyway.
+   */
+  readonly name?: string;
+  readonly message?: string;
+  readonly stack?: string;
 };
 
 /** A line about the process itself (a start-up failure, an uncaught exception), never about a call's data. */
@@ -296,6 +304,8 @@ export function callLogLine(call: {
   readonly protocol: WireMode | undefined;
   readonly durationMs: number;
   readonly errorCode: string | undefined;
+  /** The thrown error's details, when they may be logged (see `CallLogLine`). */
+  readonly thrown?: { readonly name?: string | undefined; readonly message: string; readonly stack: string } | undefined;
 }): CallLogLine {
   const failed = call.errorCode !== undefined;
   const line: { -readonly [Key in keyof CallLogLine]: CallLogLine[Key] } = {
@@ -308,6 +318,11 @@ export function callLogLine(call: {
     outcome: failed ? "error" : "ok",
   };
   if (failed) line.code = call.errorCode;
+  if (failed && call.thrown !== undefined) {
+    if (call.thrown.name !== undefined) line.name = call.thrown.name;
+    line.message = call.thrown.message;
+    line.stack = call.thrown.stack;
+  }
   return line;
 }
 
@@ -339,7 +354,10 @@ export function parseLogLine(text: string): LogLine | undefined {
       typeof line["durationMs"] === "number" &&
       (line["outcome"] === "ok" || line["outcome"] === "error") &&
       optionalText("function") &&
-      optionalText("code");
+      optionalText("code") &&
+      optionalText("name") &&
+      optionalText("message") &&
+      optionalText("stack");
     return valid ? (line as CallLogLine) : undefined;
   }
   const valid =

@@ -14,7 +14,8 @@ export function writeToStderr(line: Record<string, unknown>): void {
  * One JSON line per call on stderr (the contract's `CallLogLine`), for
  * `docker logs`, any log shipper and `funker dev`. Argument values, results,
  * metadata and credentials are never logged: they may hold personal data or
- * secrets, and the call id is enough to correlate.
+ * secrets, and the call id is enough to correlate. A failed call's error
+ * (name, message, stack) is logged only when stacks are exposed to callers.
  */
 export function logCall(record: CallRecord, sink: LogSink): void {
   const line = callLogLine({
@@ -23,6 +24,8 @@ export function logCall(record: CallRecord, sink: LogSink): void {
     protocol: record.protocol,
     durationMs: record.durationMs,
     errorCode: record.error?.code,
+    // An error carries a stack only when the handler exposes stacks (FUNKER_EXPOSE_STACKS, as funker dev sets it).
+    thrown: record.error?.stack === undefined ? undefined : { name: record.error.name, message: record.error.message, stack: record.error.stack },
   });
   try {
     sink(line);

@@ -20,8 +20,10 @@ export const call = defineCommand({
   help: `Usage: funker call <name> [key=value…] [options]
 
 Calls a function and prints its result as JSON on standard output. Arguments:
-key=value pairs (a value that parses as JSON is that JSON: x=1 is a number,
-name=Ada a string), or --data '<json>', or JSON on standard input.
+key=value pairs, or --data '<json>', or JSON on standard input. Each value of
+key=value is parsed as JSON (x=1 is a number, ok=true a boolean, tags=[1,2] an
+array) and falls back to the string as written when it is not JSON (name=Ada);
+quote to force a string: id='"42"'.
 
 The function is found through --endpoint, else FUNKER_ENDPOINTS, else the
 running \`funker dev\` of this project (.funker/dev.json). When funker.yml
@@ -29,7 +31,8 @@ names a \`secret:\`, calls are signed with the keys in secrets/<name> beside
 it, as \`funker dev\` reads them; FUNKER_SECRET_FILE, FUNKER_SECRET or
 FUNKER_SECRET_FILES in the environment take their place.
 
-On failure prints "error <code>: <message>" on standard error and exits 1
+On failure prints "error <code>: <message>" on standard error, with the
+function's stack when the replica sends it (funker dev has it do), and exits 1
 (3 when no running funker dev is found, 2 for arguments that do not parse).
 
 Options:
@@ -167,9 +170,14 @@ function printFailure(command: CallCommand, error: FunkerError): number {
     const wire: Record<string, unknown> = { code: error.code, message: error.message };
     if (error.data !== undefined) wire["data"] = error.data;
     if (error.remoteName !== undefined) wire["name"] = error.remoteName;
+    if (error.remoteStack !== undefined) wire["stack"] = error.remoteStack;
     process.stdout.write(`${JSON.stringify({ ok: false, error: wire })}\n`);
   } else {
-    process.stderr.write(`error ${error.code}: ${error.message}\n`);
+    // The function's own error by name (`TypeError: boom`), and where it was thrown when the replica sent its stack.
+    const thrown = error.remote && error.remoteName !== undefined && error.remoteName !== "FunkerError" ? `${error.remoteName}: ` : "";
+    process.stderr.write(`error ${error.code}: ${thrown}${error.message}\n`);
+    for (const line of error.remoteStack?.split("\n").slice(1) ?? []) process.stderr.write(`${line}\n`);
+    if (error.code === "deadline_exceeded") process.stderr.write("funker call --timeout <duration> (e.g. 5m) sets the time limit\n");
   }
   return ExitCode.failed;
 }

@@ -49,6 +49,8 @@ export interface Command<Options extends OptionsSpec = OptionsSpec> {
   readonly help: string;
   /** Its own options (`--file` and `--help` are added to every command). */
   readonly options: Options;
+  /** Options whose value may be left out (`--inspect` for `--inspect=9229`): the word alone, and what it stands for. */
+  readonly bareOptions?: Readonly<Record<string, string>>;
   /** Whether the words after `--` are its own (a command to run) rather than positionals. */
   readonly takesCommand?: boolean;
   run(input: CommandInput<Options>, context: CommandContext): Promise<number> | number;
@@ -62,7 +64,7 @@ export function defineCommand<const Options extends OptionsSpec>(command: Comman
 /** The one argument parser of `funker`: Node's `parseArgs`, strict, its errors turned into `UsageError`s. */
 export function parseCommandLine<Options extends OptionsSpec>(command: Command<Options>, args: readonly string[]): CommandInput<Options> {
   const separator = command.takesCommand === true ? args.indexOf("--") : -1;
-  const own = separator < 0 ? args : args.slice(0, separator);
+  const own = (separator < 0 ? args : args.slice(0, separator)).map((word) => command.bareOptions?.[word] ?? word);
   try {
     const { values, positionals } = parseArgs({
       args: [...own],

@@ -1,19 +1,23 @@
 import { resolve } from "node:path";
+import type { FunkerConfig } from "../config/funker-yml.js";
 import { runDev } from "../dev/runtime.js";
 import { useColour } from "../terminal.js";
 import { defineCommand, durationFlag, UsageError } from "./command.js";
 
+/** Node's own default inspector port. */
+const DEFAULT_INSPECT_PORT = 9229;
+
 /** `funker dev`: the local runtime (src/dev/). */
 export const dev = defineCommand({
   name: "dev",
-  synopsis: "dev [-- <command>…]",
+  synopsis: "dev [<name>…] [-- <cmd>…]",
   summary: "run every function of funker.yml on this machine",
-  help: `Usage: funker dev [options] [-- <command> [args…]]
+  help: `Usage: funker dev [<function>…] [options] [-- <command> [args…]]
 
-Builds every function of funker.yml and runs its replicas as local processes
-on 127.0.0.1, as Docker would: a single-shot replica is replaced at once after
-each call, on the same port; a fresh replica stays up and starts a process per
-call itself; one that fails to start is restarted with a back-off (100 ms
+Builds every function of funker.yml, or only the functions named, and runs
+their replicas as local processes on 127.0.0.1, as Docker would: a
+single-shot replica is replaced at once after each call, on the same port; a
+fresh replica stays up and starts a process per call itself; one that fails to start is restarted with a back-off (100 ms
 doubling to 10 s). Output is prefixed by function and replica
 (add.1 | …) on standard error. A function is rebuilt and restarted when its
 source changes. Ctrl-C (or SIGTERM) stops every process.
@@ -41,6 +45,8 @@ same back-off, and stopped after the functions.
 Options:
   -f, --file <path>      the funker.yml to use
   -p, --port <port>      give replicas consecutive ports from <port> (default: free ports)
+      --inspect[=<port>] run replicas under Node's inspector, one port each from
+                         <port> (default 9229), printed at start
       --keep             stay up after the command exits, until Ctrl-C
       --no-watch         do not rebuild when sources change
       --no-publish       give services with a publish port a free port instead
@@ -50,6 +56,7 @@ Options:
   -h, --help             this help`,
   options: {
     port: { type: "string", short: "p" },
+    inspect: { type: "string" },
     keep: { type: "boolean" },
     "no-watch": { type: "boolean" },
     "no-publish": { type: "boolean" },
@@ -57,17 +64,19 @@ Options:
     volumes: { type: "string" },
     secrets: { type: "string" },
   },
+  bareOptions: { "--inspect": `--inspect=${DEFAULT_INSPECT_PORT}` },
   takesCommand: true,
   run({ values, positionals, rest }, context) {
-    if (positionals.length > 0) throw new UsageError(`unexpected "${positionals[0]}"; put a command after --: funker dev -- ${positionals.join(" ")}`);
     if (rest !== undefined && rest.length === 0) throw new UsageError("nothing after --; give a command to run, or leave out --");
-    let portBase: number | undefined;
-    if (values.port !== undefined) {
-      portBase = Number(values.port);
-      if (!Number.isInteger(portBase) || portBase < 1 || portBase > 65_535) throw new UsageError(`--port "${values.port}" is not a port number`);
-    }
+    const portBase = portOption("port", values.port);
+    const inspectBase = portOption("inspect", values.inspect);
     const readyTimeoutMs = durationFlag("ready-timeout", values["ready-timeout"], "30s");
-    const config = context.loadConfig(values.file);
+    const config = onlyFunctions(context.loadConfig(values.file), positionals);
+    const replicas = config.functions.reduce((sum, spec) => sum + spec.replicas, 0);
+    for (const [flag, base] of [["port", portBase], ["inspect", inspectBase]] as const) {
+      if (base === undefined || base + replicas - 1 <= 65_535) continue;
+      throw new UsageError(`--${flag} ${base} gives the ${replicas} replicas the ports ${base} to ${base + replicas - 1}, past 65535; choose ${65_536 - replicas} or lower`);
+    }
     return runDev({
       config,
       command: rest,
@@ -75,6 +84,7 @@ Options:
       watch: values["no-watch"] !== true,
       publish: values["no-publish"] !== true,
       portBase,
+      inspectBase,
       readyTimeoutMs,
       volumesDirectory: values.volumes === undefined ? undefined : resolve(values.volumes),
       secretsDirectory: values.secrets === undefined ? undefined : resolve(values.secrets),
@@ -83,3 +93,21 @@ Options:
     });
   },
 });
+
+/** funker.yml with only the functions named on the command line (all of them when none is named). */
+function onlyFunctions(config: FunkerConfig, names: readonly string[]): FunkerConfig {
+  if (names.length === 0) return config;
+  const known = new Set(config.functions.map((spec) => spec.name));
+  const unknown = names.find((name) => !known.has(name));
+  if (unknown !== undefined) {
+    throw new UsageError(`no function "${unknown}" in funker.yml (functions: ${[...known].sort().join(", ")}); put a command to run after --`);
+  }
+  return { ...config, functions: config.functions.filter((spec) => names.includes(spec.name)) };
+}
+
+function portOption(flag: string, value: string | undefined): number | undefined {
+  if (value === undefined) return undefined;
+  const port = Number(value);
+  if (!Number.isInteger(port) || port < 1 || port > 65_535) throw new UsageError(`--${flag} "${value}" is not a port number`);
+  return port;
+}

@@ -15,7 +15,9 @@ export const status = defineCommand({
 
 Shows each replica of the running \`funker dev\`: its port and process,
 whether it is starting, idle, busy or backing off, calls served and failed,
-restarts, and its last error. Exits 3 when no runtime runs.
+processes recycled (replaced after ending normally: a single-shot replica
+after each call), restarts after a failure (a crash, a kill, an exit without
+a call), and its last error. Exits 3 when no runtime runs.
 
 Options:
       --json         print JSON
@@ -58,6 +60,7 @@ export async function runStatus(options: ListOptions): Promise<number> {
         replica.state,
         String(replica.calls),
         String(replica.failedCalls),
+        String(replica.recycles),
         String(replica.restarts),
         error,
       ]);
@@ -67,9 +70,9 @@ export async function runStatus(options: ListOptions): Promise<number> {
   for (const [name, service] of Object.entries(state.services ?? {})) {
     const { slot } = service;
     const error = slot.lastError === undefined ? "-" : `${slot.lastError.code}: ${slot.lastError.message}`;
-    rows.push([name, String(slot.port), slot.pid === undefined ? "-" : String(slot.pid), slot.state === "idle" ? "running" : slot.state, "-", "-", String(slot.restarts), error]);
+    rows.push([name, String(slot.port), slot.pid === undefined ? "-" : String(slot.pid), slot.state === "idle" ? "running" : slot.state, "-", "-", "-", String(slot.restarts), error]);
   }
-  printTable(["REPLICA", "PORT", "PID", "STATE", "CALLS", "FAILED", "RESTARTS", "LAST ERROR"], rows);
+  printTable(["REPLICA", "PORT", "PID", "STATE", "CALLS", "FAILED", "RECYCLED", "RESTARTS", "LAST ERROR"], rows);
   for (const [name, functionStatus] of Object.entries(state.functions)) {
     if (functionStatus.buildError !== undefined) process.stdout.write(paint.red(`${name}: the last build failed; running the previous one\n`));
   }

@@ -209,14 +209,16 @@ functions:
     // A replica is replaced when its process closes, a moment after its call was logged.
     const addStatus = async () => {
       const status = await runCli(["status", "--json"], { cwd: project.root });
-      return (JSON.parse(status.stdout) as { functions: Record<string, { calls: number; restarts: number; state: string }[]> }).functions["add"] ?? [];
+      return (JSON.parse(status.stdout) as { functions: Record<string, { calls: number; recycles: number; restarts: number; state: string }[]> }).functions["add"] ?? [];
     };
-    await expect.poll(async () => (await addStatus()).reduce((sum, replica) => sum + replica.restarts, 0), { timeout: WAIT_MS }).toBe(4);
+    // Each was a normal recycle, not a restart after a failure.
+    await expect.poll(async () => (await addStatus()).reduce((sum, replica) => sum + replica.recycles, 0), { timeout: WAIT_MS }).toBe(4);
     const addReplicas = await addStatus();
+    expect(addReplicas.map((replica) => replica.restarts)).toEqual([0, 0]);
     expect(addReplicas.every((replica) => ["idle", "starting", "busy"].includes(replica.state))).toBe(true);
     const table = await runCli(["status"], { cwd: project.root });
-    expect(table.stdout).toMatch(/^REPLICA\s+PORT\s+PID\s+STATE\s+CALLS\s+FAILED\s+RESTARTS\s+LAST ERROR$/m);
-    expect(table.stdout, table.stdout).toMatch(/^double\.1\s+\d+\s+\d+\s+idle\s+0\s+0\s+0\s+-$/m);
+    expect(table.stdout).toMatch(/^REPLICA\s+PORT\s+PID\s+STATE\s+CALLS\s+FAILED\s+RECYCLED\s+RESTARTS\s+LAST ERROR$/m);
+    expect(table.stdout, table.stdout).toMatch(/^double\.1\s+\d+\s+\d+\s+idle\s+0\s+0\s+0\s+0\s+-$/m);
 
     await expect.poll(() => replicaPids(readDevState(project.root)).length, { timeout: WAIT_MS }).toBe(3);
     const pids = replicaPids(readDevState(project.root));
@@ -381,7 +383,7 @@ services:
     expect(answer.folder).toBe(join(project.root, ".funker", "volumes", "data"));
     expect(result.stderr).toMatch(new RegExp(`^store\\s+\\| store listening on 127\\.0\\.0\\.1:${port}$`, "m"));
     // funker status shows it as a slot of its own (its pid is the shell's that runs the command line).
-    expect(result.stdout).toMatch(new RegExp(`^store\\s+${port}\\s+\\d+\\s+running\\s+-\\s+-\\s+0\\s+-$`, "m"));
+    expect(result.stdout).toMatch(new RegExp(`^store\\s+${port}\\s+\\d+\\s+running\\s+-\\s+-\\s+-\\s+0\\s+-$`, "m"));
     expect(result.stderr).toMatch(new RegExp(`ready: FUNKER_ENDPOINTS=ask=127\\.0\\.0\\.1:\\d+, FUNKER_SERVICES=store=127\\.0\\.0\\.1:${port}`));
     expect(hasEnded(answer.pid)).toBe(true);
   });
@@ -476,8 +478,11 @@ describe("funker dev with bad input", { timeout: 120_000 }, () => {
     expect(failures.map((line) => /restarting in (.*) \(failure/.exec(line)?.[1])).toEqual(["100 ms", "200 ms", "400 ms", "800 ms", "1.6 s"]);
     expect(dev.stderr()).toMatch(/Error: no database configured/);
     const status = await runCli(["status", "--json"], { cwd: project.root });
-    const replica = (JSON.parse(status.stdout) as { functions: Record<string, { restarts: number; lastError: { message: string } }[]> }).functions["crashy"]?.[0];
+    const replica = (JSON.parse(status.stdout) as { functions: Record<string, { recycles: number; restarts: number; lastError: { message: string } }[]> }).functions["crashy"]?.[0];
     expect(replica?.lastError.message).toMatch(/^exited with code 1/);
+    // Starts after failures are restarts; none of them a normal recycle.
+    expect(replica?.restarts).toBeGreaterThanOrEqual(4);
+    expect(replica?.recycles).toBe(0);
   });
 
   it("gives up on a command when a function never starts", async () => {

@@ -1,5 +1,8 @@
 import { spawn } from "node:child_process";
 import type { ChildProcess } from "node:child_process";
+import { mkdirSync, renameSync, writeFileSync } from "node:fs";
+import { dirname } from "node:path";
+import { pathToFileURL } from "node:url";
 import { isCallLine, parseLogLine, READY_FD_VARIABLE, READY_LINE } from "@funker/handler/contract";
 import type { FunctionMode } from "../config/funker-yml.js";
 import { formatDuration } from "../duration.js";
@@ -50,7 +53,18 @@ if (process.env.${RUNTIME_PIPE_VARIABLE} === "${RUNTIME_PIPE_FD}") {
   }
 }
 `;
-const EXIT_WITH_RUNTIME_MODULE = `data:text/javascript,${encodeURIComponent(EXIT_WITH_RUNTIME)}`;
+
+/**
+ * Writes the module above where the runtime's replicas load it from: a
+ * file, not a data: URL, so that `ps` shows a short command line. Written
+ * through a rename, as a replica may start while another runtime writes it.
+ */
+export function writeExitWithRuntimeModule(file: string): void {
+  mkdirSync(dirname(file), { recursive: true });
+  const temporary = `${file}.${process.pid}.tmp`;
+  writeFileSync(temporary, EXIT_WITH_RUNTIME);
+  renameSync(temporary, file);
+}
 
 /**
  * What a slot runs: a function's bundle under this Node (read at each start,
@@ -68,6 +82,8 @@ export interface ReplicaHost {
   changed(replica: Replica): void;
   /** Whether a command waits for every replica to listen (and so gives up on one that never starts). */
   readonly commandWaits: boolean;
+  /** The file `writeExitWithRuntimeModule` wrote, which every Node process of a slot loads first. */
+  readonly exitWithRuntimeFile: string;
 }
 
 /**
@@ -96,9 +112,13 @@ export class Replica {
   state: ReplicaState = "stopped";
   calls = 0;
   failedCalls = 0;
-  /** Processes started after the first in this slot. */
+  /** Processes started after one that ended normally (its calls served): the normal life of a single-shot replica. */
+  recycles = 0;
+  /** Processes started after one that failed. */
   restarts = 0;
   lastError: ReplicaError | undefined;
+  /** Where Node's inspector of each process of this slot listens, under `funker dev --inspect`. */
+  inspectPort: number | undefined;
 
   constructor(
     readonly functionName: string,
@@ -220,6 +240,7 @@ export class Replica {
       state: this.state,
       calls: this.calls,
       failedCalls: this.failedCalls,
+      recycles: this.recycles,
       restarts: this.restarts,
       lastError: this.lastError,
     };
@@ -241,15 +262,18 @@ export class Replica {
       ...(this.reportsReadiness ? { [READY_FD_VARIABLE]: String(RUNTIME_PIPE_FD) } : {}),
     };
     const program = this.host.program(this);
+    const exitWithRuntime = pathToFileURL(this.host.exitWithRuntimeFile).href;
     let file = process.execPath;
-    let args = ["--enable-source-maps", "--import", EXIT_WITH_RUNTIME_MODULE];
+    // The title is what `ps` and `top` show for the replica instead of its long command line.
+    let args = [`--title=funker replica ${this.label}`, "--enable-source-maps", "--import", exitWithRuntime];
+    if (this.inspectPort !== undefined) args.unshift(`--inspect=127.0.0.1:${this.inspectPort}`);
     if ("bundle" in program) args.push(program.bundle);
     else {
       [file = "", ...args] = program.command;
       // A service run by Node (directly or through a shell) watches the pipe
       // as a replica does; another program outlives a runtime killed with
       // SIGKILL, and is stopped with its process group otherwise.
-      environment["NODE_OPTIONS"] = [environment["NODE_OPTIONS"], `--import=${EXIT_WITH_RUNTIME_MODULE}`].filter(Boolean).join(" ");
+      environment["NODE_OPTIONS"] = [environment["NODE_OPTIONS"], `--import=${exitWithRuntime}`].filter(Boolean).join(" ");
     }
     const child = spawn(file, args, {
       cwd: this.cwd,
@@ -294,8 +318,11 @@ export class Replica {
       const duration = formatDuration(parsed.durationMs);
       if (parsed.outcome === "error") {
         this.failedCalls += 1;
-        this.lastError = { code: parsed.code ?? "internal", message: `call ${parsed.id} failed`.replace("  ", " "), at: Date.now() };
-        this.host.output(this, `call ${parsed.id} failed: ${parsed.code ?? "error"} (${duration})`, "warning");
+        // The thrown error's details come only when the replica exposes stacks, as funker dev has it do.
+        const thrown = parsed.message === undefined ? undefined : `${parsed.name ?? "Error"}: ${parsed.message}`;
+        this.lastError = { code: parsed.code ?? "internal", message: thrown ?? `call ${parsed.id} failed`.replace("  ", " "), at: Date.now() };
+        this.host.output(this, `call ${parsed.id} failed: ${parsed.code ?? "error"} (${duration})${thrown === undefined ? "" : `: ${thrown}`}`, "warning");
+        for (const stackLine of parsed.stack?.split("\n").slice(1) ?? []) this.host.output(this, stackLine, "stderr");
       } else {
         this.host.output(this, `call ${parsed.id} ok (${duration})`, "stderr");
       }
@@ -331,7 +358,7 @@ export class Replica {
     );
     this.consecutiveFailures = decision.failuresInARow;
     if (decision.action === "restart-now") {
-      this.restarts += 1;
+      this.recycles += 1;
       this.spawnProcess();
       this.host.changed(this);
       return;

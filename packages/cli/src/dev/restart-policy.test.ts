@@ -87,7 +87,12 @@ describe("the restart policy of funker dev", () => {
     ["the handler's start-up failure", startFailed, { how: "exited with code 1", reason: "the function could not start", code: "start_failed" }],
     ["the handler's uncaught fault", { ...startFailed, code: 70 }, { how: "exited with code 70", reason: "the function crashed", code: "crashed" }],
     ["another exit code", { ...startFailed, code: 3 }, { how: "exited with code 3", reason: undefined, code: "crashed" }],
-    ["an exit 0 without a call", { ...startFailed, code: 0 }, { how: "exited without serving a call", reason: undefined, code: "crashed" }],
+    [
+      "an exit 0 of a process never seen listening: no handler was started",
+      { ...startFailed, code: 0 },
+      { how: "exited without serving a call", reason: "the entry file did not start a handler: does it call `handler(fn)`?", code: "crashed" },
+    ],
+    ["an exit 0 without a call after listening", { ...startFailed, code: 0, listened: true }, { how: "exited without serving a call", reason: undefined, code: "crashed" }],
     ["a signal", { ...startFailed, code: null, signal: "SIGKILL" }, { how: "was killed by SIGKILL", reason: undefined, code: "crashed" }],
     ["a service's exit 0, in its own words", { ...startFailed, code: 0, service: true }, { how: "exited with code 0", reason: undefined, code: "crashed" }],
     ["a service's exit 1, which is not the handler's start-up failure", { ...startFailed, service: true }, { how: "exited with code 1", reason: undefined, code: "crashed" }],

@@ -109,10 +109,17 @@ function describeFailure(exit: ProcessExit): ExitFailure {
     exit.signal !== null ? `was killed by ${exit.signal}` : exit.code === HandlerExit.done ? "exited without serving a call" : `exited with code ${exit.code}`;
   return {
     how,
-    reason: exit.fatalMessage ?? describeHandlerExit(exit.code),
+    reason: exit.fatalMessage ?? (exit.code === HandlerExit.done && exit.listened !== true ? NO_HANDLER : describeHandlerExit(exit.code)),
     code: exit.code === HandlerExit.startupFailed ? "start_failed" : "crashed",
   };
 }
+
+/**
+ * A function's process that ends well without ever listening has run its
+ * entry file to the end: the handler, which keeps the process up while it
+ * listens, was never started.
+ */
+const NO_HANDLER = "the entry file did not start a handler: does it call `handler(fn)`?";
 
 /** The handler's exit codes (its contract's `ExitCode`), in words. */
 function describeHandlerExit(code: number | null): string | undefined {

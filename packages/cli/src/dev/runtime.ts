@@ -17,7 +17,7 @@ import type { Painter } from "../terminal.js";
 import { ENDPOINTS_VARIABLE, formatEndpoints, protocolPins } from "./endpoints.js";
 import type { EndpointMap } from "./endpoints.js";
 import { allocateFreePorts, isPortFree, LOCAL_HOST, readSocketTable } from "./ports.js";
-import { Replica } from "./replica.js";
+import { Replica, writeExitWithRuntimeModule } from "./replica.js";
 import type { ReplicaHost, ReplicaProgram } from "./replica.js";
 import { DEV_SECRETS_FOLDER, DevSecrets } from "./secrets.js";
 import { formatServices, rewriteServiceAddresses, serviceAddresses, SERVICES_VARIABLE } from "./services.js";
@@ -35,6 +35,8 @@ export interface DevOptions {
   readonly watch?: boolean;
   /** Give replicas consecutive ports from this one, instead of free ports picked at random. */
   readonly portBase?: number | undefined;
+  /** Run each function's replicas under Node's inspector, on consecutive ports from this one. */
+  readonly inspectBase?: number | undefined;
   /** Run a service that has `publish` on that port (the default); false gives it a free port like the others. */
   readonly publish?: boolean;
   /** How long the command waits for every replica to listen. */
@@ -129,6 +131,7 @@ export async function runDev(options: DevOptions): Promise<number> {
 
 class DevRuntime implements ReplicaHost {
   readonly commandWaits: boolean;
+  readonly exitWithRuntimeFile: string;
   private readonly paint: Painter;
   private readonly functions = new Map<string, RunningFunction>();
   private readonly services = new Map<string, RunningService>();
@@ -152,6 +155,7 @@ class DevRuntime implements ReplicaHost {
     this.commandWaits = options.command !== undefined && options.command.length > 0;
     this.volumesDirectory = resolve(options.config.root, options.volumesDirectory ?? DEV_VOLUMES_FOLDER);
     this.secretsDirectory = resolve(options.config.root, options.secretsDirectory ?? DEV_SECRETS_FOLDER);
+    this.exitWithRuntimeFile = join(options.config.root, ".funker", "exit-with-runtime.mjs");
     const labels = [...options.config.functions.map((spec) => `${spec.name}.${spec.replicas}`), ...options.config.services.map((spec) => spec.name)];
     this.labelWidth = Math.max(6, ...labels.map((label) => label.length));
     this.removeSignalHandlers = this.installSignalHandlers();
@@ -282,11 +286,21 @@ class DevRuntime implements ReplicaHost {
       });
     }
     this.endpoints = endpoints;
+    if (this.options.inspectBase !== undefined) {
+      let inspectPort = this.options.inspectBase;
+      for (const running of this.functions.values()) {
+        for (const replica of running.replicas) {
+          replica.inspectPort = inspectPort++;
+          this.say(`${replica.label}: inspector on ${LOCAL_HOST}:${replica.inspectPort} (open chrome://inspect, or attach an editor's debugger there)`);
+        }
+      }
+    }
     for (const spec of local) {
       const slot = new Replica(spec.name, 1, servicePorts.get(spec.name) as number, "service", config.root, this);
       this.services.set(spec.name, { spec, slot, command: spec.command as readonly string[] });
     }
     if (this.stopping !== undefined) return this.exited;
+    writeExitWithRuntimeModule(this.exitWithRuntimeFile);
     this.writeStateNow();
 
     // Services first: functions and the command may need them from their first call.
@@ -364,6 +378,8 @@ class DevRuntime implements ReplicaHost {
     environment[SETTINGS.exposeStacks.variable] ??= "true";
     environment[ENDPOINTS_VARIABLE] = this.endpointsVariable();
     environment[REPLICA_VARIABLE] = String(replica.index);
+    // A function's errors reach `funker call` and the dev log with their (source-mapped) stacks.
+    environment[SETTINGS.exposeStacks.variable] = "1";
     if (this.addresses.length > 0) environment[SERVICES_VARIABLE] = formatServices(this.addresses);
     return environment;
   }

@@ -24,7 +24,9 @@ export interface ReplicaStatus {
   /** Calls this replica slot has served, over every process that filled it. */
   readonly calls: number;
   readonly failedCalls: number;
-  /** Processes started in this slot after the first. */
+  /** Processes started in this slot after one that ended normally: a single-shot replica after its call, a reuse one after `maxCalls`. */
+  readonly recycles: number;
+  /** Processes started in this slot after one that failed: a crash, a kill, an exit without serving a call. */
   readonly restarts: number;
   readonly lastError: ReplicaError | undefined;
 }
