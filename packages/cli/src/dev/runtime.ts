@@ -374,12 +374,11 @@ class DevRuntime implements ReplicaHost {
     environment[SETTINGS.port.variable] = String(replica.port);
     environment[SETTINGS.host.variable] = LOCAL_HOST;
     Object.assign(environment, settingsEnvironment(replica.functionName, { ...spec?.handlerSettings, mode: replica.mode }));
-    // Here the caller is the function's author, who wants the stack; a value the function or this shell gives still wins.
+    // Here the caller is the function's author, who wants the stack (source-mapped, in `funker call` and the dev log);
+    // a value the function or this shell gives still wins.
     environment[SETTINGS.exposeStacks.variable] ??= "true";
     environment[ENDPOINTS_VARIABLE] = this.endpointsVariable();
     environment[REPLICA_VARIABLE] = String(replica.index);
-    // A function's errors reach `funker call` and the dev log with their (source-mapped) stacks.
-    environment[SETTINGS.exposeStacks.variable] = "1";
     if (this.addresses.length > 0) environment[SERVICES_VARIABLE] = formatServices(this.addresses);
     return environment;
   }
