@@ -6,6 +6,9 @@ import { callFrame, concat, utf8 } from "./corpus.js";
 import type { Exchange } from "./judge.js";
 import type { FuzzCase } from "./mutate.js";
 
+/** For the time limits raced against an answer: a limit that lost must not keep the program alive after the run. */
+export const unref = { ref: false } as const;
+
 export interface ExchangeLimits {
   /** How long a half-closed case may wait for the replica's reply and close. */
   readonly replyTimeoutMs: number;
@@ -38,7 +41,7 @@ export async function exchange(port: number, testCase: Pick<FuzzCase, "bytes" | 
     if (testCase.halfClose) socket.end(bytes.subarray(offset));
     else socket.write(bytes.subarray(offset));
   }
-  const waited = await Promise.race([closed, sleep(testCase.halfClose ? limits.replyTimeoutMs : limits.settleMs, false)]);
+  const waited = await Promise.race([closed, sleep(testCase.halfClose ? limits.replyTimeoutMs : limits.settleMs, false, unref)]);
   socket.destroy();
   const reply = Uint8Array.from(Buffer.concat(received));
   if (waited) return { reply, ended: reset ? "reset" : "closed" };
@@ -70,7 +73,7 @@ export async function validCall(port: number, wire: "framed" | "legacy", limits:
     socket.once("close", () => resolve("closed without an answer"));
   });
   socket.write(concat([prefaceFor(2), callFrame(2, utf8('{"x":1,"y":2}'), "valid")]));
-  const outcome = await Promise.race([answer, sleep(limits.replyTimeoutMs, "no answer in time")]);
+  const outcome = await Promise.race([answer, sleep(limits.replyTimeoutMs, "no answer in time", unref)]);
   socket.destroy();
   return outcome;
 }

@@ -7,7 +7,7 @@
  * right value, and in reuse mode the process's memory and descriptors are read.
  */
 import { setTimeout as sleep } from "node:timers/promises";
-import { exchange, validCall } from "./exchange.js";
+import { exchange, unref, validCall } from "./exchange.js";
 import type { ExchangeLimits } from "./exchange.js";
 import { judge } from "./judge.js";
 import { MUTATIONS, warmUpCases } from "./mutate.js";
@@ -153,7 +153,7 @@ export async function runFuzz(options: FuzzOptions): Promise<FuzzReport> {
     const own = await startReplica("single-shot");
     processes += 1;
     const outcome = await exchange(own.port, testCase, limits);
-    const exit = await Promise.race([own.exited, sleep(limits.replyTimeoutMs, undefined)]);
+    const exit = await Promise.race([own.exited, sleep(limits.replyTimeoutMs, undefined, unref)]);
     if (exit === undefined) {
       own.process.kill("SIGKILL");
       await own.exited;
@@ -232,7 +232,7 @@ export async function runFuzz(options: FuzzOptions): Promise<FuzzReport> {
     replica = undefined;
     if (isRunning(last)) {
       last.process.kill("SIGTERM");
-      const exit = await Promise.race([last.exited, sleep(5_000, undefined)]);
+      const exit = await Promise.race([last.exited, sleep(5_000, undefined, unref)]);
       if (exit === undefined) last.process.kill("SIGKILL");
     }
   }
