@@ -279,7 +279,9 @@ export class Connection {
     }
     switch (this.phase) {
       case "reading":
-        this.onReadTimeout();
+        // Timers run before the event loop polls the sockets again: after a long block (a large call parsed on
+        // another connection) bytes that arrived in time may still be unread. One poll first, then decide.
+        setImmediate(() => this.onReadTimeout());
         return;
       case "idle":
         this.closeIfIdle();
@@ -291,7 +293,8 @@ export class Connection {
   }
 
   private onReadTimeout(): void {
-    if (this.phase !== "reading") return;
+    // The call arrived meanwhile, or a kept connection's next call started reading with a new limit.
+    if (this.phase !== "reading" || Date.now() < this.phaseDueAt) return;
     this.failConnection(
       new FunkerError("deadline_exceeded", `the call did not arrive within the read timeout of ${this.host.options.readTimeoutMs} ms`, {
         mayHaveRun: false,

@@ -1,4 +1,5 @@
 import { randomBytes } from "node:crypto";
+import type { Socket } from "node:net";
 import { describe, expect, it } from "vitest";
 import { FrameDecoder, FunkerError, PREFACE, encodeCall } from "@funker/protocol";
 import { FramedCaller, deferred, frameError, framedCall, legacyCall, legacyError, open, readAll, resultValue, serve } from "../test-support/wire.js";
@@ -156,6 +157,35 @@ describe("slow callers: the read timeout frees the replica", () => {
     } finally {
       clearInterval(trickle);
     }
+  });
+
+  // Found by pnpm fuzz: a replica busy parsing a large call on another connection came back to a read timeout that
+  // had passed meanwhile, before it read the bytes that had arrived in time, and answered a framed caller in the
+  // 2017 format that its call "did not arrive".
+  it("reads what arrived while the event loop was blocked before it times a caller out", async () => {
+    const victim: { socket?: Socket } = {};
+    const victimCall = Buffer.concat([PREFACE, encodeCall({ id: "victim", function: "add", deadline: Date.now() + 60_000 }, { x: 1, y: 2 })]);
+    await using server = await serve(
+      (args: { x: number; y: number; block?: boolean }) => {
+        if (args.block === true) {
+          // The victim's call arrives in time, while this call holds the event loop past the victim's read timeout.
+          victim.socket?.end(victimCall);
+          const blockedUntil = Date.now() + 300;
+          while (Date.now() < blockedUntil) {
+            // blocking, as a large body parsed on another connection does
+          }
+        }
+        return args.x + args.y;
+      },
+      { readTimeout: 100, mode: "reuse", concurrency: 2 },
+    );
+    victim.socket = await open(server.port);
+    const reply = readAll(victim.socket);
+    // Long enough for the replica to have accepted the victim's connection and started its read timeout.
+    await new Promise((resolve) => setTimeout(resolve, 20));
+    expect(resultValue(await framedCall(server.port, { x: 1, y: 2, block: true }))).toBe(3);
+    const [frame] = framesOf(await reply);
+    expect(frame?.type === "result" ? resultValue(frame) : frame).toBe(3);
   });
 
   it("serves the next caller after a silent one timed out (reuse mode)", async () => {

@@ -1,0 +1,267 @@
+/**
+ * The fuzz: cases from mutate.ts sent to a live replica. In reuse mode one
+ * process takes every case and must be the same process at the end; in
+ * single-shot mode each case gets its own process, which must exit 0 (the
+ * handler's exit codes: 0 whenever a reply was delivered or the caller went
+ * away; 70 is a fault). After each batch a valid call must still return the
+ * right value, and in reuse mode the process's memory and descriptors are read.
+ */
+import { setTimeout as sleep } from "node:timers/promises";
+import { exchange, unref, validCall } from "./exchange.js";
+import type { ExchangeLimits } from "./exchange.js";
+import { judge } from "./judge.js";
+import { MUTATIONS, warmUpCases } from "./mutate.js";
+import type { FuzzCase, Mutation } from "./mutate.js";
+import { isRunning, openDescriptors, residentKiB, startReplica } from "./replica.js";
+import type { FuzzMode, Replica } from "./replica.js";
+
+export interface FuzzOptions {
+  readonly mode: FuzzMode;
+  /** Case `index` of the run, for index in [0, cases). */
+  readonly caseAt: (index: number) => FuzzCase;
+  readonly cases: number;
+  /** The run's seed, reported with every failure so that it can be made again. */
+  readonly seed: number;
+  /** Stop after this long (after the warm-up) even if cases remain. */
+  readonly durationMs?: number;
+  /** Connections at once (reuse), or processes at once (single-shot). */
+  readonly parallel?: number;
+  /** Cases between two valid calls and readings. */
+  readonly batch?: number;
+  readonly limits?: ExchangeLimits;
+  /** Reuse mode: send every JSON edge case in every place first, uncounted (default true; a replay of kept cases skips it). */
+  readonly warmUp?: boolean;
+  readonly onBatch?: (done: number) => void;
+}
+
+export interface FailedCase {
+  readonly index: number;
+  readonly label: string;
+  readonly problem: string;
+  readonly hex: string;
+  readonly halfClose: boolean;
+  readonly chunks: readonly number[];
+  readonly drip: boolean;
+}
+
+export interface FuzzReport {
+  readonly mode: FuzzMode;
+  readonly seed: number;
+  readonly cases: number;
+  readonly byMutation: Record<Mutation, number>;
+  readonly halfClosed: number;
+  /** Half-closed cases answered (a RESULT, an ERROR, a 2017 value or error object), by answer. */
+  readonly answers: Record<string, number>;
+  /** Replica processes that died (reuse) or exited with another code than 0 (single-shot). */
+  readonly deaths: number;
+  /** Reuse: the processes that served the run (1 when none died). */
+  readonly processes: number;
+  readonly memory?: Flatness;
+  readonly descriptors?: Flatness;
+  readonly validCalls: { readonly made: number; readonly right: number };
+  readonly failures: readonly FailedCase[];
+  readonly seconds: number;
+  readonly casesPerSecond: number;
+}
+
+/** Readings after each batch, early in the run and late in it, and the bound their difference must stay within. */
+export interface Flatness {
+  readonly early: number;
+  readonly late: number;
+  readonly highest: number;
+  readonly bound: number;
+}
+
+/**
+ * Flat, for resident memory, means that the floor does not rise: the
+ * lowest reading of the last quarter of the batches is at most the bound
+ * above the lowest of the first quarter (after a warm-up of every JSON edge
+ * case in every place). The highest readings swing with the garbage
+ * collector (two 1 MB bodies parsed at once lift it by 100 MB for a batch),
+ * but a leak of a buffer per case lifts the floor with every batch.
+ * Descriptors do not swing: every connection is closed when they are read,
+ * so the highest count after the first batch is held to the first.
+ */
+export const RSS_BOUND_KIB = 32 * 1024;
+export const DESCRIPTOR_BOUND = 2;
+
+/**
+ * A reply may wait behind other cases: a reuse replica runs one event loop,
+ * and a body nested 200,000 deep takes V8 a second or more to parse on a
+ * busy machine, for each of the cases in flight.
+ */
+const DEFAULT_LIMITS: ExchangeLimits = { replyTimeoutMs: 30_000, settleMs: 20 };
+
+export function heldUp(report: FuzzReport): boolean {
+  const flat = (reading: Flatness | undefined): boolean => reading === undefined || reading.late - reading.early <= reading.bound;
+  return report.failures.length === 0 && report.deaths === 0 && report.validCalls.right === report.validCalls.made && flat(report.memory) && flat(report.descriptors);
+}
+
+export async function runFuzz(options: FuzzOptions): Promise<FuzzReport> {
+  const started = Date.now();
+  const limits = options.limits ?? DEFAULT_LIMITS;
+  const parallel = options.parallel ?? (options.mode === "reuse" ? 8 : 3);
+  const batch = options.batch ?? (options.mode === "reuse" ? 500 : 40);
+  const byMutation = Object.fromEntries(MUTATIONS.map((mutation) => [mutation, 0])) as Record<Mutation, number>;
+  const answers: Record<string, number> = {};
+  const failures: FailedCase[] = [];
+  const memory: number[] = [];
+  const descriptors: number[] = [];
+  const validCalls = { made: 0, right: 0 };
+  let halfClosed = 0;
+  let deaths = 0;
+  let processes = 0;
+  let done = 0;
+
+  const fail = (index: number, testCase: FuzzCase, problem: string): void => {
+    failures.push({ index, label: testCase.label, problem, hex: Buffer.from(testCase.bytes).toString("hex"), halfClose: testCase.halfClose, chunks: testCase.chunks, drip: testCase.drip });
+  };
+  const count = (testCase: FuzzCase): void => {
+    for (const mutation of testCase.mutations) byMutation[mutation] += 1;
+    if (testCase.halfClose) halfClosed += 1;
+  };
+  const tally = (answer: string): void => {
+    answers[answer] = (answers[answer] ?? 0) + 1;
+  };
+
+  // Reuse: one replica for the run, replaced only if it dies (a failure of every case in flight then).
+  let replica: Replica | undefined;
+  const inFlight = new Map<number, FuzzCase>();
+  const startReuseReplica = async (): Promise<Replica> => {
+    const started = await startReplica("reuse");
+    processes += 1;
+    void started.exited.then((exit) => {
+      if (replica !== started) return;
+      deaths += 1;
+      for (const [index, testCase] of inFlight) fail(index, testCase, `the replica died (${exit.code ?? exit.signal}) with this case in flight: ${started.stderrTail().slice(-500)}`);
+    });
+    return started;
+  };
+  if (options.mode === "reuse") replica = await startReuseReplica();
+
+  const runReuseCase = async (index: number, testCase: FuzzCase): Promise<void> => {
+    if (replica === undefined || !isRunning(replica)) replica = await startReuseReplica();
+    inFlight.set(index, testCase);
+    const outcome = await exchange(replica.port, testCase, limits);
+    inFlight.delete(index);
+    const verdict = judge(testCase.bytes, testCase.halfClose, outcome);
+    if (verdict.ok) tally(verdict.answer);
+    else if (isRunning(replica)) fail(index, testCase, verdict.problem);
+  };
+
+  const runSingleShotCase = async (index: number, testCase: FuzzCase): Promise<void> => {
+    const own = await startReplica("single-shot");
+    processes += 1;
+    const outcome = await exchange(own.port, testCase, limits);
+    const exit = await Promise.race([own.exited, sleep(limits.replyTimeoutMs, undefined, unref)]);
+    if (exit === undefined) {
+      own.process.kill("SIGKILL");
+      await own.exited;
+      fail(index, testCase, "the single-shot replica did not exit after its one connection ended");
+      return;
+    }
+    if (exit.code !== 0) {
+      deaths += 1;
+      fail(index, testCase, `the single-shot replica exited ${exit.code ?? exit.signal}, not 0: ${own.stderrTail().slice(-500)}`);
+      return;
+    }
+    const verdict = judge(testCase.bytes, testCase.halfClose, outcome);
+    if (verdict.ok) tally(verdict.answer);
+    else fail(index, testCase, verdict.problem);
+  };
+
+  const checkValid = async (batchNumber: number): Promise<void> => {
+    const wires = options.mode === "reuse" ? (["framed", "legacy"] as const) : ([batchNumber % 2 === 0 ? "framed" : "legacy"] as const);
+    for (const wire of wires) {
+      validCalls.made += 1;
+      let target = replica;
+      if (options.mode === "single-shot") {
+        target = await startReplica("single-shot");
+        processes += 1;
+      } else if (target === undefined || !isRunning(target)) {
+        continue;
+      }
+      const answer = await validCall(target.port, wire, limits);
+      let exitProblem = "";
+      if (options.mode === "single-shot") {
+        const exit = await target.exited;
+        if (exit.code !== 0) exitProblem = `, and the replica exited ${exit.code ?? exit.signal}`;
+      }
+      if (answer === "3" && exitProblem === "") validCalls.right += 1;
+      else failures.push({ index: -1, label: `a valid ${wire} call after batch ${batchNumber}`, problem: `got ${answer}${exitProblem}`, hex: "", halfClose: wire === "legacy", chunks: [], drip: false });
+    }
+  };
+
+  const runBatch = async (caseAt: (index: number) => FuzzCase, from: number, to: number, counted: boolean): Promise<void> => {
+    let next = from;
+    const worker = async (): Promise<void> => {
+      while (next < to) {
+        const index = next;
+        next += 1;
+        const testCase = caseAt(index);
+        if (counted) count(testCase);
+        await (options.mode === "reuse" ? runReuseCase(index, testCase) : runSingleShotCase(index, testCase));
+        if (counted) done += 1;
+      }
+    };
+    await Promise.all(Array.from({ length: parallel }, worker));
+  };
+  const read = async (): Promise<void> => {
+    if (replica === undefined || !isRunning(replica)) return;
+    // The server's side of the last connections closes a moment after the caller's.
+    await sleep(20);
+    memory.push(residentKiB(replica.pid));
+    descriptors.push(openDescriptors(replica.pid));
+  };
+
+  if (options.mode === "reuse" && options.warmUp !== false) {
+    const warmUp = warmUpCases();
+    await runBatch((index) => warmUp[index] as FuzzCase, 0, warmUp.length, false);
+    await read();
+  }
+  // The time allowed is for the counted cases: the warm-up's length depends on the machine.
+  const deadline = options.durationMs === undefined ? Number.POSITIVE_INFINITY : Date.now() + options.durationMs;
+  for (let batchStart = 0, batchNumber = 0; batchStart < options.cases && Date.now() < deadline; batchStart += batch, batchNumber += 1) {
+    await runBatch(options.caseAt, batchStart, Math.min(options.cases, batchStart + batch), true);
+    await checkValid(batchNumber);
+    await read();
+    options.onBatch?.(done);
+  }
+  if (replica !== undefined) {
+    const last = replica;
+    replica = undefined;
+    if (isRunning(last)) {
+      last.process.kill("SIGTERM");
+      const exit = await Promise.race([last.exited, sleep(5_000, undefined, unref)]);
+      if (exit === undefined) last.process.kill("SIGKILL");
+    }
+  }
+  const seconds = (Date.now() - started) / 1000;
+  return {
+    mode: options.mode,
+    seed: options.seed,
+    cases: done,
+    byMutation,
+    halfClosed,
+    answers,
+    deaths,
+    processes,
+    ...(memory.length > 0 ? { memory: memoryFlatness(memory) } : {}),
+    ...(descriptors.length > 0 ? { descriptors: descriptorFlatness(descriptors) } : {}),
+    validCalls,
+    failures,
+    seconds: Math.round(seconds * 10) / 10,
+    casesPerSecond: Math.round(done / seconds),
+  };
+}
+
+function memoryFlatness(readings: readonly number[]): Flatness {
+  const quarter = Math.max(1, Math.floor(readings.length / 4));
+  return { early: Math.min(...readings.slice(0, quarter)), late: Math.min(...readings.slice(-quarter)), highest: Math.max(...readings), bound: RSS_BOUND_KIB };
+}
+
+function descriptorFlatness(readings: readonly number[]): Flatness {
+  const first = readings[0] ?? 0;
+  const highest = Math.max(...readings);
+  return { early: first, late: highest, highest, bound: DESCRIPTOR_BOUND };
+}

@@ -1,0 +1,83 @@
+/**
+ * The replica under fuzz: a real process of the handler serving a small
+ * function (replica/add-or-echo.mjs), on a loopback port, in the mode under
+ * test; with the readings that tell whether it stays flat.
+ */
+import { spawn } from "node:child_process";
+import type { ChildProcess } from "node:child_process";
+import { existsSync, readFileSync, readdirSync } from "node:fs";
+import { createInterface } from "node:readline";
+import { fileURLToPath } from "node:url";
+
+export type FuzzMode = "reuse" | "single-shot";
+
+export interface ReplicaExit {
+  readonly code: number | null;
+  readonly signal: NodeJS.Signals | null;
+}
+
+export interface Replica {
+  readonly pid: number;
+  readonly port: number;
+  readonly process: ChildProcess;
+  readonly exited: Promise<ReplicaExit>;
+  /** The end of what the process wrote on stderr (fault lines, a stack). */
+  stderrTail(): string;
+}
+
+const program = fileURLToPath(new URL("../replica/add-or-echo.mjs", import.meta.url));
+const handlerBuild = fileURLToPath(new URL("../../handler/dist/index.js", import.meta.url));
+
+/** What the replica is told: short timeouts, so that a case the replica waits on ends in seconds, and no call log. */
+const REPLICA_ENVIRONMENT: Record<string, string> = {
+  FUNKER_HOST: "127.0.0.1",
+  FUNKER_PORT: "0",
+  FUNKER_LOG: "false",
+  FUNKER_TIMEOUT: "5s",
+  FUNKER_READ_TIMEOUT: "2s",
+  FUNKER_IDLE_TIMEOUT: "5s",
+};
+
+/** Calls at once in reuse mode: above the fuzz's own connections at once, so that few cases are merely answered "busy". */
+export const REUSE_CONCURRENCY = 16;
+
+export async function startReplica(mode: FuzzMode): Promise<Replica> {
+  if (!existsSync(handlerBuild)) throw new Error(`${handlerBuild} is missing: build first with \`npx turbo run build --filter=@funker/handler\` (pnpm test does it)`);
+  const environment: Record<string, string | undefined> = { ...process.env, ...REPLICA_ENVIRONMENT, FUNKER_MODE: mode, NODE_ENV: "" };
+  if (mode === "reuse") environment["FUNKER_CONCURRENCY"] = String(REUSE_CONCURRENCY);
+  // Every start would pay for it (tens of ms); a container has no such variable.
+  delete environment["NODE_EXTRA_CA_CERTS"];
+  const child = spawn(process.execPath, [program], { env: environment, stdio: ["ignore", "pipe", "pipe"] });
+  let stderr = "";
+  child.stderr.on("data", (chunk: Buffer) => {
+    stderr = (stderr + chunk.toString("utf8")).slice(-4_000);
+  });
+  const exited = new Promise<ReplicaExit>((resolve) => child.once("exit", (code, signal) => resolve({ code, signal })));
+  const port = await new Promise<number>((resolve, reject) => {
+    const lines = createInterface({ input: child.stdout });
+    lines.once("line", (line) => {
+      const { port } = JSON.parse(line) as { port: number };
+      lines.close();
+      resolve(port);
+    });
+    void exited.then((exit) => reject(new Error(`the replica exited (${exit.code ?? exit.signal}) before it listened: ${stderr}`)));
+  });
+  const pid = child.pid;
+  if (pid === undefined) throw new Error("the replica has no pid");
+  return { pid, port, process: child, exited, stderrTail: () => stderr };
+}
+
+export function isRunning(replica: Replica): boolean {
+  return replica.process.exitCode === null && replica.process.signalCode === null;
+}
+
+/** Resident memory of a process, in KiB (Linux: /proc). */
+export function residentKiB(pid: number): number {
+  const match = /^VmRSS:\s+(\d+) kB$/m.exec(readFileSync(`/proc/${pid}/status`, "utf8"));
+  return match === null ? Number.NaN : Number(match[1]);
+}
+
+/** Open file descriptors of a process (Linux: /proc). */
+export function openDescriptors(pid: number): number {
+  return readdirSync(`/proc/${pid}/fd`).length;
+}
