@@ -2,11 +2,12 @@ import { createServer } from "node:net";
 import type { AddressInfo, Server as NetServer, Socket } from "node:net";
 import { FunkerError } from "@funker/protocol";
 import type { ErrorCode } from "@funker/protocol";
-import { answerBusy } from "./busy.js";
+import { refuseWithinBound } from "./busy.js";
 import type { CallRecord } from "./call-record.js";
 import type { Connection } from "./connection.js";
 import { serveConnection } from "./connection.js";
 import { CallAuthenticator } from "./auth.js";
+import { DescriptorWatch, shedAll, shedOne } from "./descriptors.js";
 import type { ConnectionHost } from "./host.js";
 import { ExitCode } from "./contract.js";
 import type { AnyHandlerFunction } from "./invoke.js";
@@ -60,6 +61,8 @@ export class Server implements ConnectionHost, FunctionServer {
   private graceTimer: NodeJS.Timeout | undefined;
   private resolveClosed!: () => void;
   private readonly removeProcessHandlers: () => void;
+  /** Reuse mode: notices when the process runs out of descriptors, which Node does not report. */
+  private readonly descriptorWatch: DescriptorWatch | undefined;
   readonly authenticator: CallAuthenticator | undefined;
 
   constructor(
@@ -92,6 +95,14 @@ export class Server implements ConnectionHost, FunctionServer {
     // A caller that never awaits `ready` must not turn a bind failure into an unhandled rejection.
     this.ready.catch(() => undefined);
     this.removeProcessHandlers = options.exit ? this.installProcessHandlers() : () => undefined;
+    this.descriptorWatch =
+      options.mode === "single-shot"
+        ? undefined
+        : new DescriptorWatch(
+            () => shedAll(this.connections),
+            () => `${this.connections.size + this.busySockets.size} connections open, limit ${options.maxConnections}`,
+            options.log,
+          );
     this.listener.listen(options.port, options.host);
   }
 
@@ -136,12 +147,13 @@ export class Server implements ConnectionHost, FunctionServer {
 
   private onConnection(socket: Socket): void {
     const single = this.options.mode === "single-shot";
+    const { maxConnections } = this.options;
+    if (!single && this.connections.size + this.busySockets.size >= maxConnections && !shedOne(this.connections)) {
+      this.refuse(socket, `the replica has its limit of ${maxConnections} connections open, each with a call; try another replica`);
+      return;
+    }
     if (this.shuttingDown || this.servingSingleShot || (!single && this.inFlight >= this.options.concurrency)) {
-      this.busySockets.add(socket);
-      void answerBusy(socket, this).then(() => {
-        this.busySockets.delete(socket);
-        this.finishIfDone();
-      });
+      this.refuse(socket);
       return;
     }
     if (single) {
@@ -156,6 +168,11 @@ export class Server implements ConnectionHost, FunctionServer {
       if (single) this.shutdown();
       else this.finishIfDone();
     });
+  }
+
+  /** Answers `unavailable` (the call did not run): at most `REFUSING_AT_ONCE` at a time, past which the connection is closed unanswered. */
+  private refuse(socket: Socket, message?: string): void {
+    refuseWithinBound(this.busySockets, socket, this, message, () => this.finishIfDone());
   }
 
   /** Stops accepting; closes idle kept connections; finishes once accepted calls are answered. */
@@ -192,6 +209,7 @@ export class Server implements ConnectionHost, FunctionServer {
     this.finished = true;
     this.shuttingDown = true;
     clearTimeout(this.graceTimer);
+    this.descriptorWatch?.stop();
     this.listener.close();
     this.removeProcessHandlers();
     this.resolveClosed();
