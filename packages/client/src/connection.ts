@@ -137,6 +137,8 @@ export class FramedConnection {
   private silenceLimitMs = 0;
   /** Whether the handler sent any frame for the current call: its proof that the call was delivered. */
   private accepted = false;
+  /** Whether a frame answering the current call came (a heartbeat, its result or error), the connection's HELLO aside. */
+  private answered = false;
   private keepAliveOn = false;
 
   /** `version`: the one the replica at `address` is known to speak, or undefined to find out. */
@@ -166,6 +168,7 @@ export class FramedConnection {
       this.request = request;
       this.resolveAttempt = resolve;
       this.accepted = false;
+      this.answered = false;
       this.idleUntil = Number.POSITIVE_INFINITY;
       this.lastByteAt = Date.now();
       this.connectBy = this.lastByteAt + request.connectTimeoutMs;
@@ -322,10 +325,12 @@ export class FramedConnection {
   private onFrame(request: AttemptRequest, frame: Frame, nothingFollows: boolean): void {
     const wasAccepted = this.accepted;
     this.accepted = true;
+    if (frame.type === "hello") {
+      this.onHello(request, frame);
+      return;
+    }
+    this.answered = true;
     switch (frame.type) {
-      case "hello":
-        this.onHello(request, frame);
-        return;
       case "heartbeat":
         if (frame.id !== request.id) this.fail(wrongId(frame.id, request.id), false);
         return;
@@ -406,7 +411,8 @@ export class FramedConnection {
         false,
       );
     } else if (this.socketError !== undefined) {
-      const failure = failureFromSocketError(this.socketError, this.connected ? "after-send" : "before-send", key);
+      const phase = !this.connected ? "before-send" : this.answered || this.decoder.bufferedBytes > 0 ? "after-send" : "unanswered";
+      const failure = failureFromSocketError(this.socketError, phase, key);
       this.finish({ ok: false, ...failure }, false);
     } else if (!this.connected) {
       this.fail(new FunkerError("connection_failed", `the connection to ${key} closed before it was established`, { mayHaveRun: false }), false);

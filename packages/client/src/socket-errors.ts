@@ -4,8 +4,11 @@ import { FunkerError } from "@funker/protocol";
  * Where a call stood when its socket failed. Before the connection is up, no
  * byte of the call can have reached a handler; once it is up, the call was
  * written and may have been read, so the function may have run.
+ * "unanswered": written, and not a byte of an answer to it came back (the
+ * connection's HELLO aside), which is when a reset tells that the handler
+ * never read the call.
  */
-export type SocketPhase = "before-send" | "after-send";
+export type SocketPhase = "before-send" | "unanswered" | "after-send";
 
 export interface SocketFailure {
   error: FunkerError;
@@ -43,6 +46,27 @@ export function failureFromSocketError(error: unknown, phase: SocketPhase, addre
     return {
       addressDead,
       error: new FunkerError("connection_failed", `could not connect to ${address}: ${reason}`, {
+        cause: error,
+        data,
+        mayHaveRun: false,
+      }),
+    };
+  }
+  if (phase === "unanswered" && errno === "ECONNRESET") {
+    // A TCP stack resets a connection that is closed with received bytes
+    // still unread (RFC 1122, 4.2.2.13), and a killed process's sockets are
+    // closed: a handler killed while our call waited in its socket never
+    // read it, and a handler runs only a call it has read whole. One that
+    // read the call and died closes with a FIN, and a reset that follows a
+    // FIN is reported as EPIPE, not ECONNRESET, so this errno means no FIN
+    // came first. The handler's side of the bargain: it never aborts a
+    // connection after reading a call on it (PROTOCOL.md section 6.4). This
+    // is the common end of a kept connection whose replica was killed: the
+    // call sat unread while the replica worked, or reached a process that
+    // was already dying.
+    return {
+      addressDead: true,
+      error: new FunkerError("connection_failed", `${address} reset the connection with the call unread (its process ended before reading it): ${reason}; the call was not delivered`, {
         cause: error,
         data,
         mayHaveRun: false,

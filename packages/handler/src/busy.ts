@@ -14,11 +14,11 @@ const BUSY_READ_MS = 1_000;
  * `unavailable` (the call did not run, so the caller may try another replica
  * at once) and closes.
  */
-export function answerBusy(socket: Socket, host: Pick<ConnectionHost, "record" | "options">): Promise<void> {
+export function answerBusy(socket: Socket, host: Pick<ConnectionHost, "record" | "options">, message = "the replica is busy; try another replica"): Promise<void> {
   const acceptedAt = Date.now();
   return new Promise((resolve) => {
     let answered = false;
-    const error = new FunkerError("unavailable", "the replica is busy; try another replica").toWire();
+    const error = new FunkerError("unavailable", message).toWire();
     const answer = (mode: WireMode | undefined, id: string, reply: () => Uint8Array): void => {
       if (answered) return;
       answered = true;
@@ -66,5 +66,36 @@ export function answerBusy(socket: Socket, host: Pick<ConnectionHost, "record" |
       });
     });
     socket.once("end", () => answer(undefined, "", silent));
+  });
+}
+
+/**
+ * Callers being refused at once, beyond `maxConnections`: each refusal holds
+ * its connection for up to a second (to answer in the caller's protocol) and
+ * a linger, so a flood of callers would otherwise hold descriptors without
+ * bound. Past it, a connection is closed without a word, which a Funker
+ * client also reads as "not delivered" (PROTOCOL.md 6.4).
+ */
+export const REFUSING_AT_ONCE = 64;
+
+/**
+ * Refuses `socket` with `answerBusy`, tracked in `refusing` until it closes
+ * (then `done` runs); past `REFUSING_AT_ONCE`, closes it unanswered.
+ */
+export function refuseWithinBound(
+  refusing: Set<Socket>,
+  socket: Socket,
+  host: Pick<ConnectionHost, "record" | "options">,
+  message: string | undefined,
+  done: () => void,
+): void {
+  if (refusing.size >= REFUSING_AT_ONCE) {
+    socket.destroy();
+    return;
+  }
+  refusing.add(socket);
+  void answerBusy(socket, host, message).then(() => {
+    refusing.delete(socket);
+    done();
   });
 }

@@ -105,6 +105,27 @@ export class Connection {
     if (this.phase === "idle") this.finish(encodeError("", goingAway, { refused: true, version: this.version }));
   }
 
+  /** No byte has come since the connection was accepted. */
+  get silent(): boolean {
+    return this.phase === "reading" && this.mode === undefined;
+  }
+
+  /** A kept connection between calls. */
+  get idleBetweenCalls(): boolean {
+    return this.phase === "idle";
+  }
+
+  /**
+   * Closes a connection that holds no call, to make room for another: a kept
+   * one as `closeIfIdle` does, a silent one at once (it has sent nothing to
+   * answer, and a framed caller whose preface was on its way sees the
+   * connection end before the HELLO, so it knows its call was not delivered).
+   */
+  shed(): void {
+    if (this.silent) this.socket.destroy();
+    else this.closeIfIdle();
+  }
+
   /** Aborts the call in progress, if any, with `reason` (at the end of a shutdown grace period, or on a process fault). */
   abortCall(reason: FunkerError): void {
     this.active?.control.abort(reason);

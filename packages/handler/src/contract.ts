@@ -88,6 +88,10 @@ export type Setting = IntegerSetting | DurationSetting | BooleanSetting | Choice
  * - `concurrency` at most 10,000: a thousand-fold above a laptop's cores, and far below the open files a process may hold.
  *   In fresh mode it is the number of processes kept (each serves one call at a time), 2 by default: on two cores one
  *   process waits while the other's replacement starts, and each holds the memory of a Node process (about 40 MiB).
+ * - `maxConnections` 10,000, and at most three quarters of the process's open-file limit when that is known (Linux):
+ *   every connection holds a descriptor, and a process out of descriptors drops new connections unseen, so the replica
+ *   refuses (or makes room) before it gets there, and leaves a quarter to the function's own files and sockets. 10,000
+ *   matches the highest `concurrency`; idle, each costs a few KiB.
  * - `heapLimitMb` unset: V8's own limit; set, each fresh process runs with `--max-old-space-size` of that many MiB.
  * - `childEnv` unset: a fresh process gets the replica's whole environment, as a single-shot replica would.
  * - `queueTimeout` 1 s: when no fresh process waits, a caller waits that long for one (a replacement starts in about
@@ -129,6 +133,15 @@ export const SETTINGS = {
     default: Number.POSITIVE_INFINITY,
     inFunkerYml: true,
     modes: ["reuse"],
+  },
+  maxConnections: {
+    variable: "FUNKER_MAX_CONNECTIONS",
+    kind: "integer",
+    min: 1,
+    max: 1_000_000,
+    default: 10_000,
+    inFunkerYml: true,
+    modes: ["reuse", "fresh"],
   },
   heapLimitMb: { variable: "FUNKER_HEAP_LIMIT_MB", kind: "integer", min: 16, max: 1_048_576, default: Number.POSITIVE_INFINITY, inFunkerYml: true, modes: ["fresh"] },
   childEnv: {

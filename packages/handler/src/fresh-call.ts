@@ -107,6 +107,25 @@ export class FreshCall {
     return this.closedPromise;
   }
 
+  /** No byte has come since the caller was accepted (whether or not a process waits for its call). */
+  get silent(): boolean {
+    return this.mode === undefined && !this.callerGone;
+  }
+
+  /** Fresh-mode connections carry one call each: none waits between calls. */
+  get idleBetweenCalls(): boolean {
+    return false;
+  }
+
+  /**
+   * Closes a silent caller's connection to make room (see `shedOne`): it has
+   * sent nothing to answer, and a process waiting for its call sees the
+   * caller leave, ends, and is replaced.
+   */
+  shed(): void {
+    this.socket.destroy();
+  }
+
   /** Whether the caller left before any process took the call. */
   get gone(): boolean {
     return this.callerGone || this.socket.destroyed;

@@ -3,7 +3,8 @@ import { createServer } from "node:net";
 import type { AddressInfo, Server as NetServer, Socket } from "node:net";
 import { FunkerError } from "@funker/protocol";
 import type { ErrorCode, WireError } from "@funker/protocol";
-import { answerBusy } from "./busy.js";
+import { refuseWithinBound } from "./busy.js";
+import { DescriptorWatch, shedAll, shedOne } from "./descriptors.js";
 import type { CallRecord } from "./call-record.js";
 import { ExitCode, READY_FD_VARIABLE, READY_LINE } from "./contract.js";
 import { FreshCall } from "./fresh-call.js";
@@ -85,6 +86,8 @@ export class FreshSupervisor implements FunctionServer {
   private rejectReady!: (error: Error) => void;
   private resolveClosed!: () => void;
   private readonly removeProcessHandlers: () => void;
+  /** Notices when the supervisor runs out of descriptors, which Node does not report. */
+  private readonly descriptorWatch: DescriptorWatch;
 
   constructor(readonly options: ResolvedOptions) {
     if (!options.exit) {
@@ -127,6 +130,11 @@ export class FreshSupervisor implements FunctionServer {
     });
     this.listener.once("error", (error) => this.failStartup(`cannot listen on ${options.host}:${options.port}`, error));
     this.removeProcessHandlers = this.installProcessHandlers();
+    this.descriptorWatch = new DescriptorWatch(
+      () => shedAll(this.calls),
+      () => `${this.calls.size + this.refusing.size} connections open, limit ${options.maxConnections}`,
+      options.log,
+    );
     this.listener.listen(options.port, options.host);
   }
 
@@ -167,6 +175,11 @@ export class FreshSupervisor implements FunctionServer {
       socket.resetAndDestroy();
       return;
     }
+    const { maxConnections } = this.options;
+    if (this.calls.size + this.refusing.size >= maxConnections && !shedOne(this.calls)) {
+      this.refuse(socket, `the replica has its limit of ${maxConnections} connections open, each with a call; try another replica`);
+      return;
+    }
     if (this.shuttingDown || (this.waiting.length === 0 && this.queue.length >= MAX_QUEUED_CALLERS)) {
       this.refuse(socket);
       return;
@@ -198,13 +211,13 @@ export class FreshSupervisor implements FunctionServer {
     child.limitAt(call.timedFrom + this.options.readTimeoutMs + this.options.timeoutMs + OUTSIDE_LIMIT_MARGIN_MS, () => this.overran(child));
   }
 
-  /** `unavailable` to a caller no process can take: the call did not run, and its client goes to another replica. */
-  private refuse(socket: Socket): void {
-    this.refusing.add(socket);
-    void answerBusy(socket, this).then(() => {
-      this.refusing.delete(socket);
-      this.finishIfDone();
-    });
+  /**
+   * `unavailable` to a caller no process can take: the call did not run, and
+   * its client goes to another replica. At most `REFUSING_AT_ONCE` at a time;
+   * past it, the connection is closed unanswered.
+   */
+  private refuse(socket: Socket, message?: string): void {
+    refuseWithinBound(this.refusing, socket, this, message, () => this.finishIfDone());
     // Accepted paused: its first bytes tell the wire mode to answer in.
     socket.resume();
   }
@@ -360,6 +373,7 @@ export class FreshSupervisor implements FunctionServer {
     if (this.finished) return;
     this.finished = true;
     clearTimeout(this.graceTimer);
+    this.descriptorWatch.stop();
     this.listener.close();
     this.removeProcessHandlers();
     this.resolveClosed();

@@ -4,6 +4,7 @@ import type { LogSink } from "./log.js";
 import { writeToStderr } from "./log.js";
 import type { StandardSchemaV1 } from "./standard-schema.js";
 import { KeyRing, keySourceFor, SharedKeyError } from "@funker/node-utils";
+import { defaultMaxConnections, openFileLimit } from "./descriptors.js";
 
 export type { HandlerMode } from "./contract.js";
 export { parseDuration } from "./contract.js";
@@ -72,6 +73,14 @@ export interface HandlerOptions {
   secretSkew?: Duration;
   /** `FUNKER_REPLAY_WINDOW`, default 100,000: how many signed calls a replica remembers to refuse replays. */
   replayWindow?: number;
+  /**
+   * `FUNKER_MAX_CONNECTIONS`, reuse and fresh modes: connections open at
+   * once. A caller beyond it takes the place of a connection that holds no
+   * call (one silent since it was accepted, then a kept one between calls),
+   * or is refused with `unavailable`. Default: 10,000, and at most three
+   * quarters of the process's open-file limit (read on Linux).
+   */
+  maxConnections?: number;
   /** `FUNKER_HEAP_LIMIT_MB`, fresh mode: each process's JavaScript heap limit in MiB (`--max-old-space-size`). Default: V8's. */
   heapLimitMb?: number;
   /**
@@ -112,6 +121,7 @@ export interface ResolvedOptions {
   /** Fresh mode: undefined when a process gets the whole environment. */
   readonly childEnv: string | undefined;
   readonly queueTimeoutMs: number;
+  readonly maxConnections: number;
 }
 
 /** Raised for an invalid option at start-up; its message names the option and its variable. */
@@ -173,6 +183,8 @@ export function resolveOptions(options: HandlerOptions = {}, environment: Enviro
     heapLimitMb: integer(read("heapLimitMb"), SETTINGS.heapLimitMb) ?? SETTINGS.heapLimitMb.default,
     childEnv: nonEmptyText(read("childEnv"), SETTINGS.childEnv) ?? SETTINGS.childEnv.default,
     queueTimeoutMs: duration(read("queueTimeout"), SETTINGS.queueTimeout) ?? SETTINGS.queueTimeout.default,
+    // A single-shot replica holds one connection: it never reads the limit of open files.
+    maxConnections: integer(read("maxConnections"), SETTINGS.maxConnections) ?? (mode === "single-shot" ? SETTINGS.maxConnections.default : defaultMaxConnections(openFileLimit())),
   };
 }
 

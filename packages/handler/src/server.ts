@@ -2,13 +2,14 @@ import { createServer } from "node:net";
 import type { AddressInfo, Server as NetServer, Socket } from "node:net";
 import { FunkerError } from "@funker/protocol";
 import type { ErrorCode } from "@funker/protocol";
-import { answerBusy } from "./busy.js";
+import { refuseWithinBound } from "./busy.js";
 import type { CallRecord } from "./call-record.js";
 import type { Connection } from "./connection.js";
 import { serveConnection } from "./connection.js";
 import { Drain, pendingWork } from "./drain.js";
 import { CallAuthenticator } from "./auth.js";
 import type { CallDescription } from "./context.js";
+import { DescriptorWatch, shedAll, shedOne } from "./descriptors.js";
 import type { ConnectionHost } from "./host.js";
 import { ExitCode } from "./contract.js";
 import type { AnyHandlerFunction } from "./invoke.js";
@@ -71,6 +72,8 @@ export class Server implements ConnectionHost, FunctionServer {
   private stopSignalledAt: number | undefined;
   private resolveClosed!: () => void;
   private readonly removeProcessHandlers: () => void;
+  /** Reuse mode: notices when the process runs out of descriptors, which Node does not report. */
+  private readonly descriptorWatch: DescriptorWatch | undefined;
   readonly authenticator: CallAuthenticator | undefined;
 
   constructor(
@@ -103,6 +106,14 @@ export class Server implements ConnectionHost, FunctionServer {
     // A caller that never awaits `ready` must not turn a bind failure into an unhandled rejection.
     this.ready.catch(() => undefined);
     this.removeProcessHandlers = options.exit ? this.installProcessHandlers() : () => undefined;
+    this.descriptorWatch =
+      options.mode === "single-shot"
+        ? undefined
+        : new DescriptorWatch(
+            () => shedAll(this.connections),
+            () => `${this.connections.size + this.busySockets.size} connections open, limit ${options.maxConnections}`,
+            options.log,
+          );
     this.listener.listen(options.port, options.host);
   }
 
@@ -167,12 +178,13 @@ export class Server implements ConnectionHost, FunctionServer {
 
   private onConnection(socket: Socket): void {
     const single = this.options.mode === "single-shot";
+    const { maxConnections } = this.options;
+    if (!single && this.connections.size + this.busySockets.size >= maxConnections && !shedOne(this.connections)) {
+      this.refuse(socket, `the replica has its limit of ${maxConnections} connections open, each with a call; try another replica`);
+      return;
+    }
     if (this.shuttingDown || this.servingSingleShot || (!single && this.inFlight >= this.options.concurrency)) {
-      this.busySockets.add(socket);
-      void answerBusy(socket, this).then(() => {
-        this.busySockets.delete(socket);
-        this.finishIfDone();
-      });
+      this.refuse(socket);
       return;
     }
     if (single) {
@@ -193,6 +205,11 @@ export class Server implements ConnectionHost, FunctionServer {
   private endSingleCall(): void {
     this.shuttingDown = true;
     this.finishIfDone();
+  }
+
+  /** Answers `unavailable` (the call did not run): at most `REFUSING_AT_ONCE` at a time, past which the connection is closed unanswered. */
+  private refuse(socket: Socket, message?: string): void {
+    refuseWithinBound(this.busySockets, socket, this, message, () => this.finishIfDone());
   }
 
   /** Stops accepting; closes idle kept connections; finishes once accepted calls are answered. */
@@ -243,6 +260,7 @@ export class Server implements ConnectionHost, FunctionServer {
     if (this.graceExpired && running > 0) {
       logProcess("error", `${running} function call(s) still running at the end of the grace period (${this.options.gracePeriodMs} ms)`, pendingWork(), this.options.log);
     }
+    this.descriptorWatch?.stop();
     this.listener.close();
     this.resolveClosed();
     if (!this.exitWhenFinished) {

@@ -6,6 +6,8 @@ export interface KernelSocket {
   readonly remotePort: number;
   /** The "tr" of "tr:tm->when": 0 no timer, 1 retransmit, 2 keepalive, 3 TIME_WAIT, 4 zero-window probe. */
   readonly timer: number;
+  /** Bytes received that the process has not read yet (the "rx_queue" of an established socket). */
+  readonly unreadBytes: number;
 }
 
 /** The IPv4 TCP sockets bound to 127.0.0.1, from /proc/net/tcp (Linux). */
@@ -16,7 +18,12 @@ export function loopbackSockets(): KernelSocket[] {
     const [localAddress, localPort] = (fields[1] ?? "").split(":");
     const remotePort = (fields[2] ?? "").split(":")[1];
     if (localAddress !== "0100007F" || localPort === undefined || remotePort === undefined) continue;
-    sockets.push({ localPort: parseInt(localPort, 16), remotePort: parseInt(remotePort, 16), timer: parseInt((fields[5] ?? "0").split(":")[0] ?? "0", 16) });
+    sockets.push({
+      localPort: parseInt(localPort, 16),
+      remotePort: parseInt(remotePort, 16),
+      timer: parseInt((fields[5] ?? "0").split(":")[0] ?? "0", 16),
+      unreadBytes: parseInt((fields[4] ?? "0:0").split(":")[1] ?? "0", 16),
+    });
   }
   return sockets;
 }

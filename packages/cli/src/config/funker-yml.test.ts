@@ -91,7 +91,7 @@ functions:
 `),
     ).toEqual([
       "1:10 `version` must be 1, the only version of this file format",
-      "9:5 unknown setting functions.add.colour; expected one of: entry, image, replicas, mode, timeout, concurrency, maxCalls, heapLimitMb, childEnv, queueTimeout, drainTimeout, environment, secret, secrets, volumes, scale, endpointMode, protocol, dockerfile",
+      "9:5 unknown setting functions.add.colour; expected one of: entry, image, replicas, mode, timeout, concurrency, maxCalls, maxConnections, heapLimitMb, childEnv, queueTimeout, drainTimeout, environment, secret, secrets, volumes, scale, endpointMode, protocol, dockerfile",
       "5:15 functions.add.replicas must be a whole number from 0 to 100, got -1",
       '6:11 functions.add.mode must be "single-shot" (one call per process), "reuse" (calls share a process) or "fresh" (one call per process, started ahead)',
       '7:14 functions.add.timeout must be a duration such as "30s", "500ms" or "2m", got "soon"',

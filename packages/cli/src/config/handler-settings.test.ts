@@ -35,7 +35,7 @@ function issuesOf(settings: string): string[] {
 describe("the handler's settings in funker.yml", () => {
   it("are the contract's rows marked for funker.yml, in the table's order", () => {
     expect(FUNKER_YML_SETTINGS).toEqual(Object.keys(SETTINGS).filter((name) => (SETTINGS[name as keyof typeof SETTINGS] as Setting).inFunkerYml === true));
-    expect(FUNKER_YML_SETTINGS).toEqual(["mode", "timeout", "concurrency", "maxCalls", "heapLimitMb", "childEnv", "queueTimeout", "drainTimeout"]);
+    expect(FUNKER_YML_SETTINGS).toEqual(["mode", "timeout", "concurrency", "maxCalls", "maxConnections", "heapLimitMb", "childEnv", "queueTimeout", "drainTimeout"]);
   });
 
   it("are checked against the contract's ranges", () => {

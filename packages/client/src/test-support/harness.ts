@@ -2,7 +2,10 @@ import { spawn } from "node:child_process";
 import type { ChildProcess } from "node:child_process";
 import diagnosticsChannel from "node:diagnostics_channel";
 import { once } from "node:events";
+import { existsSync } from "node:fs";
 import type { Socket } from "node:net";
+import { createInterface } from "node:readline";
+import { fileURLToPath } from "node:url";
 import { afterEach, beforeEach, expect } from "vitest";
 import { FunkerError } from "@funker/protocol";
 import type { TestServer } from "./servers.js";
@@ -104,6 +107,47 @@ export async function startSilentChild(): Promise<{ child: ChildProcess; port: n
     });
   });
   return { child, port, received };
+}
+
+/** A real replica process (test-fixtures/reuse-replica.mjs, on the built handler) and what it printed. */
+export interface ReplicaProcess {
+  readonly child: ChildProcess;
+  /** Resolves with the value of `key` in the first JSON line on its stdout that has it. */
+  printed(key: string): Promise<unknown>;
+}
+
+const replicaFixture = fileURLToPath(new URL("../../test-fixtures/reuse-replica.mjs", import.meta.url));
+
+/**
+ * Starts test-fixtures/reuse-replica.mjs with `env` (FUNKER_PORT, FUNKER_MODE,
+ * …), on loopback and without its call log. It runs the handler's `dist/`,
+ * which `pnpm test` builds first.
+ */
+export function startReplicaProcess(env: Record<string, string>): ReplicaProcess {
+  const handlerBuild = fileURLToPath(new URL("../../node_modules/@funker/handler/dist/index.js", import.meta.url));
+  if (!existsSync(handlerBuild)) throw new Error(`${handlerBuild} is missing: build first with \`npx turbo run build --filter=@funker/handler\``);
+  const child = spawn(process.execPath, [replicaFixture], {
+    env: { ...process.env, FUNKER_HOST: "127.0.0.1", FUNKER_PORT: "0", FUNKER_LOG: "off", NODE_ENV: "", ...env },
+    stdio: ["ignore", "pipe", "inherit"],
+  });
+  const lines: Record<string, unknown>[] = [];
+  let wake: () => void = () => {};
+  createInterface({ input: child.stdout }).on("line", (line) => {
+    lines.push(JSON.parse(line) as Record<string, unknown>);
+    wake();
+  });
+  const exited = once(child, "exit");
+  return {
+    child,
+    async printed(key) {
+      for (;;) {
+        const line = lines.find((candidate) => key in candidate);
+        if (line !== undefined) return line[key];
+        const next = new Promise<"line">((resolve) => (wake = () => resolve("line")));
+        if ((await Promise.race([next, exited.then(() => "exit" as const)])) === "exit") throw new Error(`the replica exited before printing ${key}`);
+      }
+    },
+  };
 }
 
 /** An error shaped like Node's DNS errors. */
