@@ -17,6 +17,7 @@ import { logCall, logProcess } from "./log.js";
 import { HandlerOptionsError } from "./options.js";
 import { handleProcessEvents } from "./process-events.js";
 import type { ResolvedOptions } from "./options.js";
+import { StatusPort } from "./status.js";
 import type { FunctionServer, ServerState } from "./server.js";
 
 /**
@@ -85,6 +86,7 @@ export class FreshSupervisor implements FunctionServer {
   private rejectReady!: (error: Error) => void;
   private resolveClosed!: () => void;
   private readonly removeProcessHandlers: () => void;
+  private readonly statusPort: StatusPort | undefined;
 
   constructor(readonly options: ResolvedOptions) {
     if (!options.exit) {
@@ -128,6 +130,13 @@ export class FreshSupervisor implements FunctionServer {
     this.listener.once("error", (error) => this.failStartup(`cannot listen on ${options.host}:${options.port}`, error));
     this.removeProcessHandlers = this.installProcessHandlers();
     this.listener.listen(options.port, options.host);
+    this.statusPort = StatusPort.open(options, this.ready, () => ({
+      stopping: this.shuttingDown,
+      inFlight: this.state.inFlight,
+      capacity: options.concurrency,
+      free: this.shuttingDown ? 0 : this.waiting.length,
+      callsServed: this.callsServed,
+    }));
   }
 
   get state(): ServerState {
@@ -153,6 +162,7 @@ export class FreshSupervisor implements FunctionServer {
   record(record: CallRecord): void {
     if (record.served) this.callsServed += 1;
     if (record.error !== undefined) this.lastError = { code: record.error.code, message: record.error.message };
+    this.statusPort?.record(record);
     if (this.options.log !== undefined) logCall(record, this.options.log);
   }
 
@@ -240,6 +250,7 @@ export class FreshSupervisor implements FunctionServer {
 
   private onReplied(child: FreshProcess, message: RepliedMessage): void {
     child.call?.markReplied();
+    if (child.call !== undefined) this.statusPort?.metrics.observe(Date.now() - child.call.acceptedAt, message.errorCode);
     if (message.served) this.callsServed += 1;
     if (message.errorCode !== undefined) this.lastError = { code: message.errorCode as ErrorCode, message: message.errorMessage ?? "" };
     const budgetMs = drainBudgetMs(this.options);
@@ -355,6 +366,7 @@ export class FreshSupervisor implements FunctionServer {
     this.finished = true;
     clearTimeout(this.graceTimer);
     this.listener.close();
+    this.statusPort?.close();
     this.removeProcessHandlers();
     this.resolveClosed();
     if (this.exitWhenFinished) process.exit(this.exitCode);

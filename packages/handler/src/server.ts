@@ -12,6 +12,7 @@ import { ExitCode } from "./contract.js";
 import type { AnyHandlerFunction } from "./invoke.js";
 import { logCall, logProcess } from "./log.js";
 import type { ResolvedOptions } from "./options.js";
+import { StatusPort } from "./status.js";
 
 /** After the grace period, how long the last replies have to leave before every socket is reset. */
 const FINAL_FLUSH_MS = 2_000;
@@ -61,6 +62,7 @@ export class Server implements ConnectionHost, FunctionServer {
   private resolveClosed!: () => void;
   private readonly removeProcessHandlers: () => void;
   readonly authenticator: CallAuthenticator | undefined;
+  private readonly statusPort: StatusPort | undefined;
 
   constructor(
     readonly fn: AnyHandlerFunction,
@@ -93,6 +95,13 @@ export class Server implements ConnectionHost, FunctionServer {
     this.ready.catch(() => undefined);
     this.removeProcessHandlers = options.exit ? this.installProcessHandlers() : () => undefined;
     this.listener.listen(options.port, options.host);
+    this.statusPort = StatusPort.open(options, this.ready, () => ({
+      stopping: this.shuttingDown || this.servingSingleShot,
+      inFlight: this.inFlight,
+      capacity: options.mode === "single-shot" ? 1 : options.concurrency,
+      free: this.shuttingDown || this.servingSingleShot ? 0 : Math.min(options.concurrency - this.inFlight, options.maxCalls - this.callsStarted),
+      callsServed: this.callsServed,
+    }));
   }
 
   get state(): ServerState {
@@ -127,6 +136,7 @@ export class Server implements ConnectionHost, FunctionServer {
   record(record: CallRecord): void {
     if (record.served) this.callsServed += 1;
     if (record.error !== undefined) this.lastError = { code: record.error.code, message: record.error.message };
+    this.statusPort?.record(record);
     if (this.options.log !== undefined) logCall(record, this.options.log);
   }
 
@@ -193,6 +203,7 @@ export class Server implements ConnectionHost, FunctionServer {
     this.shuttingDown = true;
     clearTimeout(this.graceTimer);
     this.listener.close();
+    this.statusPort?.close();
     this.removeProcessHandlers();
     this.resolveClosed();
     if (this.exitWhenFinished) process.exit(this.exitCode);

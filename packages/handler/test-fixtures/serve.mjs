@@ -6,6 +6,7 @@ import { handler } from "../dist/index.js";
 
 const functions = {
   add: (args) => args.x + args.y,
+  sleep: (args) => new Promise((resolve) => setTimeout(() => resolve("slept"), args.ms)),
   hang: () => {
     process.stdout.write('{"started":true}\n');
     return new Promise(() => {});
