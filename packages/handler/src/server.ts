@@ -95,11 +95,12 @@ export class Server implements ConnectionHost, FunctionServer {
     this.ready.catch(() => undefined);
     this.removeProcessHandlers = options.exit ? this.installProcessHandlers() : () => undefined;
     this.listener.listen(options.port, options.host);
+    const capacity = options.mode === "single-shot" ? 1 : options.concurrency;
     this.statusPort = StatusPort.open(options, this.ready, () => ({
       stopping: this.shuttingDown || this.servingSingleShot,
       inFlight: this.inFlight,
-      capacity: options.mode === "single-shot" ? 1 : options.concurrency,
-      free: this.shuttingDown || this.servingSingleShot ? 0 : Math.min(options.concurrency - this.inFlight, options.maxCalls - this.callsStarted),
+      capacity,
+      free: this.shuttingDown || this.servingSingleShot ? 0 : Math.min(capacity - this.inFlight, options.maxCalls - this.callsStarted),
       callsServed: this.callsServed,
     }));
   }

@@ -1,3 +1,5 @@
+import { createServer } from "node:net";
+import { once } from "node:events";
 import { describe, expect, it } from "vitest";
 import { framedCall, legacyCall, legacyError, resultValue } from "../test-support/wire.js";
 import { freePort, runFixture } from "../test-support/child.js";
@@ -110,6 +112,20 @@ describe("the status port", () => {
     expect((await get(statusPort, "/admin")).status).toBe(404);
     const head = await get(statusPort, "/healthz", { method: "HEAD" });
     expect([head.status, await head.text()]).toEqual([200, ""]);
+  });
+
+  it("stops the replica with exit code 1 when its status port is taken, as for its call port", async () => {
+    const taken = createServer();
+    taken.listen(0, "127.0.0.1");
+    await once(taken, "listening");
+    try {
+      const port = (taken.address() as { port: number }).port;
+      await using child = runFixture("serve", ["add"], { FUNKER_MODE: "reuse", FUNKER_STATUS_PORT: String(port) });
+      expect(await child.exited).toEqual({ code: 1, signal: null });
+      expect(child.stderr.join("\n")).toContain(`cannot listen on the status port 127.0.0.1:${port}`);
+    } finally {
+      taken.close();
+    }
   });
 
   it("fresh: the supervisor reports starting until a process waits, then free = processes waiting", async () => {
