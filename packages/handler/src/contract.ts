@@ -83,6 +83,8 @@ export type Setting = IntegerSetting | DurationSetting | BooleanSetting | Choice
  *
  * Why the defaults (kept out of the literal, which ships in every function's bundle):
  * - `host` 0.0.0.0: every interface, as in 2017.
+ * - `statusPort` 0, off: the HTTP status port (`/healthz`, `/status`, `/metrics`) loads node:http, about 1 MiB and a few
+ *   milliseconds more for a replica that may live for one call; `funker deploy` turns it on (9998) where an autoscaler reads it.
  * - `name` unset: any name is served; set, framed calls for another name get `not_found`.
  * - `timeout` 60 s: long enough for most functions, short enough that a hung call frees the replica within a minute.
  * - `concurrency` at most 10,000: a thousand-fold above a laptop's cores, and far below the open files a process may hold.
@@ -111,6 +113,7 @@ export type Setting = IntegerSetting | DurationSetting | BooleanSetting | Choice
  */
 export const SETTINGS = {
   port: { variable: "FUNKER_PORT", kind: "integer", min: 0, max: 65_535, default: 9999 },
+  statusPort: { variable: "FUNKER_STATUS_PORT", kind: "integer", min: 0, max: 65_535, default: 0 },
   host: { variable: "FUNKER_HOST", kind: "text", names: "a host name or address", default: "0.0.0.0" },
   name: { variable: "FUNKER_FUNCTION", kind: "text", names: "a function name", maxLength: MAX_FUNCTION_NAME_LENGTH, default: undefined },
   mode: { variable: "FUNKER_MODE", kind: "choice", choices: ["single-shot", "reuse", "fresh"], default: "single-shot", inFunkerYml: true },

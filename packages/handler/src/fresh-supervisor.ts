@@ -18,6 +18,7 @@ import { logCall, logProcess } from "./log.js";
 import { HandlerOptionsError } from "./options.js";
 import { handleProcessEvents } from "./process-events.js";
 import type { ResolvedOptions } from "./options.js";
+import { StatusPort } from "./status.js";
 import type { FunctionServer, ServerState } from "./server.js";
 
 /**
@@ -88,6 +89,7 @@ export class FreshSupervisor implements FunctionServer {
   private readonly removeProcessHandlers: () => void;
   /** Notices when the supervisor runs out of descriptors, which Node does not report. */
   private readonly descriptorWatch: DescriptorWatch;
+  private readonly statusPort: StatusPort | undefined;
 
   constructor(readonly options: ResolvedOptions) {
     if (!options.exit) {
@@ -136,6 +138,13 @@ export class FreshSupervisor implements FunctionServer {
       options.log,
     );
     this.listener.listen(options.port, options.host);
+    this.statusPort = StatusPort.open(options, this.ready, () => ({
+      stopping: this.shuttingDown,
+      inFlight: this.state.inFlight,
+      capacity: options.concurrency,
+      free: this.shuttingDown ? 0 : this.waiting.length,
+      callsServed: this.callsServed,
+    }));
   }
 
   get state(): ServerState {
@@ -161,6 +170,7 @@ export class FreshSupervisor implements FunctionServer {
   record(record: CallRecord): void {
     if (record.served) this.callsServed += 1;
     if (record.error !== undefined) this.lastError = { code: record.error.code, message: record.error.message };
+    this.statusPort?.record(record);
     if (this.options.log !== undefined) logCall(record, this.options.log);
   }
 
@@ -259,6 +269,7 @@ export class FreshSupervisor implements FunctionServer {
 
   private onReplied(child: FreshProcess, message: RepliedMessage): void {
     child.call?.markReplied();
+    if (child.call !== undefined) this.statusPort?.metrics.observe(Date.now() - child.call.acceptedAt, message.errorCode);
     if (message.served) this.callsServed += 1;
     if (message.errorCode !== undefined) this.lastError = { code: message.errorCode as ErrorCode, message: message.errorMessage ?? "" };
     const budgetMs = drainBudgetMs(this.options);
@@ -375,6 +386,7 @@ export class FreshSupervisor implements FunctionServer {
     clearTimeout(this.graceTimer);
     this.descriptorWatch.stop();
     this.listener.close();
+    this.statusPort?.close();
     this.removeProcessHandlers();
     this.resolveClosed();
     if (this.exitWhenFinished) process.exit(this.exitCode);

@@ -23,6 +23,8 @@ export interface HandlerOptions {
   port?: number;
   /** `FUNKER_HOST`, default `0.0.0.0`: every interface, as in 2017. */
   host?: string;
+  /** `FUNKER_STATUS_PORT`, default 0 (off): serve `/healthz`, `/status` and `/metrics` over HTTP on this port, beside the call port. */
+  statusPort?: number;
   /** `FUNKER_MODE`, default `"single-shot"`. */
   mode?: HandlerMode;
   /** `FUNKER_MAX_CALLS`: in reuse mode, exit after this many calls. Default: no limit. */
@@ -97,6 +99,8 @@ export interface HandlerOptions {
 export interface ResolvedOptions {
   readonly port: number;
   readonly host: string;
+  /** 0 when off. */
+  readonly statusPort: number;
   readonly mode: HandlerMode;
   readonly maxCalls: number;
   readonly concurrency: number;
@@ -163,6 +167,7 @@ export function resolveOptions(options: HandlerOptions = {}, environment: Enviro
   return {
     port: integer(read("port"), SETTINGS.port) ?? SETTINGS.port.default,
     host: nonEmptyText(read("host"), SETTINGS.host) ?? SETTINGS.host.default,
+    statusPort: integer(read("statusPort"), SETTINGS.statusPort) ?? SETTINGS.statusPort.default,
     mode,
     maxCalls: integer(read("maxCalls"), SETTINGS.maxCalls) ?? SETTINGS.maxCalls.default,
     concurrency: integer(read("concurrency"), SETTINGS.concurrency) ?? (mode === "fresh" ? SETTINGS.concurrency.freshDefault : SETTINGS.concurrency.default),

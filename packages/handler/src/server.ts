@@ -15,6 +15,7 @@ import { ExitCode } from "./contract.js";
 import type { AnyHandlerFunction } from "./invoke.js";
 import { logCall, logProcess } from "./log.js";
 import type { ResolvedOptions } from "./options.js";
+import { StatusPort } from "./status.js";
 
 /** After the grace period, how long the last replies have to leave before every socket is reset. */
 const FINAL_FLUSH_MS = 2_000;
@@ -75,6 +76,7 @@ export class Server implements ConnectionHost, FunctionServer {
   /** Reuse mode: notices when the process runs out of descriptors, which Node does not report. */
   private readonly descriptorWatch: DescriptorWatch | undefined;
   readonly authenticator: CallAuthenticator | undefined;
+  private readonly statusPort: StatusPort | undefined;
 
   constructor(
     readonly fn: AnyHandlerFunction,
@@ -115,6 +117,14 @@ export class Server implements ConnectionHost, FunctionServer {
             options.log,
           );
     this.listener.listen(options.port, options.host);
+    const capacity = options.mode === "single-shot" ? 1 : options.concurrency;
+    this.statusPort = StatusPort.open(options, this.ready, () => ({
+      stopping: this.shuttingDown || this.servingSingleShot,
+      inFlight: this.inFlight,
+      capacity,
+      free: this.shuttingDown || this.servingSingleShot ? 0 : Math.min(capacity - this.inFlight, options.maxCalls - this.callsStarted),
+      callsServed: this.callsServed,
+    }));
   }
 
   get state(): ServerState {
@@ -169,6 +179,7 @@ export class Server implements ConnectionHost, FunctionServer {
   record(record: CallRecord): void {
     if (record.served) this.callsServed += 1;
     if (record.error !== undefined) this.lastError = { code: record.error.code, message: record.error.message };
+    this.statusPort?.record(record);
     if (this.options.log !== undefined) logCall(record, this.options.log);
   }
 
@@ -262,6 +273,7 @@ export class Server implements ConnectionHost, FunctionServer {
     }
     this.descriptorWatch?.stop();
     this.listener.close();
+    this.statusPort?.close();
     this.resolveClosed();
     if (!this.exitWhenFinished) {
       this.removeProcessHandlers();

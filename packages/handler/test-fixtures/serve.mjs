@@ -21,6 +21,7 @@ const functions = {
     );
   },
   add: (args) => args.x + args.y,
+  sleep: (args) => new Promise((resolve) => setTimeout(() => resolve("slept"), args.ms)),
   hang: () => {
     process.stdout.write('{"started":true}\n');
     return new Promise(() => {});

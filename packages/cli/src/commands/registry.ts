@@ -1,3 +1,4 @@
+import { autoscale } from "./autoscale.js";
 import { build } from "./build.js";
 import { call } from "./call.js";
 import type { Command } from "./command.js";
@@ -14,7 +15,7 @@ import { status } from "./status.js";
  * command is a module in this folder and one entry here; its help, its
  * listing and its dispatch all come from this list.
  */
-export const COMMANDS: readonly Command[] = [dev, call, newFunction, ls, status, build, deploy, compose, rm] as readonly Command[];
+export const COMMANDS: readonly Command[] = [dev, call, newFunction, ls, status, build, deploy, compose, rm, autoscale] as readonly Command[];
 
 /** The command a word names (by name or alias), or undefined. */
 export function findCommand(word: string): Command | undefined {

@@ -39,7 +39,7 @@ functions:
     maxCalls: 1000
     environment: { LEVEL: debug, RETRIES: 3 }
     secrets: [db-password]
-    scale: { min: 1, max: 8, idle: 5m }
+    scale: { min: 1, max: 8, idle: 5m, warm: 2 }
     endpointMode: vip
     protocol: legacy
   plain:
@@ -63,7 +63,7 @@ functions:
       environment: { LEVEL: "debug", RETRIES: "3" },
       secrets: ["db-password"],
       secretPositions: { "db-password": { line: 13, column: 15 } },
-      scale: { min: 1, max: 8, idleMs: 300_000 },
+      scale: { min: 1, max: 8, idleMs: 300_000, warm: 2 },
       endpointMode: "vip",
       protocol: "legacy",
     });

@@ -18,11 +18,15 @@ export type EndpointMode = "dnsrr" | "vip";
 /** The wire format callers use for a function: `auto` finds out; `legacy` for a function that still runs a 2017 Funker library. */
 export type CallerProtocol = "auto" | "framed" | "legacy";
 
-/** Bounds for the autoscaler; `idleMs` is how long a function may sit unused before it scales down to `min`. */
+/**
+ * Bounds for the autoscaler; `idleMs` is how long a function may sit unused before it scales down to `min`, `warm`
+ * the free calls it keeps ready (undefined: the autoscaler's defaults).
+ */
 export interface ScaleSpec {
   readonly min: number;
   readonly max: number;
   readonly idleMs: number | undefined;
+  readonly warm: number | undefined;
 }
 
 /**
@@ -214,7 +218,7 @@ const FUNCTION_KEYS = [
   "protocol",
   "dockerfile",
 ] as const;
-const SCALE_KEYS = ["min", "max", "idle"] as const;
+const SCALE_KEYS = ["min", "max", "idle", "warm"] as const;
 const SERVICE_KEYS = ["command", "image", "port", "publish", "environment", "volumes"] as const;
 const MAX_PORT = 65_535;
 
@@ -426,13 +430,14 @@ class ConfigChecker {
     let scale: ScaleSpec | undefined;
     const scaleNode = node.get("scale", true);
     if (scaleNode !== undefined) {
-      if (!isMap(scaleNode)) this.issue(scaleNode, `${path}scale must be a mapping with min, max and idle`);
+      if (!isMap(scaleNode)) this.issue(scaleNode, `${path}scale must be a mapping with min, max, idle and warm`);
       else {
         this.unknownKeys(scaleNode, SCALE_KEYS, `${path}scale.`);
         const min = this.integer(scaleNode, "min", `${path}scale.`, 0, MAX_REPLICAS) ?? 0;
         const max = this.integer(scaleNode, "max", `${path}scale.`, 1, MAX_REPLICAS) ?? Math.max(min, replicas, 1);
         if (max < min) this.issue(scaleNode, `${path}scale.max (${max}) is below scale.min (${min})`);
-        scale = { min, max, idleMs: this.duration(scaleNode, "idle", `${path}scale.`) };
+        const warm = this.integer(scaleNode, "warm", `${path}scale.`, 0, MAX_REPLICAS);
+        scale = { min, max, idleMs: this.duration(scaleNode, "idle", `${path}scale.`), warm };
       }
     }
 

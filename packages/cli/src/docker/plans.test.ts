@@ -30,7 +30,7 @@ functions:
     timeout: 30s
     environment: { LOG_LEVEL: debug }
     secrets: [db-password]
-    scale: { min: 1, max: 8, idle: 5m }
+    scale: { min: 1, max: 8, idle: 5m, warm: 1 }
   counter:
     entry: fns/add
     mode: reuse
@@ -114,9 +114,9 @@ describe("Swarm services", () => {
     expect(valuesOf(aliased, "--network")).toEqual(["name=funker,alias=sum,alias=plus"]);
   });
 
-  it("pass funker.yml's settings as the handler's variables, and the function's own after them", () => {
+  it("pass funker.yml's settings as the handler's variables, the status port to scaled functions, and the function's own after them", () => {
     const args = serviceCreateArgs(config, add);
-    expect(valuesOf(args, "--env")).toEqual(["FUNKER_FUNCTION=add", "FUNKER_MODE=single-shot", "FUNKER_TIMEOUT=30000ms", "LOG_LEVEL=debug"]);
+    expect(valuesOf(args, "--env")).toEqual(["FUNKER_FUNCTION=add", "FUNKER_MODE=single-shot", "FUNKER_TIMEOUT=30000ms", "FUNKER_STATUS_PORT=9998", "LOG_LEVEL=debug"]);
     expect(valuesOf(args, "--secret")).toEqual(["db-password"]);
     expect(functionEnvironment(counter)).toEqual({ FUNKER_FUNCTION: "counter", FUNKER_MODE: "reuse", FUNKER_CONCURRENCY: "4", FUNKER_MAX_CALLS: "1000" });
   });
@@ -131,6 +131,7 @@ describe("Swarm services", () => {
       "io.funker.scale.min=1",
       "io.funker.scale.max=8",
       "io.funker.scale.idle-ms=300000",
+      "io.funker.scale.warm=1",
     ]);
   });
 

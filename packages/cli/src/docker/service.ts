@@ -1,3 +1,4 @@
+import { SCALE_LABELS, STATUS_PORT } from "@funker/autoscaler";
 import { DOCKER_SECRETS_FOLDER, SETTINGS } from "@funker/handler/contract";
 import type { FunctionSpec, FunkerConfig, ServiceSpec, VolumeSpec } from "../config/funker-yml.js";
 import { RESTART_DELAY_MS } from "../config/restart-delay.js";
@@ -12,9 +13,13 @@ const HANDLER_DEFAULT_TIMEOUT_MS = SETTINGS.timeout.default;
  */
 const STOP_GRACE_MARGIN_MS = 5_000;
 
-/** The environment a function's replicas get: the settings of funker.yml, as the handler reads them, then its own variables. */
+/**
+ * The environment a function's replicas get: the settings of funker.yml, as the handler reads them, the status port
+ * when it is scaled (the autoscaler reads its replicas there), then its own variables.
+ */
 export function functionEnvironment(spec: FunctionSpec, modeOverride?: FunctionSpec["mode"]): Record<string, string> {
-  return { ...settingsEnvironment(spec.name, spec.handlerSettings, modeOverride), ...spec.environment };
+  const statusPort: Record<string, string> = spec.scale === undefined ? {} : { [SETTINGS.statusPort.variable]: String(STATUS_PORT) };
+  return { ...settingsEnvironment(spec.name, spec.handlerSettings, modeOverride), ...statusPort, ...spec.environment };
 }
 
 /** The variables that give a container the stack's keys, from the secrets Docker mounts at /run/secrets/<name>. */
@@ -58,8 +63,8 @@ function backingServiceEnvironment(config: FunkerConfig, spec: ServiceSpec): Rec
 }
 
 /**
- * Labels that describe a function to tools that watch Docker, the future
- * autoscaler first: what it is, its mode, its limits and its scaling bounds.
+ * Labels that describe a function to tools that watch Docker, the
+ * autoscaler first (`@funker/autoscaler` reads the `scale` ones): what it is, its mode, its limits and its scaling bounds.
  * `com.docker.stack.namespace` makes `docker stack services|ps|rm <stack>`
  * see the functions as one stack.
  */
@@ -73,9 +78,10 @@ export function functionLabels(config: FunkerConfig, spec: FunctionSpec): Record
   };
   if (spec.concurrency !== undefined) labels["io.funker.concurrency"] = String(spec.concurrency);
   if (spec.scale !== undefined) {
-    labels["io.funker.scale.min"] = String(spec.scale.min);
-    labels["io.funker.scale.max"] = String(spec.scale.max);
-    if (spec.scale.idleMs !== undefined) labels["io.funker.scale.idle-ms"] = String(spec.scale.idleMs);
+    labels[SCALE_LABELS.min] = String(spec.scale.min);
+    labels[SCALE_LABELS.max] = String(spec.scale.max);
+    if (spec.scale.idleMs !== undefined) labels[SCALE_LABELS.idleMs] = String(spec.scale.idleMs);
+    if (spec.scale.warm !== undefined) labels[SCALE_LABELS.warm] = String(spec.scale.warm);
   }
   return labels;
 }
