@@ -32,6 +32,7 @@ describe("nextStep", () => {
     ["handler_crashed", true, true, delivered(2), "fail", undefined],
     // Codes whose rule is "never" end an idempotent call too.
     ["handler_error", true, true, NOT_YET_DELIVERED, "fail", undefined],
+    ["bad_result", true, true, NOT_YET_DELIVERED, "fail", undefined],
     ["deadline_exceeded", true, true, NOT_YET_DELIVERED, "fail", undefined],
     ["cancelled", true, true, NOT_YET_DELIVERED, "fail", undefined],
     ["protocol_error", true, true, NOT_YET_DELIVERED, "fail", undefined],

@@ -47,7 +47,9 @@ describe("the short fuzz against a live replica", () => {
   const kept = readKeptCases();
   for (const mode of ["reuse", "single-shot"] as const satisfies readonly FuzzMode[]) {
     const cases = kept.filter((testCase) => testCase.mode === mode);
-    it.runIf(cases.length > 0)(`replays the ${cases.length} kept failing case(s) of ${mode} mode`, async () => {
+    // A mode with no kept case has nothing to replay: no test, rather than a skipped one.
+    if (cases.length === 0) continue;
+    it(`replays the ${cases.length} kept failing case(s) of ${mode} mode`, async () => {
       const report = await runFuzz({ mode, seed: 0, cases: cases.length, caseAt: (index) => keptAsCase(cases[index] as (typeof cases)[number]), batch: cases.length, warmUp: false });
       expect(goals(report)).toEqual(held(0));
     }, 90_000);

@@ -23,8 +23,12 @@ describe("debugging under funker dev", { timeout: 120_000 }, () => {
     // The dev log: the failed call, what was thrown, and where, in the TypeScript source.
     expect(result.stderr).toMatch(/^thrower\.1\s+\| call \S+ failed: handler_error \([^)]*\): TypeError: boom$/m);
     expect(result.stderr).toMatch(/^thrower\.1\s+\| \s+at explode \(\S*thrower\/handler\.ts:3:9\)$/m);
-    // funker call: the error by name, then the remote stack.
-    expect(result.stderr).toMatch(/^error handler_error: TypeError: boom\n\s+at explode \(\S*thrower\/handler\.ts:3:9\)$/m);
+    // funker call: the error by name, then the remote stack (the replica's prefixed dev log lines may come between).
+    const callerLines = result.stderr
+      .split("\n")
+      .filter((line) => !/^thrower\.1\s+\|/.test(line))
+      .join("\n");
+    expect(callerLines).toMatch(/^error handler_error: TypeError: boom\n\s+at explode \(\S*thrower\/handler\.ts:3:9\)$/m);
     const [json, status] = result.stdout.split("\n{\n");
     const failure = JSON.parse(json ?? "") as { ok: boolean; error: { code: string; name: string; message: string; stack: string } };
     expect(failure).toMatchObject({ ok: false, error: { code: "handler_error", name: "TypeError", message: "boom" } });
