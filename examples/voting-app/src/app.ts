@@ -102,6 +102,7 @@ export function describeFailure(error: unknown, labels?: OptionLabels): Friendly
     case "unauthenticated":
       return { status: 503, title: "Voting is unavailable", message: "The vote counter refused this site's credentials. Please tell the site's operator.", code };
     case "handler_error":
+    case "bad_result":
     case "handler_crashed":
     case "protocol_error":
     case "payload_too_large":
