@@ -64,7 +64,8 @@ for (const mode of modes) {
     durationMs: Number(values.minutes) * 60_000,
     killEveryMs: Number(values["kill-every"]),
     kills: values.kills as "both" | "mid-call" | "random",
-    minReplicaAgeMs: 500,
+    // On the Swarm a single-shot replica lives for one call, well under the age that spares a replica's start.
+    minReplicaAgeMs: images !== undefined && mode === "single-shot" ? 0 : 500,
     maxWorkMs: 20,
     callTimeoutMs: 30_000,
   };

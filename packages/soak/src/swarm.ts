@@ -101,9 +101,13 @@ export async function runSwarmSoak(options: SwarmSoakOptions): Promise<SoakRepor
     const firstSeen = new Map<string, number>();
     let midCallNext = true;
     let chaosRunning = true;
+    // Kills pause while a rolling update runs: Swarm counts a task killed then as a failed update (and rolls a
+    // reuse or fresh function back, as `funker deploy` asks it to), which would test the policy, not the calls.
+    let updating = false;
     const chaos = (async () => {
       while (chaosRunning) {
         await new Promise((resolve) => setTimeout(resolve, options.killEveryMs));
+        if (updating) continue;
         const now = Date.now();
         const running = (await docker(["ps", "--quiet", "--filter", `label=com.docker.swarm.service.name=${functionName}`]).catch(() => "")).split("\n").filter((id) => id !== "");
         for (const id of running) if (!firstSeen.has(id)) firstSeen.set(id, now);
@@ -127,7 +131,8 @@ export async function runSwarmSoak(options: SwarmSoakOptions): Promise<SoakRepor
       ? (async () => {
           await new Promise((resolve) => setTimeout(resolve, options.durationMs / 2));
           log("soak: a rolling update under the load");
-          const updated = await deployFunctions(parseConfig(configText(2), configFile), deployOptions);
+          updating = true;
+          const updated = await deployFunctions(parseConfig(configText(2), configFile), deployOptions).finally(() => (updating = false));
           if (!updated.ok) throw new Error(`the rolling update failed: ${updated.message}`);
         })()
       : Promise.resolve();
