@@ -17,7 +17,10 @@ import { writeFuzzRows } from "./reliability-doc.js";
 
 const MODES: readonly FuzzMode[] = ["reuse", "single-shot"];
 
+// `pnpm fuzz -- --mode reuse` hands the `--` on: the options follow it.
+const commandLine = process.argv[2] === "--" ? process.argv.slice(3) : process.argv.slice(2);
 const { values } = parseArgs({
+  args: commandLine,
   options: {
     mode: { type: "string", multiple: true },
     cases: { type: "string", default: "100000" },
@@ -57,6 +60,6 @@ for (const mode of modes) {
   for (const failure of report.failures.slice(0, 20)) console.error(`fuzz: ${mode} seed ${seed} case ${failure.index}: ${failure.label}: ${failure.problem}`);
   if (kept > 0) console.error(`fuzz: ${kept} failing case(s) added to packages/fuzz/kept-cases.json`);
 }
-const command = `pnpm fuzz -- ${process.argv.slice(2).filter((argument) => argument !== "--write").join(" ")}`.trim();
+const command = `pnpm fuzz -- ${commandLine.filter((argument) => argument !== "--write").join(" ")}`.trim();
 if (values.write) writeFuzzRows(reports, command);
 process.exitCode = reports.every(heldUp) ? 0 : 1;

@@ -19,7 +19,10 @@ import { buildRecordImage, runSwarmSoak } from "./swarm.js";
 
 const MODES: readonly HandlerMode[] = ["single-shot", "reuse", "fresh"];
 
+// `pnpm soak -- --mode reuse` hands the `--` on: the options follow it.
+const commandLine = process.argv[2] === "--" ? process.argv.slice(3) : process.argv.slice(2);
 const { values } = parseArgs({
+  args: commandLine,
   options: {
     mode: { type: "string", multiple: true },
     calls: { type: "string", default: "20000" },
@@ -83,6 +86,6 @@ for (const mode of modes) {
   reports.push(report);
   console.log(JSON.stringify(report));
 }
-const command = `pnpm soak -- ${process.argv.slice(2).filter((argument) => argument !== "--write").join(" ")}`.trim();
+const command = `pnpm soak -- ${commandLine.filter((argument) => argument !== "--write").join(" ")}`.trim();
 if (values.write) writeSoakRows(reports, command);
 process.exitCode = reports.every(heldUp) ? 0 : 1;
