@@ -6,7 +6,7 @@ import { images, report, runId, TEST_LABEL } from "./support.js";
 
 // The soak's short version on the real Swarm (packages/soak/src/swarm.ts):
 // the record function deployed with funker deploy, non-idempotent calls by
-// name from a caller container, a `docker kill` of a replica every second
+// name from a caller container, a `docker kill` of a replica every 0.5 s
 // (mid-call and at random; none while the update runs) and a rolling update
 // halfway; then every call
 // reconciled against what executed. The full runs (pnpm soak -- --target
@@ -32,7 +32,7 @@ describe("the short soak on the Swarm", () => {
         inFlight: 8,
         calls: 100_000,
         durationMs: 20_000,
-        killEveryMs: 1_000,
+        killEveryMs: 500,
         // A single-shot replica lives for one call, well under a second here: any replica is fair game.
         minReplicaAgeMs: mode === "single-shot" ? 0 : 1_000,
         maxWorkMs: 100,
