@@ -198,12 +198,16 @@ async function soakAgainst(runtime: Runtime, options: SoakOptions, recordsFolder
     await client.close();
   }
   const seconds = (Date.now() - startedAt) / 1_000;
-  const result = reconcile(told, readExecutions(recordsFolder));
+  return soakReport("funker dev", options, seconds, kills, reconcile(told, readExecutions(recordsFolder)));
+}
+
+/** A soak's report: its setting, its pace and the reconciliation, wherever it ran. */
+export function soakReport(target: SoakReport["target"], load: SoakLoad, seconds: number, kills: SoakReport["kills"], result: Reconciliation): SoakReport {
   return {
-    target: "funker dev",
-    mode: options.mode,
-    replicas: options.replicas,
-    inFlight: options.inFlight,
+    target,
+    mode: load.mode,
+    replicas: load.replicas,
+    inFlight: load.inFlight,
     seconds: Math.round(seconds * 10) / 10,
     callsPerSecond: Math.round((result.calls / seconds) * 10) / 10,
     kills,

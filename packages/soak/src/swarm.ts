@@ -18,6 +18,7 @@ import type { HandlerMode } from "@funker/handler/contract";
 import { reconcile } from "./reconcile.js";
 import type { Told } from "./reconcile.js";
 import { busyReplicas, readExecutions, recordFunctionEntry } from "./records.js";
+import { soakReport } from "./soak.js";
 import type { SoakLoad, SoakReport } from "./soak.js";
 
 const run = promisify(execFile);
@@ -164,16 +165,7 @@ export async function runSwarmSoak(options: SwarmSoakOptions): Promise<SoakRepor
     await update;
     const { seconds, told } = JSON.parse(callerOutput.trim().split("\n").at(-1) ?? "{}") as { seconds: number; told: [number, Told | null][] };
     const result = reconcile(new Map(told.map(([id, what]) => [id, what ?? undefined])), readExecutions(recordsFolder));
-    return {
-      target: options.rollingUpdate ? "Swarm, with a rolling update" : "Swarm",
-      mode: options.mode,
-      replicas: options.replicas,
-      inFlight: options.inFlight,
-      seconds: Math.round(seconds * 10) / 10,
-      callsPerSecond: Math.round((result.calls / seconds) * 10) / 10,
-      kills,
-      ...result,
-    };
+    return soakReport(options.rollingUpdate ? "Swarm, with a rolling update" : "Swarm", options, seconds, kills, result);
   } finally {
     await removeFunctions(parseConfig(configText(1), configFile), { output }).catch(() => undefined);
     // The network is in use until the replicas' containers are gone.
