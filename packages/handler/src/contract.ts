@@ -161,7 +161,7 @@ export const SETTINGS = {
     modes: ["fresh"],
   },
   queueTimeout: { variable: "FUNKER_QUEUE_TIMEOUT", kind: "duration", default: 1_000, inFunkerYml: true, modes: ["fresh"] },
-  hardTimeout: { variable: "FUNKER_HARD_TIMEOUT", kind: "boolean", default: false, inFunkerYml: true, modes: ["single-shot", "reuse"] },
+  hardTimeout: { variable: "FUNKER_HARD_TIMEOUT", kind: "boolean", default: false, modes: ["single-shot", "reuse"] },
   readTimeout: { variable: "FUNKER_READ_TIMEOUT", kind: "duration", default: 10_000 },
   idleTimeout: { variable: "FUNKER_IDLE_TIMEOUT", kind: "duration", default: 60_000 },
   gracePeriod: { variable: "FUNKER_GRACE", kind: "duration", default: undefined },

@@ -1,4 +1,7 @@
+import { execFileSync } from "node:child_process";
 import { describe, expect, it } from "vitest";
+import { printfEscapes } from "./hard-timeout.js";
+import { HandlerOptionsError, resolveOptions } from "./options.js";
 import { FramedCaller, frameError, legacyCall, legacyError, resultValue } from "../test-support/wire.js";
 import { runFixture } from "../test-support/child.js";
 import type { Child } from "../test-support/child.js";
@@ -110,5 +113,23 @@ describe("hardTimeout in reuse mode", () => {
     expect(caller.frames.filter((frame) => frame.type === "result" || frame.type === "error")).toEqual([]);
     expect(caller.ended).toBe(false);
     expect(child.process.exitCode).toBeNull();
+  });
+});
+
+describe("the hardTimeout option", () => {
+  it("is off by default, and read from FUNKER_HARD_TIMEOUT; the option in code wins", () => {
+    expect(resolveOptions({}, {}).hardTimeout).toBe(false);
+    expect(resolveOptions({}, { FUNKER_HARD_TIMEOUT: "on" }).hardTimeout).toBe(true);
+    expect(resolveOptions({ hardTimeout: false }, { FUNKER_HARD_TIMEOUT: "1" }).hardTimeout).toBe(false);
+    expect(() => resolveOptions({}, { FUNKER_HARD_TIMEOUT: "sometimes" })).toThrow(HandlerOptionsError);
+    expect(() => resolveOptions({}, { FUNKER_HARD_TIMEOUT: "sometimes" })).toThrow(/FUNKER_HARD_TIMEOUT must be true or false/);
+  });
+});
+
+describe("the sleeper's bytes", () => {
+  it("come back from /bin/sh's printf exactly, every byte value, % and quotes included", () => {
+    const bytes = Uint8Array.from({ length: 256 }, (_value, index) => index);
+    const written = execFileSync("/bin/sh", ["-c", `printf '${printfEscapes(bytes)}'`]);
+    expect(Buffer.compare(written, Buffer.from(bytes))).toBe(0);
   });
 });

@@ -83,14 +83,19 @@ class SleeperTimeout implements HardTimeout {
  * the replica is still its parent: a replica that died unseen (the kernel's
  * OOM killer) leaves it an orphan, and its pid may be another process's.
  */
-export function sleeperScript(seconds: string, pid: number, bytes: Uint8Array): string {
-  let escaped = "";
-  for (const byte of bytes) escaped += `\\${byte.toString(8).padStart(3, "0")}`;
+function sleeperScript(seconds: string, pid: number, bytes: Uint8Array): string {
   return (
     `sleep ${seconds} >/dev/null 2>&1; ` +
     `if [ -r /proc/$$/stat ]; then read -r _ _ _ parent _ < /proc/$$/stat; [ "$parent" = ${pid} ] || exit 0; fi; ` +
-    `printf '${escaped}'; kill -9 ${pid}`
+    `printf '${printfEscapes(bytes)}'; kill -9 ${pid}`
   );
+}
+
+/** `bytes` as a printf format of octal escapes only (`\\ooo`): printf writes them back, any byte, and no `%` or quote remains for the shell or printf to read. */
+export function printfEscapes(bytes: Uint8Array): string {
+  let escaped = "";
+  for (const byte of bytes) escaped += `\\${byte.toString(8).padStart(3, "0")}`;
+  return escaped;
 }
 
 /**
