@@ -684,6 +684,8 @@ const HARD_TIMEOUT_ON = { FUNKER_HARD_TIMEOUT: "on" };
 const hardTimeoutCost: Scenario = {
   name: "hard-timeout",
   title: "hardTimeout on against off",
+  // Three sides of whole-process cycles per round, two replicas' memory, then kept calls: more than the usual limit.
+  timeoutMs: (settings) => 60_000 + settings.rounds * 60_000,
   async run(settings) {
     const on: number[] = [];
     const off: number[] = [];
