@@ -38,7 +38,8 @@ export interface HandlerOptions {
    * `timeout` even when the function never yields (`while (true) {}`). 0.5 s
    * past a call's deadline its caller is answered `deadline_exceeded` from
    * outside the event loop and the process is killed (SIGKILL); in reuse mode
-   * the other calls in flight end with it (`handler_crashed`). It costs a
+   * the other calls in flight end with it (`handler_crashed`). The process
+   * is killed also when the server does not own it (`exit: false`). It costs a
    * `/bin/sh` start per call (single-shot) or a worker thread per process
    * (reuse). Fresh mode's supervisor always does this.
    */
