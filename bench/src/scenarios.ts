@@ -5,6 +5,7 @@
  */
 import type { ChildProcess } from "node:child_process";
 import { once } from "node:events";
+import { readFile } from "node:fs/promises";
 import { join } from "node:path";
 import type { Socket } from "node:net";
 import { performance } from "node:perf_hooks";
@@ -480,9 +481,9 @@ const funkerSingleShotEnvironment = (port: number): Record<string, string> => ({
   FUNKER_LOG: "off",
 });
 
-async function funkerSingleShot(settings: Settings, profileRole?: string): Promise<Cycle> {
+async function funkerSingleShot(settings: Settings, profileRole?: string, extra: Record<string, string> = {}): Promise<Cycle> {
   const port = await freePort();
-  return cycle([funkerAddBundle], funkerSingleShotEnvironment(port), port, framedExchange, profileRole === undefined ? [] : settings.profileArgs(profileRole));
+  return cycle([funkerAddBundle], { ...funkerSingleShotEnvironment(port), ...extra }, port, framedExchange, profileRole === undefined ? [] : settings.profileArgs(profileRole));
 }
 
 async function bareSingleShot(): Promise<Cycle> {
@@ -664,4 +665,78 @@ const localRuntime: Scenario = {
   },
 };
 
-export const scenarios: readonly Scenario[] = [warmPerCall, warmKept, signedCalls, concurrent, againstFunctionsFramework, singleShotCycle, coldStart, idleMemory, localRuntime, ...freshScenarios];
+/** CPU ms of this process's reaped children (cutime + cstime): a single-shot replica's whole life, once it has exited. */
+async function reapedChildrenCpuMilliseconds(): Promise<number> {
+  const stat = await readFile("/proc/self/stat", "utf8");
+  const fields = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
+  return (Number(fields[13]) + Number(fields[14])) * 10;
+}
+
+const HARD_TIMEOUT_ON = { FUNKER_HARD_TIMEOUT: "on" };
+
+/**
+ * What `hardTimeout` costs where it is opt-in: the single-shot cycle (a
+ * `/bin/sh` sleeper per call) and a reuse replica's idle memory and kept
+ * calls (a watcher thread), each against the same build with it off, in the
+ * same rounds; the single-shot cycle also against the bare script, as the
+ * single-shot scenario's goal is.
+ */
+const hardTimeoutCost: Scenario = {
+  name: "hard-timeout",
+  title: "hardTimeout on against off",
+  // Three sides of whole-process cycles per round, two replicas' memory, then kept calls: more than the usual limit.
+  timeoutMs: (settings) => 60_000 + settings.rounds * 60_000,
+  async run(settings) {
+    const on: number[] = [];
+    const off: number[] = [];
+    const bare: number[] = [];
+    const cpuOn: number[] = [];
+    const cpuOff: number[] = [];
+    const rssOn: number[] = [];
+    const rssOff: number[] = [];
+    const cpuPerCycle = async (extra: Record<string, string>): Promise<[number, number]> => {
+      const before = await reapedChildrenCpuMilliseconds();
+      const exits = (await cycles(settings.cyclesPerRound, () => funkerSingleShot(settings, undefined, extra))).map((value) => value.exitMs);
+      return [summarize(exits).median, ((await reapedChildrenCpuMilliseconds()) - before) / settings.cyclesPerRound];
+    };
+    await funkerSingleShot(settings, undefined, HARD_TIMEOUT_ON);
+    const rss = async (extra: Record<string, string>): Promise<number> => {
+      const spec: ServerSpec = { ...funkerReuse(), environment: (port) => ({ ...funkerReuse().environment(port), ...extra }) };
+      return (await firstReply(spec, framedExchangeKept, idleMs(settings))).rssMiB;
+    };
+    for (let round = 0; round < settings.rounds; round += 1) {
+      bare.push(summarize((await cycles(settings.cyclesPerRound, bareSingleShot)).map((value) => value.exitMs)).median);
+      const [offMs, offCpu] = await cpuPerCycle({});
+      const [onMs, onCpu] = await cpuPerCycle(HARD_TIMEOUT_ON);
+      off.push(offMs);
+      cpuOff.push(offCpu);
+      on.push(onMs);
+      cpuOn.push(onCpu);
+      rssOff.push(await rss({}));
+      rssOn.push(await rss(HARD_TIMEOUT_ON));
+    }
+    const kept = await throughputPairs(
+      settings,
+      { server: { ...funkerReuse(), environment: (port) => ({ ...funkerReuse().environment(port), ...HARD_TIMEOUT_ON }) }, replicas: 1, caller: "funker-kept" },
+      { server: funkerReuse(), replicas: 1, caller: "funker-kept" },
+      1,
+    );
+    const cycleTitle = "single-shot cycle, hardTimeout on";
+    return {
+      rows: [
+        row(cycleTitle, "spawn → exit", "ms", on, "the same, hardTimeout off", off, undefined),
+        row(cycleTitle, "spawn → exit", "ms", on, "bare Node script: bind, answer one JSON call, exit", bare, { op: "<=", value: 1.1 }),
+        row("single-shot cycle, hardTimeout off", "spawn → exit", "ms", off, "bare Node script", bare, { op: "<=", value: 1.1 }),
+        row(cycleTitle, "CPU ms per cycle (reaped)", "ms", cpuOn, "the same, hardTimeout off", cpuOff, undefined),
+        row("idle RSS, reuse mode, hardTimeout on", "RSS", "MiB", rssOn, "the same, hardTimeout off", rssOff, undefined),
+        row("kept calls, reuse mode, hardTimeout on", "calls/s", "calls/s", callsPerSecond(kept.funker), "the same, hardTimeout off", callsPerSecond(kept.baseline), undefined),
+        row("kept calls, reuse mode, hardTimeout on", "replica CPU µs per call", "µs", kept.serverCpu.funker, "the same, hardTimeout off", kept.serverCpu.baseline, undefined),
+      ],
+      notes: [
+        "CPU per cycle is the replica's, read from this process's reaped children after each exit: the sleeper itself (a /bin/sh and a sleep, killed at the reply, reaped by init) is not in it.",
+      ],
+    };
+  },
+};
+
+export const scenarios: readonly Scenario[] = [warmPerCall, warmKept, signedCalls, concurrent, againstFunctionsFramework, singleShotCycle, coldStart, idleMemory, localRuntime, hardTimeoutCost, ...freshScenarios];

@@ -20,6 +20,7 @@ import { CallControl, noMetadata } from "./context.js";
 import { encodeFunctionResult, invoke, thrownToWire, validateArguments } from "./invoke.js";
 import type { ConnectionHost } from "./host.js";
 import { helloFor } from "./hello.js";
+import { HARD_TIMEOUT_MARGIN_MS } from "./hard-timeout.js";
 import { LINGER_MS } from "./linger.js";
 import type { ResolvedOptions } from "./options.js";
 
@@ -410,6 +411,7 @@ export class Connection {
     // The slot is the host's until the function's work is over, which an abort does not hasten.
     let holdsSlot = true;
     let overrun: NodeJS.Timeout | undefined;
+    const disarm = this.armHardTimeout(description, startedAt);
     const endBody = (): void => {
       if (!holdsSlot) return;
       holdsSlot = false;
@@ -448,6 +450,7 @@ export class Connection {
       const fromFunction = inFunction && thrown !== control.reason;
       error = thrown instanceof FunkerError && !fromFunction ? thrown.toWire() : thrownToWire(thrown, options.exposeStacks);
     } finally {
+      disarm();
       this.active = undefined;
       if (!started) endBody();
       else if (holdsSlot && this.host.bodyOverran !== undefined) {
@@ -458,6 +461,29 @@ export class Connection {
       }
     }
     this.reply(description, startedAt, resultBody, error, true, !started);
+  }
+
+  /**
+   * With `hardTimeout`: the reply a held event loop could not send, encoded
+   * now and left with something outside it, which sends it
+   * `HARD_TIMEOUT_MARGIN_MS` past the deadline and kills the process.
+   */
+  private armHardTimeout(description: CallDescription, startedAt: number): () => void {
+    const hardTimeout = this.host.hardTimeout;
+    if (hardTimeout === undefined) return noDisarm;
+    const error: WireError = {
+      code: "deadline_exceeded",
+      name: "FunkerError",
+      message: `the call passed its deadline (${deadlineSource(description, startedAt, this.host.options)}) while the function held the process, which was killed`,
+    };
+    let bytes: Uint8Array;
+    if (description.protocol === "legacy") {
+      bytes = encodeLegacyError(error);
+      if (this.legacyMarked) bytes = withLegacyMark(bytes);
+    } else {
+      bytes = encodeError(description.id, error, { version: this.version });
+    }
+    return hardTimeout.arm(this.socket, description.deadline + HARD_TIMEOUT_MARGIN_MS, bytes);
   }
 
   /**
@@ -566,6 +592,8 @@ export class Connection {
  * stack trace) is made at start-up, which single-shot replicas pay per call.
  */
 const goingAway: WireError = { code: "unavailable", message: "the replica closed this idle connection", name: "FunkerError" };
+
+const noDisarm = (): void => undefined;
 
 function deadlineSource(description: CallDescription, startedAt: number, options: ResolvedOptions): string {
   return description.deadline === startedAt + options.timeoutMs ? `timeout of ${options.timeoutMs} ms` : "the caller's deadline";

@@ -98,6 +98,11 @@ export type Setting = IntegerSetting | DurationSetting | BooleanSetting | Choice
  * - `childEnv` unset: a fresh process gets the replica's whole environment, as a single-shot replica would.
  * - `queueTimeout` 1 s: when no fresh process waits, a caller waits that long for one (a replacement starts in about
  *   0.1 s) before it is refused with `unavailable`, which sends it to another replica.
+ * - `hardTimeout` off: a process whose event loop a function holds (`while (true) {}`) never runs its own alarm. On,
+ *   something outside the event loop answers `deadline_exceeded` 0.5 s after the deadline and kills the process: a
+ *   `/bin/sh` sleeper per call in single-shot mode, a worker thread per process in reuse mode. Both cost what the
+ *   single-shot cycle and a reuse replica's idle memory cannot spare by default (docs/deploy.md). Fresh mode's
+ *   supervisor always holds the limit from outside.
  * - `readTimeout` 10 s: arguments of 8 MiB arrive in well under a second on any network; 10 s tolerates a congested one.
  * - `idleTimeout` 60 s: below the idle timeouts that overlay networks and load balancers apply silently.
  * - `gracePeriod` unset: the timeout, so that SIGTERM never cuts short a call that is within its time.
@@ -156,6 +161,7 @@ export const SETTINGS = {
     modes: ["fresh"],
   },
   queueTimeout: { variable: "FUNKER_QUEUE_TIMEOUT", kind: "duration", default: 1_000, inFunkerYml: true, modes: ["fresh"] },
+  hardTimeout: { variable: "FUNKER_HARD_TIMEOUT", kind: "boolean", default: false, modes: ["single-shot", "reuse"] },
   readTimeout: { variable: "FUNKER_READ_TIMEOUT", kind: "duration", default: 10_000 },
   idleTimeout: { variable: "FUNKER_IDLE_TIMEOUT", kind: "duration", default: 60_000 },
   gracePeriod: { variable: "FUNKER_GRACE", kind: "duration", default: undefined },

@@ -1,5 +1,6 @@
 import type { CallAuthenticator } from "./auth.js";
 import type { CallRecord } from "./call-record.js";
+import type { HardTimeout } from "./hard-timeout.js";
 import type { CallDescription } from "./context.js";
 import type { AnyHandlerFunction } from "./invoke.js";
 import type { ResolvedOptions } from "./options.js";
@@ -34,6 +35,8 @@ export interface ConnectionHost {
    * held until `endCall`. Absent where the process is the slot (fresh).
    */
   bodyOverran?(call: CallDescription, reason: unknown): void;
+  /** Holds each call's deadline from outside the event loop (`hardTimeout`); absent when off, and in fresh mode. */
+  readonly hardTimeout?: HardTimeout | undefined;
   /** Logs the call and updates the server's state. */
   record(record: CallRecord): void;
   /** Whether a framed caller may keep this connection for another call (reuse mode, not shutting down). */

@@ -33,6 +33,17 @@ export interface HandlerOptions {
   concurrency?: number;
   /** `FUNKER_TIMEOUT`, default 60 s: the longest a call may run, counted from accept. */
   timeout?: Duration;
+  /**
+   * `FUNKER_HARD_TIMEOUT`, default off, single-shot and reuse modes: hold
+   * `timeout` even when the function never yields (`while (true) {}`). 0.5 s
+   * past a call's deadline its caller is answered `deadline_exceeded` from
+   * outside the event loop and the process is killed (SIGKILL); in reuse mode
+   * the other calls in flight end with it (`handler_crashed`). The process
+   * is killed also when the server does not own it (`exit: false`). It costs a
+   * `/bin/sh` start per call (single-shot) or a worker thread per process
+   * (reuse). Fresh mode's supervisor always does this.
+   */
+  hardTimeout?: boolean;
   /** `FUNKER_READ_TIMEOUT`, default 10 s: the time a caller has to send its whole call. */
   readTimeout?: Duration;
   /** `FUNKER_IDLE_TIMEOUT`, default 60 s: how long a kept (reuse mode) connection may sit idle. */
@@ -106,6 +117,8 @@ export interface ResolvedOptions {
   readonly concurrency: number;
   readonly timeoutMs: number;
   readonly readTimeoutMs: number;
+  /** Single-shot and reuse modes; fresh mode holds its limit from the supervisor whatever this says. */
+  readonly hardTimeout: boolean;
   readonly idleTimeoutMs: number;
   readonly gracePeriodMs: number;
   readonly drainTimeoutMs: number;
@@ -173,6 +186,7 @@ export function resolveOptions(options: HandlerOptions = {}, environment: Enviro
     concurrency: integer(read("concurrency"), SETTINGS.concurrency) ?? (mode === "fresh" ? SETTINGS.concurrency.freshDefault : SETTINGS.concurrency.default),
     timeoutMs,
     readTimeoutMs: duration(read("readTimeout"), SETTINGS.readTimeout) ?? SETTINGS.readTimeout.default,
+    hardTimeout: boolean(read("hardTimeout"), SETTINGS.hardTimeout) ?? SETTINGS.hardTimeout.default,
     idleTimeoutMs: duration(read("idleTimeout"), SETTINGS.idleTimeout) ?? SETTINGS.idleTimeout.default,
     gracePeriodMs: duration(read("gracePeriod"), SETTINGS.gracePeriod) ?? timeoutMs,
     drainTimeoutMs: duration(read("drainTimeout"), SETTINGS.drainTimeout) ?? timeoutMs,

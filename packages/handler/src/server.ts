@@ -11,6 +11,8 @@ import { CallAuthenticator } from "./auth.js";
 import type { CallDescription } from "./context.js";
 import { DescriptorWatch, shedAll, shedOne } from "./descriptors.js";
 import type { ConnectionHost } from "./host.js";
+import type { HardTimeout } from "./hard-timeout.js";
+import { hardTimeoutFor } from "./hard-timeout.js";
 import { ExitCode } from "./contract.js";
 import type { AnyHandlerFunction } from "./invoke.js";
 import { logCall, logProcess } from "./log.js";
@@ -77,6 +79,7 @@ export class Server implements ConnectionHost, FunctionServer {
   private readonly descriptorWatch: DescriptorWatch | undefined;
   readonly authenticator: CallAuthenticator | undefined;
   private readonly statusPort: StatusPort | undefined;
+  readonly hardTimeout: HardTimeout | undefined;
 
   constructor(
     readonly fn: AnyHandlerFunction,
@@ -107,6 +110,8 @@ export class Server implements ConnectionHost, FunctionServer {
     });
     // A caller that never awaits `ready` must not turn a bind failure into an unhandled rejection.
     this.ready.catch(() => undefined);
+    // Started with the replica (reuse mode's thread), so that no call waits for it.
+    this.hardTimeout = options.hardTimeout && options.mode !== "fresh" ? hardTimeoutFor(options.mode) : undefined;
     this.removeProcessHandlers = options.exit ? this.installProcessHandlers() : () => undefined;
     this.descriptorWatch =
       options.mode === "single-shot"
@@ -272,6 +277,7 @@ export class Server implements ConnectionHost, FunctionServer {
       logProcess("error", `${running} function call(s) still running at the end of the grace period (${this.options.gracePeriodMs} ms)`, pendingWork(), this.options.log);
     }
     this.descriptorWatch?.stop();
+    this.hardTimeout?.close();
     this.listener.close();
     this.statusPort?.close();
     this.resolveClosed();

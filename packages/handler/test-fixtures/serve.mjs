@@ -53,6 +53,21 @@ const functions = {
     }, 50);
     return "replied";
   },
+  // Never yields: only a time limit held from outside the event loop ends it.
+  spin: () => {
+    for (;;);
+  },
+  // Holds the event loop for args.ms of CPU, then returns.
+  "busy-cpu": (args) => {
+    const until = Date.now() + args.ms;
+    while (Date.now() < until);
+    return "done";
+  },
+  // Reuse mode: { spin: true } never yields; otherwise waits args.ms.
+  "spin-or-sleep": (args) => {
+    if (args.spin) for (;;);
+    return new Promise((resolve) => setTimeout(() => resolve("slept"), args.ms));
+  },
   throws: () => {
     throw new TypeError("the function failed");
   },
