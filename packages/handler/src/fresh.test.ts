@@ -140,7 +140,8 @@ describe("fresh mode: limits and failures, enforced from outside the process", (
     const startedAt = Date.now();
     const reply = await framedCall(await portOf(child), { spin: true }, { deadline: Date.now() + 300 });
     expect(frameError(reply)).toMatchObject({ code: "deadline_exceeded", message: expect.stringContaining("the caller's deadline") });
-    expect(Date.now() - startedAt).toBeLessThan(5_000);
+    // Far below the function's own limit (60 s), with room for a loaded machine.
+    expect(Date.now() - startedAt).toBeLessThan(20_000);
   });
 
   it("answers a call whose process exits midway with handler_crashed, and never dies with it", async () => {
