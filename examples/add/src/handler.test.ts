@@ -5,6 +5,7 @@ import { resolve } from "node:path";
 import { fileURLToPath } from "node:url";
 import { freePort } from "@funker/testing";
 import { call2017WhenListening } from "@funker/test-utils";
+import { createClient, FunkerError } from "@funker/client";
 import { describe, expect, it } from "vitest";
 import { add } from "./add.js";
 
@@ -31,6 +32,31 @@ describe("examples/add", () => {
       const [code] = (await exited) as [number | null];
       expect(code).toBe(0);
     } finally {
+      server.kill("SIGKILL");
+    }
+  });
+
+  it("refuses arguments that do not match its schema with bad_arguments naming the field, and never adds them", async () => {
+    if (!existsSync(builtHandler)) throw new Error(`${builtHandler} is missing: run \`npx turbo run build --filter=@funker/example-add...\` (pnpm test does it)`);
+    const port = await freePort();
+    const server = spawn(process.execPath, [builtHandler], {
+      env: { ...process.env, FUNKER_PORT: String(port), FUNKER_HOST: "127.0.0.1", FUNKER_MODE: "reuse", FUNKER_LOG: "off" },
+      stdio: ["ignore", "ignore", "pipe"],
+    });
+    const client = createClient({ endpoints: { add: `127.0.0.1:${port}` }, timeout: 30_000 });
+    try {
+      // As `funker call add x=notanumber y=2` sends them: a value that is not JSON stays a string.
+      const refused = await client.call("add", { x: "notanumber", y: 2 }).then(
+        (result) => ({ result }),
+        (error: unknown) => error,
+      );
+      expect(refused).toBeInstanceOf(FunkerError);
+      expect(refused).toMatchObject({ code: "bad_arguments", mayHaveRun: false });
+      expect((refused as FunkerError).message).toMatch(/ at x$/);
+      expect((refused as FunkerError).data).toMatchObject({ issues: [{ path: ["x"] }] });
+      await expect(client.call("add", { x: 1, y: 2 })).resolves.toBe(3);
+    } finally {
+      await client.close();
       server.kill("SIGKILL");
     }
   });

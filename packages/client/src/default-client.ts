@@ -1,3 +1,4 @@
+import { FunkerError } from "@funker/protocol";
 import { ClientCore } from "./client.js";
 import type { CallOptions, ClientOptions } from "./options.js";
 
@@ -63,7 +64,9 @@ export interface CallTarget {
 export function createClient<F = never>(options: ClientOptions = {}): ClientFor<F> {
   const core = new ClientCore(options);
   const client: Client = {
-    call: (name, args, callOptions) => core.call(name, args, callOptions) as Promise<never>,
+    call: function call(name, args, callOptions) {
+      return withCallerStack(core.call(name, args, callOptions), callSite(call)) as Promise<never>;
+    },
     close: () => core.close(),
     [Symbol.asyncDispose]: () => core.close(),
   };
@@ -93,5 +96,30 @@ export function setDefaultClient(client: CallTarget): () => void {
  */
 export function call<Result = unknown>(name: string, args?: unknown, options?: CallOptions): Promise<Result> {
   const target = replacement ?? (defaultClient ??= createClient());
-  return target.call(name, args, options) as Promise<Result>;
+  return withCallerStack(target.call(name, args, options), callSite(call)) as Promise<Result>;
+}
+
+/**
+ * Where the app called: V8 records the frames above `entry` now, and
+ * formats them only if the call fails. A `FunkerError` is raised in a
+ * socket's callback, whose stack is the client's own internals and holds no
+ * line of the app; it is given this one instead, so an uncaught failure
+ * points at the app's \`await call(…)\`. The function's own stack stays in
+ * `remoteStack`.
+ */
+function callSite(entry: (...args: never[]) => unknown): { stack?: string } {
+  const site: { stack?: string } = {};
+  Error.captureStackTrace(site, entry);
+  return site;
+}
+
+function withCallerStack(promise: Promise<unknown>, site: { stack?: string }): Promise<unknown> {
+  return promise.catch((error: unknown) => {
+    if (error instanceof FunkerError) {
+      const frames = site.stack ?? "";
+      const newline = frames.indexOf("\n");
+      error.stack = `${error.name}: ${error.message}${newline < 0 ? "" : frames.slice(newline)}`;
+    }
+    throw error;
+  });
 }

@@ -2,7 +2,7 @@ import { describe, expect, it } from "vitest";
 import { handler, HandlerOptionsError } from "@funker/handler";
 import { resolveOptions } from "@funker/handler/internal";
 import { SETTINGS } from "@funker/handler/contract";
-import { parseChildEnv, processEnvironment } from "./fresh-process.js";
+import { parseChildEnv, processEnvironment, processExecArgv } from "./fresh-process.js";
 
 describe("fresh mode's settings", () => {
   it("keeps two processes by default, and V8's heap limit, the whole environment and a one-second queue", () => {
@@ -58,5 +58,17 @@ describe("a fresh process's environment", () => {
   it("refuses a list with something that is not a variable name", () => {
     expect(parseChildEnv("PATH,DB-URL")).toEqual({ problem: '"DB-URL" is not a variable name' });
     expect(parseChildEnv(undefined)).toEqual({ names: undefined });
+  });
+});
+
+describe("a fresh process's Node flags", () => {
+  it("are the supervisor's, with its inspector moved to a port of the process's own on the same host", () => {
+    expect(processExecArgv(["--enable-source-maps", "--inspect=127.0.0.1:9229", "--import", "x.mjs"])).toEqual(["--enable-source-maps", "--inspect=127.0.0.1:0", "--import", "x.mjs"]);
+    expect(processExecArgv(["--inspect"])).toEqual(["--inspect=127.0.0.1:0"]);
+    expect(processExecArgv(["--inspect=9230"])).toEqual(["--inspect=127.0.0.1:0"]);
+    expect(processExecArgv(["--inspect-brk=0.0.0.0:9229"])).toEqual(["--inspect-brk=0.0.0.0:0"]);
+    expect(processExecArgv(["--inspect-wait=[::1]:9229"])).toEqual(["--inspect-wait=[::1]:0"]);
+    expect(processExecArgv(["--inspect", "--inspect-port=9300"])).toEqual(["--inspect=127.0.0.1:0"]);
+    expect(processExecArgv(["--max-old-space-size=64"])).toEqual(["--max-old-space-size=64"]);
   });
 });

@@ -62,6 +62,36 @@ export function processEnvironment(environment: NodeJS.ProcessEnv, names: Readon
   return chosen;
 }
 
+/** Node's inspector flags: `--inspect`, `--inspect-brk`, `--inspect-wait`, with an optional `[host:]port`. */
+const INSPECT_FLAG = /^--inspect(-brk|-wait)?(?:=(.*))?$/;
+/** Flags that only set the inspector's port, which a process must not share with its supervisor. */
+const INSPECT_PORT_FLAG = /^--(?:inspect-port|debug-port)(?:=.*)?$/;
+
+/**
+ * A process's Node flags: the supervisor's, with its inspector (`funker dev
+ * --inspect`) moved to a port of the process's own, picked by the kernel.
+ * The supervisor holds its port: a process given the same one would print
+ * "address already in use" and run without an inspector. Node prints the
+ * port it got ("Debugger listening on ws://…") on the process's standard
+ * error, which is the replica's.
+ */
+export function processExecArgv(execArgv: readonly string[]): string[] {
+  const flags: string[] = [];
+  for (const flag of execArgv) {
+    if (INSPECT_PORT_FLAG.test(flag)) continue;
+    const inspect = INSPECT_FLAG.exec(flag);
+    if (inspect === null) {
+      flags.push(flag);
+      continue;
+    }
+    const address = inspect[2] ?? "";
+    const colon = address.lastIndexOf(":");
+    const host = colon > 0 ? address.slice(0, colon) : /^\d*$/.test(address) ? "127.0.0.1" : address;
+    flags.push(`--inspect${inspect[1] ?? ""}=${host}:0`);
+  }
+  return flags;
+}
+
 /** One process of a fresh-mode supervisor: started, waiting, given one call, gone. */
 export class FreshProcess {
   state: ProcessState = "starting";

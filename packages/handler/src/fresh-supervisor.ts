@@ -12,7 +12,7 @@ import type { FreshOpening } from "./fresh-call.js";
 import { helloFor } from "./hello.js";
 import { drainBudgetMs } from "./fresh-messages.js";
 import type { RepliedMessage, StartedMessage } from "./fresh-messages.js";
-import { FreshProcess, parseChildEnv, processEnvironment } from "./fresh-process.js";
+import { FreshProcess, parseChildEnv, processEnvironment, processExecArgv } from "./fresh-process.js";
 import type { FreshProcessEvents, ProcessCommand } from "./fresh-process.js";
 import { logCall, logProcess } from "./log.js";
 import { HandlerOptionsError } from "./options.js";
@@ -125,7 +125,7 @@ export class FreshSupervisor implements FunctionServer {
       this.command = {
         script,
         args: process.argv.slice(2),
-        execArgv: Number.isFinite(options.heapLimitMb) ? [...process.execArgv, `--max-old-space-size=${options.heapLimitMb}`] : process.execArgv,
+        execArgv: [...processExecArgv(process.execArgv), ...(Number.isFinite(options.heapLimitMb) ? [`--max-old-space-size=${options.heapLimitMb}`] : [])],
         environment: processEnvironment(process.env, this.names, { host: address.address, port: address.port }),
       };
       for (let slot = 0; slot < options.concurrency; slot += 1) this.startProcess();

@@ -46,7 +46,8 @@ Options:
   -f, --file <path>      the funker.yml to use
   -p, --port <port>      give replicas consecutive ports from <port> (default: free ports)
       --inspect[=<port>] run replicas under Node's inspector, one port each from
-                         <port> (default 9229), printed at start
+                         <port> (default 9229), printed at start; each process
+                         of a fresh replica gets a free port, printed as it starts
       --keep             stay up after the command exits, until Ctrl-C
       --no-watch         do not rebuild when sources change
       --no-publish       give services with a publish port a free port instead

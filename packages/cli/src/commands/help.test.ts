@@ -12,7 +12,7 @@ describe("help", () => {
 
   it("is printed by every verb's --help", { timeout: 60_000 }, async () => {
     assertBuilt();
-    for (const verb of ["dev", "call", "new", "ls", "status", "build", "deploy", "compose", "rm"] as const) {
+    for (const verb of ["dev", "call", "new", "ls", "status", "logs", "build", "deploy", "compose", "rm"] as const) {
       const result = await runCli([verb, "--help"], { cwd: tmpdir() });
       expect(result).toEqual({ code: 0, stdout: `${HELP[verb]}\n`, stderr: "" });
     }

@@ -5,6 +5,7 @@ import type { Command } from "./command.js";
 import { compose } from "./compose.js";
 import { deploy } from "./deploy.js";
 import { dev } from "./dev.js";
+import { logs } from "./logs.js";
 import { ls } from "./ls.js";
 import { newFunction } from "./new.js";
 import { rm } from "./rm.js";
@@ -15,7 +16,7 @@ import { status } from "./status.js";
  * command is a module in this folder and one entry here; its help, its
  * listing and its dispatch all come from this list.
  */
-export const COMMANDS: readonly Command[] = [dev, call, newFunction, ls, status, build, deploy, compose, rm, autoscale] as readonly Command[];
+export const COMMANDS: readonly Command[] = [dev, call, newFunction, ls, status, logs, build, deploy, compose, rm, autoscale] as readonly Command[];
 
 /** The command a word names (by name or alias), or undefined. */
 export function findCommand(word: string): Command | undefined {

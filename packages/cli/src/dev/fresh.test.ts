@@ -1,6 +1,7 @@
 import { readFileSync } from "node:fs";
 import { join } from "node:path";
 import { beforeAll, describe, expect, it } from "vitest";
+import { allocateFreePorts } from "./ports.js";
 import type { DevState } from "./state.js";
 import { assertBuilt, CLI, handlerSource, makeProject, runCli } from "../test-support.js";
 
@@ -38,5 +39,26 @@ describe("funker dev, fresh mode", { timeout: 120_000 }, () => {
     ]);
     expect(result.stderr).not.toMatch(/restarting in/);
     expect(() => state()).toThrow();
+  });
+
+  it("under --inspect gives each of its processes an inspector port of its own, which Node prints, beside the supervisor's", async () => {
+    using project = makeProject({
+      "funker.yml": "version: 1\nfunctions:\n  token:\n    entry: token/handler.ts\n    mode: fresh\n",
+      "token/handler.ts": TOKEN,
+    });
+    const [supervisorPort = 0] = await allocateFreePorts(1);
+    const script = `node ${CLI} call token && node ${CLI} call token`;
+    const result = await runCli(["dev", `--inspect=${supervisorPort}`, "--no-watch", "--", "sh", "-c", script], { cwd: project.root });
+
+    expect(result.code, result.stderr).toBe(0);
+    expect(result.stderr).toMatch(new RegExp(`^token\\.1: inspector on 127\\.0\\.0\\.1:${supervisorPort} `, "m"));
+    const ports = [...result.stderr.matchAll(/^token\.1\s+\| Debugger listening on ws:\/\/127\.0\.0\.1:(\d+)\//gm)].map((match) => Number(match[1]));
+    // The supervisor's own, then one per process: the two that served the calls and those started for the next ones.
+    expect(ports[0]).toBe(supervisorPort);
+    const processPorts = ports.slice(1);
+    expect(processPorts.length).toBeGreaterThanOrEqual(2);
+    expect(new Set(processPorts).size).toBe(processPorts.length);
+    expect(processPorts).not.toContain(supervisorPort);
+    expect(result.stderr).not.toMatch(/address already in use/);
   });
 });

@@ -22,6 +22,7 @@ import type { ReplicaHost, ReplicaProgram } from "./replica.js";
 import { DEV_SECRETS_FOLDER, DevSecrets } from "./secrets.js";
 import { formatServices, rewriteServiceAddresses, serviceAddresses, SERVICES_VARIABLE } from "./services.js";
 import type { ServiceAddress } from "./services.js";
+import { DevLog, devLogPath } from "./log-file.js";
 import { readState, removeState, writeState } from "./state.js";
 import type { FunctionStatus, ServiceStatus } from "./state.js";
 
@@ -149,6 +150,8 @@ class DevRuntime implements ReplicaHost {
   private readonly volumesDirectory: string;
   private readonly secretsDirectory: string;
   private secrets: DevSecrets | undefined;
+  /** The replicas' lines for `funker logs`; opened once this runtime is the one running here. */
+  private log: DevLog | undefined;
 
   constructor(private readonly options: DevOptions) {
     this.paint = painter(options.colour);
@@ -301,6 +304,7 @@ class DevRuntime implements ReplicaHost {
     }
     if (this.stopping !== undefined) return this.exited;
     writeExitWithRuntimeModule(this.exitWithRuntimeFile);
+    this.log = new DevLog(devLogPath(config.root));
     this.writeStateNow();
 
     // Services first: functions and the command may need them from their first call.
@@ -429,6 +433,7 @@ class DevRuntime implements ReplicaHost {
     const prefix = this.paint.nth(index, `${replica.label.padEnd(this.labelWidth)} |`);
     const text = kind === "warning" ? this.paint.yellow(line) : kind === "event" ? this.paint.dim(line) : line;
     this.options.output.write(`${prefix} ${text}\n`);
+    this.log?.write(`${replica.label.padEnd(this.labelWidth)} | ${line}`);
   }
 
   changed(): void {
@@ -584,6 +589,8 @@ class DevRuntime implements ReplicaHost {
 
   private finish(code: number): Promise<number> {
     this.secrets?.remove();
+    // The file stays: the last run's output, until the next run empties it.
+    this.log?.close();
     this.removeSignalHandlers();
     this.resolveExit(code);
     return this.exited;

@@ -25,6 +25,8 @@ function scratchFolder(): { root: string } & Disposable {
   mkdirSync(join(modules, "@funker"), { recursive: true });
   for (const name of ["handler", "testing"]) symlinkSync(join(WORKSPACE, "packages", name), join(modules, "@funker", name), "dir");
   for (const name of ["vitest", "typescript", "@types"]) symlinkSync(join(WORKSPACE, "node_modules", name), join(modules, name), "dir");
+  // The template's validator, as the example that uses it has it installed.
+  symlinkSync(join(WORKSPACE, "examples", "add", "node_modules", "valibot"), join(modules, "valibot"), "dir");
   return { root, [Symbol.dispose]: () => rmSync(root, { recursive: true, force: true }) };
 }
 

@@ -17,6 +17,9 @@ export interface NewCommand {
   readonly mode?: FunctionMode | undefined;
 }
 
+/** The validator of a new function's arguments: valibot, whose bundle holds only the functions used. */
+const VALIBOT_VERSION = "^1.5.0";
+
 /** What src/handler.ts says about how it is served, by mode. */
 const SERVED: Readonly<Record<FunctionMode, string>> = {
   "single-shot": `// Serves one call on port 9999 (FUNKER_PORT) and exits; Docker, or
@@ -44,7 +47,7 @@ export function scaffoldFiles(name: string, dependencyVersion: string, mode: Fun
           typecheck: "tsc -p tsconfig.json",
           bundle: "esbuild src/handler.ts --bundle --platform=node --format=esm --target=node20 --outfile=dist/handler.mjs",
         },
-        dependencies: { "@funker/handler": dependencyVersion },
+        dependencies: { "@funker/handler": dependencyVersion, valibot: VALIBOT_VERSION },
         devDependencies: {
           "@funker/testing": dependencyVersion,
           "@types/node": "^20.19.0",
@@ -75,10 +78,18 @@ export function scaffoldFiles(name: string, dependencyVersion: string, mode: Fun
       null,
       2,
     )}\n`,
-    [`src/${name}.ts`]: `/** The arguments of ${name}. */
-export interface ${typeName} {
-  name?: string;
-}
+    [`src/${name}.ts`]: `import * as v from "valibot";
+
+/**
+ * The arguments of ${name}, as a schema: src/handler.ts has the handler check
+ * each call's arguments against it, and refuse others with bad_arguments
+ * naming the field, before the function runs. valibot rather than zod: its
+ * functions are imported one by one, so the bundle holds only those used
+ * here, where zod's object brings the whole library. Any Standard Schema
+ * validator fits (zod, arktype, …).
+ */
+export const ${typeName} = v.object({ name: v.optional(v.string()) });
+export type ${typeName} = v.InferOutput<typeof ${typeName}>;
 
 /**
  * The function itself: plain TypeScript, tested directly. src/handler.ts
@@ -89,24 +100,26 @@ export function ${identifier}({ name = "world" }: ${typeName}): string {
 }
 `,
     "src/handler.ts": `import { handler } from "@funker/handler";
-import { ${identifier} } from "./${name}.js";
+import { ${identifier}, ${typeName} } from "./${name}.js";
 
 ${SERVED[mode]}
-handler(${identifier});
+// Arguments that do not match ${typeName} are refused with bad_arguments.
+handler(${identifier}, { schema: ${typeName} });
 `,
     [`src/${name}.test.ts`]: `import { startFunction } from "@funker/testing";
 import { describe, expect, it } from "vitest";
-import { ${identifier} } from "./${name}.js";
+import { ${identifier}, ${typeName} } from "./${name}.js";
 
 describe("${name}", () => {
   it("greets by name", () => {
     expect(${identifier}({ name: "Ada" })).toBe("Hello, Ada!");
   });
 
-  it("answers a call over Funker's protocol", async () => {
-    const running = await startFunction(${identifier});
+  it("answers a call over Funker's protocol, and refuses arguments that do not match its schema", async () => {
+    const running = await startFunction(${identifier}, { schema: ${typeName} });
     try {
       expect(await running.call({ name: "Ada" })).toBe("Hello, Ada!");
+      await expect(running.call({ name: 42 } as never)).rejects.toMatchObject({ code: "bad_arguments", message: expect.stringMatching(/ at name$/) });
     } finally {
       await running.close();
     }
@@ -140,6 +153,7 @@ it on port 9999, \`src/${name}.test.ts\` tests it.
 npm test                      # or: pnpm test
 funker dev                    # runs it locally with every function of funker.yml
 funker call ${name} name=Ada     # "Hello, Ada!"
+funker call ${name} name=42      # error bad_arguments: … at name (src/${name}.ts's schema)
 docker build -t ${name} .
 \`\`\`
 `,
