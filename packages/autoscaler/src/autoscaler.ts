@@ -1,3 +1,4 @@
+import { withLastDecision } from "./last-decision.js";
 import { request } from "node:http";
 import { decide, EMPTY_MEMORY } from "./decide.js";
 import type { DecisionMemory, ReplicaObservation } from "./decide.js";
@@ -115,7 +116,7 @@ export class Autoscaler {
     const decision = decide(bounds, { desired: service.replicas, replicas }, memory.decision, Date.now());
     memory.decision = decision.memory;
     if (decision.to === decision.from) return;
-    await this.engine.scale(service, decision.to);
+    await this.engine.scale(withLastDecision(service, decision, Date.now()), decision.to);
     this.log({
       level: "info",
       msg: "scaled",

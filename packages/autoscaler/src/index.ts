@@ -6,3 +6,5 @@ export { Autoscaler, DEFAULT_INTERVAL_MS, readStatus } from "./autoscaler.js";
 export type { AutoscalerLog, AutoscalerOptions } from "./autoscaler.js";
 export { DEFAULT_DOCKER_SOCKET, DockerEngine, EngineError } from "./engine.js";
 export type { ServiceSummary, TaskSummary } from "./engine.js";
+export { LAST_DECISION_LABEL, withLastDecision } from "./last-decision.js";
+export type { LastDecision } from "./last-decision.js";

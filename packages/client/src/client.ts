@@ -12,6 +12,7 @@ import type { Network } from "./network.js";
 import type { CallOptions, CallProtocol, ClientOptions, RetryPolicy } from "./options.js";
 import { NOT_YET_DELIVERED, afterDelivery, backoffDelay, nextStep } from "./retry.js";
 import type { RetryState, RetryTerms } from "./retry.js";
+import { ClientSpan } from "./client-span.js";
 import { activeTraceContext } from "./trace.js";
 
 /** The defaults, each with its reason. */
@@ -57,6 +58,19 @@ const DEFAULTS = {
 interface TimeLimit {
   readonly ms: number;
   readonly isDefault: boolean;
+}
+
+/** A call's settings, resolved from its options and the client's, before it is framed. */
+interface PreparedCall {
+  readonly id: string;
+  readonly deadline: number;
+  readonly timeout: number;
+  readonly protocol: CallProtocol;
+  readonly metadata: Readonly<Record<string, string>> | undefined;
+  readonly traceparent: string | undefined;
+  readonly tracestate: string | undefined;
+  readonly idempotent: boolean;
+  readonly retry: RetryPolicy;
 }
 
 /**
@@ -288,15 +302,6 @@ export class ClientCore {
     const protocol: CallProtocol = options.protocol ?? this.pins.get(name) ?? this.options.protocol ?? "auto";
     const metadata =
       options.metadata === undefined ? this.options.metadata : this.options.metadata === undefined ? options.metadata : { ...this.options.metadata, ...options.metadata };
-    let traceparent = options.traceparent;
-    let tracestate = options.tracestate;
-    if (traceparent === undefined) {
-      const active = activeTraceContext();
-      if (active !== undefined) {
-        traceparent = active.traceparent;
-        tracestate ??= active.tracestate;
-      }
-    }
     const idempotent = options.idempotent ?? this.options.idempotent ?? false;
     const retry = options.retry === undefined ? this.retry : { ...this.retry, ...options.retry };
     const signal = options.signal;
@@ -306,6 +311,40 @@ export class ClientCore {
       throw new FunkerError("cancelled", `the call to "${name}" was cancelled before it started`, { mayHaveRun: false, cause: signal.reason });
     }
     const id = nextCallId();
+    let traceparent = options.traceparent;
+    let tracestate = options.tracestate;
+    // A call given its trace context is sent with it as it is; otherwise it is traced where OpenTelemetry is set up.
+    const span = traceparent === undefined ? ClientSpan.start(name, id) : undefined;
+    if (traceparent === undefined) {
+      const active = span === undefined ? activeTraceContext() : span.traceContext;
+      if (active !== undefined) {
+        traceparent = active.traceparent;
+        tracestate ??= active.tracestate;
+      }
+    }
+    if (span === undefined) return this.send(name, sentArgs, options, { id, deadline, timeout, protocol, metadata, traceparent, tracestate, idempotent, retry });
+    let sent: Promise<unknown>;
+    try {
+      sent = this.send(name, sentArgs, options, { id, deadline, timeout, protocol, metadata, traceparent, tracestate, idempotent, retry });
+    } catch (error) {
+      span.end(FunkerError.from(error));
+      throw error;
+    }
+    return sent.then(
+      (value) => {
+        span.end(undefined);
+        return value;
+      },
+      (error: unknown) => {
+        span.end(FunkerError.from(error));
+        throw error;
+      },
+    );
+  }
+
+  private send(name: string, sentArgs: unknown, options: CallOptions, call: PreparedCall): Promise<unknown> {
+    const { id, deadline, timeout, protocol, metadata, traceparent, tracestate, idempotent, retry } = call;
+    const signal = options.signal;
     const heartbeatIntervalMs = options.heartbeatIntervalMs ?? this.options.heartbeatIntervalMs ?? DEFAULT_HEARTBEAT_INTERVAL_MS;
     // Checked once, before anything is sent, as the handler would check it;
     // each attempt then frames it in the format its replica speaks.

@@ -23,6 +23,7 @@ import { helloFor } from "./hello.js";
 import { HARD_TIMEOUT_MARGIN_MS } from "./hard-timeout.js";
 import { LINGER_MS } from "./linger.js";
 import type { ResolvedOptions } from "./options.js";
+import { ServerSpan } from "./tracing.js";
 
 type Phase = "reading" | "calling" | "idle" | "closing";
 
@@ -404,6 +405,7 @@ export class Connection {
     };
     this.active = call;
     const remaining = description.deadline - now;
+    const span = ServerSpan.start(description, options.name);
     let resultBody: Uint8Array | undefined;
     let error: WireError | undefined;
     let inFunction = false;
@@ -442,7 +444,7 @@ export class Connection {
       if (acceptance !== undefined) this.socket.write(acceptance);
       inFunction = true;
       started = true;
-      const value = await invoke(fn, args, description, control, endBody);
+      const value = await (span === undefined ? invoke(fn, args, description, control, endBody) : span.run(() => invoke(fn, args, description, control, endBody)));
       inFunction = false;
       resultBody = encodeFunctionResult(value, options.maxPayloadBytes);
     } catch (thrown) {
@@ -460,6 +462,7 @@ export class Connection {
         overrun.unref();
       }
     }
+    span?.end(error);
     this.reply(description, startedAt, resultBody, error, true, !started);
   }
 

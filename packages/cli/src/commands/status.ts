@@ -1,4 +1,5 @@
 import { readSocketTable } from "../dev/ports.js";
+import { RATE_WINDOW_SECONDS, callsPerSecond } from "../dev/call-rate.js";
 import { readState } from "../dev/state.js";
 import type { DevState, ReplicaState, ReplicaStatus } from "../dev/state.js";
 import { ExitCode } from "../exit-code.js";
@@ -10,14 +11,17 @@ import type { ListOptions } from "./ls.js";
 export const status = defineCommand({
   name: "status",
   synopsis: "status",
-  summary: "replicas: idle or busy, calls served, last error",
+  summary: "functions and replicas: desired and running, idle or busy, calls/s, last error",
   help: `Usage: funker status [options]
 
-Shows each replica of the running \`funker dev\`: its port and process,
-whether it is starting, idle, busy or backing off, calls served and failed,
-processes recycled (replaced after ending normally: a single-shot replica
-after each call), restarts after a failure (a crash, a kill, an exit without
-a call), and its last error. Exits 3 when no runtime runs.
+Shows each function of the running \`funker dev\`: replicas desired and
+running, how many are idle, busy and starting, and calls per second over the
+last ${RATE_WINDOW_SECONDS} seconds (AUTOSCALER is "-": funker dev does not
+autoscale). Then each replica: its port and process, whether it is
+starting, idle, busy or backing off, calls served and failed, processes
+recycled (replaced after ending normally: a single-shot replica after each
+call), restarts after a failure (a crash, a kill, an exit without a call),
+and its last error. Exits 3 when no runtime runs.
 
 Options:
       --json         print JSON
@@ -35,6 +39,45 @@ interface ReplicaView extends ReplicaStatus {
   readonly state: ReplicaState;
 }
 
+/** A function as the first table of `funker status` shows it. */
+export interface FunctionSummary {
+  readonly mode: string;
+  /** Replica slots the runtime keeps. */
+  readonly desired: number;
+  /** Replicas listening: idle or busy. */
+  readonly running: number;
+  readonly idle: number;
+  readonly busy: number;
+  readonly starting: number;
+  /** Calls answered per second, over the last `RATE_WINDOW_SECONDS` whole seconds. */
+  readonly callsPerSecond: number;
+  /** The autoscaler's last scaling of this function; funker dev has no autoscaler. */
+  readonly autoscaler: null;
+}
+
+function summarize(state: DevState, views: Record<string, ReplicaView[]>, now = Date.now()): Record<string, FunctionSummary> {
+  const summaries: Record<string, FunctionSummary> = {};
+  for (const [name, replicas] of Object.entries(views)) {
+    const count = (wanted: ReplicaState) => replicas.filter((replica) => replica.state === wanted).length;
+    summaries[name] = {
+      mode: state.functions[name]?.mode ?? "-",
+      desired: replicas.length,
+      running: count("idle") + count("busy"),
+      idle: count("idle"),
+      busy: count("busy"),
+      starting: count("starting"),
+      callsPerSecond: callsPerSecond(replicas.map((replica) => replica.recentCalls ?? []), now),
+      autoscaler: null,
+    };
+  }
+  return summaries;
+}
+
+/** Calls per second as people read them: whole numbers from 10 up, one decimal below. */
+function formatRate(rate: number): string {
+  return rate >= 10 ? String(Math.round(rate)) : rate.toFixed(1);
+}
+
 /** `funker status`: every replica of the running runtime. Exit code 3 when none runs. */
 export async function runStatus(options: ListOptions): Promise<number> {
   const state = readState(options.config.root);
@@ -44,11 +87,25 @@ export async function runStatus(options: ListOptions): Promise<number> {
     return ExitCode.noRuntime;
   }
   const views = await withBusy(state);
+  const summaries = summarize(state, views);
   if (options.json) {
-    process.stdout.write(`${JSON.stringify({ running: true, pid: state.pid, startedAt: state.startedAt, functions: views, services: state.services ?? {} }, null, 2)}\n`);
+    process.stdout.write(`${JSON.stringify({ running: true, pid: state.pid, startedAt: state.startedAt, summary: summaries, functions: views, services: state.services ?? {} }, null, 2)}\n`);
     return ExitCode.ok;
   }
   const paint = painter(options.colour);
+  const summaryRows = Object.entries(summaries).map(([name, summary]) => [
+    name,
+    summary.mode,
+    String(summary.desired),
+    String(summary.running),
+    String(summary.idle),
+    String(summary.busy),
+    String(summary.starting),
+    formatRate(summary.callsPerSecond),
+    "-",
+  ]);
+  printTable(["FUNCTION", "MODE", "DESIRED", "RUNNING", "IDLE", "BUSY", "STARTING", "CALLS/S", "AUTOSCALER"], summaryRows);
+  process.stdout.write("\n");
   const rows: string[][] = [];
   for (const [name, replicas] of Object.entries(views)) {
     for (const replica of replicas) {

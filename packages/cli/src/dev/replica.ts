@@ -1,3 +1,4 @@
+import { CallRate } from "./call-rate.js";
 import { spawn } from "node:child_process";
 import type { ChildProcess } from "node:child_process";
 import { mkdirSync, renameSync, writeFileSync } from "node:fs";
@@ -112,6 +113,7 @@ export class Replica {
   state: ReplicaState = "stopped";
   calls = 0;
   failedCalls = 0;
+  private readonly callRate = new CallRate();
   /** Processes started after one that ended normally (its calls served): the normal life of a single-shot replica. */
   recycles = 0;
   /** Processes started after one that failed. */
@@ -239,6 +241,7 @@ export class Replica {
       pid: this.pid,
       state: this.state,
       calls: this.calls,
+      recentCalls: this.callRate.snapshot(),
       failedCalls: this.failedCalls,
       recycles: this.recycles,
       restarts: this.restarts,
@@ -314,6 +317,7 @@ export class Replica {
     if (isCallLine(parsed)) {
       this.callsThisProcess += 1;
       this.calls += 1;
+      this.callRate.record();
       this.consecutiveFailures = 0;
       const duration = formatDuration(parsed.durationMs);
       if (parsed.outcome === "error") {

@@ -1,6 +1,7 @@
 import { mkdirSync, readFileSync, renameSync, rmSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import type { EndpointMap } from "./endpoints.js";
+import type { CallCounts } from "./call-rate.js";
 import type { FunctionMode } from "../config/funker-yml.js";
 
 /** What a replica is doing, as `funker status` shows it. */
@@ -23,6 +24,8 @@ export interface ReplicaStatus {
   readonly state: ReplicaState;
   /** Calls this replica slot has served, over every process that filled it. */
   readonly calls: number;
+  /** Calls per whole second lately (see `call-rate.ts`); absent from a state written by an older runtime. */
+  readonly recentCalls?: CallCounts;
   readonly failedCalls: number;
   /** Processes started in this slot after one that ended normally: a single-shot replica after its call, a reuse one after `maxCalls`. */
   readonly recycles: number;
