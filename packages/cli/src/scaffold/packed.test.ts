@@ -29,7 +29,7 @@ function outsideTheRepositoryBlock(): { words: string[]; comment: string }[] {
 
 /** The pnpm running the tests (`pnpm test`), else the version the repository names, through npx. */
 function pnpm(): string[] {
-  const execPath = process.env.npm_execpath;
+  const execPath = process.env["npm_execpath"];
   if (execPath !== undefined && /^pnpm(?:\.c?js|\.mjs)?$/.test(basename(execPath))) {
     return /\.[cm]?js$/.test(execPath) ? [process.execPath, execPath] : [execPath];
   }

@@ -6,6 +6,7 @@ import type { FunctionMode } from "../config/funker-yml.js";
 import { ExitCode } from "../exit-code.js";
 import { UsageError } from "../usage-error.js";
 import { packageVersion } from "../version.js";
+import { funkerWorkspaceAt } from "../workspace.js";
 
 export interface NewCommand {
   readonly name: string;
@@ -232,7 +233,7 @@ export function runNew(command: NewCommand): number {
   const problem = functionNameProblem(command.name);
   if (problem !== undefined) throw new UsageError(problem);
   const directory = resolve(command.directory ?? command.name);
-  if (existsSync(join(directory, "package.json")) || existsSync(join(directory, "src", "handler.ts"))) {
+  if (existsSync(join(directory, "package.json")) || existsSync(join(directory, "src", "handler.ts")) || existsSync(join(directory, "src", "handler.js"))) {
     throw new UsageError(`${directory} already holds a package; choose another --dir`);
   }
   // The nearest funker.yml above the new folder, else a new one beside it: `--dir ../app/greet` goes with ../app's.
@@ -301,18 +302,7 @@ function addToConfig(configFile: string, name: string, entry: string, mode: Func
  * packages; elsewhere on the released version matching this CLI.
  */
 function dependencyRangeFor(directory: string): string {
-  let folder = directory;
-  for (;;) {
-    const handlerManifest = join(folder, "packages", "handler", "package.json");
-    if (existsSync(join(folder, "pnpm-workspace.yaml")) && existsSync(handlerManifest)) {
-      const manifest = JSON.parse(readFileSync(handlerManifest, "utf8")) as { name?: string };
-      if (manifest.name === "@funker/handler") return "workspace:^";
-    }
-    const parent = dirname(folder);
-    if (parent === folder) break;
-    folder = parent;
-  }
-  return `^${packageVersion()}`;
+  return funkerWorkspaceAt(directory) !== undefined ? "workspace:^" : `^${packageVersion()}`;
 }
 
 function camelCase(name: string): string {
