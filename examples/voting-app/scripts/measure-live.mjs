@@ -3,7 +3,7 @@
 // voters one after the other and times, for each, from the vote's answer
 // (the 303) to the stream's event with the new counts. Run under funker dev,
 // from the repository root, after `pnpm build`:
-//   node packages/cli/dist/bin.js dev --no-watch --no-publish --volumes "$(mktemp -d)" -f examples/voting-app/funker.yml -- node examples/voting-app/scripts/measure-live.mjs
+//   pnpm funker dev --no-watch --no-publish --volumes "$(mktemp -d)" -f examples/voting-app/funker.yml -- node examples/voting-app/scripts/measure-live.mjs
 // Prints one JSON line. Wall-clock on a shared machine.
 const web = (process.env.FUNKER_SERVICES ?? "").split(";").find((entry) => entry.startsWith("web="))?.slice(4);
 if (web === undefined) throw new Error("run under funker dev: FUNKER_SERVICES names the web service");

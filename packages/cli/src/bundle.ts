@@ -2,6 +2,7 @@ import { mkdirSync, renameSync, writeFileSync } from "node:fs";
 import { dirname, join, relative } from "node:path";
 import { build, formatMessages } from "esbuild";
 import type { Message } from "esbuild";
+import { funkerWorkspaceAt } from "./workspace.js";
 
 /** The result of bundling one function for the local runtime. */
 export type BundleResult =
@@ -16,9 +17,10 @@ export type BundleOutcome =
 /**
  * Bundles an entry with every dependency into one ES module, as both the
  * local runtime and the images run it. Node built-ins stay external;
- * everything else is inlined, so the bundle runs wherever `node` does. The
- * `@funker/source` condition lets workspace packages bundle from their src/
- * without a build. The file is written through a rename: a single-shot
+ * everything else is inlined, so the bundle runs wherever `node` does. In
+ * the Funker repository the `@funker/source` condition lets its packages
+ * bundle from their src/ without a build; elsewhere they bundle from their
+ * dist/, which holds the private packages their src/ imports. The file is written through a rename: a single-shot
  * replica may restart at any moment and must never load half a file.
  */
 export async function bundleEntry(options: {
@@ -40,7 +42,7 @@ export async function bundleEntry(options: {
       platform: "node",
       target: "node20",
       format: "esm",
-      conditions: ["@funker/source"],
+      conditions: funkerWorkspaceAt(options.workingDirectory) !== undefined ? ["@funker/source"] : [],
       ...(options.sourcemap ? { sourcemap: "inline" as const } : { legalComments: "eof" as const }),
       metafile: true,
       logLevel: "silent",

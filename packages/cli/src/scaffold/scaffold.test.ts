@@ -1,5 +1,5 @@
 import { spawn } from "node:child_process";
-import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, symlinkSync } from "node:fs";
+import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, symlinkSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
@@ -45,10 +45,10 @@ describe("funker new", { timeout: 180_000 }, () => {
     using scratch = scratchFolder();
     const created = await runCli(["new", "word-count"], { cwd: scratch.root });
     expect(created.code, created.stderr).toBe(0);
-    expect(created.stdout).toMatch(/^created word-count\/ \(8 files\) and added "word-count" to funker\.yml/);
+    expect(created.stdout).toMatch(/^created word-count\/ \(9 files\) and added "word-count" to funker\.yml/);
 
     const folder = join(scratch.root, "word-count");
-    for (const file of ["package.json", "tsconfig.json", "Dockerfile", "README.md", "src/handler.ts", "src/word-count.ts", "src/word-count.test.ts"]) {
+    for (const file of ["package.json", "tsconfig.json", "vitest.config.ts", "Dockerfile", "README.md", "src/handler.ts", "src/word-count.ts", "src/word-count.test.ts"]) {
       expect(existsSync(join(folder, file)), file).toBe(true);
     }
     const config = parseConfig(readFileSync(join(scratch.root, "funker.yml"), "utf8"), join(scratch.root, "funker.yml"));
@@ -77,6 +77,60 @@ describe("funker new", { timeout: 180_000 }, () => {
     expect(served.code, served.stderr).toBe(0);
     expect(served.stdout.trim()).toBe(JSON.stringify("Hello, Ada!"));
     expect(served.stderr).toMatch(/^greet\.1\s+\| call \S+ ok/m);
+  });
+
+  it("scaffolds a JavaScript function with --lang js whose tests pass under a parent folder's vitest config", async () => {
+    using scratch = scratchFolder();
+    // A monorepo's config above the function, with a reporter only its root resolves: the function's own config must win.
+    writeFileSync(join(scratch.root, "vitest.config.ts"), `export default { test: { reporters: ["./scripts/summary-reporter.ts"] } };\n`);
+    const created = await runCli(["new", "greet", "--lang", "js"], { cwd: scratch.root });
+    expect(created.code, created.stderr).toBe(0);
+    const folder = join(scratch.root, "greet");
+    expect(readdirSync(folder, { recursive: true }).map(String).sort()).toEqual(
+      [".dockerignore", "Dockerfile", "README.md", "package.json", "src", "src/greet.js", "src/greet.test.js", "src/handler.js", "vitest.config.js"].sort(),
+    );
+    const manifest = JSON.parse(readFileSync(join(folder, "package.json"), "utf8")) as { scripts: Record<string, string>; devDependencies: Record<string, string> };
+    expect(manifest.scripts["bundle"]).toMatch(/^esbuild src\/handler\.js /);
+    expect(Object.keys(manifest.devDependencies)).not.toContain("typescript");
+
+    const test = await run(process.execPath, [join(WORKSPACE, "node_modules/vitest/vitest.mjs"), "run"], folder);
+    expect(test.code, test.output).toBe(0);
+    expect(test.output).toMatch(/Tests\s+2 passed/);
+    const served = await runCli(["dev", "--no-watch", "--", process.execPath, join(WORKSPACE, "packages/cli/dist/bin.js"), "call", "greet", "name=Ada"], { cwd: scratch.root });
+    expect(served.code, served.stderr).toBe(0);
+    expect(served.stdout.trim()).toBe(JSON.stringify("Hello, Ada!"));
+  });
+
+  it("points the dependencies and npm overrides at the tarballs of --packages, and refuses a folder without them", async () => {
+    using scratch = scratchFolder();
+    const tarballs = join(scratch.root, "tarballs");
+    mkdirSync(tarballs);
+    const names = ["protocol", "handler", "client", "testing", "autoscaler", "cli"];
+    for (const name of names.slice(1)) writeFileSync(join(tarballs, `funker-${name}-0.1.0.tgz`), "");
+    const missing = await runCli(["new", "greet", "--packages", "tarballs"], { cwd: scratch.root });
+    expect(missing).toMatchObject({ code: 2, stderr: expect.stringMatching(/--packages: \S+tarballs has no tarball of @funker\/protocol; write them with `pnpm pack:local <folder>`/) as unknown });
+    expect(existsSync(join(scratch.root, "funker.yml"))).toBe(false);
+
+    writeFileSync(join(tarballs, "funker-protocol-0.1.0.tgz"), "");
+    const created = await runCli(["new", "greet", "--dir", "app/greet", "--packages", "tarballs"], { cwd: scratch.root });
+    expect(created.code, created.stderr).toBe(0);
+    // funker.yml goes beside the new folder when none is above it.
+    expect(existsSync(join(scratch.root, "app", "funker.yml"))).toBe(true);
+    const manifest = JSON.parse(readFileSync(join(scratch.root, "app", "greet", "package.json"), "utf8")) as Record<string, Record<string, string>>;
+    const file = (name: string): string => `file:${join(tarballs, `funker-${name}-0.1.0.tgz`)}`;
+    expect(manifest["dependencies"]).toEqual({ "@funker/handler": file("handler") });
+    expect(manifest["devDependencies"]).toMatchObject({ "@funker/cli": file("cli"), "@funker/testing": file("testing") });
+    expect(manifest["overrides"]).toEqual(Object.fromEntries(names.map((name) => [`@funker/${name}`, file(name)])));
+
+    writeFileSync(join(tarballs, "funker-protocol-0.2.0.tgz"), "");
+    const twice = await runCli(["new", "other", "--packages", "tarballs"], { cwd: scratch.root });
+    expect(twice).toMatchObject({ code: 2, stderr: expect.stringMatching(/has 2 tarballs of @funker\/protocol/) as unknown });
+  });
+
+  it("refuses a language that is not one", async () => {
+    using scratch = scratchFolder();
+    const result = await runCli(["new", "greet", "--lang", "py"], { cwd: scratch.root });
+    expect(result).toMatchObject({ code: 2, stderr: expect.stringMatching(/--lang must be ts or js; got "py"/) as unknown });
   });
 
   it("refuses a mode that is not one", async () => {
