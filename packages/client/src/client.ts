@@ -276,7 +276,18 @@ export class ClientCore {
     return this.installed.route;
   }
 
-  async call(name: string, args: unknown, options: CallOptions = {}): Promise<unknown> {
+  call(name: string, args: unknown, options: CallOptions = {}): Promise<unknown> {
+    // Not an async function: the call's promise is the retry loop's own,
+    // not one more promise that waits for it (a layer and its microtasks on
+    // every call). A check that throws still rejects, never throws.
+    try {
+      return this.startCall(name, args, options);
+    } catch (error) {
+      return Promise.reject(error as Error);
+    }
+  }
+
+  private startCall(name: string, args: unknown, options: CallOptions): Promise<unknown> {
     const timeout = options.timeout ?? this.options.timeout ?? DEFAULTS.timeout;
     checkPositive(timeout, "timeout");
     const deadline = Date.now() + timeout;
