@@ -117,6 +117,12 @@ function checkPositive(value: number | undefined, what: string, allowZero = fals
   }
 }
 
+/** An attempt that failed, for the retry loop to weigh. */
+interface FailedAttempt {
+  readonly address: Address;
+  readonly outcome: Extract<AttemptOutcome, { ok: false }>;
+}
+
 type Waited<T> = { kind: "value"; value: T } | { kind: "deadline" } | { kind: "aborted" };
 
 /**
@@ -290,7 +296,18 @@ export class ClientCore {
     return this.installed.route;
   }
 
-  async call(name: string, args: unknown, options: CallOptions = {}): Promise<unknown> {
+  call(name: string, args: unknown, options: CallOptions = {}): Promise<unknown> {
+    // Not an async function: the call's promise is the retry loop's own,
+    // not one more promise that waits for it (a layer and its microtasks on
+    // every call). A check that throws still rejects, never throws.
+    try {
+      return this.startCall(name, args, options);
+    } catch (error) {
+      return Promise.reject(error as Error);
+    }
+  }
+
+  private startCall(name: string, args: unknown, options: CallOptions): Promise<unknown> {
     const timeout = options.timeout ?? this.options.timeout ?? DEFAULTS.timeout;
     checkPositive(timeout, "timeout");
     const deadline = Date.now() + timeout;
@@ -396,19 +413,66 @@ export class ClientCore {
   }
 
   /**
-   * The retry loop: resolve, pick a replica, attempt, and ask `nextStep`
-   * what a failure means. Undelivered failures move on to another replica
-   * at once and wait only once every replica failed this round; failures
-   * after delivery end the call unless the retry terms allow another
-   * delivery. The deadline and the caller's signal bound it all.
+   * The common case first: the addresses are known, a replica is free, and
+   * its attempt succeeds. It takes one promise (the attempt's, and its
+   * `then`) instead of the retry loop's async machinery; anything else,
+   * including a failed first attempt, goes to the retry loop, which takes
+   * up the failure as its own first attempt.
    */
-  private async deliver(
+  private deliver(
     route: Route,
     request: AttemptRequest,
     port: number,
     callEndpoints: readonly Address[] | undefined,
     terms: RetryTerms,
     limit: TimeLimit,
+  ): Promise<unknown> {
+    const { discovery, transport } = route;
+    let address: Address | undefined;
+    let attempt: Promise<AttemptOutcome>;
+    try {
+      const now = Date.now();
+      const addresses = request.signal?.aborted === true || now >= request.deadline ? undefined : (callEndpoints ?? discovery.cached(request.name, port, now));
+      address = addresses === undefined ? undefined : this.pick(addresses, undefined, request.protocol, transport, discovery, now);
+      if (address === undefined) return this.retryLoop(route, request, port, callEndpoints, terms, limit, undefined);
+      this.startAttempt(address.key);
+      attempt = transport.attempt(address, request);
+    } catch (error) {
+      // Rejected, never thrown, as from the retry loop: a fake network still hears how the call ended.
+      if (address !== undefined) this.endAttempt(address.key);
+      return Promise.reject(error as Error);
+    }
+    const picked = address;
+    return attempt.then(
+      (outcome) => {
+        this.endAttempt(picked.key);
+        if (!outcome.ok) return this.retryLoop(route, request, port, callEndpoints, terms, limit, { address: picked, outcome });
+        discovery.markAlive(picked);
+        return outcome.value;
+      },
+      (error: unknown) => {
+        this.endAttempt(picked.key);
+        throw error;
+      },
+    );
+  }
+
+  /**
+   * The retry loop: resolve, pick a replica, attempt, and ask `nextStep`
+   * what a failure means. Undelivered failures move on to another replica
+   * at once and wait only once every replica failed this round; failures
+   * after delivery end the call unless the retry terms allow another
+   * delivery. The deadline and the caller's signal bound it all.
+   */
+  private async retryLoop(
+    route: Route,
+    request: AttemptRequest,
+    port: number,
+    callEndpoints: readonly Address[] | undefined,
+    terms: RetryTerms,
+    limit: TimeLimit,
+    /** A failed attempt made before the loop, which the loop takes up as its own. */
+    first: FailedAttempt | undefined,
   ): Promise<unknown> {
     const timeout = limit.ms;
     const { name, deadline, signal } = request;
@@ -445,7 +509,34 @@ export class ClientCore {
     };
     const failWith = (error: FunkerError): FunkerError => (state.delivered ? afterDelivery(error) : error);
 
+    let failed = first;
     for (;;) {
+      if (failed !== undefined) {
+        const { address, outcome } = failed;
+        failed = undefined;
+        if (outcome.addressDead) discovery.markDead(address, Date.now());
+        else discovery.markAlive(address);
+
+        const step = nextStep(outcome.error, state, terms);
+        switch (step.kind) {
+          case "elsewhere":
+            lastError = outcome.error;
+            (failedThisRound ??= new Set()).add(address.key);
+            break;
+          case "back-off":
+            state = step.state;
+            lastError = outcome.error;
+            await backOff();
+            break;
+          case "fail":
+            throw withTimeLimitAdvice(step.error, limit, deadline);
+          default: {
+            const unexpected: never = step;
+            throw new Error(`unhandled step ${String(unexpected)}`);
+          }
+        }
+      }
+
       const now = Date.now();
       if (signal?.aborted === true) throw stop("aborted");
       if (now >= deadline) throw stop("deadline");
@@ -506,27 +597,7 @@ export class ClientCore {
         discovery.markAlive(address);
         return outcome.value;
       }
-      if (outcome.addressDead) discovery.markDead(address, Date.now());
-      else discovery.markAlive(address);
-
-      const step = nextStep(outcome.error, state, terms);
-      switch (step.kind) {
-        case "elsewhere":
-          lastError = outcome.error;
-          (failedThisRound ??= new Set()).add(address.key);
-          continue;
-        case "back-off":
-          state = step.state;
-          lastError = outcome.error;
-          await backOff();
-          continue;
-        case "fail":
-          throw withTimeLimitAdvice(step.error, limit, deadline);
-        default: {
-          const unexpected: never = step;
-          throw new Error(`unhandled step ${String(unexpected)}`);
-        }
-      }
+      failed = { address, outcome };
     }
   }
 

@@ -1,3 +1,5 @@
+import { readUint32 } from "./frames.js";
+
 /**
  * Bytes received and not yet consumed, in one contiguous buffer. A chunk that
  * arrives into an empty queue is used in place, so a frame that comes in one
@@ -7,8 +9,11 @@
  * valid, because growth allocates a new buffer and appends only write past
  * every handed-out byte.
  */
+/** What an empty queue holds: shared, as nothing is ever written into it (a chunk replaces it, or a copy is made). */
+const EMPTY = new Uint8Array(0);
+
 export class ByteQueue {
-  private buffer: Uint8Array = new Uint8Array(0);
+  private buffer: Uint8Array = EMPTY;
   private start = 0;
   private end = 0;
   private owned = false;
@@ -60,6 +65,16 @@ export class ByteQueue {
     return this.buffer.subarray(this.start, this.start + Math.min(count, this.length));
   }
 
+  /** The byte at `index` from the front (the queue holds more than `index` bytes). */
+  byteAt(index: number): number {
+    return this.buffer[this.start + index] as number;
+  }
+
+  /** The big-endian uint32 at `index` from the front (the queue holds at least `index + 4` bytes). */
+  uint32At(index: number): number {
+    return readUint32(this.buffer, this.start + index);
+  }
+
   take(count: number): Uint8Array {
     const bytes = this.buffer.subarray(this.start, this.start + count);
     this.skip(count);
@@ -70,7 +85,7 @@ export class ByteQueue {
     this.start += count;
     if (this.start === this.end) {
       // Drop the reference so a large finished frame can be collected.
-      this.buffer = new Uint8Array(0);
+      this.buffer = EMPTY;
       this.start = 0;
       this.end = 0;
       this.owned = false;

@@ -124,8 +124,8 @@ export class FrameDecoder {
     for (;;) {
       if (this.queue.length < FRAME_PREFIX_BYTES) return frames;
       const version = this.frameVersion as ProtocolVersion;
-      const prefix = this.queue.peek(FRAME_PREFIX_BYTES + HEADER_LENGTH_BYTES);
-      const type = prefix[0] as number;
+      // Read in place: a view of the prefix per frame would be an allocation for five bytes.
+      const type = this.queue.byteAt(0);
       // The type is checked before the length, so that a stray text protocol
       // ("HTTP/1.1 …") reads as a protocol error, not as a huge frame.
       if (type < FIRST_EXTENSION_TYPE && !knownFrameTypes.has(type)) throw unknownFrameType(type);
@@ -136,15 +136,15 @@ export class FrameDecoder {
         throw new FunkerError("protocol_error", `the handler's first frame is type 0x${type.toString(16).padStart(2, "0")}, not a HELLO`);
       }
       const layout: ProtocolVersion = firstOfHello ? (type === FrameType.hello ? 2 : 1) : version;
-      const payloadLength = readUint32(prefix, 1);
+      const payloadLength = this.queue.uint32At(1);
       if (layout === 1 && payloadLength < HEADER_LENGTH_BYTES) {
         throw new FunkerError("protocol_error", `frame type ${type} has a payload of ${payloadLength} bytes, less than its header length field`);
       }
       if (payloadLength > HEADER_LENGTH_BYTES + MAX_HEADER_BYTES + this.maxPayloadBytes) {
         throw tooLarge(payloadLength, this.maxPayloadBytes);
       }
-      if (layout === 1 && prefix.length >= FRAME_PREFIX_BYTES + HEADER_LENGTH_BYTES) {
-        const headerLength = readUint32(prefix, FRAME_PREFIX_BYTES);
+      if (layout === 1 && this.queue.length >= FRAME_PREFIX_BYTES + HEADER_LENGTH_BYTES) {
+        const headerLength = this.queue.uint32At(FRAME_PREFIX_BYTES);
         if (headerLength > MAX_HEADER_BYTES) {
           throw new FunkerError("protocol_error", `a frame header of ${headerLength} bytes exceeds the limit of ${MAX_HEADER_BYTES}`);
         }
@@ -274,6 +274,13 @@ function decodeCall(fields: Record<string, unknown>, id: string, body: Uint8Arra
 }
 
 
+/** Scratch for big-endian doubles, shared (decoding is synchronous): a DataView per double is an allocation per call. */
+const doubleBytes = new Uint8Array(8);
+const doubleView = new DataView(doubleBytes.buffer);
+
+/** The body of a call until its bytes are read; shared, never written. */
+const NO_BODY = new Uint8Array(0);
+
 /** Reads a version 2 payload front to back; every read is checked against the payload's end. */
 class PayloadReader {
   offset = 0;
@@ -309,9 +316,9 @@ class PayloadReader {
 
   double(): number {
     this.need(8);
-    const value = new DataView(this.bytes.buffer, this.bytes.byteOffset + this.offset, 8).getFloat64(0);
+    for (let index = 0; index < 8; index += 1) doubleBytes[index] = this.bytes[this.offset + index] as number;
     this.offset += 8;
-    return value;
+    return doubleView.getFloat64(0);
   }
 
   raw(count: number): Uint8Array {
@@ -398,7 +405,7 @@ function decodeCallV2(reader: PayloadReader, flags: number, id: string, maxPaylo
   checkFunctionName(name, code);
   const deadline = reader.double();
   checkDeadline(deadline, code);
-  const call: CallFrame = { type: "call", id, function: name, deadline, body: new Uint8Array(0) };
+  const call: CallFrame = { type: "call", id, function: name, deadline, body: NO_BODY };
   if ((flags & CALL_HAS_HEARTBEAT) !== 0) {
     const heartbeat = reader.uint32();
     checkHeartbeatInterval(heartbeat, code);
