@@ -64,8 +64,12 @@ export interface CallTarget {
 export function createClient<F = never>(options: ClientOptions = {}): ClientFor<F> {
   const core = new ClientCore(options);
   const client: Client = {
-    call: function call(name, args, callOptions) {
-      return withCallerStack(core.call(name, args, callOptions), callSite(call)) as Promise<never>;
+    call: async function call(name, args, callOptions) {
+      try {
+        return (await core.call(name, args, callOptions)) as never;
+      } catch (error) {
+        throw fromCaller(error, call);
+      }
     },
     close: () => core.close(),
     [Symbol.asyncDispose]: () => core.close(),
@@ -94,32 +98,25 @@ export function setDefaultClient(client: CallTarget): () => void {
  * `setDefaultClient`). Rejects with a `FunkerError` whose `code` and
  * `mayHaveRun` say what happened.
  */
-export function call<Result = unknown>(name: string, args?: unknown, options?: CallOptions): Promise<Result> {
+export async function call<Result = unknown>(name: string, args?: unknown, options?: CallOptions): Promise<Result> {
   const target = replacement ?? (defaultClient ??= createClient());
-  return withCallerStack(target.call(name, args, options), callSite(call)) as Promise<Result>;
+  try {
+    return (await target.call(name, args, options)) as Result;
+  } catch (error) {
+    throw fromCaller(error, call);
+  }
 }
 
 /**
- * Where the app called: V8 records the frames above `entry` now, and
- * formats them only if the call fails. A `FunkerError` is raised in a
- * socket's callback, whose stack is the client's own internals and holds no
- * line of the app; it is given this one instead, so an uncaught failure
- * points at the app's \`await call(…)\`. The function's own stack stays in
- * `remoteStack`.
+ * A `FunkerError` is raised in a socket's callback, whose stack is the
+ * client's own internals and holds no line of the app. Captured again here,
+ * after the `await` above resumed, it holds V8's async frames instead: the
+ * app's `await call(…)` and the async functions that awaited it, so an
+ * uncaught failure points at the app. Only a failure pays for it: recording
+ * the caller's stack on every call would cost more than the rest of a kept
+ * call's client work. The function's own stack stays in `remoteStack`.
  */
-function callSite(entry: (...args: never[]) => unknown): { stack?: string } {
-  const site: { stack?: string } = {};
-  Error.captureStackTrace(site, entry);
-  return site;
-}
-
-function withCallerStack(promise: Promise<unknown>, site: { stack?: string }): Promise<unknown> {
-  return promise.catch((error: unknown) => {
-    if (error instanceof FunkerError) {
-      const frames = site.stack ?? "";
-      const newline = frames.indexOf("\n");
-      error.stack = `${error.name}: ${error.message}${newline < 0 ? "" : frames.slice(newline)}`;
-    }
-    throw error;
-  });
+function fromCaller(error: unknown, entry: (...args: never[]) => unknown): unknown {
+  if (error instanceof FunkerError) Error.captureStackTrace(error, entry);
+  return error;
 }
