@@ -14,7 +14,7 @@ const STATUS_TIMEOUT_MS = 1_000;
 const MAX_STATUS_BYTES = 64 * 1024;
 /**
  * The autoscaler's wake port: `POST /wake/<function>` starts one replica of a
- * function at zero (PROTOCOL.md, *Waking a function at zero*). Beside the
+ * function at zero (the autoscaler README, *The wake port*). Beside the
  * replicas' status port 9998 and call port 9999.
  */
 export const WAKE_PORT = 9997;

@@ -100,8 +100,8 @@ export interface ClientOptions extends CallSettings {
   notFoundGraceMs?: number;
   /**
    * Where to ask for a replica of a function that has none (scaled to zero):
-   * the autoscaler's wake port, `host` or `host:port` (PROTOCOL.md, *Waking
-   * a function at zero*). Default `FUNKER_AUTOSCALER`, else
+   * the autoscaler's wake port, `host` or `host:port` (the autoscaler
+   * README, *The wake port*). Default `FUNKER_AUTOSCALER`, else
    * `funker-autoscaler:9997`, the service `funker deploy` adds with
    * `autoscale: true`. `false` (or `FUNKER_AUTOSCALER=off`): never ask.
    */

@@ -5,7 +5,7 @@ import type { DnsResolver } from "./options.js";
 
 /** The autoscaler's service name on a Swarm network, which `funker deploy` gives it. */
 export const DEFAULT_AUTOSCALER_HOST = "funker-autoscaler";
-/** The autoscaler's wake port (PROTOCOL.md, *Waking a function at zero*). */
+/** The autoscaler's wake port (the autoscaler README, *The wake port*). */
 export const WAKE_PORT = 9997;
 /** The autoscaler answers a wake after one Engine API update, in milliseconds; a slower answer is none. */
 const WAKE_TIMEOUT_MS = 5_000;
