@@ -45,14 +45,22 @@ describe("scale to zero", () => {
     expect(started.code, started.stderr).toBe(0);
   }
 
-  /** `call` in a caller container that asks `autoscaler` for replicas; its exit code, output and wall time. */
-  async function timedCall(name: string, autoscaler: string, timeoutMs: number): Promise<{ code: number; stdout: string; stderr: string; ms: number }> {
-    const started = Date.now();
-    const result = await dockerRunOn("funker", [
+  /** `call` in a caller container that asks `autoscaler` for replicas. */
+  function callThrough(name: string, autoscaler: string, timeoutMs: number): Promise<{ code: number; stdout: string; stderr: string }> {
+    return dockerRunOn("funker", [
       "--rm", "--label", `${TEST_LABEL}=${runId()}`, "--env", `FUNKER_AUTOSCALER=${autoscaler}`, images().caller,
       "call", name, "x=1", "y=2", "--timeout", String(timeoutMs),
     ]);
-    return { ...result, ms: Date.now() - started };
+  }
+
+  /** One call timed by the client inside the caller container (so without the container's own start): funker-load for under a second. */
+  async function oneTimedCall(name: string, autoscaler: string): Promise<ReturnType<typeof parseLoadFigures>> {
+    const run = await dockerRunOn("funker", [
+      "--rm", "--label", `${TEST_LABEL}=${runId()}`, "--env", `FUNKER_AUTOSCALER=${autoscaler}`, images().caller,
+      "funker-load", name, "x=1", "y=2", "--seconds", "0.1", "--concurrency", "1", "--timeout", "30000", "--expect", "3", "--json",
+    ]);
+    expect(run.code, run.stderr).toBe(0);
+    return parseLoadFigures(run.stdout);
   }
 
   /** The autoscaler's JSON lines about `service` so far. */
@@ -71,13 +79,13 @@ describe("scale to zero", () => {
     await startAutoscaler();
     expect(await replicasOf(add)).toBe(0);
 
-    const first = await timedCall(add, scaler, 30_000);
-    expect(first, first.stderr).toMatchObject({ code: 0, stdout: "3\n" });
+    const first = await oneTimedCall(add, scaler);
+    expect(first).toMatchObject({ calls: 1, ok: 1, wrong: 0, failures: {} });
     expect(await replicasOf(add)).toBeGreaterThanOrEqual(1);
-    const warm = await timedCall(add, scaler, 30_000);
-    expect(warm, warm.stderr).toMatchObject({ code: 0, stdout: "3\n" });
-    // Each figure includes the caller container's own start; the difference is the replica's start.
-    report("scale to zero: first call to a function at zero, and a call once it runs", { firstCallMs: first.ms, warmCallMs: warm.ms });
+    const warm = await oneTimedCall(add, scaler);
+    expect(warm).toMatchObject({ calls: 1, ok: 1, wrong: 0, failures: {} });
+    // The first call's time is the wake, one replica's start and the call; the second, a call to a running replica.
+    report("scale to zero: first call to a function at zero, and a call once it runs", { firstCallMs: first.latencyMs?.max, warmCallMs: warm.latencyMs?.max });
 
     await waitFor("zero replicas after the idle period", async () => ((await replicasOf(add)) === 0 ? true : undefined), 60_000);
     const lines = await scalerLines(add);
@@ -87,7 +95,7 @@ describe("scale to zero", () => {
 
   it("with no autoscaler answering, a caller of a function at zero gets not_found within its deadline, saying so", async () => {
     await createFunction(cold, images().add, { "io.funker.scale.min": "0", "io.funker.scale.max": "2" });
-    const call = await timedCall(cold, `${runId()}-stz-nobody`, 10_000);
+    const call = await callThrough(cold, `${runId()}-stz-nobody`, 10_000);
     expect(call.code).toBe(1);
     expect(call.stderr).toContain(`error not_found: no function "${cold}" was found (neither tasks.${cold} nor ${cold} resolves): no replica runs, and no autoscaler answered at ${runId()}-stz-nobody:9997 to start one`);
     expect(await replicasOf(cold)).toBe(0);
@@ -100,13 +108,19 @@ describe("scale to zero", () => {
     await createFunction(slow, slowImage, { "io.funker.scale.min": "0", "io.funker.scale.max": "4", "io.funker.scale.warm": "1", "io.funker.scale.idle-ms": "4000" }, ["--env", "FUNKER_MODE=reuse", "--init"]);
 
     const loadStarted = Date.now();
+    let loadRunning = true;
     const load = dockerRunOn("funker", [
       "--rm", "--label", `${TEST_LABEL}=${runId()}`, "--env", `FUNKER_AUTOSCALER=${scaler}`, images().caller,
-      "funker-load", slow, "--seconds", "16", "--concurrency", "4", "--timeout", "30000", "--expect", '"slow"', "--json",
-    ]);
+      "funker-load", slow, "--seconds", "20", "--concurrency", "4", "--timeout", "30000", "--expect", '"slow"', "--json",
+    ]).finally(() => {
+      loadRunning = false;
+    });
     await waitFor("more than one replica", async () => ((await replicasOf(slow)) > 1 ? true : undefined), 30_000);
+    // The restart must fall inside the load for the test to mean anything.
+    expect(loadRunning).toBe(true);
     const restart = await dockerResult(["restart", "--time", "2", scaler]);
     expect(restart.code, restart.stderr).toBe(0);
+    expect(loadRunning).toBe(true);
     const restartedAfterMs = Date.now() - loadStarted;
     const run = await load;
     expect(run.code, run.stderr).toBe(0);
