@@ -16,8 +16,8 @@ io.funker.function with io.funker.scale.* labels, and sets its replica
 count. One JSON line on stdout per change; services with wrong labels are
 logged once and left alone. A function with io.funker.scale.min 0 goes to
 zero replicas after its idle period; a caller that finds none asks for one
-with POST /wake/<function> on the wake port (@funker/autoscaler's README). Needs the Docker
-socket and the functions' network.
+with POST /wake/<function> on the wake port (@funker/autoscaler's README).
+Needs the Docker socket and the functions' network.
 
 Options:
       --stack <name>      only the functions of this stack (io.funker.stack)
