@@ -198,6 +198,22 @@ describe("decide", () => {
       expect(scaleEvents(steps, decisions)).toEqual({ "first call": { up: 1, down: 0 }, none: { up: 0, down: 1 } });
     });
 
+    it("after a load, goes straight to zero once idle, not first down to one: one scale-up and one scale-down per step", () => {
+      const steps: Step[] = [
+        { at: 0, load: "four", replicas: [busy(1, 1, 9)], to: 4 },
+        { at: 1_000, load: "four", replicas: [busy(), ...times(3, starting)], to: 4 },
+        { at: 2_000, load: "four", replicas: times(4, busy()), to: 4 },
+        // The callers stop one by one: calls still served in this tick, so not yet idle, but a surplus.
+        { at: 3_000, load: "none", replicas: [servedOne(), ...times(3, idle())], to: 4 },
+        { at: 4_000, load: "none", replicas: times(4, idle()), to: 4 },
+        { at: 8_000, load: "none", replicas: times(4, idle()), to: 4 },
+        { at: 9_000, load: "none", replicas: times(4, idle()), to: 0 },
+      ];
+      const decisions = replay(toZero, 1, steps);
+      expect(decisions[5]?.reason).toBe("1 would do, 0 once idle 5000 ms; no call for 4000 ms");
+      expect(scaleEvents(steps, decisions)).toEqual({ four: { up: 1, down: 0 }, none: { up: 0, down: 1 } });
+    });
+
     it("an autoscaler restarted while a function idles starts the idle period again", () => {
       replay(toZero, 1, [
         { at: 0, load: "none", replicas: [idle()], to: 1 },

@@ -151,5 +151,9 @@ export function decide(bounds: ScaleBounds, observation: FunctionObservation, me
   if (idleForMs < bounds.idleMs) {
     return { ...figures, to: from, reason: `${target} would do; cooling down ${idleForMs} of ${bounds.idleMs} ms`, memory: { surplusSince, idleSince } };
   }
+  // A function going to zero that has had no call since: one scale-down, to zero once idle long enough, not two.
+  if (bounds.min === 0 && idleSince !== undefined) {
+    return { ...figures, to: from, reason: `${target} would do, 0 once idle ${bounds.idleMs} ms; no call for ${now - idleSince} ms`, memory: { surplusSince, idleSince } };
+  }
   return { ...figures, to: target, reason: `${target} did for ${idleForMs} ms (idle ${bounds.idleMs} ms)`, memory: reset };
 }
