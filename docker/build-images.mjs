@@ -1,12 +1,13 @@
 #!/usr/bin/env node
-// Builds Funker's two support images from the workspace, offline:
+// Builds Funker's support images from the workspace, offline:
 //   funker/caller        the client in a container: `call`, a REPL, `funker-load`
 //   funker/handler-node  the base for one-file JavaScript functions
+//   funker/autoscaler    the autoscaler service `funker deploy` adds with `autoscale: true`
 // Each is bundled with esbuild on the host (workspace packages from their
 // src/, through the @funker/source condition), then built FROM
 // node:20-bookworm-slim with a Dockerfile that only COPYs.
 //
-//   node docker/build-images.mjs [--caller <tag>] [--handler-node <tag>]
+//   node docker/build-images.mjs [--caller <tag>] [--handler-node <tag>] [--autoscaler <tag>]
 import { spawnSync } from "node:child_process";
 import { chmodSync, copyFileSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { createRequire } from "node:module";
@@ -22,6 +23,7 @@ const workspaceModules = join(repository, "packages/cli/node_modules");
 
 export const DEFAULT_CALLER_IMAGE = "funker/caller";
 export const DEFAULT_HANDLER_NODE_IMAGE = "funker/handler-node";
+export const DEFAULT_AUTOSCALER_IMAGE = "funker/autoscaler";
 
 async function bundle(entry, outfile, { shebang = false } = {}) {
   await esbuild.build({
@@ -64,12 +66,14 @@ export async function bundleCallerTools(folder) {
 }
 
 /**
- * Builds both images; returns their tags. `labels` are added to each (the
- * end-to-end tests mark theirs to remove them afterwards).
+ * Builds the caller and handler-node images, and the autoscaler's when
+ * `autoscaler` names its tag; returns their tags. `labels` are added to each
+ * (the end-to-end tests mark theirs to remove them afterwards).
  */
 export async function buildSupportImages({
   caller = DEFAULT_CALLER_IMAGE,
   handlerNode = DEFAULT_HANDLER_NODE_IMAGE,
+  autoscaler = undefined,
   labels = {},
   log = (line) => process.stderr.write(`${line}\n`),
 } = {}) {
@@ -95,7 +99,14 @@ export async function buildSupportImages({
     writeFileSync(join(legacyFolder, "index.js"), 'module.exports = require("@funker/handler");\n');
     for (const file of ["Dockerfile", "start.mjs", "install-dependencies.mjs"]) copyFileSync(join(here, `handler-node/${file}`), join(handlerContext, file));
     dockerBuild(handlerNode, handlerContext, labels, log);
-    return { caller, handlerNode };
+
+    if (autoscaler !== undefined) {
+      const autoscalerContext = join(work, "autoscaler");
+      await bundle(join(here, "autoscaler/entry.ts"), join(autoscalerContext, "autoscaler.mjs"));
+      copyFileSync(join(here, "autoscaler/Dockerfile"), join(autoscalerContext, "Dockerfile"));
+      dockerBuild(autoscaler, autoscalerContext, labels, log);
+    }
+    return { caller, handlerNode, ...(autoscaler === undefined ? {} : { autoscaler }) };
   } finally {
     rmSync(work, { recursive: true, force: true });
   }
@@ -109,5 +120,6 @@ if (process.argv[1] === fileURLToPath(import.meta.url)) {
   await buildSupportImages({
     caller: argument("--caller") ?? DEFAULT_CALLER_IMAGE,
     handlerNode: argument("--handler-node") ?? DEFAULT_HANDLER_NODE_IMAGE,
+    autoscaler: argument("--autoscaler") ?? DEFAULT_AUTOSCALER_IMAGE,
   });
 }

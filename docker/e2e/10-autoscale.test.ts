@@ -18,8 +18,9 @@ const esbuild = createRequire(join(repository, "packages/cli/package.json"))("es
 // starting here, which these tests do not depend on.
 describe("funker autoscale against Swarm", () => {
   const bad = `${runId()}-asc-bad`;
+  const notNumber = `${runId()}-asc-nan`;
   const low = `${runId()}-asc-low`;
-  afterAll(() => removeServices([bad, low]));
+  afterAll(() => removeServices([bad, notNumber, low]));
 
   async function createFunction(name: string, replicas: number, scaleLabels: Record<string, string>): Promise<void> {
     const labels = Object.entries({ "io.funker.function": name, [TEST_LABEL]: runId(), ...scaleLabels }).flatMap(([key, value]) => ["--label", `${key}=${value}`]);
@@ -50,6 +51,24 @@ describe("funker autoscale against Swarm", () => {
       },
     ]);
     expect(await replicasOf(bad)).toBe(1);
+  });
+
+  it("logs a scale label that is not a number once, naming it, and leaves the service alone", async () => {
+    await createFunction(notNumber, 1, { "io.funker.scale.min": "0", "io.funker.scale.max": "eight" });
+    const lines: Record<string, unknown>[] = [];
+    const scaler = autoscaler(lines);
+    await scaler.tick();
+    await scaler.tick();
+    expect(lines.filter((line) => line["service"] === notNumber)).toEqual([
+      {
+        level: "error",
+        msg: "bad scale labels; service left alone",
+        service: notNumber,
+        code: "bad_scale_label",
+        problem: 'io.funker.scale.max must be a whole number from 1 to 100; got "eight"',
+      },
+    ]);
+    expect(await replicasOf(notNumber)).toBe(1);
   });
 
   it("brings a function below its min up at once, with one log line, and decides nothing more while it starts", async () => {

@@ -25,7 +25,7 @@ export default async function setup(project: TestProject): Promise<() => Promise
   const labels = { [TEST_LABEL]: runId };
   const tag = (name: string): string => `funker-e2e/${name}:${runId}`;
 
-  const support = await buildSupportImages({ caller: tag("caller"), handlerNode: tag("handler-node"), labels, log: () => {} });
+  const support = await buildSupportImages({ caller: tag("caller"), handlerNode: tag("handler-node"), autoscaler: tag("autoscaler"), labels, log: () => {} });
   const config = parseConfig(
     `version: 1
 name: ${runId}
@@ -56,6 +56,7 @@ functions:
   project.provide("images", {
     caller: support.caller,
     handlerNode: support.handlerNode,
+    autoscaler: tag("autoscaler"),
     add: tag("add"),
     markdown: tag("markdown"),
     addJs: tag("add-js"),

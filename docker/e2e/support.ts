@@ -9,7 +9,7 @@ declare module "vitest" {
   export interface ProvidedContext {
     /** This run's prefix: every service, container, image tag and network the tests create carries it. */
     runId: string;
-    images: { caller: string; handlerNode: string; add: string; markdown: string; addJs: string; seedAdd: string };
+    images: { caller: string; handlerNode: string; autoscaler: string; add: string; markdown: string; addJs: string; seedAdd: string };
   }
 }
 

@@ -1,5 +1,6 @@
+import { createServer, request } from "node:http";
+import type { IncomingMessage, Server, ServerResponse } from "node:http";
 import { withLastDecision } from "./last-decision.js";
-import { request } from "node:http";
 import { decide, EMPTY_MEMORY } from "./decide.js";
 import type { DecisionMemory, ReplicaObservation } from "./decide.js";
 import { DockerEngine } from "./engine.js";
@@ -12,6 +13,14 @@ export const DEFAULT_INTERVAL_MS = 1_000;
 const STATUS_TIMEOUT_MS = 1_000;
 /** A status answer is about 200 bytes. */
 const MAX_STATUS_BYTES = 64 * 1024;
+/**
+ * The autoscaler's wake port: `POST /wake/<function>` starts one replica of a
+ * function at zero (the autoscaler README, *The wake port*). Beside the
+ * replicas' status port 9998 and call port 9999.
+ */
+export const WAKE_PORT = 9997;
+/** What a function's name may be on the wake port: as on the wire, and never a path trick. */
+const WAKE_PATH = /^\/wake\/([A-Za-z0-9][A-Za-z0-9_.-]{0,254})$/;
 
 /** Where the autoscaler's lines go: one object per line, JSON on stdout by default. */
 export type AutoscalerLog = (line: Record<string, unknown>) => void;
@@ -25,13 +34,25 @@ export interface AutoscalerOptions {
   /** Manage only the functions that also carry these labels (`key` or `key=value`), such as one stack's `io.funker.stack=shop`. */
   readonly labels?: readonly string[];
   readonly log?: AutoscalerLog;
+  /** Where `run` answers wake requests (default 9997, `WAKE_PORT`); `false`: nowhere, so functions at zero stay there. */
+  readonly wakePort?: number | false;
+  /** The wake port's address (default all of them: `::`, or 0.0.0.0 without IPv6). */
+  readonly wakeHost?: string;
+}
+
+/** The wake port's answer: whether the function exists here, and what was done. */
+export interface WakeAnswer {
+  /** 202: one replica asked for (it was at zero); 200: it has replicas, or is not scaled to zero; 404: no such function. */
+  readonly status: 200 | 202 | 404;
+  readonly body: Record<string, unknown>;
 }
 
 /** What the autoscaler remembers of one service between ticks. */
 interface ServiceMemory {
   decision: DecisionMemory;
-  /** Each task's `refused` total at the previous tick. */
+  /** Each task's `refused` and `callsServed` totals at the previous tick. */
   refused: Map<string, number>;
+  served: Map<string, number>;
   /** The label problem already logged, so that a wrong label is reported once, not every tick. */
   labelProblem: string | undefined;
 }
@@ -51,6 +72,10 @@ export class Autoscaler {
   private readonly log: AutoscalerLog;
   private readonly labels: readonly string[];
   private readonly memory = new Map<string, ServiceMemory>();
+  private readonly wakePort: number | false;
+  private readonly wakeHost: string | undefined;
+  /** Wakes under way per function, so that concurrent callers make one update, not conflicting ones. */
+  private readonly waking = new Map<string, Promise<WakeAnswer>>();
 
   constructor(options: AutoscalerOptions = {}) {
     this.engine = options.engine ?? new DockerEngine();
@@ -58,10 +83,88 @@ export class Autoscaler {
     this.statusPort = options.statusPort ?? STATUS_PORT;
     this.labels = options.labels ?? [];
     this.log = options.log ?? ((line) => process.stdout.write(`${JSON.stringify(line)}\n`));
+    this.wakePort = options.wakePort ?? WAKE_PORT;
+    this.wakeHost = options.wakeHost;
   }
 
-  /** Ticks until `signal` aborts; a tick that fails (the engine unreachable) is logged, and the next one tries again. */
+  /**
+   * Answers the wake port and ticks until `signal` aborts; a tick that fails
+   * (the engine unreachable) is logged, and the next one tries again.
+   */
   async run(signal: AbortSignal): Promise<void> {
+    const server = this.wakePort === false ? undefined : await this.listen(this.wakePort);
+    try {
+      await this.loop(signal);
+    } finally {
+      await new Promise((resolve) => (server === undefined ? resolve(undefined) : server.close(resolve)));
+      server?.closeAllConnections();
+    }
+  }
+
+  /**
+   * Wakes a function at zero: when a service of the function `name` (among
+   * the managed ones) asks for 0 replicas and its `min` is 0, asks for one.
+   * Concurrent wakes of one function share one update.
+   */
+  wake(name: string): Promise<WakeAnswer> {
+    let pending = this.waking.get(name);
+    if (pending === undefined) {
+      pending = this.wakeNow(name).finally(() => this.waking.delete(name));
+      this.waking.set(name, pending);
+    }
+    return pending;
+  }
+
+  private async wakeNow(name: string): Promise<WakeAnswer> {
+    const services = await this.engine.functionServices([...this.labels, `${FUNCTION_LABEL}=${name}`]);
+    const service = services[0];
+    if (service === undefined) return { status: 404, body: { function: name, error: "not_found", message: `no function "${name}" is managed here` } };
+    let bounds;
+    try {
+      bounds = readScaleBounds(service.labels);
+    } catch {
+      // Wrong labels: the service is left alone (the tick logs why).
+    }
+    const known = { function: name, service: service.name, replicas: service.replicas };
+    if (service.replicas !== 0 || bounds?.min !== 0) return { status: 200, body: { ...known, woken: false } };
+    await this.engine.scale(service, 1);
+    this.log({ level: "info", msg: "woke", function: name, service: service.name, from: 0, to: 1 });
+    return { status: 202, body: { ...known, replicas: 1, woken: true } };
+  }
+
+  private listen(port: number): Promise<Server> {
+    const server = createServer({ requestTimeout: 10_000, headersTimeout: 5_000 }, (incoming, response) => void this.answer(incoming, response));
+    return new Promise((resolve, reject) => {
+      server.once("error", reject);
+      server.listen(port, this.wakeHost, () => {
+        server.off("error", reject);
+        resolve(server);
+      });
+    });
+  }
+
+  private async answer(incoming: IncomingMessage, response: ServerResponse): Promise<void> {
+    // The body is not read: a wake says everything in its path.
+    incoming.resume();
+    const send = (status: number, body: Record<string, unknown>): void => {
+      response.writeHead(status, { "content-type": "application/json", connection: "close" }).end(`${JSON.stringify(body)}\n`);
+    };
+    const name = WAKE_PATH.exec(incoming.url ?? "")?.[1];
+    if (incoming.method !== "POST" || name === undefined) {
+      send(incoming.method === "POST" ? 400 : 405, { error: "bad_request", message: "expected POST /wake/<function>" });
+      return;
+    }
+    try {
+      const answer = await this.wake(name);
+      send(answer.status, answer.body);
+    } catch (error) {
+      const message = error instanceof Error ? error.message : String(error);
+      this.log({ level: "error", msg: "wake failed", function: name, message });
+      send(503, { function: name, error: "unavailable", message });
+    }
+  }
+
+  private async loop(signal: AbortSignal): Promise<void> {
     while (!signal.aborted) {
       try {
         await this.tick();
@@ -135,7 +238,7 @@ export class Autoscaler {
   private memoryOf(serviceId: string): ServiceMemory {
     let memory = this.memory.get(serviceId);
     if (memory === undefined) {
-      memory = { decision: EMPTY_MEMORY, refused: new Map(), labelProblem: undefined };
+      memory = { decision: EMPTY_MEMORY, refused: new Map(), served: new Map(), labelProblem: undefined };
       this.memory.set(serviceId, memory);
     }
     return memory;
@@ -147,13 +250,18 @@ export class Autoscaler {
     if (task.state !== "running" || address === undefined) return { state: "starting" };
     const status = await readStatus(address, this.statusPort);
     if (status === undefined || status.starting) return { state: "starting" };
-    const previous = memory.refused.get(task.id);
-    memory.refused.set(task.id, status.refused);
-    // A task first seen counts its refusals only when it is young: after a restart of the autoscaler, an old task's
+    // A task first seen counts its totals only when it is young: after a restart of the autoscaler, an old task's
     // whole history is not this tick's demand.
-    const refused = previous !== undefined ? Math.max(0, status.refused - previous) : status.uptimeMs < 2 * this.intervalMs ? status.refused : 0;
-    if (status.stopping) return { state: "stopping", inFlight: status.inFlight, refused };
-    return { state: "ready", capacity: status.capacity, free: status.free, inFlight: status.inFlight, refused };
+    const young = status.uptimeMs < 2 * this.intervalMs;
+    const sinceLastTick = (totals: Map<string, number>, total: number): number => {
+      const previous = totals.get(task.id);
+      totals.set(task.id, total);
+      return previous !== undefined ? Math.max(0, total - previous) : young ? total : 0;
+    };
+    const refused = sinceLastTick(memory.refused, status.refused);
+    const served = sinceLastTick(memory.served, status.callsServed);
+    if (status.stopping) return { state: "stopping", inFlight: status.inFlight, refused, served };
+    return { state: "ready", capacity: status.capacity, free: status.free, inFlight: status.inFlight, refused, served };
   }
 }
 
@@ -164,6 +272,7 @@ interface StatusAnswer {
   readonly capacity: number;
   readonly free: number;
   readonly refused: number;
+  readonly callsServed: number;
   readonly uptimeMs: number;
 }
 
@@ -203,5 +312,7 @@ function statusAnswer(value: unknown): StatusAnswer | undefined {
   };
   const [inFlight, capacity, free, refused, uptimeMs] = [count("inFlight"), count("capacity"), count("free"), count("refused"), count("uptimeMs")];
   if (inFlight === undefined || capacity === undefined || free === undefined || refused === undefined || uptimeMs === undefined) return undefined;
-  return { starting: status["starting"] === true, stopping: status["stopping"] === true, inFlight, capacity, free, refused, uptimeMs };
+  // A handler older than the count reports none: its calls then show only while they run.
+  const callsServed = count("callsServed") ?? 0;
+  return { starting: status["starting"] === true, stopping: status["stopping"] === true, inFlight, capacity, free, refused, callsServed, uptimeMs };
 }

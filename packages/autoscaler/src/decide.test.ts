@@ -157,13 +157,86 @@ describe("decide", () => {
     ]);
   });
 
-  it("never scales a function to no replica, even with min 0 and warm 0", () => {
+  describe("with min 0", () => {
+    const toZero: ScaleBounds = { min: 0, max: 4, warm: 1, idleMs: 5_000 };
+    const servedOne = (): ReplicaObservation => ({ state: "ready", capacity: 1, free: 1, inFlight: 0, refused: 0, served: 1 });
+
+    it("goes to zero after a whole idle period without calls, and stays there until woken", () => {
+      const steps: Step[] = [
+        { at: 0, load: "none", replicas: [idle()], to: 1 },
+        { at: 4_000, load: "none", replicas: [idle()], to: 1 },
+        { at: 5_000, load: "none", replicas: [idle()], to: 0 },
+        { at: 6_000, load: "none", replicas: [], to: 0 },
+        { at: 60_000, load: "none", replicas: [], to: 0 },
+      ];
+      const decisions = replay(toZero, 1, steps);
+      expect(decisions[2]?.reason).toBe("no call for 5000 ms (idle 5000 ms)");
+      expect(decisions[3]?.reason).toBe("at zero until a caller wakes it");
+      expect(scaleEvents(steps, decisions)).toEqual({ none: { up: 0, down: 1 } });
+    });
+
+    it("counts short calls served between ticks as use: each one starts the idle period again", () => {
+      replay(toZero, 1, [
+        { at: 0, load: "short calls", replicas: [idle()], to: 1 },
+        { at: 4_000, load: "short calls", replicas: [servedOne()], to: 1 },
+        { at: 8_000, load: "short calls", replicas: [idle()], to: 1 },
+        { at: 12_000, load: "short calls", replicas: [idle()], to: 1 },
+        { at: 13_000, load: "short calls", replicas: [idle()], to: 0 },
+      ]);
+    });
+
+    it("a woken function waits for its replica, serves, and goes back to zero once idle again: one up, one down", () => {
+      // Desired 1 as the wake port set it; the replica starts, takes the first call, then nothing.
+      const steps: Step[] = [
+        { at: 0, load: "first call", replicas: [starting], to: 1 },
+        { at: 1_000, load: "first call", replicas: [busy()], to: 2 },
+        { at: 2_000, load: "first call", replicas: [servedOne(), idle()], to: 2 },
+        { at: 3_000, load: "none", replicas: [idle(), idle()], to: 2 },
+        { at: 8_000, load: "none", replicas: [idle(), idle()], to: 0 },
+      ];
+      const decisions = replay(toZero, 1, steps);
+      expect(scaleEvents(steps, decisions)).toEqual({ "first call": { up: 1, down: 0 }, none: { up: 0, down: 1 } });
+    });
+
+    it("after a load, goes straight to zero once idle, not first down to one: one scale-up and one scale-down per step", () => {
+      const steps: Step[] = [
+        { at: 0, load: "four", replicas: [busy(1, 1, 9)], to: 4 },
+        { at: 1_000, load: "four", replicas: [busy(), ...times(3, starting)], to: 4 },
+        { at: 2_000, load: "four", replicas: times(4, busy()), to: 4 },
+        // The callers stop one by one: calls still served in this tick, so not yet idle, but a surplus.
+        { at: 3_000, load: "none", replicas: [servedOne(), ...times(3, idle())], to: 4 },
+        { at: 4_000, load: "none", replicas: times(4, idle()), to: 4 },
+        { at: 8_000, load: "none", replicas: times(4, idle()), to: 4 },
+        { at: 9_000, load: "none", replicas: times(4, idle()), to: 0 },
+      ];
+      const decisions = replay(toZero, 1, steps);
+      expect(decisions[5]?.reason).toBe("1 would do, 0 once idle 5000 ms; no call for 4000 ms");
+      expect(scaleEvents(steps, decisions)).toEqual({ four: { up: 1, down: 0 }, none: { up: 0, down: 1 } });
+    });
+
+    it("an autoscaler restarted while a function idles starts the idle period again", () => {
+      replay(toZero, 1, [
+        { at: 0, load: "none", replicas: [idle()], to: 1 },
+        { at: 4_000, load: "none", replicas: [idle()], to: 1 },
+      ]);
+      replay(toZero, 1, [
+        { at: 6_000, load: "none", replicas: [idle()], to: 1 },
+        { at: 10_000, load: "none", replicas: [idle()], to: 1 },
+        { at: 11_000, load: "none", replicas: [idle()], to: 0 },
+      ]);
+    });
+  });
+
+  it("keeps one replica with min 0 while calls run, and with min 1 even when idle", () => {
     const bounds: ScaleBounds = { min: 0, max: 2, warm: 0, idleMs: 1_000 };
     replay(bounds, 2, [
-      { at: 0, load: "none", replicas: [idle(), idle()], to: 2 },
-      { at: 1_000, load: "none", replicas: [idle(), idle()], to: 1 },
-      { at: 5_000, load: "none", replicas: [idle()], to: 1 },
+      { at: 0, load: "one call", replicas: [busy(), idle()], to: 2 },
+      { at: 1_000, load: "one call", replicas: [busy(), idle()], to: 1 },
+      { at: 5_000, load: "one call", replicas: [busy()], to: 1 },
     ]);
-    expect(decide(bounds, { desired: 0, replicas: [] }, EMPTY_MEMORY, 0)).toMatchObject({ to: 1, reason: "below min 1" });
+    replay(slowFunction, 1, [
+      { at: 0, load: "none", replicas: [idle()], to: 1 },
+      { at: 60_000, load: "none", replicas: [idle()], to: 1 },
+    ]);
   });
 });

@@ -14,6 +14,8 @@ import { NOT_YET_DELIVERED, afterDelivery, backoffDelay, nextStep } from "./retr
 import type { RetryState, RetryTerms } from "./retry.js";
 import { ClientSpan } from "./client-span.js";
 import { activeTraceContext } from "./trace.js";
+import { DEFAULT_AUTOSCALER_HOST, Waker } from "./wake.js";
+import type { WakeOutcome } from "./wake.js";
 
 /** The defaults, each with its reason. */
 const DEFAULTS = {
@@ -159,6 +161,8 @@ function waitFor<T>(promise: Promise<T> | undefined, delayMs: number, deadline: 
  */
 interface Route {
   readonly discovery: Discovery;
+  /** Asks the autoscaler for a replica of a function that has none; absent where nothing can (fakes, `autoscaler: false`). */
+  readonly waker?: Waker;
   readonly transport: AttemptTransport;
   readonly callEnded?: Network["callEnded"];
 }
@@ -222,10 +226,13 @@ export class ClientCore {
     this.readKeys(options, environment);
     const lookupTimeoutMs = options.lookupTimeoutMs ?? DEFAULTS.lookupTimeoutMs;
     this.connectTimeoutMs = options.connectTimeoutMs ?? DEFAULTS.connectTimeoutMs;
+    const dns = options.dns ?? systemDnsResolver(lookupTimeoutMs);
+    const autoscaler = autoscalerAddress(options.autoscaler, environment["FUNKER_AUTOSCALER"]);
     this.own = {
+      ...(autoscaler === undefined ? {} : { waker: new Waker(autoscaler, dns, lookupTimeoutMs) }),
       discovery: new Discovery({
         endpoints,
-        names: new DnsNameSource(options.dns ?? systemDnsResolver(lookupTimeoutMs), lookupTimeoutMs),
+        names: new DnsNameSource(dns, lookupTimeoutMs),
         cacheMs: options.dnsCacheMs ?? DEFAULTS.dnsCacheMs,
         deadAddressMs: this.deadAddressMs,
       }),
@@ -484,9 +491,26 @@ export class ClientCore {
     let failedThisRound: Set<string> | undefined;
     /** Set while a name that had replicas resolves nowhere: they are restarting. */
     let restartingSince: number | undefined;
+    /** The autoscaler's answer once asked for a replica (undefined while it has not answered). */
+    let wake: { outcome: WakeOutcome | undefined } | undefined;
+    const askToWake = (): void => {
+      if (wake !== undefined || route.waker === undefined) return;
+      const asked: { outcome: WakeOutcome | undefined } = { outcome: undefined };
+      wake = asked;
+      void route.waker.wake(name, deadline).then((outcome) => {
+        asked.outcome = outcome;
+      });
+    };
 
     const stop = (kind: "deadline" | "aborted"): FunkerError => {
       const last = lastError === undefined ? "" : `; the last attempt failed: ${lastError.message}`;
+      if (kind === "deadline" && wake?.outcome === "known" && restartingSince !== undefined && !state.delivered) {
+        return new FunkerError(
+          "unavailable",
+          `no replica of "${name}" started within the call's ${timeout} ms: the autoscaler at ${route.waker?.where ?? "?"} was asked to start one ${Date.now() - restartingSince} ms ago; the call was not delivered`,
+          { mayHaveRun: false, cause: lastError },
+        );
+      }
       if (kind === "deadline" && restartingSince !== undefined && !state.delivered) {
         // Replicas that never came back: the call was never delivered, so "unavailable", not a deadline of a call that ran.
         return new FunkerError(
@@ -546,17 +570,32 @@ export class ClientCore {
         const waited = await waitFor(discovery.lookUp(name, port), Number.POSITIVE_INFINITY, deadline, signal);
         if (waited.kind !== "value") throw stop(waited.kind);
         const resolution = waited.value;
-        if (resolution.kind === "not_found" && !resolution.final && discovery.foundAt(name, Date.now()) !== undefined) {
-          // A function whose replicas are all restarting (a single-shot replica under a restart delay): wait for them until the deadline.
+        // No replica in DNS: it may be at zero, so the autoscaler is asked for one (once per call) while the look-ups go on.
+        if (resolution.kind === "not_found" && !resolution.final) askToWake();
+        const woke = wake?.outcome;
+        if (resolution.kind === "not_found" && !resolution.final && woke !== "unknown" && (woke === "known" || discovery.foundAt(name, Date.now()) !== undefined)) {
+          // Replicas restarting (a single-shot replica under a restart delay), or one the autoscaler starts: wait for them until the deadline.
           restartingSince ??= Date.now();
-          lastError = new FunkerError("unavailable", `no replica of "${name}" is in DNS now, though it had some: they are restarting`, { mayHaveRun: false });
+          lastError = new FunkerError(
+            "unavailable",
+            woke === "known" ? `no replica of "${name}" runs yet: the autoscaler is starting one` : `no replica of "${name}" is in DNS now, though it had some: they are restarting`,
+            { mayHaveRun: false },
+          );
           await backOff();
           continue;
         }
         if (resolution.kind === "not_found") {
           notFoundSince ??= Date.now();
-          lastError = new FunkerError("not_found", `no function "${name}" was found (neither tasks.${name} nor ${name} resolves)`, { mayHaveRun: false });
-          if (resolution.final || Date.now() - notFoundSince >= this.notFoundGraceMs) throw failWith(lastError);
+          const autoscaler =
+            route.waker === undefined || resolution.final
+              ? ""
+              : woke === "unknown"
+                ? `, and the autoscaler at ${route.waker.where} knows no such function`
+                : `: no replica runs, and no autoscaler answered at ${route.waker.where} to start one`;
+          lastError = new FunkerError("not_found", `no function "${name}" was found (neither tasks.${name} nor ${name} resolves)${autoscaler}`, { mayHaveRun: false });
+          // A wake still unanswered holds the grace open: a loaded autoscaler may answer late (within its own time limit).
+          const wakePending = wake !== undefined && woke === undefined;
+          if (resolution.final || woke === "unknown" || (!wakePending && Date.now() - notFoundSince >= this.notFoundGraceMs)) throw failWith(lastError);
           await backOff();
           continue;
         }
@@ -650,4 +689,16 @@ export class ClientCore {
     }
     return best;
   }
+}
+
+/** The autoscaler's wake address from the `autoscaler` option, else `FUNKER_AUTOSCALER`; undefined when turned off. */
+function autoscalerAddress(option: string | false | undefined, variable: string | undefined): string | undefined {
+  const chosen = option ?? (variable === undefined || variable.trim() === "" ? DEFAULT_AUTOSCALER_HOST : variable.trim());
+  if (chosen === false || chosen === "off") return undefined;
+  try {
+    parseAddress(chosen, 1);
+  } catch (error) {
+    throw new TypeError(`${option === undefined ? "FUNKER_AUTOSCALER" : "autoscaler"}: ${(error as Error).message}`, { cause: error });
+  }
+  return chosen;
 }

@@ -98,6 +98,14 @@ export interface ClientOptions extends CallSettings {
   deadAddressMs?: number;
   /** How long a name that resolves nowhere is retried before `not_found`, in ms. Default 2000. */
   notFoundGraceMs?: number;
+  /**
+   * Where to ask for a replica of a function that has none (scaled to zero):
+   * the autoscaler's wake port, `host` or `host:port` (the autoscaler
+   * README, *The wake port*). Default `FUNKER_AUTOSCALER`, else
+   * `funker-autoscaler:9997`, the service `funker deploy` adds with
+   * `autoscale: true`. `false` (or `FUNKER_AUTOSCALER=off`): never ask.
+   */
+  autoscaler?: string | false;
   /** How long a kept connection may sit idle before it is closed, in ms. Default 4000. */
   idleConnectionTimeoutMs?: number;
   /** Most idle connections kept per address. Default 16. */

@@ -125,6 +125,14 @@ functions:
     expect(parseConfig("version: 1\nfunctions:\n  add: { entry: add }\n", join(root, "funker.yml")).functions[0]?.keySecret).toBeUndefined();
   });
 
+  it("reads autoscale: true, false by default, and refuses anything but a boolean at its line", () => {
+    const withScale = "functions:\n  add: { entry: add, scale: { min: 0, max: 4, idle: 5m } }\n";
+    expect(parseConfig(`version: 1\nautoscale: true\n${withScale}`, join(root, "funker.yml")).autoscale).toBe(true);
+    expect(parseConfig(`version: 1\n${withScale}`, join(root, "funker.yml")).autoscale).toBe(false);
+    expect(issuesOf(`version: 1\nautoscale: yes please\n${withScale}`)).toEqual(["2:12 `autoscale` must be true (deploy the autoscaler with the functions) or false"]);
+    expect(issuesOf(`version: 1\nautoscale: { stack: shop }\n${withScale}`)).toEqual(["2:12 `autoscale` must be true (deploy the autoscaler with the functions) or false"]);
+  });
+
   it("refuses a key secret that is not a secret name, or that secrets: also lists", () => {
     expect(
       issuesOf(`version: 1

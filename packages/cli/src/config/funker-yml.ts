@@ -138,6 +138,8 @@ export interface FunkerConfig {
   readonly functions: readonly FunctionSpec[];
   /** The backing services of `services:`, in the order written. */
   readonly services: readonly ServiceSpec[];
+  /** `autoscale: true`: `funker deploy` adds the autoscaler service (`funker-autoscaler`) for this stack's functions with `scale`. */
+  readonly autoscale: boolean;
 }
 
 /** A place in `funker.yml`, as editors and terminals link it: the file as shown to people, 1-based line and column. */
@@ -203,7 +205,7 @@ const MODE_MEANINGS: Readonly<Record<FunctionMode, string>> = {
 };
 const ENTRY_CANDIDATES = ["src/handler.ts", "src/handler.js", "src/index.ts", "handler.ts", "handler.js", "index.ts", "index.js"];
 
-const TOP_LEVEL_KEYS = ["version", "name", "network", "secret", "functions", "services"] as const;
+const TOP_LEVEL_KEYS = ["version", "name", "network", "secret", "autoscale", "functions", "services"] as const;
 const FUNCTION_KEYS = [
   "entry",
   "image",
@@ -296,6 +298,12 @@ class ConfigChecker {
     const name = this.optionalString(top, "name", "") ?? basename(this.root).toLowerCase().replace(/[^a-z0-9-]+/g, "-");
     const network = this.optionalString(top, "network", "") ?? "funker";
     const secret = this.keySecret(top, "");
+    const autoscaleNode = top.get("autoscale", true) as Node | undefined;
+    let autoscale = false;
+    if (autoscaleNode !== undefined) {
+      if (isScalar(autoscaleNode) && typeof autoscaleNode.value === "boolean") autoscale = autoscaleNode.value;
+      else this.issue(autoscaleNode, "`autoscale` must be true (deploy the autoscaler with the functions) or false");
+    }
 
     const functions: FunctionSpec[] = [];
     const functionsNode = top.get("functions", true);
@@ -335,7 +343,7 @@ class ConfigChecker {
     }
 
     if (this.issues.length > 0) throw new ConfigError(this.issues);
-    return { file: this.file, root: this.root, name, network, secret, functions, services };
+    return { file: this.file, root: this.root, name, network, secret, functions, services, autoscale };
   }
 
   private serviceSpec(name: string, node: Node | null, keyNode: Node): ServiceSpec | undefined {

@@ -8,7 +8,17 @@ import type { ImageBuildOptions } from "./image.js";
 import { parseReplicas, parseUpdateStatus, watchRollout } from "./rollout.js";
 import type { RolloutWatch, UpdateStatus } from "./rollout.js";
 import { buildEnvironment, runDocker, tail } from "./run.js";
-import { backingServiceCreateArgs, backingServiceUpdateArgs, networkCreateArgs, serviceCreateArgs, serviceUpdateArgs } from "./service.js";
+import {
+  AUTOSCALER_LABEL,
+  AUTOSCALER_SERVICE,
+  autoscalerCreateArgs,
+  autoscalerUpdateArgs,
+  backingServiceCreateArgs,
+  backingServiceUpdateArgs,
+  networkCreateArgs,
+  serviceCreateArgs,
+  serviceUpdateArgs,
+} from "./service.js";
 
 /** Where the Docker verbs report progress (standard error for the CLI) and whether to show every line of Docker's output. */
 export interface ProgressOptions {
@@ -78,6 +88,8 @@ export interface DeployOptions extends ProgressOptions {
   /** Network aliases of a function's or a service's Docker service, given when it is created (see `ServiceOptions.networkAliases`). */
   readonly networkAliasesFor?: (spec: FunctionSpec | ServiceSpec) => readonly string[];
   readonly resolveImage?: boolean;
+  /** The autoscaler's image with `autoscale: true` (default `funker/autoscaler`). */
+  readonly autoscalerImage?: string;
   /**
    * How long to wait, for all services together, until each function's
    * rolling update has ended and every new service's replicas run; 0 returns
@@ -170,6 +182,21 @@ export async function deployFunctions(config: FunkerConfig, options: DeployOptio
       countReplicas: current === undefined || spec.replicas > current.replicas,
       ...(current === undefined ? {} : { update: { before: current.updateStatus } }),
     });
+  }
+
+  if (config.autoscale && (options.only === undefined || options.only.length === 0)) {
+    const current = await runDocker(["service", "inspect", "--format", `{{index .Spec.Labels "${AUTOSCALER_LABEL}"}}`, AUTOSCALER_SERVICE]);
+    const managed = current.code === 0 ? current.stdout.trim() : undefined;
+    if (managed !== undefined && managed !== config.name) {
+      const owner = managed === "" || managed === "<no value>" ? "was not created by funker" : `manages the stack ${managed}`;
+      return { ok: false, message: `a service named ${AUTOSCALER_SERVICE} exists and ${owner}: one autoscaler answers for the functions on a network; remove it or set autoscale: false` };
+    }
+    const autoscalerOptions = { ...(options.autoscalerImage === undefined ? {} : { image: options.autoscalerImage }), resolveImage: options.resolveImage === true };
+    const result = await runDocker(managed === undefined ? autoscalerCreateArgs(config, autoscalerOptions) : autoscalerUpdateArgs(config, autoscalerOptions));
+    if (result.code !== 0) return { ok: false, message: `${AUTOSCALER_SERVICE}: docker service failed (exit ${result.code}):\n${tail(result.stderr)}` };
+    (managed === undefined ? created : updated).push(AUTOSCALER_SERVICE);
+    waits.push({ name: AUTOSCALER_SERVICE, replicas: 1, countReplicas: true });
+    options.output.write(`${AUTOSCALER_SERVICE}: ${managed === undefined ? "created" : "updated"} (autoscaler of stack ${config.name}, wake port 9997 on ${config.network})\n`);
   }
 
   const waitMs = options.waitMs ?? DEFAULT_DEPLOY_WAIT_MS;

@@ -8,7 +8,7 @@ import { composeFile } from "./compose.js";
 import { functionDockerfile, planImageBuilds } from "./image.js";
 import { parseReplicas, parseUpdateStatus, watchRollout } from "./rollout.js";
 import type { RolloutWatch, UpdateStatus } from "./rollout.js";
-import { backingServiceCreateArgs, backingServiceUpdateArgs, functionEnvironment, serviceCreateArgs, serviceUpdateArgs, stopGracePeriodMs, volumeName } from "./service.js";
+import { autoscalerCreateArgs, autoscalerUpdateArgs, backingServiceCreateArgs, backingServiceUpdateArgs, functionEnvironment, serviceCreateArgs, serviceUpdateArgs, stopGracePeriodMs, volumeName } from "./service.js";
 
 const root = mkdtempSync(join(tmpdir(), "funker-docker-plans-"));
 mkdirSync(join(root, "fns/add/src"), { recursive: true });
@@ -457,5 +457,28 @@ services:
     expect(document.services["web"]).toMatchObject({ ports: ["8081:8080"] });
     expect(document.volumes).toEqual({ "db-data": { name: "polls_db-data", labels: { "io.funker.stack": "polls" } } });
     expect(text).toMatch(/# local-only: no image in funker.yml/);
+  });
+});
+
+describe("the autoscaler service (autoscale: true)", () => {
+  it("runs one replica on a manager, the Docker socket mounted, on the functions' network under funker-autoscaler, managing this stack only", () => {
+    expect(autoscalerCreateArgs(config)).toEqual([
+      "service", "create", "--detach", "--name", "funker-autoscaler", "--network", "funker",
+      "--endpoint-mode", "dnsrr", "--replicas", "1", "--restart-condition", "any", "--constraint", "node.role==manager",
+      "--mount", "type=bind,source=/var/run/docker.sock,target=/var/run/docker.sock",
+      "--env", "FUNKER_AUTOSCALE_LABELS=io.funker.stack=shop",
+      "--no-resolve-image",
+      "--label", "io.funker.autoscaler=shop", "--label", "io.funker.stack=shop", "--label", "com.docker.stack.namespace=shop",
+      "funker/autoscaler",
+    ]);
+  });
+
+  it("is updated to the image and stack given", () => {
+    expect(autoscalerUpdateArgs(config, { image: "registry.example:5000/funker/autoscaler:2", resolveImage: true })).toEqual([
+      "service", "update", "--detach", "--image", "registry.example:5000/funker/autoscaler:2",
+      "--env-add", "FUNKER_AUTOSCALE_LABELS=io.funker.stack=shop",
+      "--label-add", "io.funker.autoscaler=shop", "--label-add", "io.funker.stack=shop", "--label-add", "com.docker.stack.namespace=shop",
+      "funker-autoscaler",
+    ]);
   });
 });

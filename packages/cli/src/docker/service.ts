@@ -423,3 +423,47 @@ export function backingServiceUpdateArgs(
   args.push(spec.name);
   return args;
 }
+
+/**
+ * The autoscaler's service, which `funker deploy` adds with `autoscale: true`:
+ * its name is the one clients ask for a replica of a function at zero
+ * (`funker-autoscaler`, on the wake port 9997).
+ */
+export const AUTOSCALER_SERVICE = "funker-autoscaler";
+/** Its image, built by `node docker/build-images.mjs`. */
+export const AUTOSCALER_IMAGE = "funker/autoscaler";
+/** The label that names the stack whose functions the autoscaler manages. */
+export const AUTOSCALER_LABEL = "io.funker.autoscaler";
+
+/** The autoscaler's labels: which stack it manages, and the stack's own (so `funker rm` removes it with the stack). */
+export function autoscalerLabels(config: FunkerConfig): Record<string, string> {
+  return { [AUTOSCALER_LABEL]: config.name, "io.funker.stack": config.name, "com.docker.stack.namespace": config.name };
+}
+
+/**
+ * `docker service create` arguments for the autoscaler: one replica on a
+ * manager (only a manager's engine lists and updates services), the Docker
+ * socket mounted, on the functions' network (it reads their status ports
+ * there, and callers reach its wake port by its name), managing only the
+ * functions labelled with this stack.
+ */
+export function autoscalerCreateArgs(config: FunkerConfig, options: Pick<ServiceOptions, "image" | "resolveImage"> = {}): string[] {
+  const args = ["service", "create", "--detach", "--name", AUTOSCALER_SERVICE, "--network", config.network];
+  args.push("--endpoint-mode", "dnsrr", "--replicas", "1", "--restart-condition", "any", "--constraint", "node.role==manager");
+  args.push("--mount", "type=bind,source=/var/run/docker.sock,target=/var/run/docker.sock");
+  args.push("--env", `FUNKER_AUTOSCALE_LABELS=io.funker.stack=${config.name}`);
+  if (options.resolveImage !== true) args.push("--no-resolve-image");
+  for (const [key, value] of Object.entries(autoscalerLabels(config))) args.push("--label", `${key}=${value}`);
+  args.push(options.image ?? AUTOSCALER_IMAGE);
+  return args;
+}
+
+/** `docker service update` arguments that bring the autoscaler to this image and stack. */
+export function autoscalerUpdateArgs(config: FunkerConfig, options: Pick<ServiceOptions, "image" | "resolveImage"> = {}): string[] {
+  const args = ["service", "update", "--detach", "--image", options.image ?? AUTOSCALER_IMAGE];
+  if (options.resolveImage !== true) args.push("--no-resolve-image");
+  args.push("--env-add", `FUNKER_AUTOSCALE_LABELS=io.funker.stack=${config.name}`);
+  for (const [key, value] of Object.entries(autoscalerLabels(config))) args.push("--label-add", `${key}=${value}`);
+  args.push(AUTOSCALER_SERVICE);
+  return args;
+}
