@@ -297,7 +297,7 @@ const warmKept: Scenario = {
       rows: [
         row(this.title, "calls/s", "calls/s", callsPerSecond(result.funker), "one persistent TCP connection, length-prefixed JSON", callsPerSecond(result.baseline), {
           op: ">=",
-          value: 0.6,
+          value: 0.85,
         }),
         row(this.title, "p50 latency", "ms", p50(result.funker), "persistent TCP connection", p50(result.baseline), undefined),
         row(
@@ -307,7 +307,7 @@ const warmKept: Scenario = {
           cpuPerCall(result.funker),
           "bare Node client on a persistent connection",
           cpuPerCall(result.baseline),
-          { op: "<=", value: 1.2 },
+          { op: "<=", value: 1.15 },
         ),
         row(this.title, "replica CPU µs per call", "µs", result.serverCpu.funker, "the raw server", result.serverCpu.baseline, undefined),
       ],
@@ -363,7 +363,7 @@ const concurrent: Scenario = {
       rows: [
         row(this.title, "calls/s", "calls/s", callsPerSecond(result.funker), `${REPLICAS} raw length-prefixed servers`, callsPerSecond(result.baseline), {
           op: ">=",
-          value: 0.85,
+          value: 0.9,
         }),
         row(this.title, "p99 latency", "ms", p99(result.funker), `${REPLICAS} raw servers`, p99(result.baseline), undefined),
         row(this.title, "caller CPU µs per call", "µs", cpuPerCall(result.funker), "bare Node client", cpuPerCall(result.baseline), undefined),
