@@ -118,7 +118,7 @@ describe("funker new", { timeout: 180_000 }, () => {
     expect(existsSync(join(scratch.root, "app", "funker.yml"))).toBe(true);
     const manifest = JSON.parse(readFileSync(join(scratch.root, "app", "greet", "package.json"), "utf8")) as Record<string, Record<string, string>>;
     const file = (name: string): string => `file:${join(tarballs, `funker-${name}-0.1.0.tgz`)}`;
-    expect(manifest["dependencies"]).toEqual({ "@funker/handler": file("handler") });
+    expect(manifest["dependencies"]).toEqual({ "@funker/handler": file("handler"), valibot: expect.stringMatching(/^\^1\./) });
     expect(manifest["devDependencies"]).toMatchObject({ "@funker/cli": file("cli"), "@funker/testing": file("testing") });
     expect(manifest["overrides"]).toEqual(Object.fromEntries(names.map((name) => [`@funker/${name}`, file(name)])));
 
