@@ -20,11 +20,12 @@ function goals(report: FuzzReport) {
     deaths: report.deaths,
     validCallsWrong: report.validCalls.made - report.validCalls.right,
     memoryFloorRiseKiB: report.memory === undefined ? 0 : Math.max(0, report.memory.late - report.memory.early - report.memory.bound),
+    heapFloorRiseKiB: report.heap === undefined ? 0 : Math.max(0, report.heap.late - report.heap.early - report.heap.bound),
     descriptorRise: report.descriptors === undefined ? 0 : Math.max(0, report.descriptors.late - report.descriptors.early - report.descriptors.bound),
   };
 }
 
-const held = (seed: number) => ({ seed, failures: [], deaths: 0, validCallsWrong: 0, memoryFloorRiseKiB: 0, descriptorRise: 0 });
+const held = (seed: number) => ({ seed, failures: [], deaths: 0, validCallsWrong: 0, memoryFloorRiseKiB: 0, heapFloorRiseKiB: 0, descriptorRise: 0 });
 
 describe("the short fuzz against a live replica", () => {
   it("reuse: one process takes every case, answers each half-closed one, stays flat and still serves", async () => {

@@ -23,6 +23,17 @@ export interface Replica {
   readonly exited: Promise<ReplicaExit>;
   /** The end of what the process wrote on stderr (fault lines, a stack). */
   stderrTail(): string;
+  /** The lines the process printed after its port (the memory readings of `memoryAfterCollection`). */
+  readonly lines: AsyncIterator<string>;
+}
+
+/** `process.memoryUsage()` of the replica after a full garbage collection, in bytes. */
+export interface MemoryReading {
+  readonly rss: number;
+  readonly heapUsed: number;
+  readonly heapTotal: number;
+  readonly external: number;
+  readonly arrayBuffers: number;
 }
 
 const program = fileURLToPath(new URL("../replica/add-or-echo.mjs", import.meta.url));
@@ -47,24 +58,34 @@ export async function startReplica(mode: FuzzMode): Promise<Replica> {
   if (mode === "reuse") environment["FUNKER_CONCURRENCY"] = String(REUSE_CONCURRENCY);
   // Every start would pay for it (tens of ms); a container has no such variable.
   delete environment["NODE_EXTRA_CA_CERTS"];
-  const child = spawn(process.execPath, [program], { env: environment, stdio: ["ignore", "pipe", "pipe"] });
+  // --expose-gc: a reuse replica collects its garbage before each reading of its memory (see replica/add-or-echo.mjs).
+  const child = spawn(process.execPath, mode === "reuse" ? ["--expose-gc", program] : [program], { env: environment, stdio: ["ignore", "pipe", "pipe"] });
   let stderr = "";
   child.stderr.on("data", (chunk: Buffer) => {
     stderr = (stderr + chunk.toString("utf8")).slice(-4_000);
   });
   const exited = new Promise<ReplicaExit>((resolve) => child.once("exit", (code, signal) => resolve({ code, signal })));
-  const port = await new Promise<number>((resolve, reject) => {
-    const lines = createInterface({ input: child.stdout });
-    lines.once("line", (line) => {
-      const { port } = JSON.parse(line) as { port: number };
-      lines.close();
-      resolve(port);
-    });
-    void exited.then((exit) => reject(new Error(`the replica exited (${exit.code ?? exit.signal}) before it listened: ${stderr}`)));
-  });
+  const lines = createInterface({ input: child.stdout })[Symbol.asyncIterator]();
+  const first = await Promise.race([lines.next(), exited]);
+  if (!("value" in first) || typeof first.value !== "string") {
+    throw new Error(`the replica exited (${"code" in first ? (first.code ?? first.signal) : "its output ended"}) before it listened: ${stderr}`);
+  }
+  const { port } = JSON.parse(first.value) as { port: number };
   const pid = child.pid;
   if (pid === undefined) throw new Error("the replica has no pid");
-  return { pid, port, process: child, exited, stderrTail: () => stderr };
+  return { pid, port, process: child, exited, stderrTail: () => stderr, lines };
+}
+
+/**
+ * The memory a reuse replica holds: it collects its garbage, then reports.
+ * Resident memory read without a collection also counts garbage not yet
+ * collected, which comes and goes with the collector's timing.
+ */
+export async function memoryAfterCollection(replica: Replica): Promise<MemoryReading> {
+  replica.process.kill("SIGUSR2");
+  const next = await replica.lines.next();
+  if (next.done === true) throw new Error("the replica closed its output before reporting its memory");
+  return (JSON.parse(next.value) as { memory: MemoryReading }).memory;
 }
 
 export function isRunning(replica: Replica): boolean {
