@@ -9,7 +9,12 @@ import { existsSync, readFileSync, readdirSync } from "node:fs";
 import { createInterface } from "node:readline";
 import { fileURLToPath } from "node:url";
 
-export type FuzzMode = "reuse" | "single-shot";
+export type FuzzMode = "reuse" | "single-shot" | "fresh";
+
+/** Whether one process serves the whole run: reuse, and fresh, whose supervisor must never die (its processes exit after each call by design). */
+export function longLived(mode: FuzzMode): boolean {
+  return mode !== "single-shot";
+}
 
 export interface ReplicaExit {
   readonly code: number | null;
@@ -47,19 +52,24 @@ const REPLICA_ENVIRONMENT: Record<string, string> = {
   FUNKER_TIMEOUT: "5s",
   FUNKER_READ_TIMEOUT: "2s",
   FUNKER_IDLE_TIMEOUT: "5s",
+  // Fresh mode: a caller waits for a process to start rather than being answered "busy" at once on a loaded machine.
+  FUNKER_QUEUE_TIMEOUT: "30s",
 };
 
 /** Calls at once in reuse mode: above the fuzz's own connections at once, so that few cases are merely answered "busy". */
 export const REUSE_CONCURRENCY = 16;
+/** Processes a fresh-mode supervisor keeps started: the fuzz's connections at once, so that a caller seldom waits for one. */
+export const FRESH_PROCESSES = 4;
 
 export async function startReplica(mode: FuzzMode): Promise<Replica> {
   if (!existsSync(handlerBuild)) throw new Error(`${handlerBuild} is missing: build first with \`npx turbo run build --filter=@funker/handler\` (pnpm test does it)`);
   const environment: Record<string, string | undefined> = { ...process.env, ...REPLICA_ENVIRONMENT, FUNKER_MODE: mode, NODE_ENV: "" };
   if (mode === "reuse") environment["FUNKER_CONCURRENCY"] = String(REUSE_CONCURRENCY);
+  if (mode === "fresh") environment["FUNKER_CONCURRENCY"] = String(FRESH_PROCESSES);
   // Every start would pay for it (tens of ms); a container has no such variable.
   delete environment["NODE_EXTRA_CA_CERTS"];
-  // --expose-gc: a reuse replica collects its garbage before each reading of its memory (see replica/add-or-echo.mjs).
-  const child = spawn(process.execPath, mode === "reuse" ? ["--expose-gc", program] : [program], { env: environment, stdio: ["ignore", "pipe", "pipe"] });
+  // --expose-gc: a long-lived replica collects its garbage before each reading of its memory (see replica/add-or-echo.mjs).
+  const child = spawn(process.execPath, longLived(mode) ? ["--expose-gc", program] : [program], { env: environment, stdio: ["ignore", "pipe", "pipe"] });
   let stderr = "";
   child.stderr.on("data", (chunk: Buffer) => {
     stderr = (stderr + chunk.toString("utf8")).slice(-4_000);
@@ -83,9 +93,13 @@ export async function startReplica(mode: FuzzMode): Promise<Replica> {
  */
 export async function memoryAfterCollection(replica: Replica): Promise<MemoryReading> {
   replica.process.kill("SIGUSR2");
-  const next = await replica.lines.next();
-  if (next.done === true) throw new Error("the replica closed its output before reporting its memory");
-  return (JSON.parse(next.value) as { memory: MemoryReading }).memory;
+  for (;;) {
+    const next = await replica.lines.next();
+    if (next.done === true) throw new Error("the replica closed its output before reporting its memory");
+    // A fresh-mode supervisor's processes share its output, and each prints the port it serves.
+    const line = JSON.parse(next.value) as { memory?: MemoryReading };
+    if (line.memory !== undefined) return line.memory;
+  }
 }
 
 export function isRunning(replica: Replica): boolean {
