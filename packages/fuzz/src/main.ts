@@ -3,7 +3,7 @@
  * of each mode; failing inputs are added to kept-cases.json, and `--write`
  * records the results in docs/RELIABILITY.md.
  *
- *   pnpm fuzz                                 both modes, 100,000 cases each
+ *   pnpm fuzz                                 every mode, 100,000 cases each
  *   pnpm fuzz -- --mode reuse --cases 5000 --seed 7
  *   pnpm fuzz -- --write                      and rewrite the fuzz rows of docs/RELIABILITY.md
  */
@@ -15,7 +15,7 @@ import { makeCase } from "./mutate.js";
 import type { FuzzMode } from "./replica.js";
 import { writeFuzzRows } from "./reliability-doc.js";
 
-const MODES: readonly FuzzMode[] = ["reuse", "single-shot"];
+const MODES: readonly FuzzMode[] = ["reuse", "single-shot", "fresh"];
 
 // `pnpm fuzz -- --mode reuse` hands the `--` on: the options follow it.
 const commandLine = process.argv[2] === "--" ? process.argv.slice(3) : process.argv.slice(2);

@@ -11,7 +11,7 @@ const report = (mode: FuzzReport["mode"], cases: number): FuzzReport => ({
   answers: { result: 5, "error protocol_error": cases - 20, "closed before a whole frame": 5, "left open": 10 },
   deaths: 0,
   processes: mode === "reuse" ? 1 : cases,
-  ...(mode === "reuse" ? { memory: { early: 102_400, late: 104_448, highest: 204_800, bound: 32_768 }, descriptors: { early: 20, late: 20, highest: 20, bound: 2 } } : {}),
+  ...(mode === "reuse" ? { memory: { early: 102_400, late: 104_448, highest: 204_800, bound: 32_768 }, heap: { early: 5_120, late: 5_632, highest: 6_144, bound: 8_192 }, descriptors: { early: 20, late: 20, highest: 20, bound: 2 } } : {}),
   validCalls: { made: 4, right: 4 },
   failures: [],
   seconds: 10,
@@ -25,8 +25,8 @@ describe("the fuzz rows of docs/RELIABILITY.md", () => {
     const merged = mergeFuzzRows(document, [report("reuse", 1000), report("single-shot", 100)], "2026-12-02", "pnpm fuzz -- --seed 7");
     const rows = merged.split("\n").filter((line) => line.startsWith("| reuse") || line.startsWith("| single-shot"));
     expect(rows).toEqual([
-      "| reuse | 1000 | 1 / 2 / 3 / 4 / 5 / 985 | 990 | 985 | 5 | 0 | 0 | 4 of 4 | 100.0 → 102.0 (200.0) | 20 → 20 | 100 | 7 | 2026-12-02 | `pnpm fuzz -- --seed 7` |",
-      "| single-shot | 100 | 1 / 2 / 3 / 4 / 5 / 85 | 90 | 85 | 5 | 0 | 0 | 4 of 4 | a process per case | a process per case | 10 | 7 | 2026-12-02 | `pnpm fuzz -- --seed 7` |",
+      "| reuse | 1000 | 1 / 2 / 3 / 4 / 5 / 985 | 990 | 985 | 5 | 0 | 0 | 4 of 4 | 100.0 → 102.0 (200.0) | 5.0 → 5.5 | 20 → 20 | 100 | 7 | 2026-12-02 | `pnpm fuzz -- --seed 7` |",
+      "| single-shot | 100 | 1 / 2 / 3 / 4 / 5 / 85 | 90 | 85 | 5 | 0 | 0 | 4 of 4 | a process per case | a process per case | a process per case | 10 | 7 | 2026-12-02 | `pnpm fuzz -- --seed 7` |",
     ]);
     expect(merged.endsWith("<!-- fuzz:end -->\nafter")).toBe(true);
   });

@@ -12,13 +12,14 @@ const START = "<!-- fuzz:start (written by pnpm fuzz -- --write) -->";
 const END = "<!-- fuzz:end -->";
 
 const HEADER = [
-  `| mode | cases | by mutation (${MUTATIONS.join(", ")}) | half-closed | answered | closed before a whole frame | failing | processes died | valid calls right | RSS MiB: floor early → late (highest) | descriptors: first → highest | cases/s | seed | date | command |`,
-  "| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |",
+  `| mode | cases | by mutation (${MUTATIONS.join(", ")}) | half-closed | answered | closed before a whole frame | failing | processes died | valid calls right | RSS MiB after a full GC: floor early → late (highest without) | heap used MiB after a full GC: floor early → late | descriptors: first → highest | cases/s | seed | date | command |`,
+  "| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |",
 ];
 
 const mebibytes = (kibibytes: number): string => (kibibytes / 1024).toFixed(1);
 const memoryCell = (flatness: Flatness | undefined): string =>
   flatness === undefined ? "a process per case" : `${mebibytes(flatness.early)} → ${mebibytes(flatness.late)} (${mebibytes(flatness.highest)})`;
+const heapCell = (flatness: Flatness | undefined): string => (flatness === undefined ? "a process per case" : `${mebibytes(flatness.early)} → ${mebibytes(flatness.late)}`);
 const descriptorCell = (flatness: Flatness | undefined): string => (flatness === undefined ? "a process per case" : `${flatness.early} → ${flatness.highest}`);
 
 export function fuzzRow(report: FuzzReport, date: string, command: string): string {
@@ -35,6 +36,7 @@ export function fuzzRow(report: FuzzReport, date: string, command: string): stri
     report.deaths,
     `${report.validCalls.right} of ${report.validCalls.made}`,
     memoryCell(report.memory),
+    heapCell(report.heap),
     descriptorCell(report.descriptors),
     report.casesPerSecond,
     report.seed,

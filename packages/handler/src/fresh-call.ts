@@ -182,20 +182,29 @@ export class FreshCall {
     try {
       call = this.opening.push(chunk).find((frame) => frame.type === "call");
     } catch {
-      // Bytes the process will refuse with the reason: no call runs, so no acceptance is owed.
-      this.acceptance = "none";
+      // Bytes the process will refuse with the reason: no call runs. The version, if the preface
+      // was read, says how the supervisor answers should the process not; and a version 2 caller
+      // reads the HELLO before that refusal, as from a process of any other mode (PROTOCOL.md 11).
+      this.version = this.opening.version;
       this.opening = undefined;
+      if (this.version === 2) this.acceptLater(this.settings.hello);
+      else this.acceptance = "none";
       return;
     }
     this.version = this.opening.version;
     if (this.version === 2) {
-      this.acceptanceBytes = this.settings.hello;
+      this.acceptLater(this.settings.hello);
     } else if (this.version === 1 && call !== undefined) {
       this.callId = call.id;
-      this.acceptanceBytes = encodeHeartbeat(call.id, { version: 1 });
+      this.acceptLater(encodeHeartbeat(call.id, { version: 1 }));
     } else return;
-    this.acceptance = "due";
     this.opening = undefined;
+  }
+
+  /** The acceptance is due: sent now if a process has the call, else once the caller has waited long enough. */
+  private acceptLater(bytes: Uint8Array): void {
+    this.acceptanceBytes = bytes;
+    this.acceptance = "due";
     if (this.pipe !== undefined) this.sendAcceptance();
     else this.acceptanceTimer = setTimeout(() => this.sendAcceptance(), ACCEPT_WHILE_QUEUED_MS);
   }

@@ -33,4 +33,5 @@ export {
   HEARTBEAT_MISSES_BEFORE_DEAD,
   MAX_KEY_ID_LENGTH,
   MAC_BYTES,
+  MAX_JSON_DEPTH,
 } from "./limits.js";

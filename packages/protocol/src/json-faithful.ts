@@ -3,13 +3,15 @@
  * both the JSON codec and the error class (which checks an error's data
  * before sending it) read it, so it imports neither.
  */
+import { MAX_JSON_DEPTH, nestsDeeperThan } from "./json-depth.js";
 
 /**
  * The JSON text of `value`, or undefined where JSON.stringify gives none (a
  * function or a symbol at the top level). Throws a `LossyValue` for what
  * JSON would drop or change (BigInt, functions and symbols inside, Map,
- * Set, NaN, ±Infinity), a TypeError for a cycle and a RangeError for
- * nesting deeper than V8's stack.
+ * Set, NaN, ±Infinity), a TypeError for a cycle, a RangeError for
+ * nesting deeper than V8's stack and a `NestedTooDeep` for nesting deeper
+ * than a receiver reads.
  *
  * With `maxBytes`, throws an `OverBudget` as soon as the text is known to be
  * longer than that, before the text is built: refusing 50 MiB against a
@@ -23,7 +25,17 @@ export function stringifyFaithfully(value: unknown, maxBytes = Number.POSITIVE_I
   if (isPlainJson(value, 0)) return JSON.stringify(value);
   if (budgetLeft < 0) throw new OverBudget(maxBytes - budgetLeft);
   budgetLeft = maxBytes;
-  return JSON.stringify(value, rejectLossyValuesWithin(maxBytes));
+  const text = JSON.stringify(value, rejectLossyValuesWithin(maxBytes));
+  // Plain values were walked PLAIN_JSON_DEPTH deep at most; only these can nest deeper than a receiver reads.
+  if (text !== undefined && nestsDeeperThan(text, MAX_JSON_DEPTH)) throw new NestedTooDeep();
+  return text;
+}
+
+/** The text nests deeper than `MAX_JSON_DEPTH`, which a receiver refuses. */
+export class NestedTooDeep extends Error {
+  constructor() {
+    super(`the JSON text nests more than ${MAX_JSON_DEPTH} deep`);
+  }
 }
 
 /** The text was known to exceed the budget after `atLeast` bytes (a lower bound of its UTF-8 length). */

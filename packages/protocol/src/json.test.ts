@@ -1,7 +1,7 @@
 import fc from "fast-check";
 import { describe, expect, it } from "vitest";
 import { failure as thrown } from "../test-support/failure.js";
-import { decodeJson, encodeJson } from "@funker/protocol";
+import { MAX_JSON_DEPTH, decodeJson, encodeJson } from "@funker/protocol";
 import { decodeUtf8, encodeUtf8, parseJson, stringifyJson } from "@funker/protocol/internal";
 
 /** JSON has one zero: -0 is written as 0, so the round trip compares against that. */
@@ -157,21 +157,48 @@ describe("encodeJson / decodeJson", () => {
     expect(error.message).toContain("self");
   });
 
-  it("decodes a 1e6-deep array: there is no depth limit because V8's JSON.parse does not recurse", () => {
-    const depth = 1_000_000;
-    const text = `${"[".repeat(depth)}${"]".repeat(depth)}`;
-    let value = decodeJson(encodeUtf8(text));
+  it("decodes a text nested MAX_JSON_DEPTH deep and refuses one a level deeper, with the limit in the error", () => {
+    const nested = (depth: number): string => `${"[".repeat(depth)}${"]".repeat(depth)}`;
+    let value = decodeJson(encodeUtf8(nested(MAX_JSON_DEPTH)));
     let levels = 0;
     while (Array.isArray(value) && value.length > 0) {
       value = value[0];
       levels += 1;
     }
-    expect(levels).toBe(depth - 1);
+    expect(levels).toBe(MAX_JSON_DEPTH - 1);
+    const error = thrown(() => decodeJson(encodeUtf8(nested(MAX_JSON_DEPTH + 1)), "bad_arguments", "arguments"));
+    expect(error).toMatchObject({ code: "bad_arguments", mayHaveRun: false, data: { limit: MAX_JSON_DEPTH }, message: "the arguments are nested more than 1000 arrays or objects deep, the limit" });
+    expect(thrown(() => decodeJson(encodeUtf8(`{"a":${nested(MAX_JSON_DEPTH)}}`))).code).toBe("protocol_error");
   });
 
-  it("scans a 1e6-deep text that spells constructor without overflowing the stack", () => {
+  it("refuses a text nested 1e6 deep before parsing it, closed or not", () => {
     const depth = 1_000_000;
-    const text = `${"[".repeat(depth)}"constructor"${"]".repeat(depth)}`;
+    for (const text of [`${"[".repeat(depth)}${"]".repeat(depth)}`, "[".repeat(depth), `${'{"a":'.repeat(depth)}1${"}".repeat(depth)}`]) {
+      expect(thrown(() => parseJson(text, "bad_arguments", "arguments")).message).toContain("nested more than 1000");
+    }
+  });
+
+  it("counts no bracket inside a string, escaped quotes included", () => {
+    const brackets = "[{".repeat(MAX_JSON_DEPTH);
+    const text = JSON.stringify({ text: brackets, quoted: `\\"${brackets}"${brackets}` });
+    expect(decodeJson(encodeUtf8(text))).toEqual(JSON.parse(text));
+    // One more level than allowed, after a string that ends in an escaped backslash.
+    const deeper = `["\\\\",${"[".repeat(MAX_JSON_DEPTH)}${"]".repeat(MAX_JSON_DEPTH + 1)}`;
+    expect(thrown(() => parseJson(deeper)).message).toContain("nested more than 1000");
+  });
+
+  it("refuses to encode what a receiver would refuse for its depth, arguments and result alike", () => {
+    let value: unknown = 1;
+    for (let level = 0; level < MAX_JSON_DEPTH + 1; level += 1) value = { level: value };
+    expect(thrown(() => encodeJson(value, "arguments"))).toMatchObject({ code: "bad_arguments", mayHaveRun: false, data: { limit: MAX_JSON_DEPTH } });
+    expect(thrown(() => encodeJson(value, "result")).code).toBe("bad_result");
+    let atLimit: unknown = 1;
+    for (let level = 0; level < MAX_JSON_DEPTH; level += 1) atLimit = [atLimit];
+    expect(decodeJson(encodeJson(atLimit))).toEqual(atLimit);
+  });
+
+  it("scans a text at the depth limit that spells constructor", () => {
+    const text = `${"[".repeat(MAX_JSON_DEPTH)}"constructor"${"]".repeat(MAX_JSON_DEPTH)}`;
     expect(() => decodeJson(encodeUtf8(text))).not.toThrow();
   });
 

@@ -1,6 +1,7 @@
 import { FunkerError } from "./errors.js";
 import type { ErrorCode } from "./errors.js";
-import { LossyValue, OverBudget, stringifyFaithfully } from "./json-faithful.js";
+import { MAX_JSON_DEPTH, nestsDeeperThan } from "./json-depth.js";
+import { LossyValue, NestedTooDeep, OverBudget, stringifyFaithfully } from "./json-faithful.js";
 import { checkPayloadSize } from "./limits.js";
 import { subject } from "./subject.js";
 
@@ -109,6 +110,7 @@ export function stringifyJson(value: unknown, what = "value", maxBytes?: number)
     text = stringifyFaithfully(value, maxBytes);
   } catch (error) {
     if (error instanceof FunkerError) throw error;
+    if (error instanceof NestedTooDeep) throw tooDeep(code, what);
     if (error instanceof OverBudget) {
       throw new FunkerError("payload_too_large", `${subject(what, "is")} at least ${error.atLeast} bytes; the limit is ${maxBytes}`, {
         mayHaveRun: false,
@@ -147,9 +149,9 @@ export function stringifyJson(value: unknown, what = "value", maxBytes?: number)
  * turn them into prototype pollution, and no honest call needs such a key.
  * Refusing loudly loses nothing; stripping silently would.
  *
- * There is no depth limit: V8's JSON.parse is iterative (a million nested
- * arrays parse without a stack overflow), the size limit already bounds
- * memory, and the pollution scan below is iterative too.
+ * A text nested more than `MAX_JSON_DEPTH` deep is refused before it is
+ * parsed: V8's JSON.parse does not overflow on it, but pays far more per
+ * byte for it than for flat data. The pollution scan below is iterative.
  */
 export function decodeJson(bytes: Uint8Array, code: ErrorCode = "protocol_error", what = "payload"): unknown {
   const text = decodeUtf8(bytes, code);
@@ -158,6 +160,7 @@ export function decodeJson(bytes: Uint8Array, code: ErrorCode = "protocol_error"
 
 /** `decodeJson` for text already decoded. */
 export function parseJson(text: string, code: ErrorCode = "protocol_error", what = "payload"): unknown {
+  if (nestsDeeperThan(text, MAX_JSON_DEPTH)) throw tooDeep(code, what);
   let value: unknown;
   try {
     value = JSON.parse(text);
@@ -168,6 +171,14 @@ export function parseJson(text: string, code: ErrorCode = "protocol_error", what
   }
   if (mayHavePrototypeKeys(text)) refusePrototypeKeys(value, code, what);
   return value;
+}
+
+/** The same error on both sides: an encoder refuses what the receiver would. */
+function tooDeep(code: ErrorCode, what: string): FunkerError {
+  return new FunkerError(code, `${subject(what, "is")} nested more than ${MAX_JSON_DEPTH} arrays or objects deep, the limit`, {
+    mayHaveRun: false,
+    data: { limit: MAX_JSON_DEPTH },
+  });
 }
 
 /**

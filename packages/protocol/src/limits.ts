@@ -31,6 +31,9 @@ export const MAX_PAYLOAD_BYTES_LIMIT = 256 * 1024 * 1024;
  */
 export const MAX_HEADER_BYTES = 64 * 1024;
 
+/** The deepest a JSON text may nest arrays and objects (see json-depth.ts for why 1,000). */
+export { MAX_JSON_DEPTH } from "./json-depth.js";
+
 /** The longest call id (characters). UUIDs take 36; room for other schemes. */
 export const MAX_CALL_ID_LENGTH = 128;
 
