@@ -1,3 +1,6 @@
+import { spawnSync } from "node:child_process";
+import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { afterAll, describe, expect, it } from "vitest";
@@ -53,6 +56,19 @@ functions:
     const again = await deployFunctions(config, { output, imageFor, only: [names.add] });
     expect(again, progress.join("")).toEqual({ ok: true, created: [], updated: [names.add] });
     expect(await callerRun("funker", ["call", names.add, "x=2", "y=3"])).toMatchObject({ code: 0, stdout: "5\n" });
+
+    // funker logs, with no funker dev running beside this stack's funker.yml, reads docker service logs.
+    const folder = mkdtempSync(join(tmpdir(), "funker-logs-"));
+    try {
+      writeFileSync(join(folder, "funker.yml"), `version: 1\nname: ${runId()}\nfunctions:\n  ${names.add}: { entry: ${join(repository, "examples/add")} }\n`);
+      const shown = spawnSync(process.execPath, [join(repository, "packages/cli/dist/bin.js"), "logs", names.add, "-f", join(folder, "funker.yml")], { encoding: "utf8", timeout: 60_000 });
+      expect(shown.status, shown.stderr).toBe(0);
+      // Docker prefixes each line with its task (add2.1.<task>@<node> |); the handler logs one JSON line per call.
+      const callLines = `${shown.stdout}${shown.stderr}`.split("\n").filter((line) => line.startsWith(`${names.add}.`) && line.includes('"msg":"call"'));
+      expect(callLines.length, `${shown.stdout}${shown.stderr}`).toBeGreaterThanOrEqual(1);
+    } finally {
+      rmSync(folder, { recursive: true, force: true });
+    }
 
     const removed = await removeFunctions(config, { output });
     expect(removed.ok && [...removed.removed].sort()).toEqual(Object.values(names).sort());

@@ -1,7 +1,16 @@
-import { createHash, createHmac, hash, timingSafeEqual } from "node:crypto";
 import { readFileSync, statSync } from "node:fs";
 import type { CallAuth, CallHeader } from "@funker/protocol";
 import { callSigningInput } from "@funker/protocol/internal";
+
+/**
+ * `node:crypto`, loaded when a key is first used: importing it costs a Node
+ * start about 10 ms of CPU (a dozen internal modules), which every
+ * single-shot and fresh process would pay though most run without keys.
+ */
+let cryptoModule: typeof import("node:crypto") | undefined;
+function crypto(): typeof import("node:crypto") {
+  return (cryptoModule ??= process.getBuiltinModule("node:crypto"));
+}
 
 /**
  * Shared keys for signed calls (PROTOCOL.md section 6.8), as the handler
@@ -32,7 +41,7 @@ export class SharedKeyError extends TypeError {
  * It reveals nothing a captured MAC does not already let an attacker test.
  */
 export function keyIdOf(secret: Uint8Array): string {
-  return `k${createHash("sha256").update("funker key id\u0000").update(secret).digest("hex").slice(0, 16)}`;
+  return `k${crypto().createHash("sha256").update("funker key id\u0000").update(secret).digest("hex").slice(0, 16)}`;
 }
 
 /** The keys in a key text; `origin` names where it came from, for messages. */
@@ -142,7 +151,7 @@ export class KeyRing {
 /** The SHA-256 of the arguments' bytes: computed once per call, then signed per attempt. */
 export function digestArguments(body: Uint8Array): Buffer {
   // The one-shot hash: about a microsecond less than a Hash object per call.
-  return hash("sha256", body, "buffer");
+  return crypto().hash("sha256", body, "buffer");
 }
 
 /** The MAC of a call under a key (PROTOCOL.md section 6.8). */
@@ -152,7 +161,7 @@ export function callMac(
   timestamp: number,
   argumentsDigest: Uint8Array,
 ): Buffer {
-  return createHmac("sha256", key.secret).update(callSigningInput(header, { keyId: key.id, timestamp }, argumentsDigest)).digest();
+  return crypto().createHmac("sha256", key.secret).update(callSigningInput(header, { keyId: key.id, timestamp }, argumentsDigest)).digest();
 }
 
 /** Signs a call now, with the ring's signing key. */
@@ -169,7 +178,7 @@ export function macMatches(
   argumentsDigest: Uint8Array,
 ): boolean {
   const expected = callMac(key, header, auth.timestamp, argumentsDigest);
-  return auth.mac.length === expected.length && timingSafeEqual(auth.mac, expected);
+  return auth.mac.length === expected.length && crypto().timingSafeEqual(auth.mac, expected);
 }
 
 /** The variables that configure keys: one place, so that the handler, the client and the CLI agree. */
