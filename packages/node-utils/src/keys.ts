@@ -1,3 +1,4 @@
+import type * as NodeCrypto from "node:crypto";
 import { readFileSync, statSync } from "node:fs";
 import type { CallAuth, CallHeader } from "@funker/protocol";
 import { callSigningInput } from "@funker/protocol/internal";
@@ -7,8 +8,8 @@ import { callSigningInput } from "@funker/protocol/internal";
  * start about 10 ms of CPU (a dozen internal modules), which every
  * single-shot and fresh process would pay though most run without keys.
  */
-let cryptoModule: typeof import("node:crypto") | undefined;
-function crypto(): typeof import("node:crypto") {
+let cryptoModule: typeof NodeCrypto | undefined;
+function crypto(): typeof NodeCrypto {
   return (cryptoModule ??= process.getBuiltinModule("node:crypto"));
 }
 
