@@ -172,15 +172,17 @@ export class CallerProcess {
     await this.ready;
     const answer = this.next("measurement");
     const command: RunCommand = { type: "run", durationMs, concurrency };
-    this.child.send(command);
+    // A callback takes a closed channel's error: the caller's exit rejects `answer` instead of an unhandled 'error'.
+    this.child.send(command, () => undefined);
     return ((await answer) as { measurement: RoundMeasurement }).measurement;
   }
 
   /** Closes the client and lets the process end by itself (so `--cpu-prof` can write its profile). */
   async close(): Promise<void> {
-    if (this.child.exitCode !== null) return;
+    // A caller killed by a scenario's time limit has a signal and no channel, not an exit code.
+    if (this.child.exitCode !== null || this.child.signalCode !== null || !this.child.connected) return;
     const exited = new Promise((resolve) => this.child.once("exit", resolve));
-    this.child.send({ type: "close" });
+    this.child.send({ type: "close" }, () => undefined);
     const timer = setTimeout(() => this.child.kill("SIGKILL"), 5_000);
     await exited;
     clearTimeout(timer);
