@@ -1,6 +1,3 @@
-import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
-import { tmpdir } from "node:os";
-import { join } from "node:path";
 import { afterAll, describe, expect, it } from "vitest";
 import { docker, dockerResult, dockerRunOn, images, parseLoadFigures, removeServices, report, runId, TEST_LABEL, waitFor } from "./support.js";
 
@@ -14,14 +11,9 @@ describe("scale to zero", () => {
   const scaler = `${runId()}-stz-scaler`;
   const add = `${runId()}-stz-add`;
   const cold = `${runId()}-stz-cold`;
-  const slow = `${runId()}-stz-slow`;
-  const slowImage = `funker-e2e/stz-slow:${runId()}`;
-  const folder = mkdtempSync(join(tmpdir(), "stz-"));
   afterAll(async () => {
     await dockerResult(["rm", "-f", scaler]);
-    await removeServices([add, cold, slow]);
-    await dockerResult(["image", "rm", "-f", slowImage]);
-    rmSync(folder, { recursive: true, force: true });
+    await removeServices([add, cold]);
   });
 
   async function createFunction(name: string, image: string, scale: Record<string, string>, extra: readonly string[] = []): Promise<void> {
@@ -100,46 +92,4 @@ describe("scale to zero", () => {
     expect(call.stderr).toContain(`error not_found: no function "${cold}" was found (neither tasks.${cold} nor ${cold} resolves): no replica runs, and no autoscaler answered at ${runId()}-stz-nobody:9997 to start one`);
     expect(await replicasOf(cold)).toBe(0);
   });
-
-  it("an autoscaler restarted mid-load resumes from what it observes: one scale-up and one scale-down per step of the load", async () => {
-    writeFileSync(join(folder, "Dockerfile"), `FROM ${images().handlerNode}\nCOPY handler.js /function/handler.js\n`);
-    writeFileSync(join(folder, "handler.js"), `const { handler } = require("funker");\nhandler(() => new Promise((resolve) => setTimeout(() => resolve("slow"), 300)));\n`);
-    await docker(["build", "--tag", slowImage, "--label", `${TEST_LABEL}=${runId()}`, folder]);
-    await createFunction(slow, slowImage, { "io.funker.scale.min": "0", "io.funker.scale.max": "4", "io.funker.scale.warm": "1", "io.funker.scale.idle-ms": "4000" }, ["--env", "FUNKER_MODE=reuse", "--init"]);
-
-    const loadStarted = Date.now();
-    let loadRunning = true;
-    const load = dockerRunOn("funker", [
-      "--rm", "--label", `${TEST_LABEL}=${runId()}`, "--env", `FUNKER_AUTOSCALER=${scaler}`, images().caller,
-      "funker-load", slow, "--seconds", "20", "--concurrency", "4", "--timeout", "30000", "--expect", '"slow"', "--json",
-    ]).finally(() => {
-      loadRunning = false;
-    });
-    await waitFor("more than one replica", async () => ((await replicasOf(slow)) > 1 ? true : undefined), 30_000);
-    // The restart must fall inside the load for the test to mean anything.
-    expect(loadRunning).toBe(true);
-    const restart = await dockerResult(["restart", "--time", "2", scaler]);
-    expect(restart.code, restart.stderr).toBe(0);
-    expect(loadRunning).toBe(true);
-    const restartedAfterMs = Date.now() - loadStarted;
-    const run = await load;
-    expect(run.code, run.stderr).toBe(0);
-    const loadEnded = Date.now();
-    const figures = parseLoadFigures(run.stdout);
-    expect(figures.wrong).toBe(0);
-    expect(figures.failures).toEqual({});
-    await waitFor("zero replicas after the load", async () => ((await replicasOf(slow)) === 0 ? true : undefined), 60_000);
-
-    // Log lines carry no time: the step a change belongs to is told by the replica counts around it.
-    const changes = (await scalerLines(slow)).filter((line) => line["msg"] === "scaled" || line["msg"] === "woke");
-    report("scale to zero: 4 callers, autoscaler restarted mid-load", { ...figures, restartedAfterMs, msToZeroAfterLoad: Date.now() - loadEnded, changes });
-    const ups = changes.filter((line) => line["msg"] === "scaled" && Number(line["to"]) > Number(line["from"]));
-    const downs = changes.filter((line) => Number(line["to"]) < Number(line["from"]));
-    expect(changes.filter((line) => line["msg"] === "woke")).toHaveLength(1);
-    // The load step: at most one scale-up after the wake; the step back to no load: one scale-down, to zero; and at
-    // most one more scale-down, of an overshoot, while the load ran.
-    expect(ups.length).toBeLessThanOrEqual(1);
-    expect(downs.at(-1)).toMatchObject({ to: 0 });
-    expect(downs.length).toBeLessThanOrEqual(2);
-  }, 150_000);
 });
