@@ -9,18 +9,11 @@ import type { ServiceSummary } from "./engine.js";
  */
 export const LAST_DECISION_LABEL = "io.funker.autoscaler.last";
 
-/** What the label holds: the log line's figures and when. */
-export interface LastDecision {
+/** What the label holds: the log line's figures (the decision without its memory) and when. */
+export type LastDecision = Omit<Decision, "memory"> & {
   /** Epoch milliseconds. */
   readonly at: number;
-  readonly from: number;
-  readonly to: number;
-  readonly reason: string;
-  readonly free: number;
-  readonly busy: number;
-  readonly starting: number;
-  readonly refused: number;
-}
+};
 
 /** `service` with `decision` in its spec's labels, ready to be scaled: the update then records it. */
 export function withLastDecision(service: ServiceSummary, decision: Decision, at: number): ServiceSummary {
